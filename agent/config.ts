@@ -1,0 +1,63 @@
+/**
+ * The agent's configuration: one spec, one DEFAULTS table with the reason for each value.
+ * Sources, later ones winning: DEFAULTS, the JSON file in $SWARMNET_CONFIG (the lab
+ * writes one per node), command-line flags.
+ */
+import { hostname } from "node:os";
+import {
+  ipv4,
+  hostPort,
+  list,
+  loadConfig,
+  str,
+  optional,
+  readConfigFile,
+  type ConfigSpec,
+} from "../common/config.js";
+
+export interface AgentConfig {
+  /** This node's name in the cluster: unique, stable across restarts. */
+  nodeName: string;
+  /** The underlay address other nodes reach this one on (VXLAN, gossip). */
+  advertiseAddr: string | undefined;
+  /** Managers to dial, host:port; tried in order, then round-robin on failure. */
+  managers: string[];
+  /** Local state (control socket, adopted-object records); survives agent restarts. */
+  stateDir: string;
+}
+
+export const AGENT_DEFAULTS: AgentConfig = {
+  // The hostname is what a person expects to see in `node ls`; the lab passes n1…nN.
+  nodeName: hostname(),
+  // Unset: chosen from the route to the first manager once the dispatcher exists.
+  advertiseAddr: undefined,
+  // None: an agent without managers still probes and gossips with what it already knows.
+  managers: [],
+  // /var/lib survives reboots, so restart recovery can adopt what the agent owns.
+  stateDir: "/var/lib/swarmnet",
+};
+
+const SPEC: ConfigSpec<AgentConfig> = {
+  nodeName: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: "a name of letters, digits, . _ -" }),
+  advertiseAddr: optional(ipv4()),
+  managers: list(hostPort()),
+  stateDir: str({ pattern: /^\//, hint: "an absolute path" }),
+};
+
+/** Fields of the lab's per-node config file that the agent reads. */
+const FILE_FIELDS: Record<string, keyof AgentConfig> = {
+  node: "nodeName",
+  advertiseAddr: "advertiseAddr",
+  managers: "managers",
+};
+
+export function loadAgentConfig(flags: Partial<Record<keyof AgentConfig, unknown>>): AgentConfig {
+  const fromFile: Record<string, unknown> = {};
+  const file = process.env["SWARMNET_CONFIG"];
+  if (file !== undefined && file !== "") {
+    const raw = readConfigFile(file);
+    for (const [k, field] of Object.entries(FILE_FIELDS)) if (raw[k] !== undefined) fromFile[field] = raw[k];
+  }
+  const fromFlags = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  return loadConfig("agent", SPEC, AGENT_DEFAULTS, { ...fromFile, ...fromFlags });
+}

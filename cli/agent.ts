@@ -1,0 +1,40 @@
+/** `swarmnet agent`: the per-node agent process (and `--probe`, the kernel capability probe). */
+import type { Command } from "commander";
+import { Executor } from "../common/executor.js";
+import { formatCapabilities, probeKernel } from "../agent/probe.js";
+import { runAgent } from "../agent/index.js";
+import { parseFormat, print, printJson } from "./output.js";
+
+export function register(program: Command): void {
+  program
+    .command("agent")
+    .description("run the node agent (stays in the foreground until SIGTERM)")
+    .option("--node-name <name>", "this node's name (default: the hostname)")
+    .option("--advertise-addr <ip>", "this node's underlay address")
+    .option("--manager <addr...>", "manager addresses host:port (repeat or comma-separate)")
+    .option("--state-dir <dir>", "where the agent keeps its local state and control socket")
+    .option("--probe", "print the kernel capabilities and exit")
+    .option("--format <format>", "with --probe: table or json", "table")
+    .action(
+      async (o: {
+        nodeName?: string;
+        advertiseAddr?: string;
+        manager?: string[];
+        stateDir?: string;
+        probe?: boolean;
+        format: string;
+      }) => {
+        if (o.probe) {
+          const format = parseFormat(o.format);
+          const caps = await probeKernel(new Executor());
+          return format === "json" ? printJson(caps) : print(formatCapabilities(caps));
+        }
+        await runAgent({
+          nodeName: o.nodeName,
+          advertiseAddr: o.advertiseAddr,
+          managers: o.manager?.flatMap((m) => m.split(",")),
+          stateDir: o.stateDir,
+        });
+      },
+    );
+}

@@ -1,0 +1,79 @@
+/** `swarmnet lab up|down|status|exec`: the network-namespace lab (deploy/lab). */
+import type { Command } from "commander";
+import { Executor } from "../common/executor.js";
+import { Lab } from "../deploy/lab/lab.js";
+import { MAX_LAB_NODES, parseCount } from "../deploy/lab/layout.js";
+import { parseFormat, print, printJson, renderTable } from "./output.js";
+
+const DEFAULT_LAB = "swarmnet";
+
+export function register(program: Command): void {
+  const lab = program
+    .command("lab")
+    .description("a multi-node swarmnet lab in network namespaces on this machine");
+
+  lab
+    .command("up")
+    .description("build the lab: underlay bridge, nodes n1…nN, a client; start etcd, managers and agents")
+    .option("--name <lab>", "lab name (lowercase letters and digits)", DEFAULT_LAB)
+    .option("--nodes <n>", "number of nodes", "3")
+    .option("--managers <m>", "number of manager nodes (the first M nodes)", "1")
+    .action(async (o: { name: string; nodes: string; managers: string }) => {
+      const nodes = parseCount("nodes", o.nodes, 1, MAX_LAB_NODES);
+      const managers = parseCount("managers", o.managers, 1, MAX_LAB_NODES);
+      const started = Date.now();
+      const layout = await new Lab(new Executor()).up({
+        name: o.name,
+        nodes,
+        managers,
+        progress: (line) => print(`lab ${o.name}: ${line}`),
+      });
+      print(
+        `lab ${layout.name} is up: ${layout.nodes.length} nodes, ${managers} manager(s) in ${Date.now() - started} ms`,
+      );
+    });
+
+  lab
+    .command("down")
+    .description("stop every lab process and remove every namespace, veth and file of the lab")
+    .option("--name <lab>", "lab name", DEFAULT_LAB)
+    .action(async (o: { name: string }) => {
+      const r = await new Lab(new Executor()).down(o.name);
+      print(
+        `lab ${o.name} is down: stopped ${r.processes} process(es), removed ${r.namespaces} namespace(s)`,
+      );
+    });
+
+  lab
+    .command("status")
+    .description("each node's role, underlay address and whether its processes are up")
+    .option("--name <lab>", "lab name", DEFAULT_LAB)
+    .option("--format <format>", "table or json", "table")
+    .action(async (o: { name: string; format: string }) => {
+      const format = parseFormat(o.format);
+      const rows = await new Lab(new Executor()).status(o.name);
+      if (format === "json") return printJson(rows);
+      const show = (v: boolean | null) => (v === null ? "-" : v ? "up" : "down");
+      print(
+        renderTable(
+          ["NODE", "ROLE", "ADDRESS", "AGENT", "MANAGER", "ETCD"],
+          rows.map((r) => [r.name, r.role, r.address, show(r.agent), show(r.manager), show(r.etcd)]),
+        ),
+      );
+    });
+
+  lab
+    .command("exec")
+    .description("run a command inside a lab node (or the client), with swarmnet on PATH")
+    .option("--name <lab>", "lab name", DEFAULT_LAB)
+    .argument("<node>", "n1…nN or client")
+    .argument("<command...>", "the command, after --")
+    .passThroughOptions()
+    .action(async (node: string, command: string[], o: { name: string }) => {
+      const ex = new Executor();
+      const target = new Lab(ex).execTarget(o.name, node);
+      // With passThroughOptions commander keeps a leading "--" among the operands.
+      const argv = command[0] === "--" ? command.slice(1) : command;
+      process.exitCode = await ex.interactive(target.netns, argv, target.env);
+    });
+}

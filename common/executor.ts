@@ -1,0 +1,303 @@
+/**
+ * The executor: the only module that spawns `ip`, `bridge`, `nft` and `sysctl` (and `ip
+ * xfrm`, `ip netns exec` for processes inside namespaces). Everything that changes a
+ * kernel decides what to do in pure code and hands the result here, preferably as one
+ * batch: `ip -batch -`, `bridge -batch -`, `nft -f -` (atomic: all or nothing).
+ *
+ * Shape (after kubernetes-sigs/knftables): a tiny `CommandRunner` interface does the
+ * spawning (execa in production, `RecordingRunner` in unit tests, which records every
+ * command and answers from a script); `Executor` builds argument lists and translates a
+ * failing tool's stderr into a typed `SwarmnetError` — the single boundary where foreign
+ * tool errors become ours.
+ */
+import { spawn } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
+import { execa } from "execa";
+import { ErrorCode, SwarmnetError } from "./errors.js";
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+/** Spawns one program to completion. Never throws for a non-zero exit: the caller decides. */
+export interface CommandRunner {
+  run(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export class ExecaRunner implements CommandRunner {
+  async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    const r = await execa(file, args, {
+      reject: false,
+      input: options.input ?? "",
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      env: options.env,
+      stripFinalNewline: false,
+    });
+    if (r.failed && r.exitCode === undefined) {
+      // Not an exit status: the program is missing, timed out or was killed.
+      const missing = (r.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+      const reason = missing
+        ? "ENOENT: not installed"
+        : r.timedOut
+          ? "timed out"
+          : (r.shortMessage ?? "failed");
+      return { exitCode: missing ? 127 : 124, stdout: String(r.stdout ?? ""), stderr: reason };
+    }
+    return { exitCode: r.exitCode ?? 0, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  }
+}
+
+export interface RecordedCommand {
+  file: string;
+  args: string[];
+  input: string | undefined;
+}
+
+interface ScriptedAnswer {
+  match: RegExp;
+  result: Partial<CommandResult>;
+  times: number;
+}
+
+/**
+ * A fake runner for unit tests: records every command (file, args, stdin) and answers
+ * from scripted rules matched against the command line `file arg1 arg2 …`; unmatched
+ * commands succeed with empty output. `lines()` gives a readable transcript to compare.
+ */
+export class RecordingRunner implements CommandRunner {
+  readonly commands: RecordedCommand[] = [];
+  private readonly script: ScriptedAnswer[] = [];
+
+  /** Answers commands matching `match` with `result` (for `times` calls; default: always). */
+  on(match: RegExp | string, result: Partial<CommandResult>, times = Infinity): this {
+    const re = typeof match === "string" ? new RegExp(escapeRegExp(match)) : match;
+    this.script.push({ match: re, result, times });
+    return this;
+  }
+
+  async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    this.commands.push({ file, args: [...args], input: options.input });
+    const line = [file, ...args].join(" ");
+    const rule = this.script.find((r) => r.times > 0 && r.match.test(line));
+    if (rule) rule.times -= 1;
+    return { exitCode: 0, stdout: "", stderr: "", ...rule?.result };
+  }
+
+  /** Each command as one line; batch input follows, indented. */
+  lines(): string[] {
+    return this.commands.flatMap((c) => {
+      const head = [c.file, ...c.args].join(" ");
+      const body = (c.input ?? "").split("\n").filter((l) => l.trim() !== "");
+      return [head, ...body.map((l) => `  ${l}`)];
+    });
+  }
+
+  clear(): void {
+    this.commands.length = 0;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Maps a failed tool's stderr to our error codes; the first stderr line names the problem. */
+export function toolError(file: string, args: readonly string[], result: CommandResult): SwarmnetError {
+  const stderr = result.stderr.trim();
+  const firstLine = stderr.split("\n").find((l) => l.trim() !== "") ?? `exit code ${result.exitCode}`;
+  const command = [file, ...args].join(" ");
+  let code: ErrorCode = ErrorCode.KernelRejected;
+  if (result.exitCode === 127 && /ENOENT|not found/.test(stderr)) code = ErrorCode.ToolMissing;
+  else if (result.exitCode === 124) code = ErrorCode.Timeout;
+  else if (/File exists|already exists/i.test(stderr)) code = ErrorCode.KernelExists;
+  else if (/Operation not permitted|Permission denied/i.test(stderr)) code = ErrorCode.PermissionDenied;
+  else if (
+    /Unknown device type|not supported|Protocol not supported|Address family not supported|Unknown (?:protocol|family)|Could not process rule: No such file or directory\n.*(?:expression|statement)/i.test(
+      stderr,
+    )
+  )
+    code = ErrorCode.KernelUnsupported;
+  else if (
+    /Cannot find device|does not exist|No such file or directory|No such process|Cannot open network namespace|not found/i.test(
+      stderr,
+    )
+  )
+    code = ErrorCode.KernelNotFound;
+  return new SwarmnetError(code, `${command}: ${firstLine.replace(/^Error:\s*/, "")}`, {
+    cause: new Error(stderr),
+    retryable: code === ErrorCode.Timeout,
+  });
+}
+
+export interface InNetns {
+  /** Network namespace to act in; the current one when absent. */
+  netns?: string;
+}
+
+export interface DetachedProcessOptions extends InNetns {
+  /** stdout and stderr are appended here. */
+  logFile: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export class Executor {
+  constructor(readonly runner: CommandRunner = new ExecaRunner()) {}
+
+  /** Runs a kernel tool and returns stdout, or throws the translated error. */
+  private async tool(file: string, args: readonly string[], input?: string): Promise<string> {
+    const result = await this.runner.run(file, args, input === undefined ? {} : { input });
+    if (result.exitCode !== 0) throw toolError(file, args, result);
+    return result.stdout;
+  }
+
+  private static ns(o: InNetns): string[] {
+    return o.netns === undefined ? [] : ["-n", o.netns];
+  }
+
+  ip(args: readonly string[], o: InNetns = {}): Promise<string> {
+    return this.tool("ip", [...Executor.ns(o), ...args]);
+  }
+
+  /** `ip -j …` parsed; an empty answer is an empty list. */
+  async ipJson<T = unknown>(args: readonly string[], o: InNetns = {}): Promise<T[]> {
+    const out = await this.ip(["-j", ...args], o);
+    return out.trim() === "" ? [] : (JSON.parse(out) as T[]);
+  }
+
+  /** One `ip -batch -` run; stops at the first failing line and reports it. */
+  async ipBatch(lines: readonly string[], o: InNetns = {}): Promise<void> {
+    if (lines.length === 0) return;
+    await this.tool("ip", [...Executor.ns(o), "-batch", "-"], lines.join("\n") + "\n");
+  }
+
+  bridge(args: readonly string[], o: InNetns = {}): Promise<string> {
+    return this.tool("bridge", [...Executor.ns(o), ...args]);
+  }
+
+  async bridgeJson<T = unknown>(args: readonly string[], o: InNetns = {}): Promise<T[]> {
+    const out = await this.bridge(["-j", ...args], o);
+    return out.trim() === "" ? [] : (JSON.parse(out) as T[]);
+  }
+
+  async bridgeBatch(lines: readonly string[], o: InNetns = {}): Promise<void> {
+    if (lines.length === 0) return;
+    await this.tool("bridge", [...Executor.ns(o), "-batch", "-"], lines.join("\n") + "\n");
+  }
+
+  /** nft in a namespace needs `ip netns exec`: nft has no namespace flag. */
+  private nftCommand(args: readonly string[], o: InNetns): [string, string[]] {
+    return o.netns === undefined ? ["nft", [...args]] : ["ip", ["netns", "exec", o.netns, "nft", ...args]];
+  }
+
+  nft(args: readonly string[], o: InNetns = {}): Promise<string> {
+    const [file, full] = this.nftCommand(args, o);
+    return this.tool(file, full);
+  }
+
+  /** Applies a whole nft script as one atomic transaction (`nft -f -`). */
+  async nftApply(script: string, o: InNetns = {}): Promise<void> {
+    const [file, full] = this.nftCommand(["-f", "-"], o);
+    await this.tool(file, full, script);
+  }
+
+  async sysctl(key: string, value: string, o: InNetns = {}): Promise<void> {
+    const args = ["-q", "-w", `${key}=${value}`];
+    if (o.netns === undefined) await this.tool("sysctl", args);
+    else await this.tool("ip", ["netns", "exec", o.netns, "sysctl", ...args]);
+  }
+
+  async netnsAdd(name: string): Promise<void> {
+    await this.ip(["netns", "add", name]);
+  }
+
+  /** Deletes a namespace; one that is already gone is not an error. */
+  async netnsDelete(name: string): Promise<void> {
+    try {
+      await this.ip(["netns", "delete", name]);
+    } catch (err) {
+      if (err instanceof SwarmnetError && err.code === ErrorCode.KernelNotFound) return;
+      throw err;
+    }
+  }
+
+  async netnsList(): Promise<string[]> {
+    const out = await this.ip(["netns", "list"]);
+    return out
+      .split("\n")
+      .map((l) => l.split(" ")[0] ?? "")
+      .filter((n) => n !== "");
+  }
+
+  /** Pids of every process inside the namespace (`ip netns pids`). */
+  async netnsPids(name: string): Promise<number[]> {
+    try {
+      const out = await this.ip(["netns", "pids", name]);
+      return out
+        .split("\n")
+        .map((l) => Number(l.trim()))
+        .filter((n) => Number.isInteger(n) && n > 0);
+    } catch (err) {
+      if (err instanceof SwarmnetError && err.code === ErrorCode.KernelNotFound) return [];
+      throw err;
+    }
+  }
+
+  /**
+   * Runs any program inside a namespace to completion (`ip netns exec`), e.g. a test's
+   * ping or curl. Never throws for a non-zero exit; the result says what happened.
+   */
+  runIn(netns: string, argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    return this.runner.run("ip", ["netns", "exec", netns, ...argv], options);
+  }
+
+  /**
+   * Starts a long-lived process inside a namespace, detached from this one (its own
+   * process group, output appended to `logFile`), and returns its pid. The lab uses it
+   * for etcd, agents and managers.
+   */
+  startDetached(argv: readonly string[], options: DetachedProcessOptions): number {
+    const full = options.netns === undefined ? [...argv] : ["ip", "netns", "exec", options.netns, ...argv];
+    const [file, ...args] = full;
+    if (file === undefined)
+      throw new SwarmnetError(ErrorCode.InvalidArgument, "startDetached: empty command");
+    const fd = openSync(options.logFile, "a");
+    try {
+      const child = spawn(file, args, {
+        detached: true,
+        stdio: ["ignore", fd, fd],
+        env: { ...process.env, ...options.env },
+        cwd: options.cwd,
+      });
+      child.unref();
+      if (child.pid === undefined) {
+        throw new SwarmnetError(ErrorCode.ToolMissing, `cannot start ${file}`);
+      }
+      return child.pid;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Runs a command inside a namespace attached to this terminal; resolves to its exit code. */
+  interactive(netns: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("ip", ["netns", "exec", netns, ...argv], {
+        stdio: "inherit",
+        env: { ...process.env, ...env },
+      });
+      child.on("error", reject);
+      child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Small helpers about processes we started: liveness, a bounded graceful stop, and
+ * finding a program on PATH. Only signals and /proc reads: spawning lives in the executor.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers signal 0; it is not running.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** The process's command line, or "" if it is gone. */
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left; resolves when all are gone. */
+export async function stopProcesses(pids: readonly number[], graceMs = 3000): Promise<void> {
+  const live = pids.filter(isAlive);
+  for (const pid of live) signal(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (live.some(isAlive) && Date.now() < deadline) await sleep(50);
+  for (const pid of live.filter(isAlive)) signal(pid, "SIGKILL");
+  const hard = Date.now() + 2000;
+  while (live.some(isAlive) && Date.now() < hard) await sleep(20);
+}
+
+export function findOnPath(program: string): string | undefined {
+  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+    const full = join(dir, program);
+    if (dir !== "" && existsSync(full)) return full;
+  }
+  return undefined;
+}

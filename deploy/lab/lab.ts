@@ -1,0 +1,342 @@
+/**
+ * The network-namespace lab: many swarmnet nodes on one machine.
+ *
+ *   client ─┐                 underlay netns (bridge br0, no uplink, no address)
+ *   n1 ─────┼── veth ── br0 ──┤
+ *   nN ─────┘
+ *
+ * Each node is a namespace whose `eth0` is a veth into the underlay bridge; managers run a
+ * real etcd member and `swarmnet manager`, every node runs `swarmnet agent`, all under
+ * `ip netns exec`. Nothing is routed to the host namespace: the bridge has no uplink and
+ * no address, and the host gets no link at all (veths are created straight into their
+ * namespaces).
+ *
+ * `up` records state before building and undoes everything if any step fails; `down`
+ * stops recorded pids plus anything still inside the lab's namespaces, deletes the
+ * namespaces found by name, and removes the folder — idempotent, and correct after a
+ * crash or a half-finished `up`.
+ */
+import { mkdirSync, writeFileSync, existsSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import type { Executor } from "../../common/executor.js";
+import { cmdline, findOnPath, isAlive, stopProcesses } from "../../common/process.js";
+import {
+  allMembers,
+  belongsToLab,
+  etcdEndpoints,
+  etcdInitialCluster,
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  findMember,
+  labLayout,
+  managerAddresses,
+  MANAGER_GRPC_PORT,
+  UNDERLAY_MTU,
+  UNDERLAY_PREFIX,
+  validateLabName,
+  type LabLayout,
+  type LabNode,
+} from "./layout.js";
+import {
+  labDir,
+  nodeDir,
+  readState,
+  removeLabDir,
+  writeState,
+  type LabProcess,
+  type LabProcessKind,
+  type LabState,
+} from "./state.js";
+
+/** The CLI entry point, run by node inside the namespaces. */
+export const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+
+const ETCD_READY_TIMEOUT_MS = 30_000;
+const PROCESS_SETTLE_MS = 300;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface LabUpOptions {
+  name: string;
+  nodes: number;
+  managers: number;
+  /** Progress lines for a person watching; silent when absent. */
+  progress?: (line: string) => void;
+}
+
+export interface NodeStatus {
+  name: string;
+  role: string;
+  address: string;
+  agent: boolean | null;
+  manager: boolean | null;
+  etcd: boolean | null;
+}
+
+export class Lab {
+  constructor(private readonly ex: Executor) {}
+
+  async exists(name: string): Promise<boolean> {
+    if (existsSync(labDir(name))) return true;
+    return (await this.ex.netnsList()).some((ns) => belongsToLab(name, ns));
+  }
+
+  async up(options: LabUpOptions): Promise<LabLayout> {
+    const layout = labLayout(options.name, options.nodes, options.managers);
+    const say = options.progress ?? (() => {});
+    if (await this.exists(layout.name)) {
+      throw new SwarmnetError(
+        ErrorCode.AlreadyExists,
+        `lab ${layout.name} already exists (run 'swarmnet lab down --name ${layout.name}' first)`,
+      );
+    }
+    for (const tool of ["ip", "nft", "etcd", "etcdctl"]) {
+      if (findOnPath(tool) === undefined) {
+        throw new SwarmnetError(
+          ErrorCode.ToolMissing,
+          `${tool} is not installed (the demo command installs it)`,
+        );
+      }
+    }
+    const state: LabState = {
+      name: layout.name,
+      nodes: options.nodes,
+      managers: options.managers,
+      createdAt: new Date().toISOString(),
+      processes: [],
+    };
+    writeState(state);
+    try {
+      say(`building ${layout.nodes.length} nodes and a client on an isolated underlay`);
+      await this.buildNetwork(layout);
+      this.writeNodeFiles(layout);
+      say(`starting etcd on ${options.managers} manager node(s)`);
+      this.startEtcd(layout, state);
+      await this.waitEtcd(layout);
+      say("starting managers and agents");
+      this.startSwarmnet(layout, state);
+      await sleep(PROCESS_SETTLE_MS);
+      const dead = state.processes.filter((p) => !isAlive(p.pid));
+      if (dead.length > 0) {
+        const p = dead[0] as LabProcess;
+        throw new SwarmnetError(
+          ErrorCode.Unavailable,
+          `${p.kind} on ${p.node} exited at start (see ${join(nodeDir(layout.name, p.node), `${p.kind}.log`)})`,
+        );
+      }
+      return layout;
+    } catch (err) {
+      await this.down(layout.name).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async buildNetwork(layout: LabLayout): Promise<void> {
+    const members = allMembers(layout);
+    const u = layout.underlayNetns;
+    // One batch creates every namespace and every veth, each end straight in its namespace.
+    await this.ex.ipBatch([
+      `netns add ${u}`,
+      ...members.map((m) => `netns add ${m.netns}`),
+      ...members.map(
+        (m) =>
+          `link add eth0 netns ${m.netns} mtu ${UNDERLAY_MTU} type veth peer name ${m.underlayPort} netns ${u}`,
+      ),
+    ]);
+    await this.ex.ipBatch(
+      [
+        "link set lo up",
+        "link add br0 type bridge",
+        "link set br0 up",
+        ...members.flatMap((m) => [`link set ${m.underlayPort} master br0`, `link set ${m.underlayPort} up`]),
+      ],
+      { netns: u },
+    );
+    for (const m of members) {
+      await this.ex.ipBatch(
+        ["link set lo up", `addr add ${m.address}/${UNDERLAY_PREFIX} dev eth0`, "link set eth0 up"],
+        { netns: m.netns },
+      );
+    }
+  }
+
+  private writeNodeFiles(layout: LabLayout): void {
+    const bin = join(labDir(layout.name), "bin");
+    mkdirSync(bin, { recursive: true });
+    const shim = join(bin, "swarmnet");
+    writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI_MAIN}" "$@"\n`);
+    chmodSync(shim, 0o755);
+    for (const m of allMembers(layout)) {
+      const dir = nodeDir(layout.name, m.name);
+      mkdirSync(dir, { recursive: true });
+      const config = {
+        lab: layout.name,
+        node: m.name,
+        netns: m.netns,
+        advertiseAddr: m.address,
+        managers: managerAddresses(layout),
+        agentSocket: join(dir, "agent.sock"),
+        etcd: etcdEndpoints(layout),
+      };
+      writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    }
+  }
+
+  private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {
+    const pid = this.ex.startDetached(argv, {
+      netns: node.netns,
+      logFile: join(nodeDir(state.name, node.name), `${kind}.log`),
+      env: {
+        SWARMNET_CONFIG: join(nodeDir(state.name, node.name), "config.json"),
+        SWARMNET_LAB: state.name,
+      },
+    });
+    state.processes.push({ node: node.name, kind, pid });
+    writeState(state);
+  }
+
+  private startEtcd(layout: LabLayout, state: LabState): void {
+    for (const m of layout.nodes.filter((n) => n.role === "manager")) {
+      this.record(state, m, "etcd", [
+        "etcd",
+        `--name=${m.name}`,
+        `--data-dir=${join(nodeDir(layout.name, m.name), "etcd")}`,
+        `--listen-client-urls=http://${m.address}:${ETCD_CLIENT_PORT},http://127.0.0.1:${ETCD_CLIENT_PORT}`,
+        `--advertise-client-urls=http://${m.address}:${ETCD_CLIENT_PORT}`,
+        `--listen-peer-urls=http://${m.address}:${ETCD_PEER_PORT}`,
+        `--initial-advertise-peer-urls=http://${m.address}:${ETCD_PEER_PORT}`,
+        `--initial-cluster=${etcdInitialCluster(layout)}`,
+        "--initial-cluster-state=new",
+        `--initial-cluster-token=swarmnet-lab-${layout.name}`,
+        "--log-level=warn",
+      ]);
+    }
+  }
+
+  /** Polls `etcdctl endpoint health` inside the first manager until the cluster answers. */
+  private async waitEtcd(layout: LabLayout): Promise<void> {
+    const first = layout.nodes.find((n) => n.role === "manager");
+    if (first === undefined) return;
+    const deadline = Date.now() + ETCD_READY_TIMEOUT_MS;
+    let last = "";
+    while (Date.now() < deadline) {
+      const r = await this.ex.runIn(first.netns, [
+        "etcdctl",
+        `--endpoints=${etcdEndpoints(layout).join(",")}`,
+        "--dial-timeout=1s",
+        "endpoint",
+        "health",
+      ]);
+      if (r.exitCode === 0) return;
+      last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";
+      await sleep(200);
+    }
+    throw new SwarmnetError(ErrorCode.Timeout, `etcd did not become healthy: ${last}`);
+  }
+
+  private startSwarmnet(layout: LabLayout, state: LabState): void {
+    const node = process.execPath;
+    const managers = managerAddresses(layout).join(",");
+    for (const m of layout.nodes.filter((n) => n.role === "manager")) {
+      this.record(state, m, "manager", [
+        node,
+        CLI_MAIN,
+        "manager",
+        `--node-name=${m.name}`,
+        `--listen=${m.address}:${MANAGER_GRPC_PORT}`,
+        `--etcd=${etcdEndpoints(layout).join(",")}`,
+      ]);
+    }
+    for (const m of layout.nodes) {
+      this.record(state, m, "agent", [
+        node,
+        CLI_MAIN,
+        "agent",
+        `--node-name=${m.name}`,
+        `--advertise-addr=${m.address}`,
+        `--manager=${managers}`,
+        `--state-dir=${nodeDir(layout.name, m.name)}`,
+      ]);
+    }
+  }
+
+  /**
+   * Removes everything lab `name` made. Safe to run twice, after a crash, or on a lab that
+   * never finished coming up. Returns what it removed, for the user.
+   */
+  async down(name: string): Promise<{ processes: number; namespaces: number }> {
+    validateLabName(name);
+    const state = readState(name);
+    const namespaces = (await this.ex.netnsList()).filter((ns) => belongsToLab(name, ns));
+    // Recorded pids whose command line still looks like ours (pids get reused), plus
+    // every process still inside one of the lab's namespaces.
+    const recorded = (state?.processes ?? []).map((p) => p.pid).filter((pid) => looksLikeLabProcess(pid));
+    const inside = (await Promise.all(namespaces.map((ns) => this.ex.netnsPids(ns)))).flat();
+    const pids = [...new Set([...recorded, ...inside])].filter((p) => p !== process.pid);
+    await stopProcesses(pids);
+    for (const ns of namespaces) await this.ex.netnsDelete(ns);
+    removeLabDir(name);
+    return { processes: pids.length, namespaces: namespaces.length };
+  }
+
+  async status(name: string): Promise<NodeStatus[]> {
+    const state = this.requireState(name);
+    const layout = labLayout(state.name, state.nodes, state.managers);
+    const up = (node: string, kind: LabProcessKind): boolean | null => {
+      const procs = state.processes.filter((p) => p.node === node && p.kind === kind);
+      if (procs.length === 0) return null;
+      return procs.some((p) => isAlive(p.pid) && looksLikeLabProcess(p.pid));
+    };
+    return allMembers(layout).map((m) => ({
+      name: m.name,
+      role: m.role,
+      address: m.address,
+      agent: up(m.name, "agent"),
+      manager: up(m.name, "manager"),
+      etcd: up(m.name, "etcd"),
+    }));
+  }
+
+  /** The namespace and environment for running a command as node `member` of the lab. */
+  execTarget(name: string, member: string): { netns: string; env: Record<string, string> } {
+    const state = this.requireState(name);
+    const layout = labLayout(state.name, state.nodes, state.managers);
+    const node = findMember(layout, member);
+    if (node === undefined) {
+      const known = allMembers(layout)
+        .map((m) => m.name)
+        .join(", ");
+      throw new SwarmnetError(
+        ErrorCode.NotFound,
+        `lab ${name} has no node ${JSON.stringify(member)} (nodes: ${known})`,
+      );
+    }
+    return {
+      netns: node.netns,
+      env: {
+        PATH: `${join(labDir(name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
+        SWARMNET_CONFIG: join(nodeDir(name, node.name), "config.json"),
+        SWARMNET_LAB: name,
+      },
+    };
+  }
+
+  requireState(name: string): LabState {
+    validateLabName(name);
+    const state = readState(name);
+    if (state === undefined) {
+      throw new SwarmnetError(
+        ErrorCode.NotFound,
+        `lab ${name} does not exist (start it with 'swarmnet lab up')`,
+      );
+    }
+    return state;
+  }
+}
+
+function looksLikeLabProcess(pid: number): boolean {
+  const cmd = cmdline(pid);
+  return cmd.includes("etcd") || cmd.includes(CLI_MAIN);
+}
