@@ -7,10 +7,16 @@
 import { Command, CommanderError } from "commander";
 import { errorMessage } from "../common/errors.js";
 import * as agent from "./agent.js";
+import * as bench from "./bench.js";
+import * as container from "./container.js";
 import * as lab from "./lab.js";
 import * as manager from "./manager.js";
+import * as network from "./network.js";
+import * as node from "./node.js";
+import * as service from "./service.js";
+import * as swarm from "./swarm.js";
 
-const FAMILIES = [lab, agent, manager];
+const FAMILIES = [lab, swarm, node, network, service, container, agent, manager, bench];
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command("swarmnet")

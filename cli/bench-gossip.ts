@@ -1,0 +1,4 @@
+/** `swarmnet bench gossip`: registered here once its issue lands. */
+import type { Command } from "commander";
+
+export function register(_bench: Command): void {}

@@ -1,0 +1,14 @@
+/**
+ * `swarmnet bench …`: benchmarks that print one JSON object. Each benchmark family lives in
+ * its own `bench-*.ts` file and registers a subcommand here.
+ */
+import type { Command } from "commander";
+import * as gossip from "./bench-gossip.js";
+import * as control from "./bench-control.js";
+import * as mesh from "./bench-mesh.js";
+import * as datapath from "./bench-datapath.js";
+
+export function register(program: Command): void {
+  const bench = program.command("bench").description("benchmarks (JSON on stdout)");
+  for (const family of [gossip, control, mesh, datapath]) family.register(bench);
+}
