@@ -24,6 +24,12 @@ export interface AgentConfig {
   managers: string[];
   /** Local state (control socket, adopted-object records); survives agent restarts. */
   stateDir: string;
+  /**
+   * Prefix of every namespace this agent creates (overlay sandboxes, containers). On a
+   * real node the agent owns the kernel and "sn-" is enough; in the lab many agents share
+   * one kernel, so each gets its node namespace's name plus a dash (`sn-L-n1-`).
+   */
+  netnsPrefix: string;
 }
 
 export const AGENT_DEFAULTS: AgentConfig = {
@@ -35,6 +41,8 @@ export const AGENT_DEFAULTS: AgentConfig = {
   managers: [],
   // /var/lib survives reboots, so restart recovery can adopt what the agent owns.
   stateDir: "/var/lib/swarmnet",
+  // Short: namespace names show up in `ip netns list` and must stay readable.
+  netnsPrefix: "sn-",
 };
 
 const SPEC: ConfigSpec<AgentConfig> = {
@@ -42,6 +50,7 @@ const SPEC: ConfigSpec<AgentConfig> = {
   advertiseAddr: optional(ipv4()),
   managers: list(hostPort()),
   stateDir: str({ pattern: /^\//, hint: "an absolute path" }),
+  netnsPrefix: str({ pattern: /^[a-z0-9-]{1,30}$/, hint: "lowercase letters, digits and dashes" }),
 };
 
 /** Fields of the lab's per-node config file that the agent reads. */

@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .option("--advertise-addr <ip>", "this node's underlay address")
     .option("--manager <addr...>", "manager addresses host:port (repeat or comma-separate)")
     .option("--state-dir <dir>", "where the agent keeps its local state and control socket")
+    .option("--netns-prefix <prefix>", "prefix of the namespaces this agent creates")
     .option("--probe", "print the kernel capabilities and exit")
     .option("--format <format>", "with --probe: table or json", "table")
     .action(
@@ -21,6 +22,7 @@ export function register(program: Command): void {
         advertiseAddr?: string;
         manager?: string[];
         stateDir?: string;
+        netnsPrefix?: string;
         probe?: boolean;
         format: string;
       }) => {
@@ -34,6 +36,7 @@ export function register(program: Command): void {
           advertiseAddr: o.advertiseAddr,
           managers: o.manager?.flatMap((m) => m.split(",")),
           stateDir: o.stateDir,
+          netnsPrefix: o.netnsPrefix,
         });
       },
     );

@@ -15,8 +15,9 @@ import * as network from "./network.js";
 import * as node from "./node.js";
 import * as service from "./service.js";
 import * as swarm from "./swarm.js";
+import * as whoami from "./whoami.js";
 
-const FAMILIES = [lab, swarm, node, network, service, container, agent, manager, bench];
+const FAMILIES = [lab, swarm, node, network, service, container, agent, manager, bench, whoami];
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command("swarmnet")

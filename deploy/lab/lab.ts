@@ -258,6 +258,7 @@ export class Lab {
         `--advertise-addr=${m.address}`,
         `--manager=${managers}`,
         `--state-dir=${nodeDir(layout.name, m.name)}`,
+        `--netns-prefix=${m.netns}-`,
       ]);
     }
   }

@@ -2,9 +2,11 @@
  * The lab's layout, decided in pure code from (name, nodes, managers): namespace names,
  * underlay addresses, roles and the etcd cluster string. Nothing here touches the kernel.
  *
- * Naming: every namespace of lab L is `sn-L-<part>` where L and <part> have no dashes, so
- * `^sn-L-[a-z0-9]+$` finds exactly lab L's namespaces (and not those of lab `L2` or a
- * probe's `sn-probe-<pid>-<hex>`). Veth ends live only inside lab namespaces, so deleting
+ * Naming: every namespace of lab L starts with `sn-L-`: the lab's own are `sn-L-<part>`,
+ * and a node's agent prefixes the namespaces it creates (overlay sandboxes, containers)
+ * with its node's, `sn-L-nI-`. Lab names have no dashes, so the prefix `sn-L-` finds
+ * exactly lab L's namespaces (never lab `L2`'s, nor a probe's `sn-probe-<pid>-<hex>`,
+ * since "probe" is not a lab name). Veth ends live only inside lab namespaces, so deleting
  * the namespaces removes them; the host namespace never gets a link, route or rule.
  *
  * Addresses: the underlay is 100.64.0.0/16 (RFC 6598 shared space) so it can never
@@ -48,7 +50,7 @@ export function netnsPrefix(lab: string): string {
 }
 
 export function belongsToLab(lab: string, netns: string): boolean {
-  return new RegExp(`^sn-${lab}-[a-z0-9]+$`).test(netns);
+  return netns.startsWith(netnsPrefix(lab));
 }
 
 export function validateLabName(name: string): void {

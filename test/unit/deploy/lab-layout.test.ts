@@ -19,6 +19,7 @@ describe("lab layout", () => {
       ],
     );
     assert.ok(belongsToLab("a", "sn-a-n1"));
+    assert.ok(belongsToLab("a", "sn-a-n1-ov4096"), "namespaces the node's agent made");
     assert.ok(!belongsToLab("a", "sn-ab-n1"));
     assert.ok(!belongsToLab("probe", "sn-probe-1234-abcdef"));
   });
