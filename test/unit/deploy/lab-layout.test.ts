@@ -21,7 +21,11 @@ describe("lab layout", () => {
     assert.ok(belongsToLab("a", "sn-a-n1"));
     assert.ok(belongsToLab("a", "sn-a-n1-ov4096"), "namespaces the node's agent made");
     assert.ok(!belongsToLab("a", "sn-ab-n1"));
-    assert.ok(!belongsToLab("probe", "sn-probe-1234-abcdef"));
+    assert.throws(
+      () => labLayout("probe", 1, 1),
+      /not "probe"/,
+      "the probe's scratch namespaces are sn-probe-…",
+    );
   });
 
   it("forms one etcd cluster from the manager nodes", () => {

@@ -1,0 +1,100 @@
+/**
+ * The overlay driver: reconciles one node's VXLAN overlay kernel state to a desired state.
+ * Every call observes the kernel, plans the difference (pure, `plan.ts`) and applies it
+ * through the executor as a few batches. Because it starts from what the kernel holds,
+ * the same call adopts the objects of a previous agent after a restart (nothing is torn
+ * down that is still wanted) and repairs drift (an FDB entry or veth deleted by hand).
+ *
+ * Calls are serialized: a reconcile never interleaves with another. If a batch fails, the
+ * sandboxes this call created are removed again (no half-built network is left) and the
+ * error is thrown; the next reconcile starts over from what the kernel then holds.
+ */
+import type { Executor } from "../../common/executor.js";
+import type { OverlayDesired } from "./model.js";
+import { observeOverlay } from "./observe.js";
+import { isEmptyPlan, planOverlay, type OverlayPlan, type Step } from "./plan.js";
+import { vniOfSandbox, vxlanDevice } from "./names.js";
+
+export interface OverlayDriverOptions {
+  /** Prefix of the namespaces this driver owns (the agent's `netnsPrefix`). */
+  prefix: string;
+  /** The node's own namespace; undefined when the agent already runs inside it. */
+  nodeNetns?: string;
+}
+
+export interface ReconcileResult {
+  /** Number of batches applied (0: the kernel already matched). */
+  batches: number;
+  createdSandboxes: string[];
+  deletedSandboxes: string[];
+}
+
+export class OverlayDriver {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ex: Executor,
+    private readonly options: OverlayDriverOptions,
+  ) {}
+
+  /** Makes the kernel match `desired`; serialized with every other call. */
+  reconcile(desired: OverlayDesired): Promise<ReconcileResult> {
+    const run = this.queue.then(() => this.reconcileNow(desired));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The plan a reconcile would apply now, without applying it (for inspection and tests). */
+  async plan(desired: OverlayDesired): Promise<OverlayPlan> {
+    const vnis = new Map(desired.networks.map((n) => [n.id, n.vni]));
+    const observed = await observeOverlay(this.ex, this.options.prefix, desired.local, vnis);
+    return planOverlay(desired, observed, this.options.prefix);
+  }
+
+  private async reconcileNow(desired: OverlayDesired): Promise<ReconcileResult> {
+    const plan = await this.plan(desired);
+    const result: ReconcileResult = { batches: 0, createdSandboxes: [], deletedSandboxes: [] };
+    if (isEmptyPlan(plan)) return result;
+    try {
+      for (const ns of plan.addNetns) {
+        await this.ex.netnsAdd(ns);
+        result.createdSandboxes.push(ns);
+      }
+      for (const step of plan.steps) {
+        await this.apply(step);
+        result.batches++;
+      }
+    } catch (err) {
+      await this.rollback(result.createdSandboxes);
+      throw err;
+    }
+    for (const ns of plan.deleteNetns) {
+      await this.ex.netnsDelete(ns);
+      result.deletedSandboxes.push(ns);
+    }
+    return result;
+  }
+
+  private apply(step: Step): Promise<void> {
+    const where = { netns: step.netns ?? this.options.nodeNetns };
+    return step.tool === "ip" ? this.ex.ipBatch(step.lines, where) : this.ex.bridgeBatch(step.lines, where);
+  }
+
+  /** Removes sandboxes created by a failed reconcile, and a VXLAN device stranded before its move. */
+  private async rollback(created: string[]): Promise<void> {
+    for (const ns of created) {
+      const vni = vniOfSandbox(this.options.prefix, ns);
+      await this.ex.netnsDelete(ns).catch(() => undefined);
+      if (vni !== undefined) {
+        await this.ex
+          .ip(["link", "del", vxlanDevice(vni)], { netns: this.options.nodeNetns })
+          .catch(() => undefined);
+      }
+    }
+  }
+
+  /** Removes every sandbox this driver owns (agent shutdown with `--cleanup`, tests). */
+  async removeAll(): Promise<void> {
+    await this.reconcile({ networks: [], local: [], remote: [] });
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The overlay driver's decisions, as a pure function: (desired, observed) → the ordered
+ * batches that make the kernel match. No I/O here; `driver.ts` observes and applies.
+ *
+ * Order matters and follows the objects' dependencies: namespaces, then bridge and VXLAN
+ * device (created in the node namespace and moved into the sandbox, so its UDP socket
+ * stays on the underlay), then endpoints, then remote FDB + neighbour entries, then
+ * removals (entries, endpoints, and last whole sandboxes: deleting a namespace removes
+ * every device inside it). A network gets a sandbox only while it has a local endpoint.
+ * FDB and neighbour entries use `replace`, so re-applying a plan is harmless.
+ */
+import { parseCidr } from "../../common/net-addr.js";
+import type {
+  LocalEndpoint,
+  ObservedOverlay,
+  OverlayDesired,
+  OverlayNetwork,
+  RemoteEndpoint,
+} from "./model.js";
+import { BRIDGE, endpointVeth, sandboxNetns, vxlanDevice } from "./names.js";
+
+/** One batch for one tool in one place. `netns` undefined: the node's own namespace. */
+export interface Step {
+  tool: "ip" | "bridge";
+  netns: string | undefined;
+  lines: string[];
+  /** Sandboxes this step creates, for rollback if a later step fails. */
+  creates?: string[];
+}
+
+export interface OverlayPlan {
+  steps: Step[];
+  /** Sandbox namespaces to create first and delete last (global `ip netns` operations). */
+  addNetns: string[];
+  deleteNetns: string[];
+}
+
+export function isEmptyPlan(p: OverlayPlan): boolean {
+  return p.steps.length === 0 && p.addNetns.length === 0 && p.deleteNetns.length === 0;
+}
+
+function prefixLength(subnet: string): number {
+  return parseCidr(subnet)?.prefix ?? 24;
+}
+
+export function planOverlay(desired: OverlayDesired, observed: ObservedOverlay, prefix: string): OverlayPlan {
+  const plan: OverlayPlan = { steps: [], addNetns: [], deleteNetns: [] };
+  const byId = new Map(desired.networks.map((n) => [n.id, n]));
+  const localByNet = groupBy(
+    desired.local.filter((e) => byId.has(e.networkId)),
+    (e) => e.networkId,
+  );
+  const remoteByNet = groupBy(desired.remote, (e) => e.networkId);
+  const wanted = desired.networks.filter((n) => (localByNet.get(n.id)?.length ?? 0) > 0);
+  const wantedVnis = new Set(wanted.map((n) => n.vni));
+  const cleanup: Step[] = [];
+
+  for (const net of wanted) {
+    const ns = sandboxNetns(prefix, net.vni);
+    const seen = observed.sandboxes.get(net.vni);
+    const vx = vxlanDevice(net.vni);
+    if (seen === undefined) plan.addNetns.push(ns);
+    if (seen === undefined || !seen.hasBridge) {
+      plan.steps.push({
+        tool: "ip",
+        netns: ns,
+        creates: [ns],
+        lines: [
+          "link set lo up",
+          `link add ${BRIDGE} type bridge`,
+          `addr add ${net.gateway}/${prefixLength(net.subnet)} dev ${BRIDGE}`,
+          `link set ${BRIDGE} mtu ${net.mtu} up`,
+        ],
+      });
+    }
+    if (seen === undefined || !seen.hasVxlan) {
+      plan.steps.push({
+        tool: "ip",
+        netns: undefined,
+        lines: [
+          `link add ${vx} mtu ${net.mtu} type vxlan id ${net.vni} dstport ${net.dstPort} nolearning proxy`,
+          `link set ${vx} netns ${ns}`,
+        ],
+      });
+      plan.steps.push({ tool: "ip", netns: ns, lines: [`link set ${vx} master ${BRIDGE} up`] });
+    }
+
+    const locals = localByNet.get(net.id) ?? [];
+    const wantVeths = new Set(locals.map((e) => endpointVeth(e.id)));
+    for (const ep of locals) {
+      const veth = endpointVeth(ep.id);
+      const present = seen?.veths.has(veth) ?? false;
+      if (present && observed.healthyEndpoints.has(ep.id)) continue;
+      if (present) plan.steps.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`] });
+      plan.steps.push(...endpointSteps(net, ns, ep));
+    }
+    for (const veth of seen?.veths ?? []) {
+      if (!wantVeths.has(veth)) cleanup.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`] });
+    }
+
+    const remotes = dedupeRemotes(remoteByNet.get(net.id) ?? []);
+    const fdbAdd: string[] = [];
+    const neighAdd: string[] = [];
+    for (const r of remotes) {
+      if (seen?.fdb.get(r.mac) !== r.vtep)
+        fdbAdd.push(`fdb replace ${r.mac} dev ${vx} dst ${r.vtep} self permanent`);
+      if (seen?.neighbours.get(r.ip) !== r.mac) {
+        neighAdd.push(`neigh replace ${r.ip} lladdr ${r.mac} dev ${vx} nud permanent`);
+      }
+    }
+    const wantMacs = new Set(remotes.map((r) => r.mac));
+    const wantIps = new Set(remotes.map((r) => r.ip));
+    const fdbDel = [...(seen?.fdb.keys() ?? [])]
+      .filter((m) => !wantMacs.has(m))
+      .map((m) => `fdb del ${m} dev ${vx} self`);
+    const neighDel = [...(seen?.neighbours.keys() ?? [])]
+      .filter((ip) => !wantIps.has(ip))
+      .map((ip) => `neigh del ${ip} dev ${vx}`);
+    if (fdbAdd.length > 0) plan.steps.push({ tool: "bridge", netns: ns, lines: fdbAdd });
+    if (neighAdd.length > 0) plan.steps.push({ tool: "ip", netns: ns, lines: neighAdd });
+    if (neighDel.length > 0) cleanup.push({ tool: "ip", netns: ns, lines: neighDel });
+    if (fdbDel.length > 0) cleanup.push({ tool: "bridge", netns: ns, lines: fdbDel });
+  }
+
+  for (const [vni, seen] of observed.sandboxes) {
+    if (!wantedVnis.has(vni)) plan.deleteNetns.push(seen.netns);
+  }
+  plan.steps.push(...cleanup);
+  return plan;
+}
+
+function endpointSteps(net: OverlayNetwork, ns: string, ep: LocalEndpoint): Step[] {
+  const veth = endpointVeth(ep.id);
+  const inContainer = [
+    "link set lo up",
+    `link set ${ep.ifname} address ${ep.mac} mtu ${net.mtu}`,
+    `addr add ${ep.ip}/${prefixLength(net.subnet)} dev ${ep.ifname}`,
+    `link set ${ep.ifname} up`,
+  ];
+  if (ep.defaultRoute) inContainer.push(`route replace default via ${net.gateway} dev ${ep.ifname}`);
+  return [
+    {
+      tool: "ip",
+      netns: ns,
+      lines: [
+        `link add ${veth} mtu ${net.mtu} type veth peer name ${ep.ifname} netns ${ep.containerNetns}`,
+        `link set ${veth} master ${BRIDGE} up`,
+      ],
+    },
+    { tool: "ip", netns: ep.containerNetns, lines: inContainer },
+  ];
+}
+
+/** Two entries for one MAC (an endpoint that moved): keep the last, as NetworkDB ordered them. */
+function dedupeRemotes(remotes: RemoteEndpoint[]): RemoteEndpoint[] {
+  const byMac = new Map<string, RemoteEndpoint>();
+  for (const r of remotes) byMac.set(r.mac, r);
+  return [...byMac.values()];
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = m.get(k);
+    if (list) list.push(item);
+    else m.set(k, [item]);
+  }
+  return m;
+}
