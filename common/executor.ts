@@ -1,6 +1,6 @@
 /**
- * The executor: the only module that spawns `ip`, `bridge`, `nft` and `sysctl` (and `ip
- * xfrm`, `ip netns exec` for processes inside namespaces). Everything that changes a
+ * The executor: the only module that spawns `ip`, `bridge`, `nft`, `sysctl`, `conntrack`
+ * (and `ip xfrm`, `ip netns exec` for processes inside namespaces). Everything that changes a
  * kernel decides what to do in pure code and hands the result here, preferably as one
  * batch: `ip -batch -`, `bridge -batch -`, `nft -f -` (atomic: all or nothing).
  *
@@ -300,4 +300,40 @@ export class Executor {
       child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     });
   }
+
+  /**
+   * Deletes the conntrack entries matching `filter` (`conntrack -D …`), so the next packet
+   * of a matched flow is NATed afresh. Returns how many were deleted; none is not an error.
+   */
+  async conntrackDelete(filter: ConntrackFilter, o: InNetns = {}): Promise<number> {
+    const args = ["-D", ...conntrackFilterArgs(filter)];
+    const [file, full] =
+      o.netns === undefined ? ["conntrack", args] : ["ip", ["netns", "exec", o.netns, "conntrack", ...args]];
+    const result = await this.runner.run(file, full);
+    const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
+    if (result.exitCode === 0 || (result.exitCode === 1 && deleted?.[1] === "0"))
+      return Number(deleted?.[1] ?? 0);
+    throw toolError(file, full, result);
+  }
+}
+
+/** Which conntrack entries to match; port fields need `protocol`. */
+export interface ConntrackFilter {
+  protocol?: "tcp" | "udp";
+  origDst?: string;
+  origDstPort?: number;
+  replySrc?: string;
+  replySrcPort?: number;
+}
+
+function conntrackFilterArgs(f: ConntrackFilter): string[] {
+  if (f.protocol === undefined && (f.origDstPort !== undefined || f.replySrcPort !== undefined))
+    throw new SwarmnetError(ErrorCode.InvalidArgument, "conntrack filter: a port needs a protocol");
+  const args: string[] = [];
+  if (f.protocol !== undefined) args.push("-p", f.protocol);
+  if (f.origDst !== undefined) args.push("--orig-dst", f.origDst);
+  if (f.origDstPort !== undefined) args.push("--orig-port-dst", String(f.origDstPort));
+  if (f.replySrc !== undefined) args.push("--reply-src", f.replySrc);
+  if (f.replySrcPort !== undefined) args.push("--reply-port-src", String(f.replySrcPort));
+  return args;
 }
