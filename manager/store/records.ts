@@ -1,0 +1,139 @@
+/**
+ * The records stored as JSON values under the keys of `keys.ts`. Field names are the
+ * storage format: add optional fields freely, never rename or change a meaning (old
+ * managers may read what new ones wrote during an upgrade).
+ *
+ * `decode` is the single place stored JSON becomes a typed record; a value that is not
+ * a JSON object is reported with its key as corrupt instead of failing somewhere later.
+ */
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+
+export type NodeRole = "manager" | "worker";
+export type NodeAvailability = "active" | "pause" | "drain";
+export type NetworkScope = "swarm" | "local";
+
+export interface JoinTokenSecrets {
+  worker: string;
+  manager: string;
+}
+
+export interface ClusterRecord {
+  id: string;
+  createdAt: string;
+  /** Global-scope pools new overlay subnets are carved from (CIDRs). */
+  defaultAddrPools: string[];
+  /** Prefix length of each subnet carved from the default pools. */
+  subnetSize: number;
+  /** UDP port of the VXLAN data path (Docker's --data-path-port; 4789 by default). */
+  dataPathPort: number;
+  /** The secret part of the current join tokens (the token adds the cluster fingerprint). */
+  joinSecrets: JoinTokenSecrets;
+  /** How often the leader rotates encryption keys. */
+  keyRotationIntervalMs: number;
+  /** Lamport clock of the key schedule: the tag of the newest key. */
+  keyClock: number;
+}
+
+export interface KernelCapabilityRecord {
+  name: string;
+  available: boolean;
+  detail: string;
+}
+
+export interface NodeRecord {
+  id: string;
+  hostname: string;
+  role: NodeRole;
+  availability: NodeAvailability;
+  advertiseAddr: string;
+  /** Every underlay address the agent reported; IPAM keeps subnets clear of them. */
+  underlayAddrs: string[];
+  capabilities: { kernelRelease: string; features: KernelCapabilityRecord[] } | undefined;
+  /** sha256 (hex) of the node's secret; "" once the node left (it may not reconnect). */
+  credentialHash: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SessionRecord {
+  nodeId: string;
+  sessionId: string;
+  /** Node name of the manager serving the session. */
+  manager: string;
+  since: string;
+}
+
+export interface ManagerRecord {
+  nodeName: string;
+  /** gRPC address agents and the CLI dial (host:port). */
+  address: string;
+  since: string;
+}
+
+export interface IpamConfigRecord {
+  subnet: string;
+  gateway: string;
+  ipRange?: string;
+  auxAddresses: Record<string, string>;
+}
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: string;
+  scope: NetworkScope;
+  createdAt: string;
+  internal: boolean;
+  attachable: boolean;
+  ingress: boolean;
+  ipam: { driver: string; configs: IpamConfigRecord[]; options: Record<string, string> };
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** VXLAN network id (overlay only). */
+  vni?: number;
+  encrypted: boolean;
+  /** MTU from `mtu` / `com.docker.network.driver.mtu`, when set. */
+  mtu?: number;
+}
+
+export interface SubnetRecord {
+  networkId: string;
+  scope: NetworkScope;
+}
+
+export interface AddressRecord {
+  /** Who holds the address, e.g. "container:<id>", "task:<id>", "vip:<serviceId>", "static". */
+  owner: string;
+}
+
+export interface AttachmentRecord {
+  kind: "service" | "task" | "container";
+  id: string;
+  name: string;
+}
+
+export interface EncryptionKeyRecord {
+  kind: "data" | "gossip";
+  /** Lamport tag: orders keys cluster-wide; agents name keys by it, never by content. */
+  tag: number;
+  /** Key material, base64. Never logged. */
+  key: string;
+  createdAt: string;
+}
+
+export function encode(record: object): string {
+  return JSON.stringify(record);
+}
+
+export function decode<T extends object>(key: string, value: string): T {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    throw new SwarmnetError(ErrorCode.Internal, `corrupt record at ${key}: not JSON`, { cause: err });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new SwarmnetError(ErrorCode.Internal, `corrupt record at ${key}: not an object`);
+  }
+  return parsed as T;
+}
