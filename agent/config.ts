@@ -5,6 +5,7 @@
  */
 import { hostname } from "node:os";
 import {
+  durationMs,
   ipv4,
   hostPort,
   list,
@@ -30,6 +31,8 @@ export interface AgentConfig {
    * one kernel, so each gets its node namespace's name plus a dash (`sn-L-n1-`).
    */
   netnsPrefix: string;
+  /** How often the agent re-reads the kernel and repairs drift. */
+  resyncIntervalMs: number;
 }
 
 export const AGENT_DEFAULTS: AgentConfig = {
@@ -43,6 +46,9 @@ export const AGENT_DEFAULTS: AgentConfig = {
   stateDir: "/var/lib/swarmnet",
   // Short: namespace names show up in `ip netns list` and must stay readable.
   netnsPrefix: "sn-",
+  // Drift (a hand-deleted FDB entry or veth) is repaired within this time; each resync
+  // costs a few `ip -j` reads per overlay sandbox, so seconds are cheap.
+  resyncIntervalMs: 10_000,
 };
 
 const SPEC: ConfigSpec<AgentConfig> = {
@@ -51,6 +57,7 @@ const SPEC: ConfigSpec<AgentConfig> = {
   managers: list(hostPort()),
   stateDir: str({ pattern: /^\//, hint: "an absolute path" }),
   netnsPrefix: str({ pattern: /^[a-z0-9-]{1,30}$/, hint: "lowercase letters, digits and dashes" }),
+  resyncIntervalMs: durationMs({ min: 100 }),
 };
 
 /** Fields of the lab's per-node config file that the agent reads. */

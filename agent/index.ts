@@ -1,57 +1,33 @@
 /**
- * The agent's public face: `runAgent` starts a node agent and keeps it up until SIGTERM.
- * Today it probes the kernel, logs its identity and capabilities, and stays up; the
- * dispatcher stream, gossip and the drivers plug in here as they land.
+ * The agent's public face. `runAgent` starts a node agent — kernel probe, container
+ * sandboxes, the overlay driver, the control socket for the node's CLI — and keeps it up
+ * until SIGTERM. Stopping leaves containers and kernel state in place for the next agent
+ * to adopt.
  */
-import { Executor } from "../common/executor.js";
-import { createLogger } from "../common/logger.js";
+import { join } from "node:path";
+import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
-import { probeKernel, type KernelCapabilities } from "./probe.js";
+import { ControlServer } from "./control/index.js";
 
+export { Agent, type AgentDeps, type RunOptions, type AttachOptions } from "./agent.js";
 export { probeKernel, formatCapabilities, hasFeature, type KernelCapabilities } from "./probe.js";
 export { loadAgentConfig, AGENT_DEFAULTS, type AgentConfig } from "./config.js";
+export { AgentClient, ControlServer } from "./control/index.js";
+export * from "./attachments.js";
 
-export class Agent {
-  private running = false;
-  capabilities: KernelCapabilities | undefined;
-  private readonly log = createLogger("agent");
-
-  constructor(
-    readonly config: AgentConfig,
-    private readonly ex: Executor = new Executor(),
-  ) {}
-
-  async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    this.capabilities = await probeKernel(this.ex);
-    const available = this.capabilities.features.filter((f) => f.available).map((f) => f.name);
-    const missing = this.capabilities.features.filter((f) => !f.available).map((f) => f.name);
-    this.log.info(
-      {
-        node: this.config.nodeName,
-        advertiseAddr: this.config.advertiseAddr,
-        managers: this.config.managers,
-        kernel: this.capabilities.kernelRelease,
-        available,
-        missing,
-      },
-      "agent started",
-    );
-  }
-
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.log.info({ node: this.config.nodeName }, "agent stopped");
-  }
+/** The control socket of an agent with this state folder. */
+export function agentSocketPath(stateDir: string): string {
+  return join(stateDir, "agent.sock");
 }
 
 /** Runs an agent until SIGTERM or SIGINT. */
 export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>>): Promise<void> {
   const agent = new Agent(loadAgentConfig(flags));
   await agent.start();
+  const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir));
+  await control.start();
   await untilSignal();
+  await control.stop();
   await agent.stop();
 }
 

@@ -1,4 +1,169 @@
-/** `swarmnet container …`: registered here once its issue lands. */
+/**
+ * Containers on this node: `swarmnet run | exec | ps | stop | rm | inspect`. A container
+ * is a network namespace plus a process, made by this node's agent. `run` without `-d`
+ * runs the process attached to this terminal (the agent builds the sandbox, this process
+ * runs the command in it and reports its exit).
+ */
 import type { Command } from "commander";
+import { Executor } from "../common/executor.js";
+import type { ContainerInfo__Output } from "../proto/generated/swarmnet/v1/ContainerInfo.js";
+import { withAgent } from "./agent-context.js";
+import { parseFormat, print, printJson, renderTable } from "./output.js";
 
-export function register(_program: Command): void {}
+const collect = (v: string, prev: string[]) => [...prev, v];
+const stripDashes = (argv: string[]) => (argv[0] === "--" ? argv.slice(1) : argv);
+
+function networksOf(c: ContainerInfo__Output): string {
+  return c.endpoints.map((e) => `${e.networkName}:${e.ip}`).join(",");
+}
+
+/** Docker-shaped inspect output. */
+function inspectView(c: ContainerInfo__Output): object {
+  return {
+    Id: c.id,
+    Name: c.name,
+    Created: c.createdAt,
+    Node: c.nodeName,
+    Path: c.command[0] ?? "",
+    Args: c.command.slice(1),
+    State: { Status: c.status, Pid: c.pid, ExitCode: c.exitCode },
+    NetworkSettings: {
+      SandboxKey: `/run/netns/${c.netns}`,
+      Networks: Object.fromEntries(
+        c.endpoints.map((e) => [
+          e.networkName,
+          {
+            NetworkID: e.networkId,
+            IPAddress: e.ip,
+            IPPrefixLen: e.prefixLength,
+            MacAddress: e.mac,
+            Gateway: e.gateway,
+            Aliases: e.aliases,
+            Interface: e.ifname,
+          },
+        ]),
+      ),
+    },
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description("run a command in a new container (a network namespace plus a process) on this node")
+    .option("--name <name>", "container name")
+    .option(
+      "--network <net>",
+      "network to join (repeatable; overlay networks must be --attachable)",
+      collect,
+      [],
+    )
+    .option("--ip <ip>", "static IPv4 address on the first network")
+    .option("--network-alias <alias>", "alias on the first network (repeatable)", collect, [])
+    .option("-e, --env <k=v>", "environment variable (repeatable)", collect, [])
+    .option("-d, --detach", "run in the background and print the container id")
+    .argument("<command...>", "the command, after --")
+    .passThroughOptions()
+    .action(
+      async (
+        command: string[],
+        o: {
+          name?: string;
+          network: string[];
+          ip?: string;
+          networkAlias: string[];
+          env: string[];
+          detach?: boolean;
+        },
+      ) => {
+        const argv = stripDashes(command);
+        const env = Object.fromEntries(
+          o.env.map((kv) => [kv.split("=")[0] ?? kv, kv.split("=").slice(1).join("=")]),
+        );
+        const c = await withAgent((agent) =>
+          agent.run({
+            name: o.name ?? "",
+            networks: o.network.map((network, i) => ({
+              network,
+              ip: i === 0 ? (o.ip ?? "") : "",
+              aliases: i === 0 ? o.networkAlias : [],
+            })),
+            command: argv,
+            env,
+            detach: o.detach ?? false,
+          }),
+        );
+        if (o.detach) return print(c.id);
+        const code = await new Executor().interactive(c.netns, argv, { ...env, SWARMNET_TASK_NAME: c.name });
+        await withAgent((agent) => agent.exited(c.name, code));
+        process.exitCode = code;
+      },
+    );
+
+  program
+    .command("exec")
+    .description("run a command inside a running container")
+    .argument("<container>", "container name or id")
+    .argument("<command...>", "the command, after --")
+    .passThroughOptions()
+    .action(async (name: string, command: string[]) => {
+      const c = await withAgent((agent) => agent.inspect(name));
+      process.exitCode = await new Executor().interactive(c.netns, stripDashes(command), {
+        SWARMNET_TASK_NAME: c.name,
+      });
+    });
+
+  program
+    .command("ps")
+    .description("list containers on this node")
+    .option("-a, --all", "include stopped containers")
+    .option("--format <format>", "table or json", "table")
+    .action(async (o: { all?: boolean; format: string }) => {
+      const format = parseFormat(o.format);
+      const { containers } = await withAgent((agent) => agent.list(o.all ?? false));
+      if (format === "json") return printJson(containers);
+      print(
+        renderTable(
+          ["CONTAINER ID", "NAME", "COMMAND", "STATUS", "NETWORKS"],
+          containers.map((c) => [
+            c.id.slice(0, 12),
+            c.name,
+            JSON.stringify(c.command.join(" ").slice(0, 30)),
+            c.status === "exited" ? `exited (${c.exitCode})` : c.status,
+            networksOf(c),
+          ]),
+        ),
+      );
+    });
+
+  program
+    .command("stop")
+    .description("stop containers (SIGTERM, then SIGKILL after the timeout)")
+    .option("-t, --time <seconds>", "seconds to wait before killing", "10")
+    .argument("<containers...>")
+    .action(async (names: string[], o: { time: string }) => {
+      for (const name of names) print((await withAgent((a) => a.stop(name, Number(o.time)))).name);
+    });
+
+  program
+    .command("rm")
+    .description("remove containers, their namespaces and endpoints")
+    .option("-f, --force", "stop running containers first")
+    .argument("<containers...>")
+    .action(async (names: string[], o: { force?: boolean }) => {
+      for (const name of names) {
+        await withAgent((a) => a.remove(name, o.force ?? false));
+        print(name);
+      }
+    });
+
+  program
+    .command("inspect")
+    .description("show containers as JSON: networks, IPs, MACs, gateway")
+    .argument("<containers...>")
+    .action(async (names: string[]) => {
+      const out = [];
+      for (const name of names) out.push(inspectView(await withAgent((a) => a.inspect(name))));
+      printJson(out);
+    });
+}

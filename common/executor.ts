@@ -151,6 +151,11 @@ export interface DetachedProcessOptions extends InNetns {
   cwd?: string;
 }
 
+export interface DetachedProcess {
+  pid: number;
+  exited: Promise<number | null>;
+}
+
 export class Executor {
   constructor(readonly runner: CommandRunner = new ExecaRunner()) {}
 
@@ -263,11 +268,18 @@ export class Executor {
 
   /**
    * Starts a long-lived process inside a namespace, detached from this one (its own
-   * process group, output appended to `logFile`), and returns its pid. The lab uses it
-   * for etcd, agents and managers.
+   * process group, output appended to `logFile`). The lab uses it for etcd, agents and
+   * managers, the agent for container processes. `exited` settles with the exit code
+   * (null when killed by a signal) while this process lives to see it.
    */
-  startDetached(argv: readonly string[], options: DetachedProcessOptions): number {
-    const full = options.netns === undefined ? [...argv] : ["ip", "netns", "exec", options.netns, ...argv];
+  startDetached(argv: readonly string[], options: DetachedProcessOptions): DetachedProcess {
+    // nsenter, not `ip netns exec`: the latter also gives the process a private mount
+    // namespace whose mounts never reach the host's, so namespaces an agent creates
+    // (`ip netns add` bind-mounts /run/netns/X) would be invisible to everyone else.
+    const full =
+      options.netns === undefined
+        ? [...argv]
+        : ["nsenter", `--net=/run/netns/${options.netns}`, "--", ...argv];
     const [file, ...args] = full;
     if (file === undefined)
       throw new SwarmnetError(ErrorCode.InvalidArgument, "startDetached: empty command");
@@ -283,7 +295,11 @@ export class Executor {
       if (child.pid === undefined) {
         throw new SwarmnetError(ErrorCode.ToolMissing, `cannot start ${file}`);
       }
-      return child.pid;
+      const exited = new Promise<number | null>((resolve) => {
+        child.once("exit", (code) => resolve(code));
+        child.once("error", () => resolve(127));
+      });
+      return { pid: child.pid, exited };
     } finally {
       closeSync(fd);
     }

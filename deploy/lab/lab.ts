@@ -185,7 +185,7 @@ export class Lab {
   }
 
   private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {
-    const pid = this.ex.startDetached(argv, {
+    const { pid } = this.ex.startDetached(argv, {
       netns: node.netns,
       logFile: join(nodeDir(state.name, node.name), `${kind}.log`),
       env: {

@@ -1,0 +1,444 @@
+/**
+ * The node agent: owns this node's containers and their networks. It keeps three views
+ * in step — intent (its containers, the networks the managers attached them to), runtime
+ * facts (every remote endpoint, from the endpoint table over gossip) and the kernel —
+ * by recomputing the overlay's desired state and letting the driver reconcile it:
+ * after every change, and on a periodic resync that repairs drift.
+ *
+ * Restart recovery: container records persist in the state folder; at start the agent
+ * reloads them, keeps the ones whose namespace still exists, and reconciles — the driver
+ * observes the kernel first, so live veths, VXLAN devices and FDB entries are adopted, not
+ * rebuilt, and traffic keeps flowing.
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Clock, TimerHandle } from "../common/clock.js";
+import { RealClock } from "../common/clock.js";
+import { ErrorCode, SwarmnetError, errorMessage } from "../common/errors.js";
+import { Executor } from "../common/executor.js";
+import { createLogger, type Logger } from "../common/logger.js";
+import { macFromIpv4, parseCidr, parseIpv4 } from "../common/net-addr.js";
+import {
+  LocalEndpointTable,
+  NoClusterAttacher,
+  type Attachment,
+  type EndpointFact,
+  type EndpointTable,
+  type NetworkAttacher,
+  type NetworkSpec,
+} from "./attachments.js";
+import type { AgentConfig } from "./config.js";
+import { probeKernel, type KernelCapabilities } from "./probe.js";
+import {
+  ContainerStore,
+  SandboxRuntime,
+  findContainer,
+  nextIfname,
+  type ContainerRecord,
+  type EndpointRecord,
+} from "./sandbox/index.js";
+import {
+  DEFAULT_VXLAN_PORT,
+  OverlayDriver,
+  VXLAN_OVERHEAD_BYTES,
+  type OverlayDesired,
+} from "./vxlan/index.js";
+
+export interface AttachOptions {
+  network: string;
+  ip: string | undefined;
+  aliases: string[];
+}
+
+export interface RunOptions {
+  name: string | undefined;
+  networks: AttachOptions[];
+  command: string[];
+  env: Record<string, string>;
+  detach: boolean;
+}
+
+export interface AgentDeps {
+  executor?: Executor;
+  clock?: Clock;
+  attacher?: NetworkAttacher;
+  endpoints?: EndpointTable;
+  logger?: Logger;
+}
+
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+const DEFAULT_UNDERLAY_MTU = 1500;
+const MTU_OPTIONS = ["mtu", "com.docker.network.driver.mtu"];
+
+export class Agent {
+  capabilities: KernelCapabilities | undefined;
+  /** Set by the dispatcher once the node joined a cluster; the no-cluster one until then. */
+  attacher: NetworkAttacher;
+  readonly endpoints: EndpointTable;
+  readonly overlay: OverlayDriver;
+  private readonly ex: Executor;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly store: ContainerStore;
+  private readonly runtime: SandboxRuntime;
+  private underlayMtu = DEFAULT_UNDERLAY_MTU;
+  private resyncTimer: TimerHandle | undefined;
+  private running = false;
+  /** Serializes container operations so two CLI calls never race on one record. */
+  private ops: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly config: AgentConfig,
+    deps: AgentDeps = {},
+  ) {
+    this.ex = deps.executor ?? new Executor();
+    this.clock = deps.clock ?? new RealClock();
+    this.log = deps.logger ?? createLogger("agent");
+    this.attacher = deps.attacher ?? new NoClusterAttacher();
+    this.endpoints = deps.endpoints ?? new LocalEndpointTable();
+    this.store = new ContainerStore(config.stateDir);
+    this.runtime = new SandboxRuntime(this.ex, join(config.stateDir, "logs"));
+    this.overlay = new OverlayDriver(this.ex, { prefix: config.netnsPrefix });
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.capabilities = await probeKernel(this.ex);
+    this.underlayMtu = await this.findUnderlayMtu();
+    this.store.load();
+    await this.adopt();
+    this.endpoints.onChange(() => void this.reconcile().catch((err: unknown) => this.reconcileFailed(err)));
+    this.resyncTimer = this.clock.setInterval(() => void this.resync(), this.config.resyncIntervalMs);
+    this.log.info(
+      {
+        node: this.config.nodeName,
+        advertiseAddr: this.config.advertiseAddr,
+        managers: this.config.managers,
+        kernel: this.capabilities.kernelRelease,
+        available: this.capabilities.features.filter((f) => f.available).map((f) => f.name),
+        missing: this.capabilities.features.filter((f) => !f.available).map((f) => f.name),
+        underlayMtu: this.underlayMtu,
+        containers: this.store.all().length,
+      },
+      "agent started",
+    );
+  }
+
+  /** Stops timers; containers and kernel state stay, for the next agent to adopt. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.resyncTimer?.cancel();
+    await this.ops.catch(() => undefined);
+    this.log.info({ node: this.config.nodeName }, "agent stopped");
+  }
+
+  private async findUnderlayMtu(): Promise<number> {
+    const addr = this.config.advertiseAddr;
+    if (addr === undefined) return DEFAULT_UNDERLAY_MTU;
+    const links = await this.ex.ipJson<{ ifname: string; mtu?: number; addr_info?: { local: string }[] }>([
+      "addr",
+      "show",
+    ]);
+    return links.find((l) => (l.addr_info ?? []).some((a) => a.local === addr))?.mtu ?? DEFAULT_UNDERLAY_MTU;
+  }
+
+  /** Keeps records whose namespace survived, re-publishes their endpoints, reconciles. */
+  private async adopt(): Promise<void> {
+    for (const c of this.store.all()) {
+      if (!(await this.runtime.exists(c))) {
+        this.log.warn({ container: c.name }, "container namespace is gone; forgetting it");
+        this.store.delete(c.id);
+        continue;
+      }
+      if (c.status === "running" && !this.runtime.isRunning(c)) this.markExited(c, -1);
+    }
+    await this.publishAll();
+    await this.reconcile();
+  }
+
+  private async publishAll(): Promise<void> {
+    for (const c of this.store.all()) {
+      for (const ep of c.endpoints) {
+        await this.endpoints.joinNetwork(ep.network.id);
+        this.endpoints.publish(this.fact(c, ep));
+      }
+    }
+  }
+
+  private fact(c: ContainerRecord, ep: EndpointRecord): EndpointFact {
+    return {
+      networkId: ep.network.id,
+      key: `${c.id}/${ep.network.id}`,
+      ip: ep.ip,
+      mac: ep.mac,
+      vtep: this.config.advertiseAddr ?? "",
+      node: this.config.nodeName,
+      container: c.name,
+      aliases: ep.aliases,
+    };
+  }
+
+  /** The overlay's desired state from the container records and the endpoint table. */
+  desiredOverlay(): OverlayDesired {
+    const networks = new Map<string, EndpointRecord["network"]>();
+    const local: OverlayDesired["local"] = [];
+    for (const c of this.store.all()) {
+      c.endpoints.forEach((ep, i) => {
+        networks.set(ep.network.id, ep.network);
+        local.push({
+          id: `${c.id}/${ep.network.id}`,
+          networkId: ep.network.id,
+          containerNetns: c.netns,
+          ifname: ep.ifname,
+          ip: ep.ip,
+          mac: ep.mac,
+          defaultRoute: i === 0,
+        });
+      });
+    }
+    const remote = this.endpoints
+      .remote()
+      .filter((f) => networks.has(f.networkId) && f.node !== this.config.nodeName && f.vtep !== "")
+      .map((f) => ({ networkId: f.networkId, ip: f.ip, mac: f.mac, vtep: f.vtep }));
+    return { networks: [...networks.values()], local, remote };
+  }
+
+  reconcile(): Promise<unknown> {
+    return this.overlay.reconcile(this.desiredOverlay());
+  }
+
+  private reconcileFailed(err: unknown): void {
+    this.log.error({ err: errorMessage(err) }, "overlay reconcile failed; the next resync retries");
+  }
+
+  /** Periodic repair: process liveness and kernel drift. */
+  async resync(): Promise<void> {
+    for (const c of this.store.all()) {
+      if (c.status === "running" && !this.runtime.isRunning(c)) this.markExited(c, -1);
+    }
+    await this.reconcile().catch((err: unknown) => this.reconcileFailed(err));
+  }
+
+  private serialize<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.ops.then(op);
+    this.ops = run.catch(() => undefined);
+    return run;
+  }
+
+  private markExited(c: ContainerRecord, code: number): void {
+    if (this.store.get(c.id) === undefined) return;
+    c.status = "exited";
+    c.exitCode = code;
+    c.pid = 0;
+    this.store.put(c);
+  }
+
+  containers(all: boolean): ContainerRecord[] {
+    return this.store.all().filter((c) => all || c.status === "running");
+  }
+
+  find(ref: string): ContainerRecord {
+    const c = findContainer(this.store.all(), ref);
+    if (c === undefined) throw new SwarmnetError(ErrorCode.NotFound, `no such container: ${ref}`);
+    return c;
+  }
+
+  run(options: RunOptions): Promise<ContainerRecord> {
+    return this.serialize(() => this.runNow(options));
+  }
+
+  private async runNow(o: RunOptions): Promise<ContainerRecord> {
+    if (o.command.length === 0)
+      throw new SwarmnetError(ErrorCode.InvalidArgument, "run needs a command after --");
+    const id = randomBytes(32).toString("hex");
+    const name = o.name ?? `c-${id.slice(0, 8)}`;
+    if (!CONTAINER_NAME.test(name)) {
+      throw new SwarmnetError(ErrorCode.InvalidArgument, `invalid container name ${JSON.stringify(name)}`);
+    }
+    if (this.store.all().some((c) => c.name === name)) {
+      throw new SwarmnetError(ErrorCode.AlreadyExists, `container name ${name} is already in use`);
+    }
+    const c: ContainerRecord = {
+      id,
+      name,
+      netns: `${this.config.netnsPrefix}c-${id.slice(0, 12)}`,
+      command: o.command,
+      env: { SWARMNET_NODE: this.config.nodeName, SWARMNET_TASK_NAME: name, ...o.env },
+      status: "created",
+      pid: 0,
+      exitCode: 0,
+      createdAt: new Date().toISOString(),
+      endpoints: [],
+    };
+    const attached: Attachment[] = [];
+    let created = false;
+    try {
+      for (const n of o.networks) {
+        const a = await this.attach(c, n);
+        attached.push(a);
+        c.endpoints.push(this.endpointRecord(c, a, n.aliases));
+      }
+      await this.runtime.create(c);
+      created = true;
+      this.store.put(c);
+      await this.reconcile();
+      await this.publishContainer(c);
+      if (o.detach) this.startProcess(c);
+      return c;
+    } catch (err) {
+      this.store.delete(c.id);
+      if (created) await this.runtime.remove(c).catch(() => undefined);
+      for (const a of attached) await this.attacher.release(a.network.id, c.id).catch(() => undefined);
+      await this.reconcile().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async attach(c: ContainerRecord, n: AttachOptions): Promise<Attachment> {
+    if (n.ip !== undefined && parseIpv4(n.ip) === undefined) {
+      throw new SwarmnetError(ErrorCode.InvalidArgument, `invalid IP address ${JSON.stringify(n.ip)}`);
+    }
+    const a = await this.attacher.attach({
+      network: n.network,
+      containerId: c.id,
+      containerName: c.name,
+      ip: n.ip,
+    });
+    if (a.network.driver !== "overlay") {
+      await this.attacher.release(a.network.id, c.id);
+      throw new SwarmnetError(
+        ErrorCode.Unsupported,
+        `network ${a.network.name} uses driver ${a.network.driver}; containers can join overlay networks here`,
+      );
+    }
+    if (c.endpoints.some((e) => e.network.id === a.network.id)) {
+      throw new SwarmnetError(
+        ErrorCode.AlreadyExists,
+        `container ${c.name} is already on network ${a.network.name}`,
+      );
+    }
+    return a;
+  }
+
+  private endpointRecord(c: ContainerRecord, a: Attachment, aliases: string[]): EndpointRecord {
+    const net: NetworkSpec = a.network;
+    const mtuOption = MTU_OPTIONS.map((k) => net.options[k]).find((v) => v !== undefined);
+    return {
+      network: {
+        id: net.id,
+        name: net.name,
+        vni: net.vni,
+        subnet: net.subnet,
+        gateway: net.gateway,
+        mtu: mtuOption !== undefined ? Number(mtuOption) : this.underlayMtu - VXLAN_OVERHEAD_BYTES,
+        dstPort: Number(net.options["swarmnet.data-path-port"] ?? DEFAULT_VXLAN_PORT),
+      },
+      ip: a.ip,
+      prefixLength: parseCidr(net.subnet)?.prefix ?? 24,
+      mac: macFromIpv4(parseIpv4(a.ip) ?? 0),
+      aliases,
+      ifname: nextIfname(c),
+    };
+  }
+
+  private async publishContainer(c: ContainerRecord): Promise<void> {
+    for (const ep of c.endpoints) {
+      await this.endpoints.joinNetwork(ep.network.id);
+      this.endpoints.publish(this.fact(c, ep));
+    }
+  }
+
+  private startProcess(c: ContainerRecord): void {
+    c.pid = this.runtime.start(c, (code) => {
+      const current = this.store.get(c.id);
+      if (current !== undefined && current.pid === c.pid) this.markExited(current, code);
+    });
+    c.status = "running";
+    this.store.put(c);
+  }
+
+  /** Records the exit of a process the CLI ran attached to its terminal. */
+  exited(ref: string, code: number): ContainerRecord {
+    const c = this.find(ref);
+    this.markExited(c, code);
+    return c;
+  }
+
+  stopContainer(ref: string, graceMs: number): Promise<ContainerRecord> {
+    return this.serialize(async () => {
+      const c = this.find(ref);
+      await this.runtime.stop(c, graceMs);
+      this.markExited(c, c.status === "running" ? 143 : c.exitCode);
+      return c;
+    });
+  }
+
+  remove(ref: string, force: boolean): Promise<ContainerRecord> {
+    return this.serialize(async () => {
+      const c = this.find(ref);
+      if (c.status === "running" && this.runtime.isRunning(c) && !force) {
+        throw new SwarmnetError(
+          ErrorCode.Conflict,
+          `container ${c.name} is running: stop it first or use --force`,
+        );
+      }
+      for (const ep of c.endpoints) this.endpoints.withdraw(ep.network.id, `${c.id}/${ep.network.id}`);
+      await this.runtime.remove(c);
+      this.store.delete(c.id);
+      await this.reconcile();
+      for (const ep of c.endpoints) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+      await this.leaveUnusedNetworks(c.endpoints.map((e) => e.network.id));
+      return c;
+    });
+  }
+
+  connect(ref: string, n: AttachOptions): Promise<ContainerRecord> {
+    return this.serialize(async () => {
+      const c = this.find(ref);
+      const a = await this.attach(c, n);
+      const ep = this.endpointRecord(c, a, n.aliases);
+      c.endpoints.push(ep);
+      this.store.put(c);
+      try {
+        await this.reconcile();
+      } catch (err) {
+        c.endpoints.pop();
+        this.store.put(c);
+        await this.attacher.release(a.network.id, c.id).catch(() => undefined);
+        await this.reconcile().catch(() => undefined);
+        throw err;
+      }
+      await this.endpoints.joinNetwork(ep.network.id);
+      this.endpoints.publish(this.fact(c, ep));
+      return c;
+    });
+  }
+
+  disconnect(ref: string, network: string, force: boolean): Promise<ContainerRecord> {
+    return this.serialize(async () => {
+      const c = this.find(ref);
+      const ep = c.endpoints.find((e) => e.network.name === network || e.network.id === network);
+      if (ep === undefined) {
+        if (force) return c;
+        throw new SwarmnetError(
+          ErrorCode.NotFound,
+          `container ${c.name} is not connected to network ${network}`,
+        );
+      }
+      this.endpoints.withdraw(ep.network.id, `${c.id}/${ep.network.id}`);
+      c.endpoints = c.endpoints.filter((e) => e !== ep);
+      this.store.put(c);
+      await this.reconcile();
+      await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+      await this.leaveUnusedNetworks([ep.network.id]);
+      return c;
+    });
+  }
+
+  private async leaveUnusedNetworks(networkIds: string[]): Promise<void> {
+    const inUse = new Set(this.store.all().flatMap((c) => c.endpoints.map((e) => e.network.id)));
+    for (const id of networkIds) if (!inUse.has(id)) await this.endpoints.leaveNetwork(id);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The agent's control service: gRPC on a unix socket in the agent's state folder, for the
+ * CLI on the same node (`swarmnet run`, `ps`, `exec`, …). A socket file, not a TCP port:
+ * only local root can use it, and nothing listens on the network for it.
+ */
+import { existsSync, unlinkSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import { unary } from "../../common/grpc-errors.js";
+import { grpcPackageDefinition } from "../../common/proto.js";
+import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
+import type { AgentControlHandlers } from "../../proto/generated/swarmnet/v1/AgentControl.js";
+import type { Agent } from "../agent.js";
+import { containerInfo } from "./convert.js";
+
+const STOP_GRACE_DEFAULT_S = 10;
+
+export interface MemberView {
+  name: string;
+  addr: string;
+  port: number;
+  state: string;
+  incarnation: number;
+}
+
+export class ControlServer {
+  private server: grpc.Server | undefined;
+
+  constructor(
+    private readonly agent: Agent,
+    readonly socketPath: string,
+    private readonly members: () => MemberView[] = () => [],
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.server !== undefined) return;
+    const proto = grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType;
+    const server = new grpc.Server();
+    server.addService(proto.swarmnet.v1.AgentControl.service, this.handlers());
+    if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix://${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (s === undefined) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+  }
+
+  private handlers(): AgentControlHandlers {
+    const agent = this.agent;
+    const node = agent.config.nodeName;
+    const info = (c: Parameters<typeof containerInfo>[0]) => containerInfo(c, node);
+    return {
+      Info: unary(async () => ({
+        nodeName: node,
+        advertiseAddr: agent.config.advertiseAddr ?? "",
+        managers: agent.config.managers,
+        netnsPrefix: agent.config.netnsPrefix,
+        capabilities: agent.capabilities && {
+          kernelRelease: agent.capabilities.kernelRelease,
+          features: agent.capabilities.features,
+        },
+      })),
+      Members: unary(async () => ({ members: this.members() })),
+      Run: unary(async (r) =>
+        info(
+          await agent.run({
+            name: r.name === "" ? undefined : r.name,
+            networks: r.networks.map((n) => ({
+              network: n.network,
+              ip: n.ip === "" ? undefined : n.ip,
+              aliases: n.aliases,
+            })),
+            command: r.command,
+            env: r.env,
+            detach: r.detach,
+          }),
+        ),
+      ),
+      List: unary(async (r) => ({ containers: agent.containers(r.all).map(info) })),
+      Inspect: unary(async (r) => info(agent.find(r.name))),
+      Stop: unary(async (r) =>
+        info(await agent.stopContainer(r.name, (r.timeoutSeconds || STOP_GRACE_DEFAULT_S) * 1000)),
+      ),
+      Remove: unary(async (r) => ({ id: (await agent.remove(r.name, r.force)).id })),
+      Connect: unary(async (r) =>
+        info(
+          await agent.connect(r.container, {
+            network: r.network?.network ?? "",
+            ip: r.network?.ip ? r.network.ip : undefined,
+            aliases: r.network?.aliases ?? [],
+          }),
+        ),
+      ),
+      Disconnect: unary(async (r) => info(await agent.disconnect(r.container, r.network, r.force))),
+      Exited: unary(async (r) => info(agent.exited(r.name, r.exitCode))),
+    };
+  }
+}

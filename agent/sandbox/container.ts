@@ -1,0 +1,55 @@
+/**
+ * A container (standalone, or later a service task) as the agent records it: a network
+ * namespace, a process, and one endpoint per network it is attached to. Records live in
+ * `<stateDir>/containers.json` so a restarted agent knows what it owns and adopts it.
+ */
+
+export type ContainerStatus = "created" | "running" | "exited";
+
+/** Everything the overlay driver needs about the network of one endpoint. */
+export interface EndpointNetwork {
+  id: string;
+  name: string;
+  vni: number;
+  subnet: string;
+  gateway: string;
+  mtu: number;
+  dstPort: number;
+}
+
+export interface EndpointRecord {
+  network: EndpointNetwork;
+  ip: string;
+  prefixLength: number;
+  mac: string;
+  aliases: string[];
+  /** Interface name inside the container: eth0, eth1, … in attach order. */
+  ifname: string;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  netns: string;
+  command: string[];
+  env: Record<string, string>;
+  status: ContainerStatus;
+  pid: number;
+  exitCode: number;
+  createdAt: string;
+  endpoints: EndpointRecord[];
+}
+
+/** The first free ethN name in a container. */
+export function nextIfname(c: ContainerRecord): string {
+  const used = new Set(c.endpoints.map((e) => e.ifname));
+  for (let i = 0; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;
+}
+
+/** Finds by exact name, exact id, or unique id prefix (as Docker does). */
+export function findContainer(all: readonly ContainerRecord[], ref: string): ContainerRecord | undefined {
+  const exact = all.find((c) => c.name === ref || c.id === ref);
+  if (exact) return exact;
+  const byPrefix = ref.length >= 4 ? all.filter((c) => c.id.startsWith(ref)) : [];
+  return byPrefix.length === 1 ? byPrefix[0] : undefined;
+}

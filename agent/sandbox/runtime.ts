@@ -1,0 +1,56 @@
+/**
+ * The sandbox runtime: a container is a network namespace plus a process started inside
+ * it with `ip netns exec` (through the executor). No image, no filesystem isolation:
+ * swarmnet is the network layer, and its tasks are host programs in their own network.
+ *
+ * Stopping sends SIGTERM to every process in the namespace, then SIGKILL after the grace
+ * period; removing also deletes the namespace (which deletes its veth ends).
+ */
+import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import type { Executor } from "../../common/executor.js";
+import { isAlive, stopProcesses } from "../../common/process.js";
+import type { ContainerRecord } from "./container.js";
+
+export class SandboxRuntime {
+  constructor(
+    private readonly ex: Executor,
+    private readonly logDir: string,
+  ) {
+    mkdirSync(logDir, { recursive: true });
+  }
+
+  async create(c: ContainerRecord): Promise<void> {
+    await this.ex.netnsAdd(c.netns);
+    await this.ex.ip(["link", "set", "lo", "up"], { netns: c.netns });
+  }
+
+  logFile(c: ContainerRecord): string {
+    return join(this.logDir, `${c.id}.log`);
+  }
+
+  /** Starts the container's process; `onExit` gets its exit code while this agent lives. */
+  start(c: ContainerRecord, onExit: (code: number) => void): number {
+    const proc = this.ex.startDetached(c.command, { netns: c.netns, logFile: this.logFile(c), env: c.env });
+    void proc.exited.then((code) => onExit(code ?? 128));
+    return proc.pid;
+  }
+
+  isRunning(c: ContainerRecord): boolean {
+    return c.pid > 0 && isAlive(c.pid);
+  }
+
+  async stop(c: ContainerRecord, graceMs: number): Promise<void> {
+    const pids = await this.ex.netnsPids(c.netns);
+    await stopProcesses(c.pid > 0 ? [...new Set([c.pid, ...pids])] : pids, graceMs);
+  }
+
+  async remove(c: ContainerRecord): Promise<void> {
+    await this.stop(c, 0);
+    await this.ex.netnsDelete(c.netns);
+  }
+
+  async exists(c: ContainerRecord): Promise<boolean> {
+    return (await this.ex.netnsList()).includes(c.netns);
+  }
+}

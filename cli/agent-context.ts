@@ -1,0 +1,28 @@
+/**
+ * Where the CLI finds this node's agent: `$SWARMNET_AGENT_SOCKET`, else the `agentSocket`
+ * of the JSON file in `$SWARMNET_CONFIG` (the lab writes one per node), else the default
+ * state folder's socket.
+ */
+import { readConfigFile } from "../common/config.js";
+import { AgentClient, agentSocketPath, AGENT_DEFAULTS } from "../agent/index.js";
+
+export function agentSocket(): string {
+  const fromEnv = process.env["SWARMNET_AGENT_SOCKET"];
+  if (fromEnv) return fromEnv;
+  const file = process.env["SWARMNET_CONFIG"];
+  if (file) {
+    const socket = readConfigFile(file)["agentSocket"];
+    if (typeof socket === "string") return socket;
+  }
+  return agentSocketPath(AGENT_DEFAULTS.stateDir);
+}
+
+/** Runs `fn` with a client for this node's agent, closing it afterwards. */
+export async function withAgent<T>(fn: (agent: AgentClient) => Promise<T>): Promise<T> {
+  const client = new AgentClient(agentSocket());
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
