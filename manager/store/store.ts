@@ -39,6 +39,11 @@ export class StoreTxn {
     return (await this.tx.list(prefix)).map((e) => decode<T>(e.key, e.value));
   }
 
+  /** Records with their keys (when the key itself carries data, e.g. a subnet). */
+  async listEntries<T extends object>(prefix: string): Promise<{ key: string; value: T }[]> {
+    return (await this.tx.list(prefix)).map((e) => ({ key: e.key, value: decode<T>(e.key, e.value) }));
+  }
+
   async listKeys(prefix: string): Promise<string[]> {
     return (await this.tx.list(prefix)).map((e) => e.key);
   }

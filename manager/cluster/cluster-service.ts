@@ -1,0 +1,285 @@
+/**
+ * The cluster's life: `swarm init` (cluster id, join tokens, defaults, the ingress
+ * network, the first key material, the first manager node — one transaction, so a
+ * half-initialised cluster never exists), `swarm join` (a token decides the role and the
+ * node gets its own credential), `swarm leave` (the credential is revoked, so the
+ * node's agent cannot come back without joining again), and the join tokens.
+ *
+ * Defaults follow Docker: pool 10.0.0.0/8 in /24s, data path port 4789, keys rotated
+ * every 12 hours. The ingress network is an overlay named `ingress`, not attachable,
+ * with the first subnet of the pool (10.0.0.0/24 by default).
+ */
+import { randomBytes } from "node:crypto";
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { parseCidr, parseIpv4 } from "../../common/net-addr.js";
+import { GLOBAL_DEFAULT_POOLS, GLOBAL_DEFAULT_SUBNET_SIZE, poolSpecs } from "../ipam/index.js";
+import { notInitialised, planNetwork, underlayPrefixes } from "../networks/network-service.js";
+import { parseNetworkSpec } from "../networks/network-spec.js";
+import { keys } from "../store/keys.js";
+import type {
+  ClusterRecord,
+  EncryptionKeyRecord,
+  ManagerRecord,
+  NodeRecord,
+  NodeRole,
+} from "../store/records.js";
+import type { Store, StoreTxn } from "../store/store.js";
+import { hashSecret, newId, newSecret, sameSecret } from "./ids.js";
+import { formatJoinToken, roleForToken } from "./tokens.js";
+
+export const CLUSTER_DEFAULTS = {
+  // Docker's VXLAN port (IANA 4789); --data-path-port changes it for networks that block it.
+  dataPathPort: 4789,
+  // Docker swarm rotates its overlay encryption keys every 12 hours.
+  keyRotationIntervalMs: 12 * 3_600_000,
+  // Three keys per kind: the next (rx only), the primary, the previous (rx only).
+  keysPerKind: 3,
+  // AES-256: 32 bytes of key material.
+  keyBytes: 32,
+} as const;
+
+export const INGRESS_NETWORK = "ingress";
+
+export interface NodeAddressInput {
+  hostname: string;
+  advertiseAddr: string;
+  underlayAddrs: readonly string[];
+}
+
+export interface InitInput extends NodeAddressInput {
+  defaultAddrPools: readonly string[];
+  /** 0 = default. */
+  defaultAddrPoolMaskLength: number;
+  /** 0 = default. */
+  dataPathPort: number;
+  /** 0 = default. */
+  keyRotationIntervalMs: number;
+}
+
+export interface JoinInput extends NodeAddressInput {
+  token: string;
+}
+
+export interface JoinResult {
+  clusterId: string;
+  nodeId: string;
+  nodeSecret: string;
+  role: NodeRole;
+  managers: string[];
+}
+
+export interface ClusterView {
+  cluster: ClusterRecord;
+  keyTags: { kind: "data" | "gossip"; tag: number }[];
+  managers: string[];
+}
+
+function invalid(message: string): SwarmnetError {
+  return new SwarmnetError(ErrorCode.InvalidArgument, message);
+}
+
+function checkNodeAddress(input: NodeAddressInput): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(input.hostname)) {
+    throw invalid(`invalid hostname ${JSON.stringify(input.hostname)}`);
+  }
+  if (parseIpv4(input.advertiseAddr) === undefined) {
+    throw invalid(`invalid advertise address ${JSON.stringify(input.advertiseAddr)}: give an IPv4 address`);
+  }
+  for (const a of input.underlayAddrs) {
+    if (parseCidr(a, true) === undefined)
+      throw invalid(`invalid underlay address ${JSON.stringify(a)}: use ip/len`);
+  }
+}
+
+export class ClusterService {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async init(input: InitInput): Promise<JoinResult> {
+    checkNodeAddress(input);
+    const pools = input.defaultAddrPools.length > 0 ? [...input.defaultAddrPools] : GLOBAL_DEFAULT_POOLS;
+    const size = input.defaultAddrPoolMaskLength || GLOBAL_DEFAULT_SUBNET_SIZE;
+    poolSpecs(pools, size); // validates
+    const dataPathPort = input.dataPathPort || CLUSTER_DEFAULTS.dataPathPort;
+    if (dataPathPort < 1024 || dataPathPort > 49151) {
+      throw invalid(`data path port must be in 1024-49151, got ${dataPathPort}`);
+    }
+    const keyRotationIntervalMs = input.keyRotationIntervalMs || CLUSTER_DEFAULTS.keyRotationIntervalMs;
+    const createdAt = this.now().toISOString();
+    const cluster: ClusterRecord = {
+      id: newId(),
+      createdAt,
+      defaultAddrPools: pools,
+      subnetSize: size,
+      dataPathPort,
+      joinSecrets: { worker: newSecret(), manager: newSecret() },
+      keyRotationIntervalMs,
+      keyClock: 0,
+    };
+    const node = this.newNode(input, "manager", createdAt);
+    const ingressSpec = parseNetworkSpec({
+      name: INGRESS_NETWORK,
+      driver: "overlay",
+      subnets: [],
+      gateways: [],
+      ipRanges: [],
+      auxAddresses: [],
+      options: {},
+      labels: {},
+      attachable: false,
+      ingress: true,
+      internal: false,
+      ipamDriver: "",
+      ipamOptions: {},
+    });
+    const ingressId = newId();
+    await this.store.transact(async (tx) => {
+      if (await tx.exists(keys.cluster)) {
+        throw new SwarmnetError(
+          ErrorCode.AlreadyExists,
+          "this cluster is already initialised (leave it with 'swarmnet swarm leave' or join it with a token)",
+        );
+      }
+      const underlay = underlayPrefixes([node.record]);
+      await planNetwork(tx, ingressSpec, { cluster, underlay, id: ingressId, createdAt });
+      this.planKeys(tx, cluster, createdAt);
+      tx.put(keys.cluster, cluster);
+      tx.put(keys.node(node.record.id), node.record);
+    });
+    return {
+      clusterId: cluster.id,
+      nodeId: node.record.id,
+      nodeSecret: node.secret,
+      role: "manager",
+      managers: await this.managerAddresses(),
+    };
+  }
+
+  async join(input: JoinInput): Promise<JoinResult> {
+    checkNodeAddress(input);
+    const cluster = await this.requireCluster();
+    const role = roleForToken(cluster.id, cluster.joinSecrets, input.token);
+    const node = this.newNode(input, role, this.now().toISOString());
+    await this.store.transact(async (tx) => {
+      // The token is checked again against what the commit sees: a rotation racing the
+      // join makes the join retry and then fail.
+      const current = await tx.get<ClusterRecord>(keys.cluster);
+      if (current === undefined) throw notInitialised();
+      roleForToken(current.id, current.joinSecrets, input.token);
+      tx.put(keys.node(node.record.id), node.record);
+    });
+    return {
+      clusterId: cluster.id,
+      nodeId: node.record.id,
+      nodeSecret: node.secret,
+      role,
+      managers: await this.managerAddresses(),
+    };
+  }
+
+  async leave(nodeId: string, nodeSecret: string, force: boolean): Promise<void> {
+    await this.store.transact(async (tx) => {
+      const node = await tx.get<NodeRecord>(keys.node(nodeId));
+      if (
+        node === undefined ||
+        node.credentialHash === "" ||
+        !sameSecret(node.credentialHash, hashSecret(nodeSecret))
+      ) {
+        throw new SwarmnetError(
+          ErrorCode.Unauthenticated,
+          "this node is not part of the cluster (unknown credential)",
+        );
+      }
+      if (node.role === "manager" && !force) {
+        throw new SwarmnetError(
+          ErrorCode.Conflict,
+          `node ${node.hostname} is a manager: leaving may cost the cluster its managers; use --force to leave anyway`,
+        );
+      }
+      tx.put(keys.node(node.id), { ...node, credentialHash: "", updatedAt: this.now().toISOString() });
+      tx.deletePrefix(keys.nodeSessions(node.id));
+    });
+  }
+
+  async inspect(): Promise<ClusterView> {
+    const cluster = await this.requireCluster();
+    const keyEntries = await this.store.list<EncryptionKeyRecord>(keys.keysPrefix);
+    return {
+      cluster,
+      keyTags: keyEntries.map((k) => ({ kind: k.kind, tag: k.tag })),
+      managers: await this.managerAddresses(),
+    };
+  }
+
+  /** The current token of `role`; with `rotate`, a new secret replaces the old first. */
+  async joinToken(role: string, rotate: boolean): Promise<string> {
+    if (role !== "worker" && role !== "manager")
+      throw invalid(`role must be worker or manager, got ${JSON.stringify(role)}`);
+    if (!rotate) {
+      const cluster = await this.requireCluster();
+      return formatJoinToken(cluster.id, cluster.joinSecrets[role]);
+    }
+    const { result } = await this.store.transact(async (tx) => {
+      const cluster = await tx.get<ClusterRecord>(keys.cluster);
+      if (cluster === undefined) throw notInitialised();
+      const next: ClusterRecord = {
+        ...cluster,
+        joinSecrets: { ...cluster.joinSecrets, [role]: newSecret() },
+      };
+      tx.put(keys.cluster, next);
+      return formatJoinToken(next.id, next.joinSecrets[role]);
+    });
+    return result;
+  }
+
+  private async requireCluster(): Promise<ClusterRecord> {
+    const cluster = await this.store.getCluster();
+    if (cluster === undefined) throw notInitialised();
+    return cluster;
+  }
+
+  private async managerAddresses(): Promise<string[]> {
+    return (await this.store.list<ManagerRecord>(keys.managersPrefix)).map((m) => m.address);
+  }
+
+  private newNode(
+    input: NodeAddressInput,
+    role: NodeRole,
+    at: string,
+  ): { record: NodeRecord; secret: string } {
+    const secret = newSecret();
+    return {
+      secret,
+      record: {
+        id: newId(),
+        hostname: input.hostname,
+        role,
+        availability: "active",
+        advertiseAddr: input.advertiseAddr,
+        underlayAddrs: [...input.underlayAddrs],
+        capabilities: undefined,
+        credentialHash: hashSecret(secret),
+        createdAt: at,
+        updatedAt: at,
+      },
+    };
+  }
+
+  /** The first key material: three keys per kind with Lamport tags 1, 2, 3. */
+  private planKeys(tx: StoreTxn, cluster: ClusterRecord, at: string): void {
+    for (const kind of ["data", "gossip"] as const) {
+      for (let tag = 1; tag <= CLUSTER_DEFAULTS.keysPerKind; tag++) {
+        const record: EncryptionKeyRecord = {
+          kind,
+          tag,
+          key: randomBytes(CLUSTER_DEFAULTS.keyBytes).toString("base64"),
+          createdAt: at,
+        };
+        tx.put(keys.key(kind, tag), record);
+      }
+    }
+    cluster.keyClock = CLUSTER_DEFAULTS.keysPerKind;
+  }
+}

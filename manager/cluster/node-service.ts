@@ -1,0 +1,108 @@
+/**
+ * `node ls / inspect / rm`: the node records joined with the managers' view of them.
+ *
+ * - STATUS is `ready` while the node has a dispatcher session (`sessions/<node>/…`,
+ *   written by the manager serving the stream on its own lease): the stream and its
+ *   heartbeats are what a manager sees of an agent; a node whose agent stopped sending
+ *   heartbeats, or whose manager died (lease expired), is `down`.
+ * - MANAGER STATUS for manager nodes: `Leader` for the elected manager, `Reachable` when
+ *   a manager process of that node is registered (`managers/<name>`, on its lease),
+ *   `Unreachable` otherwise.
+ *
+ * Removal follows Docker: a ready node, or a manager, is removed only with --force.
+ */
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { keys } from "../store/keys.js";
+import type { ManagerRecord, NodeRecord, SessionRecord } from "../store/records.js";
+import type { Store } from "../store/store.js";
+
+export interface NodeView extends NodeRecord {
+  status: "ready" | "down";
+  managerStatus: "Leader" | "Reachable" | "Unreachable" | "";
+  /** Manager serving the node's stream, when ready. */
+  sessionManager: string;
+}
+
+export function nodeViews(
+  nodes: readonly NodeRecord[],
+  sessions: readonly SessionRecord[],
+  managers: readonly ManagerRecord[],
+  leader: string | undefined,
+): NodeView[] {
+  const serving = new Map(sessions.map((s) => [s.nodeId, s.manager]));
+  const registered = new Set(managers.map((m) => m.nodeName));
+  return nodes
+    .map((n): NodeView => {
+      const managerStatus =
+        n.role !== "manager"
+          ? ""
+          : leader !== undefined && leader === n.hostname && registered.has(n.hostname)
+            ? "Leader"
+            : registered.has(n.hostname)
+              ? "Reachable"
+              : "Unreachable";
+      const session = serving.get(n.id);
+      return {
+        ...n,
+        status: session === undefined ? "down" : "ready",
+        managerStatus,
+        sessionManager: session ?? "",
+      };
+    })
+    .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.id < b.id ? -1 : 1));
+}
+
+/** By exact id, unique id prefix, then unique hostname. */
+export function resolveNode<T extends NodeRecord>(nodes: readonly T[], ref: string): T {
+  const exact = nodes.find((n) => n.id === ref);
+  if (exact !== undefined) return exact;
+  for (const match of [(n: T) => ref !== "" && n.id.startsWith(ref), (n: T) => n.hostname === ref]) {
+    const found = nodes.filter(match);
+    if (found.length === 1) return found[0] as T;
+    if (found.length > 1) {
+      throw new SwarmnetError(
+        ErrorCode.InvalidArgument,
+        `node ${ref} is ambiguous (${found.length} matches): use its id`,
+      );
+    }
+  }
+  throw new SwarmnetError(ErrorCode.NotFound, `node ${ref} not found`);
+}
+
+export class NodeService {
+  constructor(
+    private readonly store: Store,
+    private readonly leader: () => Promise<string | undefined>,
+  ) {}
+
+  async list(): Promise<NodeView[]> {
+    const [nodes, sessions, managers, leader] = await Promise.all([
+      this.store.listNodes(),
+      this.store.listSessions(),
+      this.store.listManagers(),
+      this.leader(),
+    ]);
+    return nodeViews(nodes, sessions, managers, leader);
+  }
+
+  async remove(ref: string, force: boolean): Promise<NodeView> {
+    const node = resolveNode(await this.list(), ref);
+    if (!force && node.status === "ready") {
+      throw new SwarmnetError(
+        ErrorCode.Conflict,
+        `node ${node.hostname} is not down and can't be removed (use --force)`,
+      );
+    }
+    if (!force && node.role === "manager") {
+      throw new SwarmnetError(
+        ErrorCode.Conflict,
+        `node ${node.hostname} is a manager; remove it with --force once its manager is gone`,
+      );
+    }
+    await this.store.transact(async (tx) => {
+      tx.delete(keys.node(node.id));
+      tx.deletePrefix(keys.nodeSessions(node.id));
+    });
+    return node;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * `network create` requests checked against Docker's rules, in pure code: a request
+ * either becomes a `NetworkSpec` or fails with one line naming the problem — before
+ * anything is read from or written to the store.
+ *
+ * Drivers: `overlay` is swarm-scope (one cluster-wide network, a VNI, a subnet from the
+ * global pool); `bridge`, `macvlan`, `ipvlan` are local-scope (each node builds its own
+ * copy; subnets from the local pools). `host` and `null` exist on every node and cannot
+ * be created. The default driver is `bridge`, as in Docker.
+ *
+ * Options (`-o k=v`): Docker's names and swarmnet's own are both accepted —
+ *   encrypted | encrypted=true|false       overlay only (Docker sets it with no value)
+ *   mtu | com.docker.network.driver.mtu    68…65535 (the two must agree if both given)
+ *   com.docker.network.driver.overlay.vxlanid_list   a VNI chosen by the user (overlay)
+ *   parent, macvlan_mode                   macvlan (mode bridge|private|vepa|passthru)
+ * Other keys are kept and passed to the driver unchecked, as Docker does.
+ */
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { parseIpamRequest, type ParsedIpamConfig } from "../ipam/index.js";
+import type { NetworkScope } from "../store/records.js";
+
+export interface CreateNetworkInput {
+  name: string;
+  driver: string;
+  subnets: readonly string[];
+  gateways: readonly string[];
+  ipRanges: readonly string[];
+  auxAddresses: readonly string[];
+  options: Readonly<Record<string, string>>;
+  labels: Readonly<Record<string, string>>;
+  attachable: boolean;
+  ingress: boolean;
+  internal: boolean;
+  ipamDriver: string;
+  ipamOptions: Readonly<Record<string, string>>;
+}
+
+export interface NetworkSpec {
+  name: string;
+  driver: string;
+  scope: NetworkScope;
+  attachable: boolean;
+  ingress: boolean;
+  internal: boolean;
+  encrypted: boolean;
+  mtu: number | undefined;
+  requestedVni: number | undefined;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  ipamDriver: string;
+  ipamOptions: Record<string, string>;
+  ipam: ParsedIpamConfig[];
+}
+
+export const DRIVER_SCOPES: Readonly<Record<string, NetworkScope>> = {
+  overlay: "swarm",
+  bridge: "local",
+  macvlan: "local",
+  ipvlan: "local",
+};
+
+export const DEFAULT_DRIVER = "bridge";
+
+/** Docker's rule for network names. */
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const MAX_NAME_LENGTH = 64;
+
+export const OPT_ENCRYPTED = "encrypted";
+export const OPT_MTU = "mtu";
+export const OPT_DOCKER_MTU = "com.docker.network.driver.mtu";
+export const OPT_VXLANID_LIST = "com.docker.network.driver.overlay.vxlanid_list";
+const MACVLAN_MODES = ["bridge", "private", "vepa", "passthru"];
+
+function invalid(message: string): SwarmnetError {
+  return new SwarmnetError(ErrorCode.InvalidArgument, message);
+}
+
+export function parseNetworkSpec(input: CreateNetworkInput): NetworkSpec {
+  const name = input.name;
+  if (name === "") throw invalid("a network name is required");
+  if (!NAME_PATTERN.test(name) || name.length > MAX_NAME_LENGTH) {
+    throw invalid(
+      `invalid network name ${JSON.stringify(name)}: use up to ${MAX_NAME_LENGTH} letters, digits, _ . - (not starting with _ . -)`,
+    );
+  }
+  const driver = input.driver === "" ? DEFAULT_DRIVER : input.driver;
+  if (driver === "host" || driver === "null" || driver === "none") {
+    throw invalid(`the ${driver} network exists on every node and cannot be created`);
+  }
+  const scope = DRIVER_SCOPES[driver];
+  if (scope === undefined) {
+    throw invalid(
+      `unknown network driver ${JSON.stringify(driver)} (use ${Object.keys(DRIVER_SCOPES).join(", ")})`,
+    );
+  }
+  if (input.ipamDriver !== "" && input.ipamDriver !== "default") {
+    throw invalid(`unknown IPAM driver ${JSON.stringify(input.ipamDriver)} (only "default")`);
+  }
+  if (input.ingress && driver !== "overlay") throw invalid("an ingress network must use the overlay driver");
+  if (input.ingress && input.attachable) throw invalid("an ingress network cannot be attachable");
+  if (input.attachable && scope !== "swarm") {
+    throw invalid(`--attachable applies to swarm-scope networks (overlay), not ${driver}`);
+  }
+  const options = { ...input.options };
+  const encrypted = parseEncrypted(options[OPT_ENCRYPTED], driver);
+  const mtu = parseMtu(options);
+  const requestedVni = parseVxlanId(options[OPT_VXLANID_LIST], driver);
+  if (driver === "macvlan") {
+    const mode = options["macvlan_mode"];
+    if (mode !== undefined && !MACVLAN_MODES.includes(mode)) {
+      throw invalid(`invalid macvlan_mode ${JSON.stringify(mode)} (use ${MACVLAN_MODES.join(", ")})`);
+    }
+  }
+  for (const key of Object.keys(input.labels)) if (key === "") throw invalid("a label needs a key");
+  for (const key of Object.keys(options)) if (key === "") throw invalid("an option needs a key");
+  const ipam = parseIpamRequest(input);
+  return {
+    name,
+    driver,
+    scope,
+    attachable: input.attachable,
+    ingress: input.ingress,
+    internal: input.internal,
+    encrypted,
+    mtu,
+    requestedVni,
+    options,
+    labels: { ...input.labels },
+    ipamDriver: "default",
+    ipamOptions: { ...input.ipamOptions },
+    ipam,
+  };
+}
+
+function parseEncrypted(raw: string | undefined, driver: string): boolean {
+  if (raw === undefined) return false;
+  let on: boolean;
+  if (raw === "" || raw === "true") on = true;
+  else if (raw === "false") on = false;
+  else throw invalid(`invalid value for option encrypted: ${JSON.stringify(raw)} (use true or false)`);
+  if (on && driver !== "overlay") {
+    throw invalid(`encryption is supported on overlay networks only, not ${driver}`);
+  }
+  return on;
+}
+
+function parseMtu(options: Record<string, string>): number | undefined {
+  const values = [OPT_MTU, OPT_DOCKER_MTU].flatMap((k) => {
+    const raw = options[k];
+    if (raw === undefined) return [];
+    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(n >= 68 && n <= 65535))
+      throw invalid(`invalid value for option ${k}: ${JSON.stringify(raw)} (68-65535)`);
+    return [n];
+  });
+  if (values.length === 2 && values[0] !== values[1]) {
+    throw invalid(`options ${OPT_MTU} and ${OPT_DOCKER_MTU} disagree (${values[0]} vs ${values[1]})`);
+  }
+  return values[0];
+}
+
+function parseVxlanId(raw: string | undefined, driver: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (driver !== "overlay") throw invalid(`option ${OPT_VXLANID_LIST} applies to overlay networks only`);
+  if (!/^\d+$/.test(raw)) {
+    throw invalid(`invalid value for option ${OPT_VXLANID_LIST}: ${JSON.stringify(raw)} (one VXLAN id)`);
+  }
+  return Number(raw);
+}
