@@ -1,4 +1,24 @@
-/** `swarmnet bench datapath`: registered here once its issue lands. */
+/** `swarmnet bench datapath`: overlay vs underlay throughput and RTT, convergence, churn. */
 import type { Command } from "commander";
+import { DATAPATH_DEFAULTS, runDatapathBench } from "../bench/datapath.js";
+import { print, printJson } from "./output.js";
 
-export function register(_bench: Command): void {}
+export function register(bench: Command): void {
+  bench
+    .command("datapath")
+    .description("TCP throughput and RTT: underlay vs VXLAN overlay; convergence; endpoint churn")
+    .option("--seconds <s>", "iperf3 duration per measurement", String(DATAPATH_DEFAULTS.seconds))
+    .option("--runs <n>", "convergence runs", String(DATAPATH_DEFAULTS.convergenceRuns))
+    .option("--churn <n>", "containers in the churn test", String(DATAPATH_DEFAULTS.churnContainers))
+    .option("--json", "print JSON (the default and only format)")
+    .action(async (o: { seconds: string; runs: string; churn: string }) => {
+      const result = await runDatapathBench({
+        seconds: Number(o.seconds),
+        convergenceRuns: Number(o.runs),
+        churnContainers: Number(o.churn),
+        churnNodes: DATAPATH_DEFAULTS.churnNodes,
+      });
+      printJson(result);
+      print("");
+    });
+}

@@ -6,7 +6,7 @@
  * device (created in the node namespace and moved into the sandbox, so its UDP socket
  * stays on the underlay), then endpoints, then remote FDB + neighbour entries, then
  * removals (entries, endpoints, and last whole sandboxes: deleting a namespace removes
- * every device inside it). A network gets a sandbox only while it has a local endpoint.
+ * every device inside it, but only later, so a sandbox's VXLAN device is deleted first). A network gets a sandbox only while it has a local endpoint.
  * FDB and neighbour entries use `replace`, so re-applying a plan is harmless.
  */
 import { parseCidr } from "../../common/net-addr.js";
@@ -123,7 +123,12 @@ export function planOverlay(desired: OverlayDesired, observed: ObservedOverlay, 
   }
 
   for (const [vni, seen] of observed.sandboxes) {
-    if (!wantedVnis.has(vni)) plan.deleteNetns.push(seen.netns);
+    if (wantedVnis.has(vni)) continue;
+    // The kernel destroys a deleted namespace's devices later, on a work queue; delete the
+    // VXLAN device first, synchronously, so the VNI can be reused at once.
+    if (seen.hasVxlan)
+      cleanup.push({ tool: "ip", netns: seen.netns, lines: [`link del ${vxlanDevice(vni)}`] });
+    plan.deleteNetns.push(seen.netns);
   }
   plan.steps.push(...cleanup);
   return plan;

@@ -1,5 +1,6 @@
 /**
- * A hand-built multi-node topology for kernel tests that do not need whole agents: an
+ * A hand-built multi-node topology for kernel tests and benchmarks that do not need whole
+ * agents (the lab without processes): an
  * underlay namespace with a bridge, N node namespaces with `eth0` on it (100.64.1.I/16),
  * and helpers for container namespaces. Every name starts with `snt-<6 random hex>-`, and
  * `destroy()` removes every namespace with that prefix (call it from `after`).
@@ -7,11 +8,18 @@
 import { randomBytes } from "node:crypto";
 import { Executor, type CommandResult } from "../../common/executor.js";
 
-export class Topology {
-  readonly prefix = `snt-${randomBytes(3).toString("hex")}-`;
-  readonly underlay = `${this.prefix}u`;
+export class ScratchTopology {
+  readonly prefix: string;
+  readonly underlay: string;
 
-  constructor(readonly ex: Executor = new Executor()) {}
+  /** `tag` names the prefix: `snt-` for tests, `snb-` for benchmarks. */
+  constructor(
+    readonly ex: Executor = new Executor(),
+    tag = "snt",
+  ) {
+    this.prefix = `${tag}-${randomBytes(3).toString("hex")}-`;
+    this.underlay = `${this.prefix}u`;
+  }
 
   node(i: number): { netns: string; address: string } {
     return { netns: `${this.prefix}n${i}`, address: `100.64.1.${i}` };

@@ -16,7 +16,7 @@ import {
   type OverlayNetwork,
 } from "../../../agent/vxlan/index.js";
 import { isRoot } from "../../support/netns.js";
-import { Topology } from "../../support/topology.js";
+import { ScratchTopology } from "../../../deploy/lab/scratch-topology.js";
 import { transfer } from "../../support/tcp-transfer.js";
 
 interface Container {
@@ -28,7 +28,7 @@ interface Container {
 }
 
 describe("overlay driver (netns, real kernel)", function () {
-  const topo = new Topology();
+  const topo = new ScratchTopology();
   const ov1: OverlayNetwork = {
     id: "net-ov1",
     name: "ov1",
