@@ -14,6 +14,7 @@
  * their NAT binding lives in conntrack, not in the map. New backends are placed in
  * sorted order so the result depends only on (previous, desired).
  */
+import { parseIpv4 } from "../../common/net-addr.js";
 
 export function assignSlots(previous: readonly string[] | undefined, desired: readonly string[]): string[] {
   const want = new Set(desired);
@@ -35,13 +36,10 @@ export function assignSlots(previous: readonly string[] | undefined, desired: re
   return slots as string[];
 }
 
-/** Orders dotted IPv4 text numerically (so 10.0.0.9 comes before 10.0.0.10). */
+/** Orders dotted IPv4 text numerically (10.0.0.9 before 10.0.0.10); anything else as text. */
 export function compareAddresses(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
-    if (d !== 0) return d;
-  }
+  const na = parseIpv4(a);
+  const nb = parseIpv4(b);
+  if (na !== undefined && nb !== undefined) return na - nb;
   return a < b ? -1 : a > b ? 1 : 0;
 }
