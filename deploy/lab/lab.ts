@@ -45,7 +45,6 @@ import {
   readState,
   removeLabDir,
   writeState,
-  type LabProcess,
   type LabProcessKind,
   type LabState,
 } from "./state.js";
@@ -54,7 +53,7 @@ import {
 export const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
 
 const ETCD_READY_TIMEOUT_MS = 30_000;
-const PROCESS_SETTLE_MS = 300;
+const AGENT_READY_TIMEOUT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -117,15 +116,7 @@ export class Lab {
       await this.waitEtcd(layout);
       say("starting managers and agents");
       this.startSwarmnet(layout, state);
-      await sleep(PROCESS_SETTLE_MS);
-      const dead = state.processes.filter((p) => !isAlive(p.pid));
-      if (dead.length > 0) {
-        const p = dead[0] as LabProcess;
-        throw new SwarmnetError(
-          ErrorCode.Unavailable,
-          `${p.kind} on ${p.node} exited at start (see ${join(nodeDir(layout.name, p.node), `${p.kind}.log`)})`,
-        );
-      }
+      await this.waitAgents(layout, state);
       return layout;
     } catch (err) {
       await this.down(layout.name).catch(() => {});
@@ -234,6 +225,24 @@ export class Lab {
       await sleep(200);
     }
     throw new SwarmnetError(ErrorCode.Timeout, `etcd did not become healthy: ${last}`);
+  }
+
+  /** Waits until every agent answers on its control socket (it exists once the agent is up). */
+  private async waitAgents(layout: LabLayout, state: LabState): Promise<void> {
+    const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
+    const sockets = layout.nodes.map((n) => join(nodeDir(layout.name, n.name), "agent.sock"));
+    for (;;) {
+      const dead = state.processes.find((p) => !isAlive(p.pid));
+      if (dead !== undefined) {
+        throw new SwarmnetError(
+          ErrorCode.Unavailable,
+          `${dead.kind} on ${dead.node} exited at start (see ${join(nodeDir(layout.name, dead.node), `${dead.kind}.log`)})`,
+        );
+      }
+      if (sockets.every((s) => existsSync(s))) return;
+      if (Date.now() > deadline) throw new SwarmnetError(ErrorCode.Timeout, "agents did not come up in time");
+      await sleep(50);
+    }
   }
 
   private startSwarmnet(layout: LabLayout, state: LabState): void {
