@@ -43,6 +43,7 @@ const ipAt = (i: number) => formatIpv4((parseIpv4("10.200.0.0") ?? 0) + 2 + i);
 
 interface Placed {
   node: number;
+  ns: string;
   ep: LocalEndpoint;
 }
 
@@ -61,6 +62,7 @@ async function container(topo: ScratchTopology, node: number, i: number): Promis
   const ip = ipAt(i);
   return {
     node,
+    ns,
     ep: {
       id: `bench-${i}`,
       networkId: NET.id,
@@ -124,9 +126,9 @@ export async function runDatapathBench(
       topo.node(2).address,
       o.seconds,
     );
-    const overlayMbps = await iperf(topo, b.ep.containerNetns, a.ep.containerNetns, b.ep.ip, o.seconds);
+    const overlayMbps = await iperf(topo, b.ns, a.ns, b.ep.ip, o.seconds);
     const underlayRtt = await rttMs(topo, topo.node(1).netns, topo.node(2).address);
-    const overlayRtt = await rttMs(topo, a.ep.containerNetns, b.ep.ip);
+    const overlayRtt = await rttMs(topo, a.ns, b.ep.ip);
 
     // Convergence: a new container on n2, reconcile both nodes, first reply from n1's a.
     const converge: number[] = [];
@@ -138,12 +140,12 @@ export async function runDatapathBench(
         driver(2).reconcile(desired(2, placed, topo)),
         driver(1).reconcile(desired(1, placed, topo)),
       ]);
-      while (!(await topo.ping(a.ep.containerNetns, c.ep.ip))) {
+      while (!(await topo.ping(a.ns, c.ep.ip))) {
         if (performance.now() - started > 10_000) break;
       }
       converge.push(performance.now() - started);
       await driver(2).reconcile(desired(2, [a], topo));
-      await topo.ex.netnsDelete(c.ep.containerNetns);
+      await topo.ex.netnsDelete(c.ns);
     }
     converge.sort((x, y) => x - y);
     await driver(1).removeAll();

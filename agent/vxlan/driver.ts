@@ -47,8 +47,9 @@ export class OverlayDriver {
   /** The plan a reconcile would apply now, without applying it (for inspection and tests). */
   async plan(desired: OverlayDesired): Promise<OverlayPlan> {
     const vnis = new Map(desired.networks.map((n) => [n.id, n.vni]));
-    const observed = await observeOverlay(this.ex, this.options.prefix, desired.local, vnis);
-    return planOverlay(desired, observed, this.options.prefix);
+    const { prefix, nodeNetns } = this.options;
+    const observed = await observeOverlay(this.ex, prefix, desired.local, vnis, nodeNetns);
+    return planOverlay(desired, observed, prefix, nodeNetns ?? String(process.pid));
   }
 
   private async reconcileNow(desired: OverlayDesired): Promise<ReconcileResult> {

@@ -24,8 +24,12 @@ export interface LocalEndpoint {
   /** Stable id (container id + network id); names the veth. */
   id: string;
   networkId: string;
-  /** The container's namespace and the interface name inside it (eth0, eth1, …). */
-  containerNetns: string;
+  /**
+   * The container's namespace and the interface name inside it (eth0, eth1, …).
+   * Undefined: the node's own namespace — how the node gets a port on the ingress
+   * network (Docker's ingress-sbox endpoint) for the routing mesh.
+   */
+  containerNetns: string | undefined;
   ifname: string;
   ip: string;
   mac: string;

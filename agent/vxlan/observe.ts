@@ -37,6 +37,7 @@ export async function observeOverlay(
   prefix: string,
   locals: readonly LocalEndpoint[],
   vnis: ReadonlyMap<string, number>,
+  nodeNetns: string | undefined,
 ): Promise<ObservedOverlay> {
   const sandboxes = new Map<number, ObservedSandbox>();
   for (const netns of await ex.netnsList()) {
@@ -48,7 +49,7 @@ export async function observeOverlay(
     const vni = vnis.get(ep.networkId);
     const sb = vni === undefined ? undefined : sandboxes.get(vni);
     if (sb === undefined || !sb.veths.has(endpointVeth(ep.id))) continue;
-    if (await containerSideHealthy(ex, ep)) healthyEndpoints.add(ep.id);
+    if (await containerSideHealthy(ex, ep, ep.containerNetns ?? nodeNetns)) healthyEndpoints.add(ep.id);
   }
   return { sandboxes, healthyEndpoints };
 }
@@ -79,9 +80,13 @@ async function observeSandbox(ex: Executor, netns: string, vni: number): Promise
   return sb;
 }
 
-async function containerSideHealthy(ex: Executor, ep: LocalEndpoint): Promise<boolean> {
+async function containerSideHealthy(
+  ex: Executor,
+  ep: LocalEndpoint,
+  netns: string | undefined,
+): Promise<boolean> {
   try {
-    const addrs = await ex.ipJson<JsonAddr>(["addr", "show", "dev", ep.ifname], { netns: ep.containerNetns });
+    const addrs = await ex.ipJson<JsonAddr>(["addr", "show", "dev", ep.ifname], { netns });
     const a = addrs[0];
     return (
       a !== undefined &&

@@ -43,7 +43,16 @@ function prefixLength(subnet: string): number {
   return parseCidr(subnet)?.prefix ?? 24;
 }
 
-export function planOverlay(desired: OverlayDesired, observed: ObservedOverlay, prefix: string): OverlayPlan {
+/**
+ * `nodeRef` names the node's own namespace where `ip … netns X` needs one: its name, or
+ * the agent's pid when the agent runs in it unnamed (a real node's root namespace).
+ */
+export function planOverlay(
+  desired: OverlayDesired,
+  observed: ObservedOverlay,
+  prefix: string,
+  nodeRef = "1",
+): OverlayPlan {
   const plan: OverlayPlan = { steps: [], addNetns: [], deleteNetns: [] };
   const byId = new Map(desired.networks.map((n) => [n.id, n]));
   const localByNet = groupBy(
@@ -92,7 +101,7 @@ export function planOverlay(desired: OverlayDesired, observed: ObservedOverlay, 
       const present = seen?.veths.has(veth) ?? false;
       if (present && observed.healthyEndpoints.has(ep.id)) continue;
       if (present) plan.steps.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`] });
-      plan.steps.push(...endpointSteps(net, ns, ep));
+      plan.steps.push(...endpointSteps(net, ns, ep, nodeRef));
     }
     for (const veth of seen?.veths ?? []) {
       if (!wantVeths.has(veth)) cleanup.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`] });
@@ -134,10 +143,10 @@ export function planOverlay(desired: OverlayDesired, observed: ObservedOverlay, 
   return plan;
 }
 
-function endpointSteps(net: OverlayNetwork, ns: string, ep: LocalEndpoint): Step[] {
+function endpointSteps(net: OverlayNetwork, ns: string, ep: LocalEndpoint, nodeRef: string): Step[] {
   const veth = endpointVeth(ep.id);
   const inContainer = [
-    "link set lo up",
+    ...(ep.containerNetns === undefined ? [] : ["link set lo up"]),
     `link set ${ep.ifname} address ${ep.mac} mtu ${net.mtu}`,
     `addr add ${ep.ip}/${prefixLength(net.subnet)} dev ${ep.ifname}`,
     `link set ${ep.ifname} up`,
@@ -148,7 +157,7 @@ function endpointSteps(net: OverlayNetwork, ns: string, ep: LocalEndpoint): Step
       tool: "ip",
       netns: ns,
       lines: [
-        `link add ${veth} mtu ${net.mtu} type veth peer name ${ep.ifname} netns ${ep.containerNetns}`,
+        `link add ${veth} mtu ${net.mtu} type veth peer name ${ep.ifname} netns ${ep.containerNetns ?? nodeRef}`,
         `link set ${veth} master ${BRIDGE} up`,
       ],
     },

@@ -187,6 +187,29 @@ describe("overlay driver (netns, real kernel)", function () {
     assert.ok(await topo.ping(byName("b").netns, byName("a").ip), "b unaffected");
   });
 
+  it("gives the node itself a port on an overlay (the routing mesh's ingress port)", async () => {
+    const desired = desiredFor(1);
+    desired.local.push({
+      id: "node-n1/net-ov1",
+      networkId: ov1.id,
+      containerNetns: undefined,
+      ifname: "ingress0",
+      ip: "10.10.1.250",
+      mac: mac("10.10.1.250"),
+      defaultRoute: false,
+    });
+    await drivers.get(1)?.reconcile(desired);
+    const onN2 = desiredFor(2);
+    onN2.remote.push({ networkId: ov1.id, ip: "10.10.1.250", mac: mac("10.10.1.250"), vtep: topo.node(1).address });
+    await drivers.get(2)?.reconcile(onN2);
+    assert.ok(await topo.ping(topo.node(1).netns, byName("b").ip), "n1's own namespace reaches b on n2");
+    const again = await drivers.get(1)?.reconcile(desired);
+    assert.equal(again?.batches, 0, "adopted on the next reconcile");
+    await reconcileAll();
+    const links = await topo.ex.ip(["link", "show"], { netns: topo.node(1).netns });
+    assert.ok(!links.includes("ingress0"), "removed with its endpoint");
+  });
+
   it("rolls back a network whose setup fails, leaving nothing behind", async () => {
     const bad: OverlayNetwork = { ...ov2, id: "net-bad", vni: 4099, gateway: "10.10.9.300" };
     const ns = await topo.container(1, "e");
