@@ -43,6 +43,7 @@ import {
   VXLAN_OVERHEAD_BYTES,
   type OverlayDesired,
 } from "./vxlan/index.js";
+import { GatewayBridge, gatewayAddress, type GatewayPort } from "./gwbridge/index.js";
 
 export interface AttachOptions {
   network: string;
@@ -76,6 +77,7 @@ export class Agent {
   attacher: NetworkAttacher;
   readonly endpoints: EndpointTable;
   readonly overlay: OverlayDriver;
+  readonly gateway: GatewayBridge;
   private readonly ex: Executor;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -86,6 +88,8 @@ export class Agent {
   private running = false;
   /** Serializes container operations so two CLI calls never race on one record. */
   private ops: Promise<unknown> = Promise.resolve();
+  /** Serializes kernel reconciles (the endpoint table's events arrive at any time). */
+  private kernelQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly config: AgentConfig,
@@ -99,6 +103,7 @@ export class Agent {
     this.store = new ContainerStore(config.stateDir);
     this.runtime = new SandboxRuntime(this.ex, join(config.stateDir, "logs"));
     this.overlay = new OverlayDriver(this.ex, { prefix: config.netnsPrefix });
+    this.gateway = new GatewayBridge(this.ex, undefined);
   }
 
   async start(): Promise<void> {
@@ -194,7 +199,7 @@ export class Agent {
           ifname: ep.ifname,
           ip: ep.ip,
           mac: ep.mac,
-          defaultRoute: i === 0,
+          defaultRoute: i === 0 && c.gatewayIp === undefined,
         });
       });
     }
@@ -205,8 +210,33 @@ export class Agent {
     return { networks: [...networks.values()], local, remote };
   }
 
-  reconcile(): Promise<unknown> {
-    return this.overlay.reconcile(this.desiredOverlay());
+  /** Gateway-bridge ports: one per container on at least one non-internal network. */
+  desiredGateway(): GatewayPort[] {
+    return this.store
+      .all()
+      .filter((c) => c.gatewayIp !== undefined)
+      .map((c) => ({
+        containerId: c.id,
+        netns: c.netns,
+        ip: c.gatewayIp ?? "",
+        mtu: Math.min(...c.endpoints.map((e) => e.network.mtu)),
+      }));
+  }
+
+  /** Brings the kernel to the records' and the endpoint table's state; serialized. */
+  reconcile(): Promise<void> {
+    const run = this.kernelQueue.then(async () => {
+      await this.overlay.reconcile(this.desiredOverlay());
+      await this.gateway.reconcile(this.desiredGateway());
+    });
+    this.kernelQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The lowest free gateway-bridge address on this node. */
+  private allocateGatewayIp(): string {
+    const used = new Set(this.store.all().map((c) => c.gatewayIp));
+    for (let i = 0; ; i++) if (!used.has(gatewayAddress(i))) return gatewayAddress(i);
   }
 
   private reconcileFailed(err: unknown): void {
@@ -280,6 +310,7 @@ export class Agent {
         attached.push(a);
         c.endpoints.push(this.endpointRecord(c, a, n.aliases));
       }
+      if (c.endpoints.some((e) => !e.network.internal)) c.gatewayIp = this.allocateGatewayIp();
       await this.runtime.create(c);
       created = true;
       this.store.put(c);
@@ -334,6 +365,7 @@ export class Agent {
         gateway: net.gateway,
         mtu: mtuOption !== undefined ? Number(mtuOption) : this.underlayMtu - VXLAN_OVERHEAD_BYTES,
         dstPort: Number(net.options["swarmnet.data-path-port"] ?? DEFAULT_VXLAN_PORT),
+        internal: net.internal,
       },
       ip: a.ip,
       prefixLength: parseCidr(net.subnet)?.prefix ?? 24,

@@ -15,6 +15,8 @@ export interface EndpointNetwork {
   gateway: string;
   mtu: number;
   dstPort: number;
+  /** Docker's --internal: no egress through the gateway bridge. */
+  internal: boolean;
 }
 
 export interface EndpointRecord {
@@ -38,6 +40,8 @@ export interface ContainerRecord {
   exitCode: number;
   createdAt: string;
   endpoints: EndpointRecord[];
+  /** Address on the node's gateway bridge (egress), when the container has one. */
+  gatewayIp?: string;
 }
 
 /** The first free ethN name in a container. */

@@ -1,0 +1,127 @@
+/**
+ * Egress for containers on overlay networks, after Docker's docker_gwbridge: a node-local
+ * bridge `gwbridge` (172.18.0.1/16) in the node's namespace; every such container gets a
+ * veth `gwbr0` on it with an address from that range and its default route through it,
+ * and the node masquerades what leaves by any other interface (the rule lives in the
+ * node's nftables table, rendered by agent/ingress from `egress`). Bridge ports are
+ * *isolated*, so two containers on different overlays of one node cannot talk through
+ * the gateway bridge (Docker's enable_icc=false on docker_gwbridge).
+ *
+ * Shaped like the overlay driver: observe the kernel, plan the difference, apply batches;
+ * restart adoption and drift repair come from starting at the kernel.
+ */
+import { createHash } from "node:crypto";
+import type { Executor } from "../../common/executor.js";
+import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
+import { formatIpv4, parseCidr } from "../../common/net-addr.js";
+
+export const GW_BRIDGE = "gwbridge";
+export const GW_SUBNET = "172.18.0.0/16";
+export const GW_ADDRESS = "172.18.0.1";
+export const GW_IFNAME = "gwbr0";
+const PREFIX = 16;
+
+export interface GatewayPort {
+  containerId: string;
+  netns: string;
+  ip: string;
+  mtu: number;
+}
+
+export function gatewayVeth(containerId: string): string {
+  return `gw${createHash("sha1").update(containerId).digest("hex").slice(0, 8)}`;
+}
+
+/** The index-th address of the gateway range (index 0 → 172.18.0.2). */
+export function gatewayAddress(index: number): string {
+  return formatIpv4((parseCidr(GW_SUBNET)?.network ?? 0) + 2 + index);
+}
+
+interface JsonLink {
+  ifname: string;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+export class GatewayBridge {
+  constructor(
+    private readonly ex: Executor,
+    private readonly nodeNetns: string | undefined,
+  ) {}
+
+  private get node() {
+    return { netns: this.nodeNetns };
+  }
+
+  async reconcile(ports: readonly GatewayPort[]): Promise<number> {
+    const links = await this.ex.ipJson<JsonLink>(["-d", "link", "show"], this.node);
+    const hasBridge = links.some((l) => l.ifname === GW_BRIDGE && l.linkinfo?.info_kind === "bridge");
+    const attached = new Set(links.filter((l) => l.master === GW_BRIDGE).map((l) => l.ifname));
+    let batches = 0;
+    if (ports.length > 0 && !hasBridge) {
+      await this.ex.ipBatch(
+        [
+          `link add ${GW_BRIDGE} type bridge`,
+          `addr add ${GW_ADDRESS}/${PREFIX} dev ${GW_BRIDGE}`,
+          `link set ${GW_BRIDGE} up`,
+        ],
+        this.node,
+      );
+      await this.ex.sysctl("net.ipv4.ip_forward", "1", this.node);
+      batches++;
+    }
+    const want = new Set(ports.map((p) => gatewayVeth(p.containerId)));
+    for (const p of ports) {
+      const veth = gatewayVeth(p.containerId);
+      if (attached.has(veth) && (await this.healthy(p))) continue;
+      if (attached.has(veth)) await this.ex.ip(["link", "del", veth], this.node);
+      await this.ex.ipBatch(
+        [
+          `link add ${veth} mtu ${p.mtu} type veth peer name ${GW_IFNAME} netns ${p.netns}`,
+          `link set ${veth} master ${GW_BRIDGE}`,
+          `link set dev ${veth} type bridge_slave isolated on`,
+          `link set ${veth} up`,
+        ],
+        this.node,
+      );
+      await this.ex.ipBatch(
+        [
+          `link set ${GW_IFNAME} mtu ${p.mtu}`,
+          `addr add ${p.ip}/${PREFIX} dev ${GW_IFNAME}`,
+          `link set ${GW_IFNAME} up`,
+          `route replace default via ${GW_ADDRESS} dev ${GW_IFNAME}`,
+        ],
+        { netns: p.netns },
+      );
+      batches += 2;
+    }
+    const stale = [...attached].filter((v) => v.startsWith("gw") && !want.has(v));
+    if (stale.length > 0) {
+      await this.ex.ipBatch(
+        stale.map((v) => `link del ${v}`),
+        this.node,
+      );
+      batches++;
+    }
+    if (ports.length === 0 && hasBridge) {
+      await this.ex.ip(["link", "del", GW_BRIDGE], this.node);
+      batches++;
+    }
+    return batches;
+  }
+
+  private async healthy(p: GatewayPort): Promise<boolean> {
+    try {
+      const addrs = await this.ex.ipJson<{ addr_info?: { local: string }[] }>(
+        ["addr", "show", "dev", GW_IFNAME],
+        {
+          netns: p.netns,
+        },
+      );
+      return (addrs[0]?.addr_info ?? []).some((a) => a.local === p.ip);
+    } catch (err) {
+      if (isSwarmnetError(err, ErrorCode.KernelNotFound)) return false;
+      throw err;
+    }
+  }
+}
