@@ -53,10 +53,17 @@ export interface AttachOptions {
 
 export interface RunOptions {
   name: string | undefined;
+  /** Networks to attach through the managers' IPAM (standalone containers). */
   networks: AttachOptions[];
   command: string[];
   env: Record<string, string>;
   detach: boolean;
+  /** A fixed id (a service task's), instead of a random one. */
+  id?: string;
+  /** Attachments the managers already made (a service task's networks, with its IPs). */
+  attachments?: { attachment: Attachment; aliases: string[] }[];
+  /** Free-form labels kept with the record (service and task ids of a task). */
+  labels?: Record<string, string>;
 }
 
 export interface AgentDeps {
@@ -282,7 +289,7 @@ export class Agent {
   private async runNow(o: RunOptions): Promise<ContainerRecord> {
     if (o.command.length === 0)
       throw new SwarmnetError(ErrorCode.InvalidArgument, "run needs a command after --");
-    const id = randomBytes(32).toString("hex");
+    const id = o.id ?? randomBytes(32).toString("hex");
     const name = o.name ?? `c-${id.slice(0, 8)}`;
     if (!CONTAINER_NAME.test(name)) {
       throw new SwarmnetError(ErrorCode.InvalidArgument, `invalid container name ${JSON.stringify(name)}`);
@@ -301,10 +308,13 @@ export class Agent {
       exitCode: 0,
       createdAt: new Date().toISOString(),
       endpoints: [],
+      labels: o.labels ?? {},
     };
     const attached: Attachment[] = [];
     let created = false;
     try {
+      for (const pre of o.attachments ?? [])
+        c.endpoints.push(this.endpointRecord(c, pre.attachment, pre.aliases));
       for (const n of o.networks) {
         const a = await this.attach(c, n);
         attached.push(a);

@@ -21,7 +21,7 @@ export class ContainerStore {
     if (!existsSync(this.file)) return;
     try {
       const list = JSON.parse(readFileSync(this.file, "utf8")) as ContainerRecord[];
-      for (const c of list) this.records.set(c.id, c);
+      for (const c of list) this.records.set(c.id, { ...c, labels: c.labels ?? {} });
     } catch (err) {
       throw new SwarmnetError(ErrorCode.InvalidConfig, `cannot read ${this.file}`, { cause: err });
     }

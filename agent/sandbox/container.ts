@@ -42,6 +42,8 @@ export interface ContainerRecord {
   endpoints: EndpointRecord[];
   /** Address on the node's gateway bridge (egress), when the container has one. */
   gatewayIp?: string;
+  /** Service and task ids of a task; empty for a standalone container. */
+  labels: Record<string, string>;
 }
 
 /** The first free ethN name in a container. */
