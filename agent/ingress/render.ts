@@ -12,7 +12,8 @@
  *              ip daddr → vmap @vip_addrs                         (VIP, whole address)
  *   published: dnat via @addr_ports (-p on one address), via @local_ports (host mode, -p),
  *              l4proto . dport → vmap @ingress_ports              (routing mesh)
- *   *_pick_N:  one rule each: numgen inc mod N picks the slot in the backends map
+ *   *_pick_N:  one rule each: numgen inc mod N picks the slot (carried in the packet
+ *              mark) and the backends map, keyed by (… . slot), gives the DNAT target
  *   postrouting (nat, srcnat): ingress-marked → snat to the ingress source (replies come
  *              back through the node that took the connection); egress masquerade for
  *              the gateway bridges' sources
@@ -43,14 +44,12 @@ const T = `${TABLE_FAMILY} ${TABLE_NAME}`;
 /** Declarations of every set and map, keyed by name. */
 const SET_DECLARATIONS: Record<SetName, string> = {
   ingress_ports: "type inet_proto . inet_service : verdict;",
-  // typeof, not type: numgen yields a plain integer, which no named type matches. The data
-  // is written `tcp dport` because nft 1.0.6 rejects `th dport` there when it reads the map
-  // back for a later rule; it is only a 16-bit port, for UDP too.
-  ingress_backends: "typeof meta l4proto . th dport . numgen inc mod 1 : ip daddr . tcp dport;",
+  // The slot is the packet mark the pick chain just set (see INGRESS_MARK).
+  ingress_backends: "type inet_proto . inet_service . mark : ipv4_addr . inet_service;",
   vip_ports: "type ipv4_addr . inet_proto . inet_service : verdict;",
-  vip_port_backends: "typeof ip daddr . meta l4proto . th dport . numgen inc mod 1 : ip daddr . tcp dport;",
+  vip_port_backends: "type ipv4_addr . inet_proto . inet_service . mark : ipv4_addr . inet_service;",
   vip_addrs: "type ipv4_addr : verdict;",
-  vip_addr_backends: "typeof ip daddr . numgen inc mod 1 : ip daddr;",
+  vip_addr_backends: "type ipv4_addr . mark : ipv4_addr;",
   local_ports: "type inet_proto . inet_service : ipv4_addr . inet_service;",
   addr_ports: "type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service;",
   egress_sources: "type ipv4_addr; flags interval;",

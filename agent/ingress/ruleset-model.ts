@@ -94,16 +94,24 @@ export interface TableModel {
   elementCount: number;
 }
 
-/** Packet-mark bit set on connections DNATed by the ingress path, so postrouting SNATs them. */
+/**
+ * The slot travels in the packet mark (`meta mark set numgen inc mod N offset O`, then the
+ * backends map is keyed by mark): plain named types, so nft needs no `typeof` and adds no
+ * hidden protocol match (a `typeof … : ip daddr . tcp dport` map made nft 1.0.6 insert
+ * `meta l4proto tcp` into the rule, and `th dport` there breaks incremental rule adds).
+ * The mark of a connection's first packet therefore belongs to this table. Ingress slots
+ * are offset by this bit, which postrouting matches to SNAT them; VIP slots are 0…N-1.
+ */
 export const INGRESS_MARK = 0x01000000;
 
 /** What kind of pick chain, by the map it selects from. */
 const PICK_RULES = {
   ingress_pick: (n: number) =>
-    `meta mark set meta mark | ${hex(INGRESS_MARK)} dnat to meta l4proto . th dport . numgen inc mod ${n} map @ingress_backends`,
+    `meta mark set numgen inc mod ${n} offset ${hex(INGRESS_MARK)} dnat to meta l4proto . th dport . meta mark map @ingress_backends`,
   vip_port_pick: (n: number) =>
-    `dnat to ip daddr . meta l4proto . th dport . numgen inc mod ${n} map @vip_port_backends`,
-  vip_addr_pick: (n: number) => `dnat to ip daddr . numgen inc mod ${n} map @vip_addr_backends`,
+    `meta mark set numgen inc mod ${n} dnat to ip daddr . meta l4proto . th dport . meta mark map @vip_port_backends`,
+  vip_addr_pick: (n: number) =>
+    `meta mark set numgen inc mod ${n} dnat to ip daddr . meta mark map @vip_addr_backends`,
 } as const;
 type PickKind = keyof typeof PICK_RULES;
 
@@ -327,7 +335,11 @@ function ingressGroup(
   if (pickChain !== undefined)
     elements.push({ set: "ingress_ports", key: base, value: `${comment(serviceId)} : jump ${pickChain}` });
   slots.forEach((b, i) =>
-    elements.push({ set: "ingress_backends", key: `${base} . ${i}`, value: ` : ${b} . ${targetPort}` }),
+    elements.push({
+      set: "ingress_backends",
+      key: `${base} . ${hex(INGRESS_MARK + i)}`,
+      value: ` : ${b} . ${targetPort}`,
+    }),
   );
   const flows = slots.map((b) => ({
     protocol: p.protocol,

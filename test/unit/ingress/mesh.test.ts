@@ -57,8 +57,8 @@ describe("ingress mesh applier", () => {
     const stats = await mesh.apply(webWith(["10.255.0.5", "10.255.0.9"]));
     assert.deepEqual(runner.lines(), [
       `ip netns exec ${NS} nft -f -`,
-      "  delete element ip swarmnet ingress_backends { tcp . 8080 . 1 }",
-      "  add element ip swarmnet ingress_backends { tcp . 8080 . 1 : 10.255.0.9 . 80 }",
+      "  delete element ip swarmnet ingress_backends { tcp . 8080 . 0x01000001 }",
+      "  add element ip swarmnet ingress_backends { tcp . 8080 . 0x01000001 : 10.255.0.9 . 80 }",
       `ip netns exec ${NS} conntrack -D -p tcp --orig-port-dst 8080 --reply-src 10.255.0.6 --reply-port-src 80`,
     ]);
     assert.equal(stats.mode, "incremental");

@@ -94,8 +94,8 @@ describe("ingress ruleset renderer", () => {
     assert.equal(
       renderChangeScript(diff),
       [
-        "delete element ip swarmnet ingress_backends { tcp . 8080 . 1 }",
-        "add element ip swarmnet ingress_backends { tcp . 8080 . 1 : 10.255.0.9 . 80 }",
+        "delete element ip swarmnet ingress_backends { tcp . 8080 . 0x01000001 }",
+        "add element ip swarmnet ingress_backends { tcp . 8080 . 0x01000001 : 10.255.0.9 . 80 }",
         "",
       ].join("\n"),
     );
@@ -111,11 +111,11 @@ describe("ingress ruleset renderer", () => {
       renderChangeScript(diffModels(prev, next)),
       [
         "add chain ip swarmnet ingress_pick_2",
-        "add rule ip swarmnet ingress_pick_2 meta mark set meta mark | 0x01000000 dnat to meta l4proto . th dport . numgen inc mod 2 map @ingress_backends",
+        "add rule ip swarmnet ingress_pick_2 meta mark set numgen inc mod 2 offset 0x01000000 dnat to meta l4proto . th dport . meta mark map @ingress_backends",
         "delete element ip swarmnet ingress_ports { tcp . 8080 }",
-        "delete element ip swarmnet ingress_backends { tcp . 8080 . 0, tcp . 8080 . 2 }",
+        "delete element ip swarmnet ingress_backends { tcp . 8080 . 0x01000000, tcp . 8080 . 0x01000002 }",
         'add element ip swarmnet ingress_ports { tcp . 8080 comment "web" : jump ingress_pick_2 }',
-        "add element ip swarmnet ingress_backends { tcp . 8080 . 0 : 10.255.0.7 . 80 }",
+        "add element ip swarmnet ingress_backends { tcp . 8080 . 0x01000000 : 10.255.0.7 . 80 }",
         "delete chain ip swarmnet ingress_pick_3",
         "",
       ].join("\n"),
