@@ -5,15 +5,18 @@
  * to adopt.
  */
 import { join } from "node:path";
+import { createLogger } from "../common/logger.js";
 import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
 import { ControlServer } from "./control/index.js";
+import { ClusterMembership } from "./dispatcher/index.js";
 
 export { Agent, type AgentDeps, type RunOptions, type AttachOptions } from "./agent.js";
 export { probeKernel, formatCapabilities, hasFeature, type KernelCapabilities } from "./probe.js";
 export { loadAgentConfig, AGENT_DEFAULTS, type AgentConfig } from "./config.js";
 export { AgentClient, ControlServer } from "./control/index.js";
 export * from "./attachments.js";
+export * as dispatcher from "./dispatcher/index.js";
 
 /** The control socket of an agent with this state folder. */
 export function agentSocketPath(stateDir: string): string {
@@ -26,7 +29,18 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
   await agent.start();
   const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir));
   await control.start();
+  // Joined a cluster (cluster.json in the state dir) → the dispatcher stream to the managers.
+  const membership = new ClusterMembership({
+    stateDir: agent.config.stateDir,
+    hostname: agent.config.nodeName,
+    advertiseAddr: agent.config.advertiseAddr,
+    managers: agent.config.managers,
+    capabilities: () => agent.capabilities,
+    log: createLogger("agent").child({ component: "dispatcher" }),
+  });
+  membership.start();
   await untilSignal();
+  await membership.stop();
   await control.stop();
   await agent.stop();
 }

@@ -6,10 +6,26 @@ export function register(program: Command): void {
   program
     .command("manager")
     .description("run a manager (stays in the foreground until SIGTERM)")
-    .option("--node-name <name>", "the node this manager runs on")
+    .option("--node-name <name>", "the node this manager runs on (default: the hostname)")
     .option("--listen <addr>", "gRPC listen address host:port", "127.0.0.1:4242")
+    .option("--advertise-addr <addr>", "address agents and the CLI dial, host:port (default: --listen)")
     .option("--etcd <urls...>", "etcd endpoints (repeat or comma-separate)", ["http://127.0.0.1:2379"])
-    .action(async (o: { nodeName?: string; listen: string; etcd: string[] }) => {
-      await runManager({ nodeName: o.nodeName, listen: o.listen, etcd: o.etcd.flatMap((e) => e.split(",")) });
-    });
+    .option("--heartbeat-period <duration>", "how often agents send heartbeats (e.g. 2s)")
+    .action(
+      async (o: {
+        nodeName?: string;
+        listen: string;
+        advertiseAddr?: string;
+        etcd: string[];
+        heartbeatPeriod?: string;
+      }) => {
+        await runManager({
+          nodeName: o.nodeName,
+          listen: o.listen,
+          advertiseAddr: o.advertiseAddr,
+          etcd: o.etcd.flatMap((e) => e.split(",")),
+          heartbeatPeriodMs: o.heartbeatPeriod,
+        });
+      },
+    );
 }

@@ -1,4 +1,122 @@
-/** `swarmnet node …`: registered here once its issue lands. */
+/**
+ * `swarmnet node ls|inspect|rm`, as `docker node …`: the managers' view of every node —
+ * status from its agent's dispatcher stream and heartbeats, availability, role, the
+ * leader mark, and (inspect) the kernel capabilities its agent reported.
+ */
 import type { Command } from "commander";
+import { resolveNode } from "../manager/cluster/index.js";
+import type { NodeInfo__Output } from "../proto/generated/swarmnet/v1/NodeInfo.js";
+import type { ListNodesResponse__Output } from "../proto/generated/swarmnet/v1/ListNodesResponse.js";
+import { collect, ManagerClient, withManagers } from "./manager-client.js";
+import { localCredentials } from "./node-identity.js";
+import { parseFormat, print, printJson, renderTable } from "./output.js";
 
-export function register(_program: Command): void {}
+const capital = (s: string) => (s === "" ? "" : s[0]?.toUpperCase() + s.slice(1));
+
+async function listNodes(client: ManagerClient): Promise<NodeInfo__Output[]> {
+  const res = await client.call<ListNodesResponse__Output>((c, o, cb) => c.nodes.List({}, o, cb));
+  return res.nodes;
+}
+
+/** Docker's `node inspect` shape, plus the capabilities the agent reported. */
+function inspectView(n: NodeInfo__Output) {
+  return {
+    ID: n.id,
+    CreatedAt: n.createdAt,
+    UpdatedAt: n.updatedAt,
+    Spec: { Role: n.role, Availability: n.availability, Labels: {} },
+    Description: {
+      Hostname: n.hostname,
+      Kernel:
+        n.capabilities === null || n.capabilities === undefined
+          ? null
+          : { Release: n.capabilities.kernelRelease },
+      Capabilities:
+        n.capabilities?.features.map((f) => ({ Name: f.name, Available: f.available, Detail: f.detail })) ??
+        [],
+      UnderlayAddrs: n.underlayAddrs,
+    },
+    Status: { State: n.status, Addr: n.advertiseAddr, Manager: n.sessionManager },
+    ...(n.role === "manager"
+      ? {
+          ManagerStatus: {
+            Leader: n.managerStatus === "Leader",
+            Reachability: n.managerStatus === "Unreachable" ? "unreachable" : "reachable",
+          },
+        }
+      : {}),
+  };
+}
+
+export function register(program: Command): void {
+  const node = program.command("node").description("list, inspect and remove the cluster's nodes");
+
+  node
+    .command("ls")
+    .description("list nodes: ID, HOSTNAME, STATUS, AVAILABILITY, MANAGER STATUS")
+    .option("-q, --quiet", "print IDs only")
+    .option("--format <format>", "table or json", "table")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (o: { quiet?: boolean; format: string; manager?: string[] }) => {
+      const format = parseFormat(o.format);
+      const self = localCredentials()?.nodeId;
+      await withManagers(o.manager, async (client) => {
+        const nodes = await listNodes(client);
+        if (o.quiet) return print(nodes.map((n) => n.id).join("\n"));
+        if (format === "json") {
+          return printJson(
+            nodes.map((n) => ({
+              ID: n.id,
+              Hostname: n.hostname,
+              Status: capital(n.status),
+              Availability: capital(n.availability),
+              ManagerStatus: n.managerStatus,
+              Role: n.role,
+              Addr: n.advertiseAddr,
+              Self: n.id === self,
+            })),
+          );
+        }
+        print(
+          renderTable(
+            ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS"],
+            nodes.map((n) => [
+              n.id + (n.id === self ? " *" : ""),
+              n.hostname,
+              capital(n.status),
+              capital(n.availability),
+              n.managerStatus,
+            ]),
+          ),
+        );
+      });
+    });
+
+  node
+    .command("inspect")
+    .description("show nodes in detail (JSON), including their kernel capabilities")
+    .argument("<node...>", "node id, id prefix, hostname, or 'self'")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (refs: string[], o: { manager?: string[] }) => {
+      await withManagers(o.manager, async (client) => {
+        const nodes = await listNodes(client);
+        const self = localCredentials()?.nodeId ?? "";
+        printJson(refs.map((r) => inspectView(resolveNode(nodes, r === "self" ? self : r))));
+      });
+    });
+
+  node
+    .command("rm")
+    .description("remove nodes from the cluster (a ready node or a manager needs --force)")
+    .argument("<node...>", "node id, id prefix or hostname")
+    .option("-f, --force", "remove even if the node is ready or a manager")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (refs: string[], o: { force?: boolean; manager?: string[] }) => {
+      await withManagers(o.manager, async (client) => {
+        for (const r of refs) {
+          await client.call((c, opts, cb) => c.nodes.Remove({ node: r, force: o.force === true }, opts, cb));
+          print(r);
+        }
+      });
+    });
+}

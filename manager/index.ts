@@ -1,19 +1,35 @@
 /**
- * The manager's public face: `runManager` starts a manager process and keeps it up until
- * SIGTERM. The store over etcd, IPAM, the gRPC services and leader election plug in here.
+ * The manager's public face. `runManager` runs a manager process until SIGTERM; the
+ * `Manager` class composes the store over etcd, IPAM, networks, the cluster, the
+ * dispatcher and leader election (see `manager.ts`). Everything else is exported for
+ * tests and benchmarks; agents never import this folder (they speak gRPC).
  */
 import { createLogger } from "../common/logger.js";
+import { loadManagerConfig, type ManagerConfig } from "./config.js";
+import { Manager } from "./manager.js";
 
-export interface ManagerOptions {
-  nodeName: string | undefined;
-  listen: string;
-  etcd: string[];
-}
+export { Manager, type ManagerDeps } from "./manager.js";
+export { loadManagerConfig, MANAGER_DEFAULTS, type ManagerConfig } from "./config.js";
+export * as store from "./store/index.js";
+export * as ipam from "./ipam/index.js";
+export * as allocator from "./allocator/index.js";
+export * as cluster from "./cluster/index.js";
+export * as networks from "./networks/index.js";
+export * as election from "./election/index.js";
+export {
+  IntentView,
+  type ChangeBatch,
+  type IntentChange,
+  type IntentSnapshot,
+} from "./dispatcher/intent-view.js";
+export { Dispatcher, type SessionOutput, type SessionSink } from "./dispatcher/dispatcher.js";
 
-export async function runManager(options: ManagerOptions): Promise<void> {
-  const log = createLogger("manager");
-  log.info({ node: options.nodeName, listen: options.listen, etcd: options.etcd }, "manager started");
-  await new Promise<void>((resolve) => {
+/** Runs a manager until SIGTERM or SIGINT. */
+export async function runManager(flags: Partial<Record<keyof ManagerConfig, unknown>>): Promise<void> {
+  const config = loadManagerConfig(flags);
+  const log = createLogger("manager").child({ node: config.nodeName });
+  const manager = new Manager(config, { log });
+  const stopping = new Promise<void>((resolve) => {
     const keepAlive = setInterval(() => {}, 1 << 30);
     const done = () => {
       clearInterval(keepAlive);
@@ -22,5 +38,8 @@ export async function runManager(options: ManagerOptions): Promise<void> {
     process.once("SIGTERM", done);
     process.once("SIGINT", done);
   });
-  log.info({ node: options.nodeName }, "manager stopped");
+  await Promise.race([manager.start(), stopping]);
+  await stopping;
+  await manager.stop();
+  log.info("manager stopped");
 }

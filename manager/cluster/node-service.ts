@@ -53,7 +53,7 @@ export function nodeViews(
 }
 
 /** By exact id, unique id prefix, then unique hostname. */
-export function resolveNode<T extends NodeRecord>(nodes: readonly T[], ref: string): T {
+export function resolveNode<T extends { id: string; hostname: string }>(nodes: readonly T[], ref: string): T {
   const exact = nodes.find((n) => n.id === ref);
   if (exact !== undefined) return exact;
   for (const match of [(n: T) => ref !== "" && n.id.startsWith(ref), (n: T) => n.hostname === ref]) {

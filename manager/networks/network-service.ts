@@ -236,7 +236,10 @@ export class NetworkService {
   }
 }
 
-export function resolveNetwork<T extends NetworkRecord>(networks: readonly T[], ref: string): T {
+export function resolveNetwork<T extends { id: string; name: string }>(
+  networks: readonly T[],
+  ref: string,
+): T {
   const exact = networks.find((n) => n.id === ref) ?? networks.find((n) => n.name === ref);
   if (exact !== undefined) return exact;
   const byPrefix = ref === "" ? [] : networks.filter((n) => n.id.startsWith(ref));

@@ -1,0 +1,292 @@
+/**
+ * The agent's end of the dispatcher: one gRPC server stream to any manager.
+ *
+ *   connect   Session(node id + secret, hostname, advertise and underlay addresses,
+ *             kernel capabilities, resume revision) to the current manager
+ *   receive   SessionResumed (the manager had every change after our revision) or a
+ *             snapshot (diffed against what we hold), then one ChangeBatch per revision
+ *   beat      Heartbeat every period the manager asked for; a heartbeat that fails
+ *             ends the stream (the manager is gone or forgot us)
+ *   fail-over on any stream error: the next manager of the list (the managers the
+ *             stream itself reported, then the configured ones), at once; after a full
+ *             round without success, exponential backoff up to `maxBackoffMs`
+ *   stop      an `Unauthenticated` answer (the node left or was removed) stops the
+ *             client for good and emits `unauthenticated`
+ *
+ * Consumers see a stream of `change` events that, applied in order, always give the
+ * managers' intent — across reconnects, fail-overs and resyncs alike — plus `snapshot`
+ * after each full snapshot (the state after its differences were emitted) and `ready`
+ * once. This file must not import `manager/`: the wire is the contract.
+ */
+import { EventEmitter } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import { RealClock, type Clock, type TimerHandle } from "../../common/clock.js";
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { fromGrpcError } from "../../common/grpc-errors.js";
+import { silentLogger, type Logger } from "../../common/logger.js";
+import { grpcPackageDefinition } from "../../common/proto.js";
+import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
+import type { DispatcherClient as GrpcDispatcherClient } from "../../proto/generated/swarmnet/v1/Dispatcher.js";
+import type { HeartbeatResponse__Output } from "../../proto/generated/swarmnet/v1/HeartbeatResponse.js";
+import type { SessionMessage__Output } from "../../proto/generated/swarmnet/v1/SessionMessage.js";
+import type { KernelCapabilities } from "../probe.js";
+import { applyBatch, diffSnapshot, emptyState, type IntentEvent, type IntentState } from "./intent.js";
+
+export interface DispatcherClientOptions {
+  /** Managers to try, host:port, in order. */
+  managers: string[];
+  nodeId: string;
+  nodeSecret: string;
+  hostname: string;
+  advertiseAddr: string;
+  /** "ip/len" of the node's underlay interfaces. */
+  underlayAddrs: string[];
+  capabilities: KernelCapabilities | undefined;
+  clock?: Clock;
+  log?: Logger;
+  /** First pause after a full round of managers failed; doubles up to the max. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export const DISPATCHER_CLIENT_DEFAULTS = {
+  // Fast enough that a manager restart is invisible, slow enough not to spin.
+  initialBackoffMs: 100,
+  // A cluster with every manager down costs at most one dial every 2 s per node.
+  maxBackoffMs: 2_000,
+};
+
+export interface ConnectedEvent {
+  manager: string;
+  sessionId: string;
+  /** True when the manager resumed after our revision (no snapshot needed). */
+  resumed: boolean;
+}
+
+export interface DisconnectedEvent {
+  manager: string;
+  error: SwarmnetError;
+}
+
+export interface DispatcherClientEvents {
+  connected: [ConnectedEvent];
+  disconnected: [DisconnectedEvent];
+  change: [IntentEvent];
+  snapshot: [IntentState];
+  ready: [IntentState];
+  unauthenticated: [SwarmnetError];
+}
+
+type Stream = grpc.ClientReadableStream<SessionMessage__Output>;
+
+export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
+  /** The intent as known now; read it, never change it. */
+  readonly state: IntentState = emptyState();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly configured: string[];
+  private running = false;
+  private isReady = false;
+  private index = 0;
+  private failuresInRound = 0;
+  private backoffMs: number;
+  private retryTimer: TimerHandle | undefined;
+  private beatTimer: TimerHandle | undefined;
+  private client: GrpcDispatcherClient | undefined;
+  private clientAddress = "";
+  private stream: Stream | undefined;
+  private sessionId = "";
+  private current = "";
+  /** Count of sessions opened, for tests and metrics. */
+  sessions = 0;
+
+  constructor(private readonly opts: DispatcherClientOptions) {
+    super();
+    if (opts.managers.length === 0) {
+      throw new SwarmnetError(
+        ErrorCode.InvalidArgument,
+        "the dispatcher client needs at least one manager address",
+      );
+    }
+    this.configured = [...opts.managers];
+    this.clock = opts.clock ?? new RealClock();
+    this.log = opts.log ?? silentLogger();
+    this.initialBackoffMs = opts.initialBackoffMs ?? DISPATCHER_CLIENT_DEFAULTS.initialBackoffMs;
+    this.maxBackoffMs = opts.maxBackoffMs ?? DISPATCHER_CLIENT_DEFAULTS.maxBackoffMs;
+    this.backoffMs = this.initialBackoffMs;
+  }
+
+  /** The manager serving the stream now ("" while disconnected). */
+  get manager(): string {
+    return this.current;
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.retryTimer?.cancel();
+    this.endStream();
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  /** Resolves with the state once the first snapshot (or resume) has been applied. */
+  whenReady(): Promise<IntentState> {
+    if (this.isReady) return Promise.resolve(this.state);
+    return new Promise((resolve) => this.once("ready", resolve));
+  }
+
+  /** Managers to try: those the stream reported, then the configured ones. */
+  private candidates(): string[] {
+    return [...new Set([...this.state.managers, ...this.configured])];
+  }
+
+  private connect(): void {
+    if (!this.running) return;
+    const list = this.candidates();
+    const address = list[this.index % list.length] as string;
+    const client = this.clientFor(address);
+    const stream = client.Session({
+      nodeId: this.opts.nodeId,
+      nodeSecret: this.opts.nodeSecret,
+      hostname: this.opts.hostname,
+      advertiseAddr: this.opts.advertiseAddr,
+      underlayAddrs: this.opts.underlayAddrs,
+      capabilities: this.opts.capabilities ?? null,
+      resumeRevision: String(this.state.revision),
+    });
+    this.stream = stream;
+    stream.on("data", (m: SessionMessage__Output) => {
+      if (this.stream === stream) this.onMessage(address, m);
+    });
+    stream.on("error", (err: grpc.ServiceError) => {
+      if (this.stream !== stream) return;
+      if (err.code === grpc.status.CANCELLED && !this.running) return;
+      this.onStreamLost(address, fromGrpcError(err, `manager ${address}`));
+    });
+    stream.on("end", () => {
+      if (this.stream !== stream) return;
+      this.onStreamLost(
+        address,
+        new SwarmnetError(ErrorCode.Unavailable, `manager ${address} ended the stream`),
+      );
+    });
+  }
+
+  private onMessage(address: string, m: SessionMessage__Output): void {
+    if (m.snapshot) {
+      this.opened(address, m.snapshot.sessionId, m.snapshot.heartbeatPeriodMs, false);
+      for (const e of diffSnapshot(this.state, m.snapshot)) this.emit("change", e);
+      this.emit("snapshot", this.state);
+      this.markReady();
+    } else if (m.resumed) {
+      this.opened(address, m.resumed.sessionId, m.resumed.heartbeatPeriodMs, true);
+      this.markReady();
+    } else if (m.changes) {
+      for (const e of applyBatch(this.state, m.changes)) this.emit("change", e);
+    }
+  }
+
+  private opened(address: string, sessionId: string, periodMs: number, resumed: boolean): void {
+    this.sessionId = sessionId;
+    this.current = address;
+    this.sessions++;
+    this.failuresInRound = 0;
+    this.backoffMs = this.initialBackoffMs;
+    this.startHeartbeats(Math.max(50, periodMs));
+    this.log.info({ manager: address, resumed, revision: this.state.revision }, "dispatcher session open");
+    this.emit("connected", { manager: address, sessionId, resumed });
+  }
+
+  private markReady(): void {
+    if (this.isReady) return;
+    this.isReady = true;
+    this.emit("ready", this.state);
+  }
+
+  private startHeartbeats(periodMs: number): void {
+    this.beatTimer?.cancel();
+    const sessionId = this.sessionId;
+    this.beatTimer = this.clock.setInterval(() => {
+      const client = this.client;
+      if (client === undefined || this.sessionId !== sessionId) return;
+      client.Heartbeat(
+        { sessionId, nodeId: this.opts.nodeId },
+        { deadline: Date.now() + periodMs },
+        (err: grpc.ServiceError | null, _res?: HeartbeatResponse__Output) => {
+          if (err === null || this.sessionId !== sessionId) return;
+          this.onStreamLost(this.current, fromGrpcError(err, `manager ${this.current}`));
+        },
+      );
+    }, periodMs);
+  }
+
+  private onStreamLost(address: string, error: SwarmnetError): void {
+    const wasOpen = this.current !== "";
+    this.endStream();
+    if (!this.running) return;
+    this.emit("disconnected", { manager: address, error });
+    if (error.code === ErrorCode.Unauthenticated) {
+      this.log.warn({ manager: address, err: error.message }, "dispatcher credential rejected; stopping");
+      this.running = false;
+      this.client?.close();
+      this.client = undefined;
+      this.emit("unauthenticated", error);
+      return;
+    }
+    this.log.info({ manager: address, err: error.message }, "dispatcher stream lost; failing over");
+    this.index++;
+    if (wasOpen) {
+      this.connect(); // a stream that worked: try the next manager at once
+      return;
+    }
+    this.failuresInRound++;
+    if (this.failuresInRound < this.candidates().length) {
+      this.connect();
+      return;
+    }
+    this.failuresInRound = 0;
+    const delay = this.backoffMs * (0.5 + Math.random() / 2);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
+    this.retryTimer = this.clock.setTimeout(() => this.connect(), delay);
+  }
+
+  private endStream(): void {
+    this.beatTimer?.cancel();
+    this.beatTimer = undefined;
+    this.sessionId = "";
+    this.current = "";
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.cancel();
+  }
+
+  private clientFor(address: string): GrpcDispatcherClient {
+    if (this.client !== undefined && this.clientAddress === address) return this.client;
+    this.client?.close();
+    const v1 = (grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType).swarmnet.v1;
+    this.client = new v1.Dispatcher(address, grpc.credentials.createInsecure(), {
+      // Find a manager that vanished without closing the connection.
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      // Fail over instead of waiting on a dead manager's reconnect backoff.
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1_000,
+    });
+    this.clientAddress = address;
+    return this.client;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The manager's configuration: one spec, one DEFAULTS table with the reason for each
+ * value. Sources: DEFAULTS, then command-line flags (`swarmnet manager --…`).
+ */
+import { hostname } from "node:os";
+import {
+  durationMs,
+  hostPort,
+  int,
+  list,
+  loadConfig,
+  optional,
+  str,
+  type ConfigSpec,
+} from "../common/config.js";
+
+export interface ManagerConfig {
+  /** The node this manager runs on; shown as the leader in `node ls`. */
+  nodeName: string;
+  /** gRPC listen address, host:port. */
+  listen: string;
+  /** Address agents and the CLI should dial (host:port); the listen address when unset. */
+  advertiseAddr: string | undefined;
+  /** etcd client URLs. */
+  etcd: string[];
+  /** Deadline of each etcd call. */
+  etcdCallTimeoutMs: number;
+  /** TTL of this manager's lease (its registration and its agents' sessions). */
+  leaseTtlSeconds: number;
+  /** TTL of the election campaign: bounds how long a dead leader stays leader. */
+  electionTtlSeconds: number;
+  /** Pause before campaigning again after a failed campaign. */
+  electionRetryMs: number;
+  /** How often agents send heartbeats. */
+  heartbeatPeriodMs: number;
+  /** Missed heartbeat periods before a session is ended and its node turns down. */
+  heartbeatGrace: number;
+  /** Change batches kept for resuming agent streams without a snapshot. */
+  changeLogBatches: number;
+  /** Leader job: how often etcd history is compacted. */
+  compactionIntervalMs: number;
+  /** Leader job: revisions of history kept by compaction. */
+  compactionKeepRevisions: number;
+}
+
+export const MANAGER_DEFAULTS: ManagerConfig = {
+  // The hostname is what a person sees in `node ls`; the lab passes n1…nN.
+  nodeName: hostname(),
+  // Loopback only unless told otherwise: the control plane is not exposed by accident.
+  listen: "127.0.0.1:4242",
+  advertiseAddr: undefined,
+  etcd: ["http://127.0.0.1:2379"],
+  // Well above a healthy etcd's milliseconds, well below a person's patience.
+  etcdCallTimeoutMs: 5_000,
+  // A dead manager's agents show down (and its sessions move) within ~5 s.
+  leaseTtlSeconds: 5,
+  // Leader hand-over within ~5 s of a leader's death (the issue asks for 10 s).
+  electionTtlSeconds: 5,
+  // Short: a failed campaign usually means etcd blinked.
+  electionRetryMs: 1_000,
+  // Docker uses 5 s; 2 s shows a dead agent within ~6 s at a cost of one tiny RPC per node.
+  heartbeatPeriodMs: 2_000,
+  // Three missed beats: one lost packet or a GC pause never marks a node down.
+  heartbeatGrace: 3,
+  // ~ a few minutes of changes at a busy rate; older resume points get a snapshot instead.
+  changeLogBatches: 10_000,
+  // Compaction is cheap; every 5 minutes keeps history small.
+  compactionIntervalMs: 300_000,
+  // Enough for any agent that was briefly away to resume; older ones resync.
+  compactionKeepRevisions: 10_000,
+};
+
+const SPEC: ConfigSpec<ManagerConfig> = {
+  nodeName: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: "a name of letters, digits, . _ -" }),
+  listen: hostPort(),
+  advertiseAddr: optional(hostPort()),
+  etcd: list(str({ pattern: /^https?:\/\/[^\s,]+$/, hint: "an etcd URL like http://127.0.0.1:2379" })),
+  etcdCallTimeoutMs: durationMs({ min: 100 }),
+  leaseTtlSeconds: int({ min: 2, max: 3600 }),
+  electionTtlSeconds: int({ min: 2, max: 3600 }),
+  electionRetryMs: durationMs({ min: 10 }),
+  heartbeatPeriodMs: durationMs({ min: 50 }),
+  heartbeatGrace: int({ min: 2, max: 100 }),
+  changeLogBatches: int({ min: 1 }),
+  compactionIntervalMs: durationMs({ min: 1000 }),
+  compactionKeepRevisions: int({ min: 1 }),
+};
+
+export function loadManagerConfig(overrides: Partial<Record<keyof ManagerConfig, unknown>>): ManagerConfig {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return loadConfig("manager", SPEC, MANAGER_DEFAULTS, given);
+}

@@ -1,0 +1,233 @@
+/**
+ * What the dispatcher serves, derived from one `PrefixMirror` of the whole store: the
+ * intent an agent needs (networks; later tasks and keys), the gossip seed list (ready
+ * nodes' advertise addresses), the live managers and the cluster settings — as a state
+ * that can be snapshotted and as a stream of change batches, one per etcd revision.
+ *
+ * A bounded log keeps the latest batches so a stream that broke (on this manager or
+ * another: revisions are etcd's, the same everywhere) can resume after revision R
+ * without a snapshot, as long as R is at or above `floor` — the revision from which the
+ * log is complete. Older resume points get a snapshot; the agent diffs it against what
+ * it has, so even then its consumers see changes, not a reset.
+ */
+import type { Logger } from "../../common/logger.js";
+import { silentLogger } from "../../common/logger.js";
+import { keys, ROOT } from "../store/keys.js";
+import type { Kv, KvEvent } from "../store/kv.js";
+import {
+  decode,
+  type ClusterRecord,
+  type ManagerRecord,
+  type NetworkRecord,
+  type NodeRecord,
+} from "../store/records.js";
+import { PrefixMirror, type MirrorChange } from "../store/watch.js";
+
+export interface GossipSeed {
+  nodeId: string;
+  hostname: string;
+  address: string;
+}
+
+export interface ClusterSettings {
+  clusterId: string;
+  dataPathPort: number;
+}
+
+export type IntentChange =
+  | { kind: "networkUpsert"; network: NetworkRecord }
+  | { kind: "networkRemoved"; id: string; name: string }
+  | { kind: "seeds"; seeds: GossipSeed[] }
+  | { kind: "managers"; addresses: string[] }
+  | { kind: "cluster"; settings: ClusterSettings };
+
+export interface ChangeBatch {
+  revision: number;
+  changes: IntentChange[];
+}
+
+export interface IntentSnapshot {
+  revision: number;
+  networks: NetworkRecord[];
+  seeds: GossipSeed[];
+  managers: string[];
+  cluster: ClusterSettings | undefined;
+}
+
+export type NodeListener = (nodeId: string, node: NodeRecord | undefined) => void;
+
+export class IntentView {
+  private readonly mirror: PrefixMirror;
+  private readonly networks = new Map<string, NetworkRecord>();
+  private seeds: GossipSeed[] = [];
+  private managers: string[] = [];
+  private cluster: ClusterSettings | undefined;
+  private readonly log: ChangeBatch[] = [];
+  private logFloor = 0;
+  private readonly batchListeners = new Set<(b: ChangeBatch) => void>();
+  private readonly nodeListeners = new Set<NodeListener>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    kv: Kv,
+    private readonly maxLogBatches: number,
+    private readonly logger: Logger = silentLogger(),
+  ) {
+    this.mirror = new PrefixMirror(kv, ROOT, logger);
+  }
+
+  async start(): Promise<void> {
+    if (this.unsubscribe !== undefined) return;
+    this.unsubscribe = this.mirror.subscribe((c) => this.onChange(c));
+    await this.mirror.start();
+    for (const e of this.mirror.list(keys.networksPrefix)) {
+      const n = decode<NetworkRecord>(e.key, e.value);
+      this.networks.set(n.id, n);
+    }
+    this.seeds = this.computeSeeds();
+    this.managers = this.computeManagers();
+    this.cluster = this.computeCluster();
+    this.logFloor = this.mirror.currentRevision;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.mirror.stop();
+  }
+
+  get revision(): number {
+    return this.mirror.currentRevision;
+  }
+
+  waitFor(revision: number, timeoutMs: number): Promise<boolean> {
+    return this.mirror.waitFor(revision, timeoutMs);
+  }
+
+  snapshot(): IntentSnapshot {
+    return {
+      revision: this.revision,
+      networks: [...this.networks.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      seeds: [...this.seeds],
+      managers: [...this.managers],
+      cluster: this.cluster,
+    };
+  }
+
+  /** Batches after `revision`, or undefined if the log no longer reaches back there. */
+  batchesAfter(revision: number): ChangeBatch[] | undefined {
+    if (revision < this.logFloor || revision > this.revision) return undefined;
+    return this.log.filter((b) => b.revision > revision);
+  }
+
+  onBatch(fn: (b: ChangeBatch) => void): () => void {
+    this.batchListeners.add(fn);
+    return () => this.batchListeners.delete(fn);
+  }
+
+  onNode(fn: NodeListener): () => void {
+    this.nodeListeners.add(fn);
+    return () => this.nodeListeners.delete(fn);
+  }
+
+  node(id: string): NodeRecord | undefined {
+    const e = this.mirror.get(keys.node(id));
+    return e === undefined ? undefined : decode<NodeRecord>(e.key, e.value);
+  }
+
+  managerAddresses(): string[] {
+    return [...this.managers];
+  }
+
+  private onChange(c: MirrorChange): void {
+    // Changes that arrive before start() finished loading are covered by the load.
+    if (this.unsubscribe === undefined || this.logFloor === 0) return;
+    const changes: IntentChange[] = [];
+    let nodesTouched = false;
+    let managersTouched = false;
+    let clusterTouched = false;
+    for (const e of c.events) {
+      if (e.key.startsWith(keys.networksPrefix)) changes.push(...this.networkChange(e));
+      else if (e.key.startsWith(keys.nodesPrefix)) {
+        nodesTouched = true;
+        const id = e.key.slice(keys.nodesPrefix.length);
+        const node = e.type === "put" ? decode<NodeRecord>(e.key, e.value) : undefined;
+        for (const fn of this.nodeListeners) fn(id, node);
+      } else if (e.key.startsWith(keys.sessionsPrefix)) nodesTouched = true;
+      else if (e.key.startsWith(keys.managersPrefix)) managersTouched = true;
+      else if (e.key === keys.cluster) clusterTouched = true;
+    }
+    if (nodesTouched) {
+      const seeds = this.computeSeeds();
+      if (JSON.stringify(seeds) !== JSON.stringify(this.seeds)) {
+        this.seeds = seeds;
+        changes.push({ kind: "seeds", seeds });
+      }
+    }
+    if (managersTouched) {
+      const managers = this.computeManagers();
+      if (JSON.stringify(managers) !== JSON.stringify(this.managers)) {
+        this.managers = managers;
+        changes.push({ kind: "managers", addresses: managers });
+      }
+    }
+    if (clusterTouched) {
+      const cluster = this.computeCluster();
+      if (cluster !== undefined && JSON.stringify(cluster) !== JSON.stringify(this.cluster)) {
+        this.cluster = cluster;
+        changes.push({ kind: "cluster", settings: cluster });
+      }
+    }
+    if (changes.length === 0) return;
+    const batch: ChangeBatch = { revision: c.revision, changes };
+    this.log.push(batch);
+    while (this.log.length > this.maxLogBatches) {
+      const dropped = this.log.shift();
+      if (dropped !== undefined) this.logFloor = dropped.revision;
+    }
+    for (const fn of [...this.batchListeners]) {
+      try {
+        fn(batch);
+      } catch (err) {
+        this.logger.error({ err: String(err) }, "dispatcher batch listener failed");
+      }
+    }
+  }
+
+  private networkChange(e: KvEvent): IntentChange[] {
+    const id = e.key.slice(keys.networksPrefix.length);
+    if (e.type === "put") {
+      const network = decode<NetworkRecord>(e.key, e.value);
+      this.networks.set(id, network);
+      return [{ kind: "networkUpsert", network }];
+    }
+    const old = this.networks.get(id);
+    this.networks.delete(id);
+    return [{ kind: "networkRemoved", id, name: old?.name ?? "" }];
+  }
+
+  private computeSeeds(): GossipSeed[] {
+    const ready = new Set(
+      this.mirror.list(keys.sessionsPrefix).map((e) => e.key.slice(keys.sessionsPrefix.length).split("/")[0]),
+    );
+    return this.mirror
+      .list(keys.nodesPrefix)
+      .map((e) => decode<NodeRecord>(e.key, e.value))
+      .filter((n) => ready.has(n.id))
+      .map((n) => ({ nodeId: n.id, hostname: n.hostname, address: n.advertiseAddr }));
+  }
+
+  private computeManagers(): string[] {
+    return this.mirror
+      .list(keys.managersPrefix)
+      .map((e) => decode<ManagerRecord>(e.key, e.value).address)
+      .sort();
+  }
+
+  private computeCluster(): ClusterSettings | undefined {
+    const e = this.mirror.get(keys.cluster);
+    if (e === undefined) return undefined;
+    const c = decode<ClusterRecord>(e.key, e.value);
+    return { clusterId: c.id, dataPathPort: c.dataPathPort };
+  }
+}

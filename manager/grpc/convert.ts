@@ -1,0 +1,156 @@
+/**
+ * Records and domain results → protobuf messages (and requests → domain inputs): the
+ * only place the manager knows the wire shapes, so the domain code stays free of them.
+ * Revisions travel as uint64, which the loader gives JS as strings.
+ */
+import type { ChangeBatch as ChangeBatchMsg } from "../../proto/generated/swarmnet/v1/ChangeBatch.js";
+import type { ClusterInfo } from "../../proto/generated/swarmnet/v1/ClusterInfo.js";
+import type { CreateNetworkRequest__Output } from "../../proto/generated/swarmnet/v1/CreateNetworkRequest.js";
+import type { IntentChange as IntentChangeMsg } from "../../proto/generated/swarmnet/v1/IntentChange.js";
+import type { Network } from "../../proto/generated/swarmnet/v1/Network.js";
+import type { NodeInfo } from "../../proto/generated/swarmnet/v1/NodeInfo.js";
+import type { SessionMessage } from "../../proto/generated/swarmnet/v1/SessionMessage.js";
+import type { SessionRequest__Output } from "../../proto/generated/swarmnet/v1/SessionRequest.js";
+import type { ClusterView, NodeView } from "../cluster/index.js";
+import type { ChangeBatch, IntentChange } from "../dispatcher/intent-view.js";
+import type { SessionOpenRequest, SessionOutput } from "../dispatcher/dispatcher.js";
+import type { CreateNetworkInput } from "../networks/index.js";
+import type { NetworkRecord } from "../store/records.js";
+
+export function networkToProto(n: NetworkRecord & { attached?: string[] }): Network {
+  return {
+    id: n.id,
+    name: n.name,
+    driver: n.driver,
+    scope: n.scope,
+    createdAt: n.createdAt,
+    internal: n.internal,
+    attachable: n.attachable,
+    ingress: n.ingress,
+    ipamDriver: n.ipam.driver,
+    ipamConfigs: n.ipam.configs.map((c) => ({
+      subnet: c.subnet,
+      gateway: c.gateway,
+      ipRange: c.ipRange ?? "",
+      auxAddresses: c.auxAddresses,
+    })),
+    ipamOptions: n.ipam.options,
+    options: n.options,
+    labels: n.labels,
+    vni: n.vni ?? 0,
+    encrypted: n.encrypted,
+    mtu: n.mtu ?? 0,
+    attached: n.attached ?? [],
+  };
+}
+
+export function createNetworkInput(r: CreateNetworkRequest__Output): CreateNetworkInput {
+  return {
+    name: r.name,
+    driver: r.driver,
+    subnets: r.subnets,
+    gateways: r.gateways,
+    ipRanges: r.ipRanges,
+    auxAddresses: r.auxAddresses,
+    options: r.options,
+    labels: r.labels,
+    attachable: r.attachable,
+    ingress: r.ingress,
+    internal: r.internal,
+    ipamDriver: r.ipamDriver,
+    ipamOptions: r.ipamOptions,
+  };
+}
+
+export function nodeToProto(n: NodeView): NodeInfo {
+  return {
+    id: n.id,
+    hostname: n.hostname,
+    role: n.role,
+    availability: n.availability,
+    status: n.status,
+    managerStatus: n.managerStatus,
+    advertiseAddr: n.advertiseAddr,
+    underlayAddrs: n.underlayAddrs,
+    capabilities: n.capabilities ?? null,
+    createdAt: n.createdAt,
+    updatedAt: n.updatedAt,
+    sessionManager: n.sessionManager,
+  };
+}
+
+export function clusterToProto(v: ClusterView, leader: string | undefined): ClusterInfo {
+  const c = v.cluster;
+  return {
+    id: c.id,
+    createdAt: c.createdAt,
+    defaultAddrPools: c.defaultAddrPools,
+    subnetSize: c.subnetSize,
+    dataPathPort: c.dataPathPort,
+    leader: leader ?? "",
+    keyRotationIntervalMs: String(c.keyRotationIntervalMs),
+    keyTags: v.keyTags.map((k) => ({ kind: k.kind, tag: String(k.tag) })),
+    managers: v.managers,
+  };
+}
+
+export function sessionRequest(r: SessionRequest__Output): SessionOpenRequest {
+  return {
+    nodeId: r.nodeId,
+    nodeSecret: r.nodeSecret,
+    hostname: r.hostname,
+    advertiseAddr: r.advertiseAddr,
+    underlayAddrs: r.underlayAddrs,
+    capabilities:
+      r.capabilities === null || r.capabilities === undefined
+        ? undefined
+        : { kernelRelease: r.capabilities.kernelRelease, features: r.capabilities.features },
+    resumeRevision: Number(r.resumeRevision),
+  };
+}
+
+function changeToProto(c: IntentChange): IntentChangeMsg {
+  switch (c.kind) {
+    case "networkUpsert":
+      return { networkUpsert: networkToProto(c.network) };
+    case "networkRemoved":
+      return { networkRemoved: { id: c.id, name: c.name } };
+    case "seeds":
+      return { seeds: { seeds: c.seeds } };
+    case "managers":
+      return { managers: { addresses: c.addresses } };
+    case "cluster":
+      return { cluster: c.settings };
+  }
+}
+
+function batchToProto(b: ChangeBatch): ChangeBatchMsg {
+  return { revision: String(b.revision), changes: b.changes.map(changeToProto) };
+}
+
+export function sessionOutputToProto(m: SessionOutput): SessionMessage {
+  switch (m.kind) {
+    case "snapshot":
+      return {
+        snapshot: {
+          sessionId: m.sessionId,
+          revision: String(m.snapshot.revision),
+          networks: m.snapshot.networks.map((n) => networkToProto(n)),
+          seeds: m.snapshot.seeds,
+          managers: m.snapshot.managers,
+          heartbeatPeriodMs: m.heartbeatPeriodMs,
+          cluster: m.snapshot.cluster ?? null,
+        },
+      };
+    case "resumed":
+      return {
+        resumed: {
+          sessionId: m.sessionId,
+          revision: String(m.revision),
+          heartbeatPeriodMs: m.heartbeatPeriodMs,
+        },
+      };
+    case "changes":
+      return { changes: batchToProto(m.batch) };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The manager's gRPC server: the four services of `proto/control.proto` wired to the
+ * domain services. Handlers only convert (see `convert.ts`) and delegate; every error
+ * leaves through `toGrpcError` (common/grpc-errors.ts), the one SwarmnetError → status
+ * boundary on this side.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { toGrpcError, unary } from "../../common/grpc-errors.js";
+import type { Logger } from "../../common/logger.js";
+import { grpcPackageDefinition } from "../../common/proto.js";
+import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
+import type { ClusterHandlers } from "../../proto/generated/swarmnet/v1/Cluster.js";
+import type { DispatcherHandlers } from "../../proto/generated/swarmnet/v1/Dispatcher.js";
+import type { NetworksHandlers } from "../../proto/generated/swarmnet/v1/Networks.js";
+import type { NodesHandlers } from "../../proto/generated/swarmnet/v1/Nodes.js";
+import type { ClusterService, NodeService } from "../cluster/index.js";
+import type { Dispatcher, SessionSink } from "../dispatcher/dispatcher.js";
+import type { NetworkService } from "../networks/index.js";
+import {
+  clusterToProto,
+  createNetworkInput,
+  networkToProto,
+  nodeToProto,
+  sessionOutputToProto,
+  sessionRequest,
+} from "./convert.js";
+
+export interface ManagerServices {
+  cluster: ClusterService;
+  nodes: NodeService;
+  networks: NetworkService;
+  dispatcher: Dispatcher;
+  leader: () => Promise<string | undefined>;
+}
+
+function role(raw: string): "worker" | "manager" {
+  if (raw === "worker" || raw === "manager") return raw;
+  throw new SwarmnetError(
+    ErrorCode.InvalidArgument,
+    `role must be worker or manager, got ${JSON.stringify(raw)}`,
+  );
+}
+
+export function clusterHandlers(s: ManagerServices): ClusterHandlers {
+  return {
+    Init: unary(async (r) => {
+      const res = await s.cluster.init({
+        hostname: r.hostname,
+        advertiseAddr: r.advertiseAddr,
+        underlayAddrs: r.underlayAddrs,
+        defaultAddrPools: r.defaultAddrPools,
+        defaultAddrPoolMaskLength: r.defaultAddrPoolMaskLength,
+        dataPathPort: r.dataPathPort,
+        keyRotationIntervalMs: Number(r.keyRotationIntervalMs),
+      });
+      return res;
+    }),
+    Join: unary(async (r) =>
+      s.cluster.join({
+        token: r.token,
+        hostname: r.hostname,
+        advertiseAddr: r.advertiseAddr,
+        underlayAddrs: r.underlayAddrs,
+      }),
+    ),
+    Leave: unary(async (r) => {
+      await s.cluster.leave(r.nodeId, r.nodeSecret, r.force);
+      return {};
+    }),
+    Inspect: unary(async () => clusterToProto(await s.cluster.inspect(), await s.leader())),
+    JoinToken: unary(async (r) => ({
+      role: r.role,
+      token: await s.cluster.joinToken(role(r.role), r.rotate),
+    })),
+  };
+}
+
+export function nodesHandlers(s: ManagerServices): NodesHandlers {
+  return {
+    List: unary(async () => ({ nodes: (await s.nodes.list()).map(nodeToProto) })),
+    Remove: unary(async (r) => ({ id: (await s.nodes.remove(r.node, r.force)).id })),
+  };
+}
+
+export function networksHandlers(s: ManagerServices): NetworksHandlers {
+  return {
+    Create: unary(async (r) => networkToProto(await s.networks.create(createNetworkInput(r)))),
+    List: unary(async () => ({ networks: (await s.networks.list()).map(networkToProto) })),
+    Inspect: unary(async (r) => networkToProto(await s.networks.inspect(r.network))),
+    Remove: unary(async (r) => {
+      const n = await s.networks.remove(r.network);
+      return { id: n.id, name: n.name };
+    }),
+    Prune: unary(async () => ({ removed: await s.networks.prune() })),
+  };
+}
+
+export function dispatcherHandlers(s: ManagerServices, log: Logger): DispatcherHandlers {
+  return {
+    Session: (call) => {
+      let ended = false;
+      const closers: (() => void)[] = [];
+      const closed = () => {
+        if (ended) return;
+        ended = true;
+        for (const fn of closers) fn();
+      };
+      call.on("cancelled", closed);
+      call.on("error", () => closed());
+      const sink: SessionSink = {
+        write: (m) => {
+          if (!ended) call.write(sessionOutputToProto(m));
+        },
+        end: (err) => {
+          if (ended) return;
+          ended = true;
+          if (err === undefined) call.end();
+          else call.emit("error", toGrpcError(err));
+        },
+        onClose: (fn) => {
+          if (ended || call.cancelled) fn();
+          else closers.push(fn);
+        },
+      };
+      s.dispatcher.open(sessionRequest(call.request), sink).catch((err: unknown) => {
+        log.info({ err: String(err), node: call.request.hostname }, "agent session refused");
+        sink.end(err instanceof SwarmnetError ? err : new SwarmnetError(ErrorCode.Internal, String(err)));
+      });
+    },
+    Heartbeat: unary(async (r) => ({ periodMs: s.dispatcher.heartbeat(r.sessionId, r.nodeId) })),
+  };
+}
+
+/** Builds the server with every service; the caller binds and starts it. */
+export function createServer(s: ManagerServices, log: Logger): grpc.Server {
+  const proto = grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType;
+  const v1 = proto.swarmnet.v1;
+  const server = new grpc.Server({
+    // Agents keep one stream open for hours: keepalive pings find dead peers.
+    "grpc.keepalive_time_ms": 10_000,
+    "grpc.keepalive_timeout_ms": 5_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+  });
+  server.addService(v1.Cluster.service, clusterHandlers(s));
+  server.addService(v1.Nodes.service, nodesHandlers(s));
+  server.addService(v1.Networks.service, networksHandlers(s));
+  server.addService(v1.Dispatcher.service, dispatcherHandlers(s, log));
+  return server;
+}
+
+export function bindServer(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err !== null) {
+        reject(
+          new SwarmnetError(ErrorCode.Unavailable, `cannot listen on ${address}: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      } else resolve(port);
+    });
+  });
+}
