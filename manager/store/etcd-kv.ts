@@ -130,7 +130,9 @@ export class EtcdKv implements Kv {
       if (done) return;
       done = true;
       void watcher.cancel().catch(() => {});
-      if (/compact/i.test(err.message)) listener.compacted();
+      // etcd cancels a watch whose start revision was compacted; 3.4 sends no reason
+      // ("Watcher canceled: "), so any cancel we did not ask for means "resync".
+      if (/compact|Watcher canceled/i.test(err.message)) listener.compacted();
       else listener.failed(translate("watch", err));
     });
     return {
