@@ -9,7 +9,7 @@
  * add in the same transaction: nftables has no in-place element update.
  */
 import type { ConntrackFilter } from "../../common/executor.js";
-import type { Element, Group, TableModel } from "./ruleset-model.js";
+import { elementsOf, flowsOf, type Group, type TableModel } from "./ruleset-model.js";
 import type { ModelChange } from "./render.js";
 
 export interface ModelDiff extends ModelChange {
@@ -39,31 +39,21 @@ export function diffModels(prev: TableModel, next: TableModel): ModelDiff {
   return diff;
 }
 
-function elementId(e: Element): string {
-  return `${e.set} ${e.key}`;
-}
-
-function flowId(f: ConntrackFilter): string {
-  return `${f.protocol ?? ""}|${f.origDst ?? ""}|${f.origDstPort ?? ""}|${f.replySrc ?? ""}|${f.replySrcPort ?? ""}`;
-}
-
 function diffGroup(old: Group | undefined, next: Group | undefined, diff: ModelDiff): void {
-  const before = new Map((old?.elements ?? []).map((e) => [elementId(e), e]));
-  const after = new Map((next?.elements ?? []).map((e) => [elementId(e), e]));
-  for (const [id, e] of before) {
-    const now = after.get(id);
-    if (now === undefined || now.value !== e.value) diff.deletes.push(e);
-  }
-  for (const [id, e] of after) {
-    const was = before.get(id);
-    if (was === undefined || was.value !== e.value) diff.adds.push(e);
-  }
+  const before = new Map((old === undefined ? [] : elementsOf(old)).map((e) => [`${e.set} ${e.key}`, e]));
+  const after = new Map((next === undefined ? [] : elementsOf(next)).map((e) => [`${e.set} ${e.key}`, e]));
+  for (const [id, e] of before) if (after.get(id)?.text !== e.text) diff.deletes.push(e);
+  for (const [id, e] of after) if (before.get(id)?.text !== e.text) diff.adds.push(e);
+  if (old === undefined) return;
   if (next === undefined) {
-    diff.removedFlows.push(...(old?.groupFlows ?? []));
+    diff.removedFlows.push(...old.groupFlows);
     return;
   }
-  const kept = new Set(next.flows.map(flowId));
-  for (const f of old?.flows ?? []) if (!kept.has(flowId(f))) diff.removedFlows.push(f);
+  // A backend's flows go when the backend goes, or when what its flows look like changed
+  // (another target port): then every old backend's flows are stale.
+  const sameShape = JSON.stringify(old.flowTemplates) === JSON.stringify(next.flowTemplates);
+  const kept = new Set(sameShape ? next.slots : []);
+  for (const b of old.slots ?? []) if (!kept.has(b)) diff.removedFlows.push(...flowsOf(old, b));
 }
 
 /** Number of element and chain operations in a diff. */

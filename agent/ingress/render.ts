@@ -33,6 +33,7 @@ import {
   hex,
   buildModel,
   type Element,
+  type Group,
   type RuleParams,
   type SetName,
   type TableModel,
@@ -130,12 +131,27 @@ function elementStatements(
   }
 }
 
-function collect(elements: Iterable<Element>, withValue: boolean): Map<SetName, string[]> {
+function collect(elements: Iterable<Element>, withData: boolean): Map<SetName, string[]> {
   const bySet = new Map<SetName, string[]>();
   for (const e of elements) {
     let list = bySet.get(e.set);
     if (list === undefined) bySet.set(e.set, (list = []));
-    list.push(withValue ? e.key + e.value : e.key);
+    list.push(withData ? e.text : e.key);
+  }
+  return bySet;
+}
+
+/** Every element text of every group, by set (no per-element objects: this is the 100k path). */
+function collectGroups(groups: Iterable<Group>): Map<SetName, string[]> {
+  const bySet = new Map<SetName, string[]>();
+  for (const g of groups) {
+    const { sets, texts } = g.elements;
+    for (let i = 0; i < texts.length; i++) {
+      const set = sets[i] as SetName;
+      let list = bySet.get(set);
+      if (list === undefined) bySet.set(set, (list = []));
+      list.push(texts[i] as string);
+    }
   }
   return bySet;
 }
@@ -161,12 +177,8 @@ export function renderFullScript(model: TableModel, perStatement = DEFAULT_ELEME
   }
   out.push("}");
   const groups = [...model.groups.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  elementStatements("add", collect(groupElements(groups), true), perStatement, out);
+  elementStatements("add", collectGroups(groups), perStatement, out);
   return out.join("\n") + "\n";
-}
-
-function* groupElements(groups: readonly { elements: readonly Element[] }[]): Iterable<Element> {
-  for (const g of groups) yield* g.elements;
 }
 
 /** Pick chains sorted by kind, then numerically by slot count. */

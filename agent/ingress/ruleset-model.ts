@@ -15,18 +15,22 @@
  * the number of elements.
  *
  * The model is kept per *group* (one published port, one VIP, one host port, the egress
- * sets, the encrypted VNIs): each group carries a fingerprint of its input, so a rebuild
+ * sets, the encrypted VNIs): each group remembers the input that shaped it, so a rebuild
  * reuses unchanged groups as they are (no re-validation, no new strings) and the differ
  * compares only groups that changed — a one-backend change costs O(changed) plus an O(S)
- * walk over fingerprints, not O(S·B). Slots are sticky (`slots.ts`).
+ * allocation-free walk, not O(S·B). Slots are sticky (`slots.ts`). Elements are stored
+ * column-wise (one string per element, its text as added), and a backend's conntrack
+ * filters are derived from the group's templates when needed: at 10,000 × 10 the first
+ * build is dominated by garbage collection, so every object per backend counts.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { ConntrackFilter } from "../../common/executor.js";
-import { cidrsOverlap, parseCidr, parseIpv4, type Cidr } from "../../common/net-addr.js";
+import { cidrsOverlap, parseCidr, type Cidr } from "../../common/net-addr.js";
 import {
   DEFAULT_DATA_PATH_PORT,
   L4_PROTOCOLS,
   type L4Protocol,
+  type IngressPublication,
   type MeshState,
   type ServiceVip,
   type VipPort,
@@ -52,32 +56,72 @@ export const SET_NAMES = [
 ] as const;
 export type SetName = (typeof SET_NAMES)[number];
 
-/** One element: `key` identifies it (and deletes it), `value` is the rest of its text. */
+/** One element, as the differ hands it to the renderer. */
 export interface Element {
   set: SetName;
+  /** Identifies the element (and deletes it). */
   key: string;
-  /** What follows the key when adding: `comment "…" : data`, ` : data`, or "" for a set. */
-  value: string;
+  /** The element as added: the key, then ` comment "…"`, ` : data` or nothing. */
+  text: string;
+}
+
+/** A group's elements, one column entry per element. */
+export interface ElementColumns {
+  sets: SetName[];
+  texts: string[];
+  /** Length of each text's key prefix. */
+  keyLengths: number[];
 }
 
 export interface Group {
-  /** Unique per table; derived from the keys the group owns (e.g. `ingress tcp/8080`). */
+  /**
+   * Unique per table, derived from the keys the group owns: the port it holds on every
+   * address (`tcp/8080`: an ingress or a host/-p port, so two holders collide by id), on
+   * one address (`1.2.3.4 tcp/80`), `vip 10.0.0.2`, `egress`, `encrypted`.
+   */
   id: string;
   /** Everything in the input that shapes the elements; equal fingerprint → same group. */
   fingerprint: string;
-  elements: readonly Element[];
+  /** Ingress groups: [serviceId, targetPort, ...backends] as given, compared without allocating. */
+  input: readonly unknown[] | undefined;
+  elements: ElementColumns;
   /** Pick chain the group's verdict-map entries jump to, if any. */
   pickChain: string | undefined;
-  /** Backend per slot, for sticky slots in the next build. */
+  /** Backend per slot (the one target of a host/-p port), for sticky slots and conntrack. */
   slots: readonly string[] | undefined;
-  /** Conntrack entries of each backend (deleted when that backend disappears). */
-  flows: readonly ConntrackFilter[];
+  /** Conntrack filters of one backend with `replySrc` left out (filled in per backend). */
+  flowTemplates: readonly ConntrackFilter[];
   /** Conntrack entries of the whole group, fewer filters (deleted when the group disappears). */
   groupFlows: readonly ConntrackFilter[];
   /** The port the group holds, if any. */
   claim: PortClaim | undefined;
   /** Who holds the claim, for conflict messages. */
   owner: string;
+}
+
+function columns(): ElementColumns {
+  return { sets: [], texts: [], keyLengths: [] };
+}
+
+function pushElement(c: ElementColumns, set: SetName, key: string, rest = ""): void {
+  c.sets.push(set);
+  c.texts.push(rest === "" ? key : key + rest);
+  c.keyLengths.push(key.length);
+}
+
+/** The group's elements as objects (for the differ, on changed groups only). */
+export function elementsOf(g: Group): Element[] {
+  const { sets, texts, keyLengths } = g.elements;
+  return texts.map((text, i) => ({
+    set: sets[i] as SetName,
+    key: text.slice(0, keyLengths[i]),
+    text,
+  }));
+}
+
+/** Conntrack filters of backend `b` in group `g`. */
+export function flowsOf(g: Group, b: string): ConntrackFilter[] {
+  return g.flowTemplates.map((t) => ({ ...t, replySrc: b }));
 }
 
 /** Values baked into static rules: a change re-renders the whole table. */
@@ -115,6 +159,12 @@ const PICK_RULES = {
 } as const;
 type PickKind = keyof typeof PICK_RULES;
 
+/** `hex(INGRESS_MARK + slot)`, cached: it is rendered once per backend. */
+const slotMarks: string[] = [];
+function ingressSlotMark(slot: number): string {
+  return (slotMarks[slot] ??= hex(INGRESS_MARK + slot));
+}
+
 export function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, "0")}`;
 }
@@ -132,19 +182,21 @@ function show(v: unknown): string {
 }
 
 function checkProtocol(where: string, v: unknown): L4Protocol {
-  if (typeof v !== "string" || !(L4_PROTOCOLS as readonly string[]).includes(v))
+  if (v !== "tcp" && v !== "udp")
     throw invalid(where, `protocol must be ${L4_PROTOCOLS.join(" or ")}, got ${show(v)}`);
   return v as L4Protocol;
 }
 
 function checkPort(where: string, field: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65535)
-    throw invalid(where, `${field} must be a port in 1..65535, got ${show(v)}`);
+  if (!isPort(v)) throw invalid(where, `${field} must be a port in 1..65535, got ${show(v)}`);
   return v;
 }
 
+/** A dotted quad as `parseIpv4` accepts it (no leading zeros); one regex: this runs per backend. */
+const IPV4_PATTERN = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 function checkIp(where: string, field: string, v: unknown): string {
-  if (typeof v !== "string" || parseIpv4(v) === undefined)
+  if (typeof v !== "string" || !IPV4_PATTERN.test(v))
     throw invalid(where, `${field} must be an IPv4 address, got ${show(v)}`);
   return v;
 }
@@ -169,30 +221,62 @@ export interface PortClaim {
   port: number;
 }
 
-/** Which ports are taken; one on every address conflicts with the same port on any one. */
-class PortClaims {
-  private readonly everywhere = new Map<string, string>();
-  private readonly onAddr = new Map<string, string>();
-  private readonly anyAddr = new Map<string, string>();
+/** Group ids of ports held on every address, `tcp/8080`, made once per port. */
+const PORT_IDS: Record<L4Protocol, string[]> = { tcp: [], udp: [] };
 
-  take(where: string, c: PortClaim, owner: string): void {
-    const port = `${c.protocol}/${c.port}`;
-    const taken =
-      c.addr === undefined
-        ? (this.everywhere.get(port) ?? this.anyAddr.get(port))
-        : (this.everywhere.get(port) ?? this.onAddr.get(`${c.addr} ${port}`));
-    if (taken !== undefined) {
+/** The id of (protocol, port) when both are valid, else undefined. */
+function portId(protocol: unknown, port: unknown): string | undefined {
+  if ((protocol !== "tcp" && protocol !== "udp") || !isPort(port)) return undefined;
+  return (PORT_IDS[protocol][port] ??= `${protocol}/${port}`);
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+/** Throws the error that explains why (protocol, publishedPort) has no `portId`. */
+function badPort(where: string, p: { protocol: unknown; publishedPort: unknown }): never {
+  checkProtocol(where, p.protocol);
+  checkPort(where, "publishedPort", p.publishedPort);
+  throw new Error(`${where}: unreachable`);
+}
+
+/** Groups by id, refusing a second holder of a port (or of a VIP). */
+class GroupTable {
+  readonly groups = new Map<string, Group>();
+  /** `proto/port` → holder of that port on some single address. */
+  private readonly onOneAddr = new Map<string, Group>();
+
+  /** Adds a group holding a port on every address if nothing holds it yet (no allocation). */
+  tryAdd(g: Group): boolean {
+    if (g.claim === undefined || g.claim.addr !== undefined) return false;
+    if (this.groups.has(g.id) || this.onOneAddr.has(g.id)) return false;
+    this.groups.set(g.id, g);
+    return true;
+  }
+
+  add(where: string, g: Group): void {
+    const c = g.claim;
+    const anyAddr = c === undefined ? undefined : portId(c.protocol, c.port);
+    const holder =
+      this.groups.get(g.id) ??
+      (c === undefined || anyAddr === undefined
+        ? undefined
+        : c.addr === undefined
+          ? this.onOneAddr.get(anyAddr)
+          : this.groups.get(anyAddr));
+    if (holder !== undefined) {
+      if (c === undefined)
+        throw new SwarmnetError(ErrorCode.Conflict, `${where}: ${g.id} is already used by ${holder.owner}`);
       const on = c.addr === undefined ? "" : ` on ${c.addr}`;
       throw new SwarmnetError(
         ErrorCode.PortInUse,
-        `${where}: ${c.protocol} port ${c.port}${on} is already published by ${taken}`,
+        `${where}: ${c.protocol} port ${c.port}${on} is already published by ${holder.owner}`,
       );
     }
-    if (c.addr === undefined) this.everywhere.set(port, owner);
-    else {
-      this.onAddr.set(`${c.addr} ${port}`, owner);
-      if (!this.anyAddr.has(port)) this.anyAddr.set(port, owner);
-    }
+    this.groups.set(g.id, g);
+    if (c?.addr !== undefined && anyAddr !== undefined && !this.onOneAddr.has(anyAddr))
+      this.onOneAddr.set(anyAddr, g);
   }
 }
 
@@ -203,14 +287,9 @@ class PortClaims {
  */
 export function buildModel(state: MeshState, previous?: TableModel): TableModel {
   const prev = previous?.groups;
-  const groups = new Map<string, Group>();
-  const claims = new PortClaims();
-  const add = (where: string, g: Group): void => {
-    if (g.claim !== undefined) claims.take(where, g.claim, g.owner);
-    else if (groups.has(g.id))
-      throw new SwarmnetError(ErrorCode.Conflict, `${where}: ${g.id} is given twice`);
-    groups.set(g.id, g);
-  };
+  const table = new GroupTable();
+  const groups = table.groups;
+  const add = (where: string, g: Group): void => table.add(where, g);
 
   const ingressSource =
     state.ingressSource === undefined ? undefined : checkIp("ingressSource", "address", state.ingressSource);
@@ -219,15 +298,16 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
       ? DEFAULT_DATA_PATH_PORT
       : checkPort("dataPathPort", "port", state.dataPathPort);
 
-  (state.ingress ?? []).forEach((p, i) => {
-    const where = `ingress[${i}]`;
-    const protocol = checkProtocol(where, p.protocol);
-    const port = checkPort(where, "publishedPort", p.publishedPort);
-    const id = `ingress ${protocol}/${port}`;
-    const fingerprint = `${String(p.serviceId)}|${String(p.targetPort)}|${backendsText(p.backends)}`;
+  // The hot path of a one-backend change: S-1 unchanged services are checked and compared
+  // in place, allocating nothing (the `where` text is only built for a new group or an error).
+  const ingress = state.ingress ?? [];
+  for (let i = 0; i < ingress.length; i++) {
+    const p = ingress[i] as IngressPublication;
+    const id = portId(p.protocol, p.publishedPort) ?? badPort(`ingress[${i}]`, p);
     const old = prev?.get(id);
-    add(where, old?.fingerprint === fingerprint ? old : ingressGroup(where, id, fingerprint, old, p));
-  });
+    const g = old !== undefined && sameIngressInput(old, p) ? old : ingressGroup(`ingress[${i}]`, id, old, p);
+    if (!table.tryAdd(g)) table.add(`ingress[${i}]`, g);
+  }
 
   (state.hostPorts ?? []).forEach((h, i) => {
     const where = `hostPorts[${i}]`;
@@ -257,15 +337,10 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
     );
   });
 
-  const vipsSeen = new Map<string, string>();
   (state.vips ?? []).forEach((v, i) => {
     const where = `vips[${i}]`;
     const vip = checkIp(where, "vip", v.vip);
     const serviceId = checkId(where, "serviceId", v.serviceId);
-    const holder = vipsSeen.get(vip);
-    if (holder !== undefined)
-      throw new SwarmnetError(ErrorCode.Conflict, `${where}: VIP ${vip} is already the VIP of ${holder}`);
-    vipsSeen.set(vip, `service ${serviceId} on ${String(v.network)}`);
     const id = `vip ${vip}`;
     const fingerprint = `${serviceId}|${String(v.network)}|${portsText(v.ports)}|${backendsText(v.backends)}`;
     const old = prev?.get(id);
@@ -282,7 +357,7 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
   const pickChains = new Map<string, string>();
   let elementCount = 0;
   for (const g of groups.values()) {
-    elementCount += g.elements.length;
+    elementCount += g.elements.texts.length;
     if (g.pickChain !== undefined && !pickChains.has(g.pickChain))
       pickChains.set(g.pickChain, pickRule(g.pickChain));
   }
@@ -291,6 +366,18 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
 
 function backendsText(b: unknown): string {
   return Array.isArray(b) ? b.join(",") : String(b);
+}
+
+function sameIngressInput(
+  g: Group,
+  p: { serviceId: unknown; targetPort: unknown; backends: unknown },
+): boolean {
+  const input = g.input;
+  const backends = p.backends;
+  if (input === undefined || !Array.isArray(backends) || input.length !== backends.length + 2) return false;
+  if (input[0] !== p.serviceId || input[1] !== p.targetPort) return false;
+  for (let i = 0; i < backends.length; i++) if (input[i + 2] !== backends[i]) return false;
+  return true;
 }
 
 function portsText(ports: readonly VipPort[] | undefined): string {
@@ -316,7 +403,6 @@ function comment(text: string): string {
 function ingressGroup(
   where: string,
   id: string,
-  fingerprint: string,
   old: Group | undefined,
   p: {
     serviceId: unknown;
@@ -331,29 +417,23 @@ function ingressGroup(
   const slots = assignSlots(old?.slots, checkBackends(where, p.backends));
   const base = `${p.protocol} . ${p.publishedPort}`;
   const pickChain = slots.length === 0 ? undefined : pickChainName("ingress_pick", slots.length);
-  const elements: Element[] = [];
+  const elements = columns();
   if (pickChain !== undefined)
-    elements.push({ set: "ingress_ports", key: base, value: `${comment(serviceId)} : jump ${pickChain}` });
-  slots.forEach((b, i) =>
-    elements.push({
-      set: "ingress_backends",
-      key: `${base} . ${hex(INGRESS_MARK + i)}`,
-      value: ` : ${b} . ${targetPort}`,
-    }),
-  );
-  const flows = slots.map((b) => ({
-    protocol: p.protocol,
-    origDstPort: p.publishedPort,
-    replySrc: b,
-    replySrcPort: targetPort,
-  }));
+    pushElement(elements, "ingress_ports", base, `${comment(serviceId)} : jump ${pickChain}`);
+  for (let i = 0; i < slots.length; i++) {
+    const mark = ingressSlotMark(i);
+    elements.sets.push("ingress_backends");
+    elements.texts.push(`${base} . ${mark} : ${slots[i]} . ${targetPort}`);
+    elements.keyLengths.push(base.length + 3 + mark.length);
+  }
   return {
     id,
-    fingerprint,
+    fingerprint: "",
+    input: [p.serviceId, p.targetPort, ...(p.backends as unknown[])],
     elements,
     pickChain,
     slots,
-    flows,
+    flowTemplates: [{ protocol: p.protocol, origDstPort: p.publishedPort, replySrcPort: targetPort }],
     groupFlows: [{ protocol: p.protocol, origDstPort: p.publishedPort }],
     claim: { addr: undefined, protocol: p.protocol, port: p.publishedPort },
     owner: `service ${serviceId}`,
@@ -372,18 +452,16 @@ function vipGroup(
   const rawPorts = v.ports;
   const slots = assignSlots(old?.slots, checkBackends(where, v.backends));
   const n = slots.length;
-  const elements: Element[] = [];
-  const flows: ConntrackFilter[] = [];
+  const elements = columns();
+  const flowTemplates: ConntrackFilter[] = [];
   const groupFlows: ConntrackFilter[] = [];
   let pickChain: string | undefined;
   if (rawPorts === undefined) {
     pickChain = n === 0 ? undefined : pickChainName("vip_addr_pick", n);
     if (pickChain !== undefined)
-      elements.push({ set: "vip_addrs", key: vip, value: `${comment(serviceId)} : jump ${pickChain}` });
-    slots.forEach((b, i) => {
-      elements.push({ set: "vip_addr_backends", key: `${vip} . ${i}`, value: ` : ${b}` });
-      flows.push({ origDst: vip, replySrc: b });
-    });
+      pushElement(elements, "vip_addrs", vip, `${comment(serviceId)} : jump ${pickChain}`);
+    slots.forEach((b, i) => pushElement(elements, "vip_addr_backends", `${vip} . ${i}`, ` : ${b}`));
+    flowTemplates.push({ origDst: vip });
     groupFlows.push({ origDst: vip });
   } else {
     if (!Array.isArray(rawPorts)) throw invalid(where, "ports must be a list");
@@ -398,24 +476,25 @@ function vipGroup(
       if (seen.has(base)) throw invalid(at, `${protocol} port ${port} is given twice`);
       seen.add(base);
       groupFlows.push({ protocol, origDst: vip, origDstPort: port });
+      flowTemplates.push({ protocol, origDst: vip, origDstPort: port, replySrcPort: targetPort });
       if (pickChain !== undefined)
-        elements.push({ set: "vip_ports", key: base, value: `${comment(serviceId)} : jump ${pickChain}` });
-      slots.forEach((b, i) => {
-        elements.push({ set: "vip_port_backends", key: `${base} . ${i}`, value: ` : ${b} . ${targetPort}` });
-        flows.push({ protocol, origDst: vip, origDstPort: port, replySrc: b, replySrcPort: targetPort });
-      });
+        pushElement(elements, "vip_ports", base, `${comment(serviceId)} : jump ${pickChain}`);
+      slots.forEach((b, i) =>
+        pushElement(elements, "vip_port_backends", `${base} . ${i}`, ` : ${b} . ${targetPort}`),
+      );
     });
   }
   return {
     id,
     fingerprint,
+    input: undefined,
     elements,
     pickChain,
     slots,
-    flows,
+    flowTemplates,
     groupFlows,
     claim: undefined,
-    owner: `service ${serviceId}`,
+    owner: `service ${serviceId} on ${String(v.network)}`,
   };
 }
 
@@ -429,21 +508,20 @@ function localGroup(
   owner: string,
 ): Group {
   const key = hostIp === undefined ? `${protocol} . ${port}` : `${hostIp} . ${protocol} . ${port}`;
-  const element: Element = {
-    set: hostIp === undefined ? "local_ports" : "addr_ports",
-    key,
-    value: `${comment(commentId)} : ${target} . ${targetPort}`,
-  };
-  const flow: ConntrackFilter = { protocol, origDstPort: port, replySrc: target, replySrcPort: targetPort };
-  if (hostIp !== undefined) flow.origDst = hostIp;
+  const rest = `${comment(commentId)} : ${target} . ${targetPort}`;
+  const elements = columns();
+  pushElement(elements, hostIp === undefined ? "local_ports" : "addr_ports", key, rest);
+  const template: ConntrackFilter = { protocol, origDstPort: port, replySrcPort: targetPort };
+  if (hostIp !== undefined) template.origDst = hostIp;
   return {
-    id: hostIp === undefined ? `port ${protocol}/${port}` : `port ${hostIp} ${protocol}/${port}`,
-    fingerprint: element.value,
-    elements: [element],
+    id: hostIp === undefined ? `${protocol}/${port}` : `${hostIp} ${protocol}/${port}`,
+    fingerprint: rest,
+    input: undefined,
+    elements,
     pickChain: undefined,
-    slots: undefined,
-    flows: [flow],
-    groupFlows: [flow],
+    slots: [target],
+    flowTemplates: [template],
+    groupFlows: [{ ...template, replySrc: target }],
     claim: { addr: hostIp, protocol, port },
     owner,
   };
@@ -451,7 +529,7 @@ function localGroup(
 
 function egressGroup(sourceCidrs: readonly string[], bridges: readonly string[]): Group {
   const cidrs: Cidr[] = [];
-  const elements: Element[] = [];
+  const elements = columns();
   if (!Array.isArray(sourceCidrs)) throw invalid("egress", "sourceCidrs must be a list");
   if (!Array.isArray(bridges)) throw invalid("egress", "bridges must be a list");
   for (const [i, text] of sourceCidrs.entries()) {
@@ -462,20 +540,21 @@ function egressGroup(sourceCidrs: readonly string[], bridges: readonly string[])
     if (cidrs.some((o) => cidrsOverlap(o, c)))
       throw invalid("egress", `sourceCidrs[${i}] ${text} overlaps another source`);
     cidrs.push(c);
-    elements.push({ set: "egress_sources", key: text, value: "" });
+    pushElement(elements, "egress_sources", text);
   }
   for (const [i, name] of [...new Set(bridges)].entries()) {
     if (typeof name !== "string" || !IFNAME_PATTERN.test(name))
       throw invalid("egress", `bridges[${i}] must be an interface name, got ${show(name)}`);
-    elements.push({ set: "egress_bridges", key: `"${name}"`, value: "" });
+    pushElement(elements, "egress_bridges", `"${name}"`);
   }
   return {
     id: "egress",
-    fingerprint: elements.map((e) => e.key).join(","),
+    fingerprint: elements.texts.join(","),
+    input: undefined,
     elements,
     pickChain: undefined,
     slots: undefined,
-    flows: [],
+    flowTemplates: [],
     groupFlows: [],
     claim: undefined,
     owner: "egress",
@@ -489,14 +568,16 @@ function encryptedGroup(vnis: readonly number[]): Group {
     if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_VNI)
       throw invalid("encryptedVnis", `[${i}] must be a VNI in 1..${MAX_VNI}, got ${show(v)}`);
   });
-  const elements = unique.map((v): Element => ({ set: "encrypted_vnis", key: String(v), value: "" }));
+  const elements = columns();
+  for (const v of unique) pushElement(elements, "encrypted_vnis", String(v));
   return {
     id: "encrypted",
     fingerprint: unique.join(","),
+    input: undefined,
     elements,
     pickChain: undefined,
     slots: undefined,
-    flows: [],
+    flowTemplates: [],
     groupFlows: [],
     claim: undefined,
     owner: "encryption",

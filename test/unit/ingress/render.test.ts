@@ -228,7 +228,7 @@ describe("ingress ruleset renderer", () => {
         ],
       },
       ErrorCode.Conflict,
-      /VIP 10\.0\.0\.2 is already the VIP of service a on n/,
+      /vip 10\.0\.0\.2 is already used by service a on n/,
     ],
     [
       "overlapping egress sources",
