@@ -18,7 +18,8 @@ export function register(program: Command): void {
     .option("--name <lab>", "lab name (lowercase letters and digits)", DEFAULT_LAB)
     .option("--nodes <n>", "number of nodes", "3")
     .option("--managers <m>", "number of manager nodes (the first M nodes)", "1")
-    .action(async (o: { name: string; nodes: string; managers: string }) => {
+    .option("--no-init", "do not form the swarm (no init/join): the bare lab")
+    .action(async (o: { name: string; nodes: string; managers: string; init: boolean }) => {
       const nodes = parseCount("nodes", o.nodes, 1, MAX_LAB_NODES);
       const managers = parseCount("managers", o.managers, 1, MAX_LAB_NODES);
       const started = Date.now();
@@ -26,6 +27,7 @@ export function register(program: Command): void {
         name: o.name,
         nodes,
         managers,
+        init: o.init,
         progress: (line) => print(`lab ${o.name}: ${line}`),
       });
       print(

@@ -11,6 +11,10 @@
  * no address, and the host gets no link at all (veths are created straight into their
  * namespaces).
  *
+ * Unless told `init: false` (`lab up --no-init`), `up` ends with a formed cluster: swarm
+ * initialised on the first manager node, every other node joined with the right token,
+ * every agent's dispatcher stream open (`cluster.ts`).
+ *
  * `up` records state before building and undoes everything if any step fails; `down`
  * stops recorded pids plus anything still inside the lab's namespaces, deletes the
  * namespaces found by name, and removes the folder — idempotent, and correct after a
@@ -39,6 +43,7 @@ import {
   type LabLayout,
   type LabNode,
 } from "./layout.js";
+import { formCluster } from "./cluster.js";
 import {
   labDir,
   nodeDir,
@@ -63,6 +68,8 @@ export interface LabUpOptions {
   managers: number;
   /** Progress lines for a person watching; silent when absent. */
   progress?: (line: string) => void;
+  /** Form the swarm (init on n1, join the rest); false keeps the bare lab. Default true. */
+  init?: boolean;
 }
 
 export interface NodeStatus {
@@ -117,6 +124,13 @@ export class Lab {
       say("starting managers and agents");
       this.startSwarmnet(layout, state);
       await this.waitAgents(layout, state);
+      if (options.init !== false) {
+        await formCluster(this.ex, layout, {
+          cliMain: CLI_MAIN,
+          env: (n) => this.nodeEnv(layout.name, n),
+          say,
+        });
+      }
       return layout;
     } catch (err) {
       await this.down(layout.name).catch(() => {});
@@ -170,9 +184,16 @@ export class Lab {
         managers: managerAddresses(layout),
         agentSocket: join(dir, "agent.sock"),
         etcd: etcdEndpoints(layout),
+        // The agent's state dir: `swarm init|join` write the node's credentials there.
+        stateDir: dir,
       };
       writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
     }
+  }
+
+  /** The environment of a command run as `node` (its config file names the lab's managers). */
+  private nodeEnv(lab: string, node: LabNode): Record<string, string> {
+    return { SWARMNET_CONFIG: join(nodeDir(lab, node.name), "config.json"), SWARMNET_LAB: lab };
   }
 
   private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {

@@ -12,6 +12,7 @@
  * Removal follows Docker: a ready node, or a manager, is removed only with --force.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { notInitialised } from "../networks/network-service.js";
 import { keys } from "../store/keys.js";
 import type { ManagerRecord, NodeRecord, SessionRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
@@ -76,6 +77,7 @@ export class NodeService {
   ) {}
 
   async list(): Promise<NodeView[]> {
+    if ((await this.store.getCluster()) === undefined) throw notInitialised();
     const [nodes, sessions, managers, leader] = await Promise.all([
       this.store.listNodes(),
       this.store.listSessions(),

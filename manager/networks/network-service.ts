@@ -182,6 +182,7 @@ export class NetworkService {
   }
 
   async list(): Promise<NetworkView[]> {
+    if ((await this.store.getCluster()) === undefined) throw notInitialised();
     const [networks, attachments] = await Promise.all([
       this.store.listNetworks(),
       this.store.listEntries(`${keys.root}attachments/`),

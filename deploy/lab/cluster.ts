@@ -1,0 +1,95 @@
+/**
+ * Cluster formation for the lab: what a person would type, run inside the nodes.
+ *
+ *   n1 (first manager):   swarmnet swarm init --advertise-addr 100.64.1.1
+ *   other managers:       swarmnet swarm join --token <manager token> 100.64.1.1:4242
+ *   workers:              swarmnet swarm join --token <worker token>  100.64.1.1:4242
+ *   then wait until `swarmnet node ls` shows every node Ready (its agent's dispatcher
+ *   stream is open).
+ *
+ * It goes through the real CLI in each node's namespace (with the node's config file,
+ * so credentials land in that node's agent state dir) rather than calling the managers
+ * from here: the host has no route into the lab, and the lab proves the commands work.
+ * `swarm init` is retried while the manager is still starting.
+ */
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import type { Executor } from "../../common/executor.js";
+import { MANAGER_GRPC_PORT, type LabLayout, type LabNode } from "./layout.js";
+
+export interface FormOptions {
+  /** Absolute path of the CLI entry (dist/cli/main.js). */
+  cliMain: string;
+  /** The environment a command inside `node` runs with ($SWARMNET_CONFIG, …). */
+  env: (node: LabNode) => Record<string, string>;
+  say: (line: string) => void;
+}
+
+/** How long the first manager may take to answer `swarm init`. */
+const MANAGER_START_TIMEOUT_MS = 30_000;
+/** How long every agent may take to open its stream after joining. */
+const READY_TIMEOUT_MS = 60_000;
+/** Joins run this many at a time (each is a short Node process). */
+const JOIN_PARALLELISM = 8;
+const POLL_MS = 250;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface InitAnswer {
+  WorkerToken: string;
+  ManagerToken: string;
+}
+
+export async function formCluster(ex: Executor, layout: LabLayout, o: FormOptions): Promise<void> {
+  const managers = layout.nodes.filter((n) => n.role === "manager");
+  const first = managers[0];
+  if (first === undefined) return;
+  const cli = async (node: LabNode, args: string[]) => {
+    const r = await ex.runIn(node.netns, [process.execPath, o.cliMain, ...args], {
+      env: { SWARMNET_LOG_LEVEL: "warn", ...o.env(node) },
+    });
+    return {
+      ok: r.exitCode === 0,
+      out: r.stdout,
+      err: (r.stderr.trim().split("\n")[0] ?? "").replace(/^swarmnet: /, ""),
+    };
+  };
+
+  o.say(`initialising the swarm on ${first.name}`);
+  const deadline = Date.now() + MANAGER_START_TIMEOUT_MS;
+  let init = await cli(first, ["swarm", "init", "--advertise-addr", first.address, "--format", "json"]);
+  while (!init.ok && /cannot reach|no manager reachable|etcd/i.test(init.err) && Date.now() < deadline) {
+    await sleep(POLL_MS);
+    init = await cli(first, ["swarm", "init", "--advertise-addr", first.address, "--format", "json"]);
+  }
+  if (!init.ok)
+    throw new SwarmnetError(ErrorCode.Unavailable, `swarm init on ${first.name} failed: ${init.err}`);
+  const tokens = JSON.parse(init.out) as InitAnswer;
+
+  const target = `${first.address}:${MANAGER_GRPC_PORT}`;
+  const rest = layout.nodes.filter((n) => n !== first);
+  if (rest.length > 0) o.say(`joining ${rest.length} node(s) (${managers.length - 1} as managers)`);
+  for (let i = 0; i < rest.length; i += JOIN_PARALLELISM) {
+    await Promise.all(
+      rest.slice(i, i + JOIN_PARALLELISM).map(async (n) => {
+        const token = n.role === "manager" ? tokens.ManagerToken : tokens.WorkerToken;
+        const r = await cli(n, ["swarm", "join", "--token", token, "--advertise-addr", n.address, target]);
+        if (!r.ok) throw new SwarmnetError(ErrorCode.Unavailable, `swarm join on ${n.name} failed: ${r.err}`);
+      }),
+    );
+  }
+
+  o.say("waiting for every agent's dispatcher stream");
+  const readyBy = Date.now() + READY_TIMEOUT_MS;
+  let missing: string[] = layout.nodes.map((n) => n.name);
+  while (Date.now() < readyBy) {
+    const ls = await cli(first, ["node", "ls", "--format", "json"]);
+    if (ls.ok) {
+      const rows = JSON.parse(ls.out) as { Hostname: string; Status: string }[];
+      const ready = new Set(rows.filter((r) => r.Status === "Ready").map((r) => r.Hostname));
+      missing = layout.nodes.filter((n) => !ready.has(n.name)).map((n) => n.name);
+      if (missing.length === 0) return;
+    }
+    await sleep(POLL_MS);
+  }
+  throw new SwarmnetError(ErrorCode.Timeout, `nodes not ready after joining: ${missing.join(", ")}`);
+}
