@@ -207,11 +207,14 @@ function checkId(where: string, field: string, v: unknown): string {
   return v;
 }
 
-function checkBackends(where: string, v: unknown): string[] {
+/** Validates a backend list; duplicates are left to `assignSlots`, which drops them. */
+function checkBackends(where: string, v: unknown): readonly string[] {
   if (!Array.isArray(v)) throw invalid(where, `backends must be a list of IPv4 addresses`);
-  const out = new Set<string>();
-  v.forEach((b: unknown, i) => out.add(checkIp(where, `backends[${i}]`, b)));
-  return [...out];
+  for (let i = 0; i < v.length; i++) {
+    const b: unknown = v[i];
+    if (typeof b !== "string" || !IPV4_PATTERN.test(b)) checkIp(where, `backends[${i}]`, b);
+  }
+  return v as readonly string[];
 }
 
 /** A port a group holds: on every local address (`addr` undefined) or on one. */
