@@ -180,6 +180,18 @@ describe("ingress routing mesh (netns, real kernel)", function () {
     assert.equal(await topo.http("c1", "http://10.255.0.101:80/", 2), undefined, "only the listed port");
   });
 
+  it("egress masquerade lets a container reach the outside, as its node", async () => {
+    const url = `http://${CLIENT_ADDR}/`;
+    assert.equal(await topo.http("c1", url, 2), undefined, "the outside has no route back to containers");
+    await m1.apply(nodeState("n1", { egress: { sourceCidrs: ["10.255.0.0/24"], bridges: ["ingbr"] } }));
+    const a = await topo.http("c1", url);
+    assert.equal(a?.task, "outside");
+    assert.ok(a?.remoteAddr.startsWith(`${NODE_ADDR.n1}:`), `masqueraded: ${a?.remoteAddr}`);
+    const inside = await topo.http("c1", `http://${BACKENDS[0]?.ip ?? ""}/`);
+    assert.ok(inside?.remoteAddr.startsWith(`${C1_ADDR}:`), "traffic on the bridge keeps its source");
+    await m1.apply(nodeState("n1"));
+  });
+
   it("bad input changes nothing in the kernel", async () => {
     const before = await ruleset("n1");
     await assert.rejects(

@@ -13,6 +13,8 @@
  *   n2: bridge ingbr 10.255.0.3/24 + vx0 (flooding to n1)
  *         └─ b3 10.255.0.13   (task "b3", node "n2")
  *
+ * The client also runs `swarmnet whoami` (task "outside"), for egress tests.
+ *
  * `ingbr` stands in for the ingress network's bridge: b3 is reached from n1 only through
  * the VXLAN tunnel to n2, so "a backend on another node" really is one. Backends route
  * via their own node, as tasks do.
@@ -115,6 +117,13 @@ export class MeshTopology {
         { netns: this.ns(b.role) },
       );
     }
+    this.pids.push(
+      this.ex.startDetached([process.execPath, CLI_MAIN, "whoami", "--port", "80"], {
+        netns: this.ns("client"),
+        logFile: this.logFile("client"),
+        env: { SWARMNET_TASK_NAME: "outside", SWARMNET_LOG_LEVEL: "warn" },
+      }).pid,
+    );
     for (const b of BACKENDS) {
       this.pids.push(
         this.ex.startDetached([process.execPath, CLI_MAIN, "whoami", "--port", "80"], {
