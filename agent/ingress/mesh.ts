@@ -9,7 +9,8 @@
  * The first apply, a change of a static rule's value, and `resync` replace the whole table
  * in one transaction (creating it first, so a missing table is no error); that also
  * repairs any drift, which is why an incremental change that fails is retried once as a
- * full replace. Calls are serialised: each diff starts from what the previous one applied.
+ * full replace. Resync and such a repair set the sysctls again too (the namespace may be
+ * a new one). Calls are serialised: each diff starts from what the previous one applied.
  * A conntrack cleanup that fails is kept and retried on the next apply or resync; the call
  * that met it throws (its ruleset change did land).
  *
@@ -84,6 +85,7 @@ export class Mesh implements LoadBalancer {
       const started = this.clock.now();
       const model = this.applied ?? emptyModel();
       const stats = await this.replaceWhole(model, started);
+      this.sysctlsSet = false; // drift may be a sysctl too (a recreated namespace)
       await this.ensureSysctls();
       stats.conntrackDeleted = await this.cleanConntrack([]);
       stats.totalMs = this.clock.now() - started;
@@ -136,6 +138,7 @@ export class Mesh implements LoadBalancer {
         this.log.warn({ err, netns: this.netns }, "incremental nft change failed; replacing the table");
         const full = await this.replaceWhole(next, started);
         Object.assign(stats, full, { repairedDrift: true });
+        this.sysctlsSet = false;
       }
     } else {
       this.applied = next;

@@ -9,10 +9,10 @@
  * (port . slot) → backend applied 10,000 × 16 in ≈ 1 s. So a published port is one
  * element of a verdict map `(proto . port) → jump ingress_pick_N` plus N elements of
  * `(proto . port . slot) → backend . targetPort`; the chain `ingress_pick_N` holds one rule
- * `dnat to proto . port . numgen inc mod N map @ingress_backends`. There is one such chain
- * per distinct backend count N (not per service), so balancing is exact for any N, a
- * lookup is two hash lookups whatever the number of services, and applying scales with
- * the number of elements.
+ * that sets the slot, `numgen inc mod N`, and DNATs to `@ingress_backends[proto . port .
+ * slot]`. There is one such chain per distinct backend count N (not per service), so
+ * balancing is exact round robin for any N, a lookup is two hash lookups whatever the
+ * number of services, and applying scales with the number of elements.
  *
  * The model is kept per *group* (one published port, one VIP, one host port, the egress
  * sets, the encrypted VNIs): each group remembers the input that shaped it, so a rebuild
