@@ -59,6 +59,10 @@ export interface GossipConfig {
   deadNodeReclaimMs: number;
   /** When a probe's UDP ping goes unanswered, also try once over a stream. */
   tcpPingFallback: boolean;
+  /** How often a member tries a push-pull with a random failed (dead, not left) member. */
+  reconnectIntervalMs: number;
+  /** A failed member is retried for this long after it was declared dead, then forgotten. */
+  reconnectTimeoutMs: number;
   /** AES-256-GCM keys, base64, 32 bytes each; the first encrypts. Empty = plaintext gossip. */
   encryptionKeys: string[];
 }
@@ -108,6 +112,13 @@ export const DEFAULTS: GossipConfig = {
   deadNodeReclaimMs: 0,
   // true: a stream to the target survives UDP-only filtering or loss (memberlist's default).
   tcpPingFallback: true,
+  // 30 s (Serf's): after a partition heals, the two sides have declared each other dead and
+  // stopped talking; retrying failed members is how they find each other again. Each member
+  // tries with probability failed/alive, so the cluster as a whole makes about one attempt
+  // per failed member per interval.
+  reconnectIntervalMs: 30_000,
+  // 24 h (Serf's): long enough to ride out any partition a person would wait for.
+  reconnectTimeoutMs: 86_400_000,
   // None: the managers hand keys out; until then gossip is plaintext.
   encryptionKeys: [],
 };
@@ -186,6 +197,8 @@ const SPEC: ConfigSpec<GossipConfig> = {
   maxStreamBytes: int({ min: 1024, max: 1024 * 1024 * 1024 }),
   deadNodeReclaimMs: durationMs({ min: 0 }),
   tcpPingFallback: bool(),
+  reconnectIntervalMs: durationMs({ min: 0, max: 86_400_000 }),
+  reconnectTimeoutMs: durationMs({ min: 0 }),
   encryptionKeys: list(str({ pattern: KEY_BASE64, hint: "a base64 32-byte key" })),
 };
 

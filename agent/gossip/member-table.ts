@@ -55,6 +55,12 @@ export interface MemberRecord {
   suspicion: Suspicion | undefined;
 }
 
+export interface FailedMember {
+  name: string;
+  addr: string;
+  sinceMs: number;
+}
+
 export type MemberEventType = "join" | "update" | "leave" | "dead";
 
 export interface MemberTableHooks {
@@ -84,6 +90,8 @@ export class MemberTable {
   private readonly order: MemberRecord[] = [];
   private probeIndex = 0;
   private readonly counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+  /** Members declared dead (not left), kept past reaping for reconnect attempts. */
+  private readonly failed = new Map<string, FailedMember>();
 
   constructor(
     private readonly cfg: GossipConfig,
@@ -294,6 +302,28 @@ export class MemberTable {
     this.counts[state]++;
     st.state = state;
     st.stateChangeMs = this.clock.now();
+    if (state === "dead" && st !== this.local) {
+      this.failed.set(st.name, { name: st.name, addr: st.addr, sinceMs: st.stateChangeMs });
+    } else if (this.failed.size > 0) {
+      this.failed.delete(st.name);
+    }
+  }
+
+  /**
+   * A random failed member to try reconnecting to, forgetting those failed for longer
+   * than `timeoutMs`; undefined when there is none.
+   */
+  randomFailed(timeoutMs: number): FailedMember | undefined {
+    if (this.failed.size === 0) return undefined;
+    const now = this.clock.now();
+    for (const f of this.failed.values()) if (now - f.sinceMs > timeoutMs) this.failed.delete(f.name);
+    let i = randomInt(this.random, this.failed.size);
+    for (const f of this.failed.values()) if (i-- === 0) return f;
+    return undefined;
+  }
+
+  get failedCount(): number {
+    return this.failed.size;
   }
 
   private insert(st: MemberRecord): void {

@@ -31,6 +31,7 @@ import {
   type GossipMessage,
   type PacketOpener,
   type PacketSealer,
+  type PushPullNode,
 } from "./codec.js";
 import type { GossipConfig } from "./config.js";
 import { Emitter } from "./events.js";
@@ -110,6 +111,7 @@ export class Memberlist {
   private runState: RunState = "new";
   private gossipTimer: TimerHandle | undefined;
   private pushPullTimer: TimerHandle | undefined;
+  private reconnectTimer: TimerHandle | undefined;
   private readonly parts: Uint8Array[] = [];
   private readonly targets: MemberRecord[] = [];
 
@@ -144,8 +146,8 @@ export class Memberlist {
       {
         broadcast: (key, msg, onDone) => this.queue.enqueue(key, encodeMessage(msg), onDone),
         event: (type, rec) => {
-          if (type !== "join" || rec !== this.table.local) this.emitter.emit(type, toMember(rec));
           if (type === "dead") this.log.info({ member: rec.name }, "member dead");
+          if (this.emitter.has(type)) this.emitter.emit(type, toMember(rec));
         },
         conflict: (existing, claim) => this.onConflict(existing, claim),
         refuted: () => {
@@ -190,6 +192,9 @@ export class Memberlist {
       this.gossipTimer = this.clock.setInterval(() => this.gossip(), this.config.gossipIntervalMs);
     }, phase);
     this.schedulePushPull(true);
+    if (this.config.reconnectIntervalMs > 0) {
+      this.reconnectTimer = this.clock.setInterval(() => this.reconnect(), this.config.reconnectIntervalMs);
+    }
     this.log.debug({ addr: this.transport.advertiseAddr }, "gossip started");
   }
 
@@ -201,6 +206,7 @@ export class Memberlist {
     this.prober.stop();
     this.gossipTimer?.cancel();
     this.pushPullTimer?.cancel();
+    this.reconnectTimer?.cancel();
     this.table.cancelTimers();
     this.queue.reset();
     if (wasRunning) this.transport.close();
@@ -341,19 +347,23 @@ export class Memberlist {
 
   /**
    * Learns `members` without broadcasting, as if from a push-pull: the simulator uses it
-   * to start a benchmark from an already converged cluster.
+   * to start a benchmark from an already converged cluster. Pass one shared list to many
+   * members (it is not copied, its strings are shared), which keeps thousands of simulated
+   * views affordable.
    */
-  adoptMembers(members: readonly Member[]): void {
-    this.table.mergeRemote(
-      members.map((m) => ({
-        name: m.name,
-        addr: `${m.addr}:${m.port}`,
-        meta: m.meta,
-        incarnation: m.incarnation,
-        state: m.state,
-      })),
-      { quiet: true },
-    );
+  adoptMembers(members: readonly PushPullNode[]): void {
+    this.table.mergeRemote(members, { quiet: true });
+    // The push-pull phase was drawn for a cluster of one; draw it again for this size.
+    if (this.runState === "running") {
+      this.pushPullTimer?.cancel();
+      this.schedulePushPull(true);
+    }
+  }
+
+  /** Our entry as `adoptMembers` takes it. */
+  get localEntry(): PushPullNode {
+    const l = this.table.local;
+    return { name: l.name, addr: l.addr, meta: l.meta, incarnation: l.incarnation, state: l.state };
   }
 
   // ---------------------------------------------------------------- sending
@@ -471,9 +481,31 @@ export class Memberlist {
           ),
         );
       }
+      const incarnation = this.table.local.incarnation;
       this.table.mergeRemote(reply.pushPull.nodes);
       this.delegate?.mergeRemoteState(reply.pushPull.userState, join);
+      // The peer thought us dead or suspect and we refuted: tell it first, directly (its side
+      // of a healed partition hears it from there).
+      if (this.table.local.incarnation !== incarnation) {
+        this.send(addr, [encodeMessage({ kind: "alive", alive: this.table.localAlive() })]);
+      }
       done(undefined);
+    });
+  }
+
+  /**
+   * Serf's reconnect: with probability failed/alive, push-pull with one random failed
+   * member. This is what re-merges the two halves of a healed partition, which by then
+   * have reaped each other from their member lists.
+   */
+  private reconnect(): void {
+    if (this.runState !== "running" || this.table.failedCount === 0) return;
+    const alive = Math.max(1, this.table.stateCounts().alive);
+    if (this.random.next() > this.table.failedCount / alive) return;
+    const target = this.table.randomFailed(this.config.reconnectTimeoutMs);
+    if (target === undefined) return;
+    this.pushPull(target.addr, true, (err) => {
+      if (err !== undefined) this.log.debug({ member: target.name, err: err.message }, "reconnect failed");
     });
   }
 
@@ -560,16 +592,19 @@ export class Memberlist {
     const m = opened.messages[0] as GossipMessage;
     switch (m.kind) {
       case "pushPull": {
+        // Merge first, so the reply carries any refutation the peer's view provoked.
         const pp = m.pushPull;
-        const ours = {
-          join: false,
-          nodes: this.table.pushPullNodes(),
-          userState: this.delegate?.localState(pp.join) ?? EMPTY_BYTES,
-          sourceNode: this.config.nodeName,
-        };
         this.table.mergeRemote(pp.nodes);
         this.delegate?.mergeRemoteState(pp.userState, pp.join);
-        answer({ kind: "pushPull", pushPull: ours });
+        answer({
+          kind: "pushPull",
+          pushPull: {
+            join: false,
+            nodes: this.table.pushPullNodes(),
+            userState: this.delegate?.localState(pp.join) ?? EMPTY_BYTES,
+            sourceNode: this.config.nodeName,
+          },
+        });
         break;
       }
       case "ping":

@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from "../../common/logger.js";
 import { loadGossipConfig, type GossipConfig } from "./config.js";
 import type { Keyring } from "./keyring.js";
 import { Memberlist } from "./memberlist.js";
+import type { PushPullNode } from "./codec.js";
 import type { Member } from "./member-table.js";
 import { seededRandom } from "./random.js";
 import { SimNetwork, type LinkParams } from "./sim-network.js";
@@ -94,7 +95,7 @@ export class SimCluster {
   addConverged(count: number): SimMember[] {
     const added: SimMember[] = [];
     for (let i = 0; i < count; i++) added.push(this.add());
-    const all: Member[] = added.map((m) => m.memberlist.localMember);
+    const all: PushPullNode[] = added.map((m) => m.memberlist.localEntry);
     for (const m of added) m.memberlist.adoptMembers(all);
     return added;
   }
