@@ -43,7 +43,8 @@ import {
   VXLAN_OVERHEAD_BYTES,
   type OverlayDesired,
 } from "./vxlan/index.js";
-import { GatewayBridge, gatewayAddress, type GatewayPort } from "./gwbridge/index.js";
+import { GW_BRIDGE, GW_SUBNET, GatewayBridge, gatewayAddress, type GatewayPort } from "./gwbridge/index.js";
+import { Mesh, type MeshState } from "./ingress/index.js";
 
 export interface AttachOptions {
   network: string;
@@ -85,6 +86,8 @@ export class Agent {
   readonly endpoints: EndpointTable;
   readonly overlay: OverlayDriver;
   readonly gateway: GatewayBridge;
+  /** The node namespace's nftables table: routing mesh, publishing, egress masquerade. */
+  readonly nodeMesh: Mesh;
   private readonly ex: Executor;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -111,6 +114,7 @@ export class Agent {
     this.runtime = new SandboxRuntime(this.ex, join(config.stateDir, "logs"));
     this.overlay = new OverlayDriver(this.ex, { prefix: config.netnsPrefix });
     this.gateway = new GatewayBridge(this.ex, undefined);
+    this.nodeMesh = new Mesh(this.ex, { log: this.log.child({ component: "mesh" }) });
   }
 
   async start(): Promise<void> {
@@ -122,6 +126,7 @@ export class Agent {
     await this.adopt();
     this.endpoints.onChange(() => void this.reconcile().catch((err: unknown) => this.reconcileFailed(err)));
     this.resyncTimer = this.clock.setInterval(() => void this.resync(), this.config.resyncIntervalMs);
+    this.nodeMesh.start();
     this.log.info(
       {
         node: this.config.nodeName,
@@ -142,6 +147,7 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     this.resyncTimer?.cancel();
+    this.nodeMesh.stop();
     await this.ops.catch(() => undefined);
     this.log.info({ node: this.config.nodeName }, "agent stopped");
   }
@@ -234,10 +240,17 @@ export class Agent {
   reconcile(): Promise<void> {
     const run = this.kernelQueue.then(async () => {
       await this.overlay.reconcile(this.desiredOverlay());
-      await this.gateway.reconcile(this.desiredGateway());
+      const gatewayPorts = this.desiredGateway();
+      await this.gateway.reconcile(gatewayPorts);
+      await this.nodeMesh.apply(this.desiredNodeMesh(gatewayPorts.length > 0));
     });
     this.kernelQueue = run.catch(() => undefined);
     return run;
+  }
+
+  /** The node namespace's nftables desired state. */
+  desiredNodeMesh(egress: boolean): MeshState {
+    return egress ? { egress: { sourceCidrs: [GW_SUBNET], bridges: [GW_BRIDGE] } } : {};
   }
 
   /** The lowest free gateway-bridge address on this node. */
