@@ -308,7 +308,9 @@ export class Executor {
   /** Runs a command inside a namespace attached to this terminal; resolves to its exit code. */
   interactive(netns: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
     return new Promise((resolve, reject) => {
-      const child = spawn("ip", ["netns", "exec", netns, ...argv], {
+      // nsenter (network namespace only) for the reason given at startDetached: a nested
+      // `swarmnet` may create namespaces, which must be visible outside this command.
+      const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], {
         stdio: "inherit",
         env: { ...process.env, ...env },
       });
