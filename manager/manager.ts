@@ -28,7 +28,7 @@ import {
   type LeaderElection,
 } from "./election/index.js";
 import { bindServer, createServer } from "./grpc/server.js";
-import { NetworkService } from "./networks/index.js";
+import { AttachmentService, NetworkService } from "./networks/index.js";
 import { EtcdKv } from "./store/etcd-kv.js";
 import { keys } from "./store/keys.js";
 import type { Kv, KvLease } from "./store/kv.js";
@@ -52,6 +52,7 @@ export interface ManagerDeps {
 export class Manager {
   readonly store: Store;
   readonly networks: NetworkService;
+  readonly attachments: AttachmentService;
   readonly cluster: ClusterService;
   readonly nodes: NodeService;
   readonly view: IntentView;
@@ -89,6 +90,7 @@ export class Manager {
     this.cluster = new ClusterService(this.store);
     this.nodes = new NodeService(this.store, () => this.election.leader());
     this.view = new IntentView(this.kv, config.changeLogBatches, this.log.child({ component: "intent" }));
+    this.attachments = new AttachmentService(this.store, (id) => this.view.node(id));
     this.dispatcher = new Dispatcher(
       this.store,
       this.view,
@@ -126,6 +128,7 @@ export class Manager {
         cluster: this.cluster,
         nodes: this.nodes,
         networks: this.networks,
+        attachments: this.attachments,
         dispatcher: this.dispatcher,
         leader: () => this.election.leader(),
       },
@@ -135,6 +138,7 @@ export class Manager {
     this.boundAddress = `${this.config.listen.slice(0, this.config.listen.lastIndexOf(":"))}:${port}`;
     await this.untilEtcd(() => this.takeLease());
     await this.untilEtcd(() => this.view.start());
+    this.store.readThrough(this.view.reader);
     this.dispatcher.start();
     this.jobs.attach();
     this.election.start();
@@ -157,6 +161,7 @@ export class Manager {
         resolve();
       });
     });
+    this.store.readThrough(undefined);
     await this.view.stop();
     await this.lease?.revoke().catch(() => {});
     await this.kv.close();

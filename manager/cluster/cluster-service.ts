@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { parseCidr, parseIpv4 } from "../../common/net-addr.js";
 import { GLOBAL_DEFAULT_POOLS, GLOBAL_DEFAULT_SUBNET_SIZE, poolSpecs } from "../ipam/index.js";
-import { notInitialised, planNetwork, underlayPrefixes } from "../networks/network-service.js";
+import { notInitialised, planNetwork } from "../networks/network-service.js";
 import { parseNetworkSpec } from "../networks/network-spec.js";
 import { keys } from "../store/keys.js";
 import type {
@@ -142,8 +142,7 @@ export class ClusterService {
           "this cluster is already initialised (leave it with 'swarmnet swarm leave' or join it with a token)",
         );
       }
-      const underlay = underlayPrefixes([node.record]);
-      await planNetwork(tx, ingressSpec, { cluster, underlay, id: ingressId, createdAt });
+      await planNetwork(tx, ingressSpec, { cluster, extraNodes: [node.record], id: ingressId, createdAt });
       this.planKeys(tx, cluster, createdAt);
       tx.put(keys.cluster, cluster);
       tx.put(keys.node(node.record.id), node.record);

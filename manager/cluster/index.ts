@@ -12,3 +12,4 @@ export {
 export { NodeService, nodeViews, resolveNode, type NodeView } from "./node-service.js";
 export { clusterFingerprint, formatJoinToken, parseJoinToken, roleForToken } from "./tokens.js";
 export { hashSecret, newId, newSecret, sameSecret } from "./ids.js";
+export { checkNodeCredential } from "./node-auth.js";

@@ -80,7 +80,7 @@ export class IntentView {
     if (this.unsubscribe !== undefined) return;
     this.unsubscribe = this.mirror.subscribe((c) => this.onChange(c));
     await this.mirror.start();
-    for (const e of this.mirror.list(keys.networksPrefix)) {
+    for (const e of this.mirror.entriesUnder(keys.networksPrefix)) {
       const n = decode<NetworkRecord>(e.key, e.value);
       this.networks.set(n.id, n);
     }
@@ -98,6 +98,11 @@ export class IntentView {
 
   get revision(): number {
     return this.mirror.currentRevision;
+  }
+
+  /** The whole-store mirror, which transactions may read from (see store/txn.ts). */
+  get reader(): PrefixMirror {
+    return this.mirror;
   }
 
   waitFor(revision: number, timeoutMs: number): Promise<boolean> {
@@ -131,7 +136,7 @@ export class IntentView {
   }
 
   node(id: string): NodeRecord | undefined {
-    const e = this.mirror.get(keys.node(id));
+    const e = this.mirror.entry(keys.node(id));
     return e === undefined ? undefined : decode<NodeRecord>(e.key, e.value);
   }
 
@@ -208,10 +213,12 @@ export class IntentView {
 
   private computeSeeds(): GossipSeed[] {
     const ready = new Set(
-      this.mirror.list(keys.sessionsPrefix).map((e) => e.key.slice(keys.sessionsPrefix.length).split("/")[0]),
+      this.mirror
+        .entriesUnder(keys.sessionsPrefix)
+        .map((e) => e.key.slice(keys.sessionsPrefix.length).split("/")[0]),
     );
     return this.mirror
-      .list(keys.nodesPrefix)
+      .entriesUnder(keys.nodesPrefix)
       .map((e) => decode<NodeRecord>(e.key, e.value))
       .filter((n) => ready.has(n.id))
       .map((n) => ({ nodeId: n.id, hostname: n.hostname, address: n.advertiseAddr }));
@@ -219,13 +226,13 @@ export class IntentView {
 
   private computeManagers(): string[] {
     return this.mirror
-      .list(keys.managersPrefix)
+      .entriesUnder(keys.managersPrefix)
       .map((e) => decode<ManagerRecord>(e.key, e.value).address)
       .sort();
   }
 
   private computeCluster(): ClusterSettings | undefined {
-    const e = this.mirror.get(keys.cluster);
+    const e = this.mirror.entry(keys.cluster);
     if (e === undefined) return undefined;
     const c = decode<ClusterRecord>(e.key, e.value);
     return { clusterId: c.id, dataPathPort: c.dataPathPort };

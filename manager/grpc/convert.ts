@@ -14,10 +14,16 @@ import type { SessionRequest__Output } from "../../proto/generated/swarmnet/v1/S
 import type { ClusterView, NodeView } from "../cluster/index.js";
 import type { ChangeBatch, IntentChange } from "../dispatcher/intent-view.js";
 import type { SessionOpenRequest, SessionOutput } from "../dispatcher/dispatcher.js";
-import type { CreateNetworkInput } from "../networks/index.js";
+import {
+  addressInfo,
+  type AttachResult,
+  type CreateNetworkInput,
+  type NetworkUsage,
+} from "../networks/index.js";
+import type { AttachNetworkResponse } from "../../proto/generated/swarmnet/v1/AttachNetworkResponse.js";
 import type { NetworkRecord } from "../store/records.js";
 
-export function networkToProto(n: NetworkRecord & { attached?: string[] }): Network {
+export function networkToProto(n: NetworkRecord & Partial<NetworkUsage>): Network {
   return {
     id: n.id,
     name: n.name,
@@ -41,6 +47,22 @@ export function networkToProto(n: NetworkRecord & { attached?: string[] }): Netw
     encrypted: n.encrypted,
     mtu: n.mtu ?? 0,
     attached: n.attached ?? [],
+    endpoints: (n.endpoints ?? []).map((e) => ({
+      ...e,
+      prefixLength: addressInfo(n, e.ip).prefixLength,
+    })),
+    peers: n.peers ?? [],
+  };
+}
+
+export function attachResultToProto(r: AttachResult): AttachNetworkResponse {
+  return {
+    network: networkToProto(r.network),
+    ip: r.ip,
+    prefixLength: r.prefixLength,
+    subnet: r.subnet,
+    gateway: r.gateway,
+    dataPathPort: r.dataPathPort,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The manager's gRPC server: the four services of `proto/control.proto` wired to the
+ * The manager's gRPC server: the services of `proto/control.proto` wired to the
  * domain services. Handlers only convert (see `convert.ts`) and delegate; every error
  * leaves through `toGrpcError` (common/grpc-errors.ts), the one SwarmnetError → status
  * boundary on this side.
@@ -13,11 +13,13 @@ import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
 import type { ClusterHandlers } from "../../proto/generated/swarmnet/v1/Cluster.js";
 import type { DispatcherHandlers } from "../../proto/generated/swarmnet/v1/Dispatcher.js";
 import type { NetworksHandlers } from "../../proto/generated/swarmnet/v1/Networks.js";
+import type { AttachmentsHandlers } from "../../proto/generated/swarmnet/v1/Attachments.js";
 import type { NodesHandlers } from "../../proto/generated/swarmnet/v1/Nodes.js";
 import type { ClusterService, NodeService } from "../cluster/index.js";
 import type { Dispatcher, SessionSink } from "../dispatcher/dispatcher.js";
-import type { NetworkService } from "../networks/index.js";
+import type { AttachmentService, NetworkService } from "../networks/index.js";
 import {
+  attachResultToProto,
   clusterToProto,
   createNetworkInput,
   networkToProto,
@@ -30,6 +32,7 @@ export interface ManagerServices {
   cluster: ClusterService;
   nodes: NodeService;
   networks: NetworkService;
+  attachments: AttachmentService;
   dispatcher: Dispatcher;
   leader: () => Promise<string | undefined>;
 }
@@ -96,6 +99,32 @@ export function networksHandlers(s: ManagerServices): NetworksHandlers {
   };
 }
 
+export function attachmentsHandlers(s: ManagerServices): AttachmentsHandlers {
+  return {
+    Attach: unary(async (r) =>
+      attachResultToProto(
+        await s.attachments.attach({
+          nodeId: r.nodeId,
+          nodeSecret: r.nodeSecret,
+          network: r.network,
+          containerId: r.containerId,
+          containerName: r.containerName,
+          ip: r.ip,
+        }),
+      ),
+    ),
+    Release: unary(async (r) => {
+      await s.attachments.release({
+        nodeId: r.nodeId,
+        nodeSecret: r.nodeSecret,
+        networkId: r.networkId,
+        containerId: r.containerId,
+      });
+      return {};
+    }),
+  };
+}
+
 export function dispatcherHandlers(s: ManagerServices, log: Logger): DispatcherHandlers {
   return {
     Session: (call) => {
@@ -147,6 +176,7 @@ export function createServer(s: ManagerServices, log: Logger): grpc.Server {
   server.addService(v1.Nodes.service, nodesHandlers(s));
   server.addService(v1.Networks.service, networksHandlers(s));
   server.addService(v1.Dispatcher.service, dispatcherHandlers(s, log));
+  server.addService(v1.Attachments.service, attachmentsHandlers(s));
   return server;
 }
 

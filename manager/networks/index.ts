@@ -20,3 +20,13 @@ export {
   type CreateNetworkInput,
   type NetworkSpec,
 } from "./network-spec.js";
+export {
+  AttachmentService,
+  notAttachableReason,
+  type AttachInput,
+  type AttachResult,
+  type NodeCredential,
+  type ReleaseInput,
+} from "./attachment-service.js";
+export { addressInfo, addressSpaces, TxnAddresses, type AllocatedAddress } from "./address-allocation.js";
+export { networkUsage, type EndpointView, type NetworkUsage, type PeerView } from "./network-usage.js";

@@ -7,8 +7,15 @@
  * VNI in pure code, and writes the network, its name, its subnet keys and its VNI key
  * together. Two managers racing for the same subnet or VNI both compute, one commits,
  * the other's compares fail and it recomputes on fresh data — so subnets and VNIs are
- * unique without a lock. Within one manager, creates are queued, so its own requests do
- * not make each other retry.
+ * unique without a lock.
+ *
+ * Group commit: within one manager, creates that arrive while a transaction is in
+ * flight wait and then go together, planned one after the other in ONE transaction
+ * (each sees the previous ones' allocations: transactions read their own writes), up
+ * to `MAX_BATCH`. Every create still gets its own answer — a refused one (duplicate
+ * name, overlap) writes nothing and does not hold the others back. Since every create
+ * touches the same ranges, this is what lets throughput grow with concurrency instead
+ * of turning into retries.
  *
  * `rm` refuses while anything is attached (`attachments/<network>/…`: services, tasks,
  * containers); the check and the delete are one transaction, so an attachment created
@@ -40,11 +47,9 @@ import {
   type CreateNetworkInput,
   type NetworkSpec,
 } from "./network-spec.js";
+import { networkUsage, type NetworkUsage } from "./network-usage.js";
 
-export interface NetworkView extends NetworkRecord {
-  /** Owners attached to the network ("service:<id>", …). */
-  attached: string[];
-}
+export interface NetworkView extends NetworkRecord, NetworkUsage {}
 
 export interface NetworkServiceOptions {
   newId: () => string;
@@ -69,30 +74,36 @@ export function underlayPrefixes(nodes: readonly NodeRecord[]): TakenPrefix[] {
 }
 
 /**
- * Plans one network inside a transaction: reads (guarded) what it must not collide with
- * and queues the writes. Used by `create` and by `swarm init` (the ingress network).
+ * Plans one network inside a transaction: reads (guarded, all at once) what it must not
+ * collide with — names, networks, subnets, VNIs, node underlays — decides in plain code,
+ * and only then queues the writes, so a refused request has written nothing. Used by
+ * `create` and by `swarm init` (the ingress network, with the first node not yet stored).
  */
 export async function planNetwork(
   tx: StoreTxn,
   spec: NetworkSpec,
-  ctx: { cluster: ClusterRecord; underlay: readonly TakenPrefix[]; id: string; createdAt: string },
+  ctx: { cluster: ClusterRecord; extraNodes?: readonly NodeRecord[]; id: string; createdAt: string },
 ): Promise<NetworkRecord> {
-  if (await tx.exists(keys.networkName(spec.name))) {
+  const [nameTaken, networks, subnets, vniKeys, nodes] = await Promise.all([
+    tx.exists(keys.networkName(spec.name)),
+    tx.list<NetworkRecord>(keys.networksPrefix),
+    tx.listEntries<SubnetRecord>(keys.subnetsPrefix),
+    spec.driver === "overlay" ? tx.listKeys(keys.vnisPrefix) : Promise.resolve([]),
+    tx.list<NodeRecord>(keys.nodesPrefix),
+  ]);
+  if (nameTaken) {
     throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${spec.name} already exists`);
   }
-  const networks = await tx.list<NetworkRecord>(keys.networksPrefix);
-  if (spec.ingress) {
-    const existing = networks.find((n) => n.ingress);
-    if (existing !== undefined) {
-      throw new SwarmnetError(
-        ErrorCode.Conflict,
-        `an ingress network already exists (${existing.name}); there can be only one`,
-      );
-    }
+  const ingress = spec.ingress ? networks.find((n) => n.ingress) : undefined;
+  if (ingress !== undefined) {
+    throw new SwarmnetError(
+      ErrorCode.Conflict,
+      `an ingress network already exists (${ingress.name}); there can be only one`,
+    );
   }
   const names = new Map(networks.map((n) => [n.id, n.name]));
-  const taken: TakenPrefix[] = [...ctx.underlay];
-  for (const { key, value } of await tx.listEntries<SubnetRecord>(keys.subnetsPrefix)) {
+  const taken: TakenPrefix[] = underlayPrefixes([...nodes, ...(ctx.extraNodes ?? [])]);
+  for (const { key, value } of subnets) {
     const cidr = parseCidr(lastSegment(key).replace("-", "/"));
     const holder = names.get(value.networkId) ?? value.networkId;
     if (cidr !== undefined) taken.push({ cidr, holder: `network ${holder}` });
@@ -106,15 +117,10 @@ export async function planNetwork(
   let vni: number | undefined;
   const options = { ...spec.options };
   if (spec.driver === "overlay") {
-    const used = new Set((await tx.listKeys(keys.vnisPrefix)).map((k) => Number(lastSegment(k))));
-    if (spec.requestedVni !== undefined) {
-      checkRequested(VNI_RANGE, spec.requestedVni, used);
-      vni = spec.requestedVni;
-    } else {
-      vni = lowestFree(VNI_RANGE, used);
-    }
+    const used = new Set(vniKeys.map((k) => Number(lastSegment(k))));
+    if (spec.requestedVni !== undefined) checkRequested(VNI_RANGE, spec.requestedVni, used);
+    vni = spec.requestedVni ?? lowestFree(VNI_RANGE, used);
     options[OPT_VXLANID_LIST] = String(vni);
-    tx.putString(keys.vni(vni), ctx.id);
   }
   const record: NetworkRecord = {
     id: ctx.id,
@@ -132,8 +138,10 @@ export async function planNetwork(
     encrypted: spec.encrypted,
     ...(spec.mtu === undefined ? {} : { mtu: spec.mtu }),
   };
+  // Decided: now the writes.
   tx.put(keys.network(record.id), record);
   tx.putString(keys.networkName(record.name), record.id);
+  if (vni !== undefined) tx.putString(keys.vni(vni), record.id);
   for (const c of ipam) {
     const sub: SubnetRecord = { networkId: record.id, scope: spec.scope };
     tx.put(keys.subnet(formatCidr(c.subnet)), sub);
@@ -148,12 +156,29 @@ export function planRemoval(tx: StoreTxn, n: NetworkRecord): void {
   for (const c of n.ipam.configs) tx.delete(keys.subnet(c.subnet));
   if (n.vni !== undefined) tx.delete(keys.vni(n.vni));
   tx.deletePrefix(keys.addressesPrefix(n.id));
+  tx.delete(keys.addressCursor(n.id));
+  // What is left here are nodes' ingress endpoints (remove refuses every other user).
+  tx.deletePrefix(keys.attachmentsPrefix(n.id));
+}
+
+/**
+ * Creates per transaction: 4 writes each, under etcd's default limit of 128 operations
+ * per transaction (--max-txn-ops).
+ */
+export const MAX_BATCH = 25;
+
+interface PendingCreate {
+  spec: NetworkSpec;
+  id: string;
+  createdAt: string;
+  resolve: (n: NetworkRecord) => void;
+  reject: (err: unknown) => void;
 }
 
 export class NetworkService {
   private readonly opts: NetworkServiceOptions;
-  /** Creates from this manager run one at a time (see the header). */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending: PendingCreate[] = [];
+  private draining = false;
 
   constructor(
     private readonly store: Store,
@@ -164,36 +189,67 @@ export class NetworkService {
 
   async create(input: CreateNetworkInput): Promise<NetworkRecord> {
     const spec = parseNetworkSpec(input);
-    const run = this.queue.then(() => this.createNow(spec));
-    this.queue = run.catch(() => {});
-    return run;
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        spec,
+        id: this.opts.newId(),
+        createdAt: this.opts.now().toISOString(),
+        resolve,
+        reject,
+      });
+      void this.drain();
+    });
   }
 
-  private async createNow(spec: NetworkSpec): Promise<NetworkRecord> {
-    const underlay = underlayPrefixes(await this.store.listNodes());
-    const id = this.opts.newId();
-    const createdAt = this.opts.now().toISOString();
-    const { result } = await this.store.transact(async (tx) => {
-      const cluster = await tx.get<ClusterRecord>(keys.cluster);
-      if (cluster === undefined) throw notInitialised();
-      return planNetwork(tx, spec, { cluster, underlay, id, createdAt });
-    });
-    return result;
+  /** Commits queued creates, a batch per transaction, until none are left. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          const { result } = await this.store.transact(async (tx) => {
+            const cluster = await tx.get<ClusterRecord>(keys.cluster);
+            if (cluster === undefined) throw notInitialised();
+            const outcomes: ({ ok: NetworkRecord } | { err: unknown })[] = [];
+            for (const c of batch) {
+              try {
+                outcomes.push({
+                  ok: await planNetwork(tx, c.spec, { cluster, id: c.id, createdAt: c.createdAt }),
+                });
+              } catch (err) {
+                // A refused request (bad or conflicting) queued no write; the rest go on.
+                if (!(err instanceof SwarmnetError) || err.code === ErrorCode.Unavailable) throw err;
+                outcomes.push({ err });
+              }
+            }
+            return outcomes;
+          });
+          result.forEach((o, i) => {
+            const c = batch[i] as PendingCreate;
+            if ("ok" in o) c.resolve(o.ok);
+            else c.reject(o.err);
+          });
+        } catch (err) {
+          for (const c of batch) c.reject(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   async list(): Promise<NetworkView[]> {
     if ((await this.store.getCluster()) === undefined) throw notInitialised();
-    const [networks, attachments] = await Promise.all([
+    const [networks, attachments, nodes] = await Promise.all([
       this.store.listNetworks(),
       this.store.listEntries(`${keys.root}attachments/`),
+      this.store.listNodes(),
     ]);
-    const byNetwork = new Map<string, string[]>();
-    for (const e of attachments) {
-      const networkId = e.key.slice(`${keys.root}attachments/`.length).split("/")[0] ?? "";
-      byNetwork.set(networkId, [...(byNetwork.get(networkId) ?? []), lastSegment(e.key)]);
-    }
+    const usage = networkUsage(attachments, nodes);
     return networks
-      .map((n) => ({ ...n, attached: byNetwork.get(n.id) ?? [] }))
+      .map((n) => ({ ...n, ...(usage.get(n.id) ?? { attached: [], endpoints: [], peers: [] }) }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -207,7 +263,9 @@ export class NetworkService {
     const { result } = await this.store.transact(async (tx) => {
       const n = await tx.get<NetworkRecord>(keys.network(target.id));
       if (n === undefined) throw new SwarmnetError(ErrorCode.NotFound, `network ${ref} not found`);
-      const users = await tx.list<AttachmentRecord>(keys.attachmentsPrefix(n.id));
+      const users = (await tx.list<AttachmentRecord>(keys.attachmentsPrefix(n.id))).filter(
+        (u) => u.kind !== "node",
+      );
       if (users.length > 0) {
         const who = users.map((u) => `${u.kind} ${u.name}`).join(", ");
         throw new SwarmnetError(ErrorCode.InUse, `network ${n.name} is in use by ${who}`);

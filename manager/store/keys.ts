@@ -15,10 +15,14 @@
  *   /swarmnet/v1/ipam/subnets/<a.b.c.d>-<len>      SubnetRecord: one key per allocated
  *                                                  subnet, global and local scope alike
  *   /swarmnet/v1/ipam/addresses/<networkId>/<ip>   AddressRecord: endpoints, VIPs, static IPs
+ *   /swarmnet/v1/ipam/cursors/<networkId>          AddressCursorRecord: where the serial
+ *                                                  allocation goes on (see ipam/addresses.ts)
  *   /swarmnet/v1/vnis/<vni>                        networkId   (VXLAN ids are unique)
- *   /swarmnet/v1/attachments/<networkId>/<owner>   AttachmentRecord: a service, task or
- *                                                  container using the network; `network
- *                                                  rm` is refused while one exists
+ *   /swarmnet/v1/attachments/<networkId>/<owner>   AttachmentRecord: a service (its VIP),
+ *                                                  task, container or node (its ingress
+ *                                                  endpoint) using the network; owner is
+ *                                                  "<kind>:<id>"; `network rm` is refused
+ *                                                  while one exists (node endpoints aside)
  *   /swarmnet/v1/services/<serviceId>              (services issue) ServiceRecord
  *   /swarmnet/v1/names/services/<name>             serviceId
  *   /swarmnet/v1/tasks/<taskId>                    (services issue) TaskRecord
@@ -50,6 +54,7 @@ export const keys = {
   subnetsPrefix: `${ROOT}ipam/subnets/`,
   subnet: (cidr: string) => `${ROOT}ipam/subnets/${cidr.replace("/", "-")}`,
   addressesPrefix: (networkId: string) => `${ROOT}ipam/addresses/${networkId}/`,
+  addressCursor: (networkId: string) => `${ROOT}ipam/cursors/${networkId}`,
   address: (networkId: string, ip: string) => `${ROOT}ipam/addresses/${networkId}/${ip}`,
   vnisPrefix: `${ROOT}vnis/`,
   vni: (vni: number) => `${ROOT}vnis/${vni}`,

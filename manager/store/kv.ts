@@ -71,9 +71,19 @@ export interface KvLease {
   revoke(): Promise<void>;
 }
 
-export interface Kv {
+/** Where a transaction reads from: the store itself, or a consistent local copy of it. */
+export interface KvReader {
   get(key: string): Promise<{ entry: KvEntry | undefined; revision: number }>;
   list(prefix: string): Promise<{ entries: KvEntry[]; revision: number }>;
+}
+
+/** A local copy that can say whether it covers a key and wait to catch up with a revision. */
+export interface CachedKvReader extends KvReader {
+  covers(key: string): boolean;
+  waitFor(revision: number, timeoutMs: number): Promise<boolean>;
+}
+
+export interface Kv extends KvReader {
   txn(compares: readonly KvCompare[], ops: readonly KvOp[]): Promise<KvTxnResult>;
   /** Watches every key under `prefix`, from `startRevision` (inclusive). */
   watch(prefix: string, startRevision: number, listener: KvWatchListener): KvWatch;

@@ -106,10 +106,26 @@ export interface AddressRecord {
   owner: string;
 }
 
+export type AttachmentKind = "service" | "task" | "container" | "node";
+
 export interface AttachmentRecord {
-  kind: "service" | "task" | "container";
+  kind: AttachmentKind;
   id: string;
   name: string;
+  /** The node the endpoint lives on (tasks, containers, node endpoints; not a VIP). */
+  nodeId?: string;
+  /** The endpoint's address (a VIP for a service). */
+  ip?: string;
+}
+
+/** The owner segment of an attachment key and the owner of its address. */
+export function attachmentOwner(kind: AttachmentKind, id: string): string {
+  return `${kind}:${id}`;
+}
+
+export interface AddressCursorRecord {
+  /** The address the next dynamic allocation starts its search at (dotted quad). */
+  next: string;
 }
 
 export interface EncryptionKeyRecord {

@@ -5,7 +5,7 @@
  * the commit, typed writes) and commits all of its writes as one transaction.
  */
 import { keys } from "./keys.js";
-import type { Kv, KvCompare, KvEntry } from "./kv.js";
+import type { CachedKvReader, Kv, KvCompare, KvEntry } from "./kv.js";
 import {
   decode,
   encode,
@@ -70,13 +70,23 @@ export class StoreTxn {
 }
 
 export class Store {
+  private reader: CachedKvReader | undefined;
+
   constructor(
     readonly kv: Kv,
     private readonly txnOptions: TxnOptions = TXN_DEFAULTS,
   ) {}
 
+  /**
+   * Lets transactions read from a local mirror of the store (one etcd round trip per
+   * change instead of one per read; see txn.ts). Reads outside transactions stay direct.
+   */
+  readThrough(reader: CachedKvReader | undefined): void {
+    this.reader = reader;
+  }
+
   transact<R>(fn: (tx: StoreTxn) => Promise<R>): Promise<TxnOutcome<R>> {
-    return runTransaction(this.kv, (tx) => fn(new StoreTxn(tx)), this.txnOptions);
+    return runTransaction(this.kv, (tx) => fn(new StoreTxn(tx)), this.txnOptions, this.reader);
   }
 
   async get<T extends object>(key: string): Promise<T | undefined> {

@@ -16,7 +16,7 @@
  */
 import type { Logger } from "../../common/logger.js";
 import { silentLogger } from "../../common/logger.js";
-import type { Kv, KvEntry, KvEvent, KvWatch } from "./kv.js";
+import type { CachedKvReader, Kv, KvEntry, KvEvent, KvWatch } from "./kv.js";
 
 export interface MirrorChange {
   events: KvEvent[];
@@ -31,7 +31,7 @@ export type MirrorListener = (change: MirrorChange) => void;
 const RESYNC_BACKOFF_MS = 200;
 const RESYNC_BACKOFF_MAX_MS = 5_000;
 
-export class PrefixMirror {
+export class PrefixMirror implements CachedKvReader {
   private readonly entries = new Map<string, KvEntry>();
   private readonly listeners = new Set<MirrorListener>();
   private watch: KvWatch | undefined;
@@ -71,13 +71,27 @@ export class PrefixMirror {
     return this.revision;
   }
 
-  get(key: string): KvEntry | undefined {
+  /** The local entry of `key` (synchronous; see `get` for the reader interface). */
+  entry(key: string): KvEntry | undefined {
     return this.entries.get(key);
   }
 
   /** Entries under `subPrefix` (which must start with the mirror's prefix), sorted by key. */
-  list(subPrefix: string = this.prefix): KvEntry[] {
+  entriesUnder(subPrefix: string = this.prefix): KvEntry[] {
     return [...this.entries.values()].filter((e) => e.key.startsWith(subPrefix)).sort(byKey);
+  }
+
+  /** Whether reads of `key` (or a prefix) can be served here: started and under the prefix. */
+  covers(key: string): boolean {
+    return this.running && this.revision > 0 && key.startsWith(this.prefix);
+  }
+
+  async get(key: string): Promise<{ entry: KvEntry | undefined; revision: number }> {
+    return { entry: this.entries.get(key), revision: this.revision };
+  }
+
+  async list(prefix: string): Promise<{ entries: KvEntry[]; revision: number }> {
+    return { entries: this.entriesUnder(prefix), revision: this.revision };
   }
 
   subscribe(fn: MirrorListener): () => void {

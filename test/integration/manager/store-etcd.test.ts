@@ -96,7 +96,7 @@ describe("store over etcd (integration)", function () {
       await onE2.compact(last.revision);
       fx.startMember(e1, "existing");
       await eventually(
-        async () => mirror.resyncs > 0 && mirror.get("/t/m/new") !== undefined,
+        async () => mirror.resyncs > 0 && mirror.entry("/t/m/new") !== undefined,
         30_000,
         "the mirror to resync",
       );
@@ -105,7 +105,7 @@ describe("store over etcd (integration)", function () {
         "put /t/m/change",
         "put /t/m/new",
       ]);
-      assert.equal(mirror.get("/t/m/change")?.value, "2");
+      assert.equal(mirror.entry("/t/m/change")?.value, "2");
       const after = await onE2.txn([], [{ type: "put", key: "/t/m/later", value: "1" }]);
       assert.ok(await mirror.waitFor(after.revision, 10_000), "the mirror follows live changes again");
     } finally {

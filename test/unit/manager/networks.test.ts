@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import { ClusterService } from "../../../manager/cluster/index.js";
 import { NetworkService, type CreateNetworkInput } from "../../../manager/networks/index.js";
-import { keys, MemoryKv, Store } from "../../../manager/store/index.js";
+import { keys, MemoryKv, PrefixMirror, ROOT, Store } from "../../../manager/store/index.js";
 
 function input(name: string, more: Partial<CreateNetworkInput> = {}): CreateNetworkInput {
   return {
@@ -220,5 +220,37 @@ describe("networks (in-memory store)", () => {
     );
     assert.equal(new Set(made.map((n) => n.ipam.configs[0]?.subnet)).size, 50);
     assert.equal(new Set(made.map((n) => n.vni)).size, 50);
+  });
+
+  it("managers reading from their own (lagging) mirrors still never collide, and group commit keeps each answer", async () => {
+    const { kv } = await cluster();
+    const mirrors = [new PrefixMirror(kv, ROOT), new PrefixMirror(kv, ROOT), new PrefixMirror(kv, ROOT)];
+    const services = await Promise.all(
+      mirrors.map(async (m) => {
+        await m.start();
+        const store = new Store(kv);
+        store.readThrough(m);
+        return new NetworkService(store);
+      }),
+    );
+    try {
+      const requests = Array.from({ length: 60 }, (_, i) => ({
+        name: `m${i % 50}`,
+        svc: services[i % 3] as NetworkService,
+      }));
+      const settled = await Promise.allSettled(requests.map((r) => r.svc.create(input(r.name))));
+      const made = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+      const refused = settled.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
+      assert.equal(made.length, 50, "each of the 50 names created once");
+      assert.equal(refused.length, 10);
+      assert.ok(refused.every((e) => isSwarmnetError(e, ErrorCode.AlreadyExists)));
+      assert.equal(new Set(made.map((n) => n.ipam.configs[0]?.subnet)).size, 50);
+      assert.equal(new Set(made.map((n) => n.vni)).size, 50);
+      // Removed through one manager, re-created at once through another whose mirror may lag.
+      await (services[0] as NetworkService).remove("m7");
+      assert.equal((await (services[1] as NetworkService).create(input("m7"))).name, "m7");
+    } finally {
+      await Promise.all(mirrors.map((m) => m.stop()));
+    }
   });
 });

@@ -164,7 +164,7 @@ describe("PrefixMirror", () => {
     await kv.txn([], [{ type: "put", key: "/m/a", value: "1" }]);
     const mirror = new PrefixMirror(kv, "/m/");
     await mirror.start();
-    assert.equal(mirror.get("/m/a")?.value, "1");
+    assert.equal(mirror.entry("/m/a")?.value, "1");
     const revs: number[] = [];
     mirror.subscribe((c) => revs.push(c.revision));
     await kv.txn([], [{ type: "put", key: "/m/b", value: "2" }]);
@@ -173,7 +173,7 @@ describe("PrefixMirror", () => {
     assert.ok(await mirror.waitFor(r.revision));
     assert.deepEqual(revs, [3, 5]);
     assert.deepEqual(
-      mirror.list().map((e) => e.key),
+      mirror.entriesUnder().map((e) => e.key),
       ["/m/b"],
     );
     await mirror.stop();
@@ -213,11 +213,11 @@ describe("PrefixMirror", () => {
       "put /m/new",
     ]);
     assert.equal(mirror.resyncs, 1);
-    assert.equal(mirror.get("/m/change")?.value, "2");
+    assert.equal(mirror.entry("/m/change")?.value, "2");
     // And it keeps following live changes afterwards.
     const r = await kv.txn([], [{ type: "put", key: "/m/after", value: "1" }]);
     assert.ok(await mirror.waitFor(r.revision));
-    assert.equal(mirror.get("/m/after")?.value, "1");
+    assert.equal(mirror.entry("/m/after")?.value, "1");
     await mirror.stop();
   });
 });

@@ -1,0 +1,191 @@
+/**
+ * Standalone containers' attachments through the agent's `ManagerAttacher`, two real
+ * manager processes and a real etcd: addresses from the network's subnet, the clear
+ * refusals (unknown or non-attachable network, --ip outside the subnet or taken, a full
+ * pool, a wrong credential) each leaving etcd unchanged, `network inspect` showing the
+ * containers (IP, MAC) and peers, `network rm` refused while attached, and fail-over
+ * to a live manager.
+ */
+import assert from "node:assert/strict";
+import { ErrorCode, isSwarmnetError, SwarmnetError } from "../../../common/errors.js";
+import { ManagerAttacher } from "../../../agent/dispatcher/index.js";
+import type { JoinResponse__Output } from "../../../proto/generated/swarmnet/v1/JoinResponse.js";
+import type { Network__Output } from "../../../proto/generated/swarmnet/v1/Network.js";
+import { EtcdKv, keys } from "../../../manager/store/index.js";
+import { swarmnet } from "../../support/cli.js";
+import { Fixture, type ManagerProc } from "./support.js";
+
+async function refusal(p: Promise<unknown>): Promise<SwarmnetError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof SwarmnetError) return err;
+    throw err;
+  }
+  assert.fail("expected the request to be refused");
+}
+
+describe("attachments for standalone containers (integration: agent client → managers → etcd)", function () {
+  this.timeout(60_000);
+  const fx = new Fixture();
+  let kv: EtcdKv;
+  let m1: ManagerProc;
+  let m2: ManagerProc;
+  let node: JoinResponse__Output;
+  let attacher: ManagerAttacher;
+  let env: Record<string, string> = {};
+
+  const intentKeys = async () =>
+    (await kv.list(keys.root)).entries
+      .filter((e) => /\/(networks|ipam|attachments)\//.test(e.key))
+      .map((e) => `${e.key}=${e.value}`);
+
+  before(async () => {
+    await fx.startEtcd(1);
+    [m1, m2] = await Promise.all([fx.startManager("m1"), fx.startManager("m2")]);
+    kv = new EtcdKv({ endpoints: fx.endpoints, callTimeoutMs: 2000 });
+    env = { SWARMNET_MANAGERS: m1.address, SWARMNET_CONFIG: "" };
+    const admin = fx.client([m1.address]);
+    await admin.call((c, o, cb) =>
+      c.cluster.Init({ hostname: "m1", advertiseAddr: "127.0.0.1", underlayAddrs: ["127.0.0.1/8"] }, o, cb),
+    );
+    const { token } = await admin.call<{ token: string }>((c, o, cb) =>
+      c.cluster.JoinToken({ role: "worker" }, o, cb),
+    );
+    node = await admin.call<JoinResponse__Output>((c, o, cb) =>
+      c.cluster.Join({ token, hostname: "w1", advertiseAddr: "127.0.0.9" }, o, cb),
+    );
+    const create = (name: string, more: Record<string, unknown>) =>
+      admin.call<Network__Output>((c, o, cb) => c.networks.Create({ name, driver: "overlay", ...more }, o, cb));
+    // A /29: .1 is the gateway, .2-.6 are the five assignable addresses.
+    await create("ov1", { subnets: ["10.70.0.0/29"], attachable: true });
+    await create("ov2", {});
+    attacher = new ManagerAttacher({
+      managers: () => [m1.address, m2.address],
+      nodeId: node.nodeId,
+      nodeSecret: node.nodeSecret,
+    });
+  });
+
+  after(async () => {
+    attacher?.close();
+    await kv?.close();
+    await fx.cleanup();
+  });
+
+  it("attach gives the next free address with the network's VNI, subnet, gateway and data-path port", async () => {
+    const a = await attacher.attach({ network: "ov1", containerId: "c1aaaa", containerName: "web1", ip: undefined });
+    assert.equal(a.ip, "10.70.0.2");
+    assert.equal(a.network.name, "ov1");
+    assert.equal(a.network.driver, "overlay");
+    assert.equal(a.network.subnet, "10.70.0.0/29");
+    assert.equal(a.network.gateway, "10.70.0.1");
+    assert.equal(a.network.attachable, true);
+    assert.ok(a.network.vni >= 4096);
+    assert.equal(a.network.options["swarmnet.data-path-port"], "4789");
+    // An agent retrying after a lost answer gets the same address back.
+    const again = await attacher.attach({ network: a.network.id, containerId: "c1aaaa", containerName: "web1", ip: undefined });
+    assert.equal(again.ip, "10.70.0.2");
+    const fixed = await attacher.attach({ network: "ov1", containerId: "c2bbbb", containerName: "web2", ip: "10.70.0.5" });
+    assert.equal(fixed.ip, "10.70.0.5");
+  });
+
+  const refused: [string, { network: string; ip?: string; secret?: string }, ErrorCode, RegExp][] = [
+    ["unknown network", { network: "nope" }, ErrorCode.NotFound, /^network nope not found$/],
+    [
+      "network not attachable",
+      { network: "ov2" },
+      ErrorCode.PermissionDenied,
+      /^network ov2 is not attachable: create it with --attachable$/,
+    ],
+    ["the ingress network", { network: "ingress" }, ErrorCode.PermissionDenied, /ingress .*cannot attach/],
+    [
+      "--ip outside the subnet",
+      { network: "ov1", ip: "10.71.0.9" },
+      ErrorCode.InvalidArgument,
+      /^network ov1: address 10\.71\.0\.9 is outside subnet 10\.70\.0\.0\/29$/,
+    ],
+    [
+      "--ip already in use",
+      { network: "ov1", ip: "10.70.0.5" },
+      ErrorCode.Conflict,
+      /^network ov1: address 10\.70\.0\.5 is already in use$/,
+    ],
+    ["--ip is the gateway", { network: "ov1", ip: "10.70.0.1" }, ErrorCode.InvalidArgument, /reserved/],
+    ["a wrong node secret", { network: "ov1", secret: "wrong" }, ErrorCode.Unauthenticated, /credential rejected/],
+  ];
+  for (const [what, r, code, message] of refused) {
+    it(`refuses ${what} with one clear line, storing nothing`, async () => {
+      const before = await intentKeys();
+      const client =
+        r.secret === undefined
+          ? attacher
+          : new ManagerAttacher({ managers: () => [m1.address], nodeId: node.nodeId, nodeSecret: r.secret });
+      const err = await refusal(
+        client.attach({ network: r.network, containerId: "cbad01", containerName: "bad", ip: r.ip }),
+      );
+      if (client !== attacher) client.close();
+      assert.equal(err.code, code, err.message);
+      assert.match(err.message, message);
+      assert.ok(!err.message.includes("\n"));
+      assert.deepEqual(await intentKeys(), before);
+    });
+  }
+
+  it("a full pool is a clear error and stores nothing", async () => {
+    for (const id of ["c3", "c4", "c5"]) {
+      await attacher.attach({ network: "ov1", containerId: id, containerName: id, ip: undefined });
+    }
+    const before = await intentKeys();
+    const err = await refusal(attacher.attach({ network: "ov1", containerId: "c6", containerName: "c6", ip: undefined }));
+    assert.equal(err.code, ErrorCode.PoolExhausted);
+    assert.match(err.message, /^network ov1: no free address left in 10\.70\.0\.0\/29$/);
+    assert.deepEqual(await intentKeys(), before);
+  });
+
+  it("network inspect shows the containers (IP, MAC) and the peer node; rm is refused while attached", async () => {
+    const r = await swarmnet(["network", "inspect", "ov1"], env);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const [view] = JSON.parse(r.stdout) as {
+      Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
+      Peers: { Name: string; IP: string }[];
+    }[];
+    assert.ok(view);
+    assert.deepEqual(view.Containers["c1aaaa"], {
+      Name: "web1",
+      EndpointID: "container:c1aaaa",
+      MacAddress: "02:42:0a:46:00:02",
+      IPv4Address: "10.70.0.2/29",
+      IPv6Address: "",
+      Node: node.nodeId,
+    });
+    assert.equal(Object.keys(view.Containers).length, 5);
+    assert.deepEqual(view.Peers, [{ Name: "w1", IP: "127.0.0.9" }]);
+    const rm = await swarmnet(["network", "rm", "ov1"], env);
+    assert.equal(rm.exitCode, 1);
+    assert.match(rm.stderr, /^swarmnet: network ov1 is in use by container web1, container web2, /);
+  });
+
+  it("release frees the address (idempotently); the network can then be removed", async () => {
+    const ov1 = (await attacher.attach({ network: "ov1", containerId: "c1aaaa", containerName: "web1", ip: undefined })).network;
+    for (const id of ["c1aaaa", "c2bbbb", "c3", "c4", "c5"]) await attacher.release(ov1.id, id);
+    await attacher.release(ov1.id, "c1aaaa");
+    await attacher.release("no-such-network", "c1aaaa");
+    const rm = await swarmnet(["network", "rm", "ov1"], env);
+    assert.equal(rm.exitCode, 0, rm.stderr);
+    assert.deepEqual(
+      (await intentKeys()).filter((k) => k.includes(ov1.id)),
+      [],
+      "nothing of ov1 is left",
+    );
+  });
+
+  it("fails over to a live manager when the first one is dead", async () => {
+    await swarmnet(["network", "create", "-d", "overlay", "--attachable", "ov3"], env);
+    await fx.killManager(m1);
+    const a = await attacher.attach({ network: "ov3", containerId: "c9", containerName: "c9", ip: undefined });
+    assert.match(a.ip, /^\d+\.\d+\.\d+\.\d+$/);
+    await attacher.release(a.network.id, "c9");
+    assert.ok(isSwarmnetError(await refusal(attacher.attach({ network: "ov2", containerId: "c9", containerName: "c9", ip: undefined }))));
+  });
+});
