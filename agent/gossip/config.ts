@@ -13,7 +13,7 @@
  *   probe interval and timeout × (health score + 1), health score < awarenessMaxMultiplier
  */
 import { bool, durationMs, int, list, loadConfig, oneOf, str, type ConfigSpec } from "../../common/config.js";
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { ErrorCode, errorMessage, SwarmnetError } from "../../common/errors.js";
 
 export const GOSSIP_PROFILES = ["lan", "wan", "local"] as const;
 export type GossipProfile = (typeof GOSSIP_PROFILES)[number];
@@ -207,7 +207,12 @@ const SPEC: ConfigSpec<GossipConfig> = {
  * Throws SWARMNET_INVALID_CONFIG naming the bad field, e.g. "gossip.probeTimeoutMs: …".
  */
 export function loadGossipConfig(overrides: Record<string, unknown> = {}): GossipConfig {
-  const profile = SPEC.profile(overrides["profile"] ?? "lan");
+  let profile: GossipProfile;
+  try {
+    profile = SPEC.profile(overrides["profile"] ?? "lan");
+  } catch (err) {
+    throw new SwarmnetError(ErrorCode.InvalidConfig, `gossip.profile: ${errorMessage(err)}`, { cause: err });
+  }
   const cfg = loadConfig("gossip", SPEC, profileDefaults(profile), overrides);
   if (cfg.probeTimeoutMs > cfg.probeIntervalMs) {
     throw new SwarmnetError(
