@@ -13,6 +13,7 @@ import type { Network__Output } from "../proto/generated/swarmnet/v1/Network.js"
 import type { PruneNetworksResponse__Output } from "../proto/generated/swarmnet/v1/PruneNetworksResponse.js";
 import type { RemoveNetworkResponse__Output } from "../proto/generated/swarmnet/v1/RemoveNetworkResponse.js";
 import { collect, withManagers, type ManagerClient } from "./manager-client.js";
+import { localCredentials } from "./node-identity.js";
 import { parseFormat, print, printJson, renderTable } from "./output.js";
 
 const SHORT_ID = 12;
@@ -89,8 +90,27 @@ export function filterNetworks(
   return networks.filter((n) => [...byKey].every(([key, values]) => values.some((v) => matchOne(n, key, v))));
 }
 
-/** One network as `docker network inspect` prints it. */
-export function inspectView(n: Network__Output) {
+/**
+ * One network as `docker network inspect` prints it. Containers are the endpoints on
+ * `nodeId` (the node the CLI runs on, as Docker shows a node's own), or on every node when
+ * the CLI runs outside the cluster; a node's ingress endpoint is Docker's "ingress-sbox".
+ */
+export function inspectView(n: Network__Output, nodeId?: string) {
+  const containers = Object.fromEntries(
+    n.endpoints
+      .filter((e) => nodeId === undefined || e.nodeId === nodeId)
+      .map((e) => [
+        e.kind === "node" ? (nodeId === undefined ? `ingress-sbox-${e.id}` : "ingress-sbox") : e.id,
+        {
+          Name: e.kind === "node" ? "ingress-endpoint" : e.name,
+          EndpointID: `${e.kind}:${e.id}`,
+          MacAddress: e.mac,
+          IPv4Address: `${e.ip}/${e.prefixLength}`,
+          IPv6Address: "",
+          ...(nodeId === undefined ? { Node: e.nodeId } : {}),
+        },
+      ]),
+  );
   return {
     Name: n.name,
     Id: n.id,
@@ -113,14 +133,14 @@ export function inspectView(n: Network__Output) {
     Ingress: n.ingress,
     ConfigFrom: { Network: "" },
     ConfigOnly: false,
-    Containers: {},
+    Containers: containers,
     Options: n.options,
     Labels: n.labels,
     ...(n.vni === 0 ? {} : { VNI: n.vni }),
     Encrypted: n.encrypted,
     ...(n.mtu === 0 ? {} : { MTU: n.mtu }),
     Attached: n.attached,
-    ...(n.scope === "swarm" ? { Peers: [] as { Name: string; IP: string }[] } : {}),
+    ...(n.scope === "swarm" ? { Peers: n.peers.map((p) => ({ Name: p.name, IP: p.ip })) } : {}),
   };
 }
 
@@ -265,7 +285,8 @@ export function register(program: Command): void {
     .action(async (refs: string[], o: { manager?: string[] }) => {
       await withManagers(o.manager, async (client) => {
         const all = await listNetworks(client);
-        printJson(refs.map((r) => inspectView(resolveNetwork(all, r))));
+        const self = localCredentials()?.nodeId;
+        printJson(refs.map((r) => inspectView(resolveNetwork(all, r), self)));
       });
     });
 

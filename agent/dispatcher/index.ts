@@ -1,7 +1,8 @@
 /**
  * The agent's dispatcher: the client end of the managers' intent stream, the typed
- * intent it yields, and the node's cluster credentials (cluster.json) that tell the
- * agent whether to open the stream at all. See `client.ts` for the protocol.
+ * intent it yields, the node's cluster credentials (cluster.json) that tell the agent
+ * whether to open the stream at all, and the managers' attachments API for standalone
+ * containers (`ManagerAttacher`). See `client.ts` for the protocol.
  */
 export {
   DispatcherClient,
@@ -37,3 +38,9 @@ export {
   type MembershipEvents,
   type MembershipOptions,
 } from "./membership.js";
+export {
+  ManagerAttacher,
+  MANAGER_ATTACHER_DEFAULTS,
+  OPT_DATA_PATH_PORT,
+  type ManagerAttacherOptions,
+} from "./attacher.js";

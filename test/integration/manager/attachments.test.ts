@@ -56,7 +56,9 @@ describe("attachments for standalone containers (integration: agent client → m
       c.cluster.Join({ token, hostname: "w1", advertiseAddr: "127.0.0.9" }, o, cb),
     );
     const create = (name: string, more: Record<string, unknown>) =>
-      admin.call<Network__Output>((c, o, cb) => c.networks.Create({ name, driver: "overlay", ...more }, o, cb));
+      admin.call<Network__Output>((c, o, cb) =>
+        c.networks.Create({ name, driver: "overlay", ...more }, o, cb),
+      );
     // A /29: .1 is the gateway, .2-.6 are the five assignable addresses.
     await create("ov1", { subnets: ["10.70.0.0/29"], attachable: true });
     await create("ov2", {});
@@ -74,7 +76,12 @@ describe("attachments for standalone containers (integration: agent client → m
   });
 
   it("attach gives the next free address with the network's VNI, subnet, gateway and data-path port", async () => {
-    const a = await attacher.attach({ network: "ov1", containerId: "c1aaaa", containerName: "web1", ip: undefined });
+    const a = await attacher.attach({
+      network: "ov1",
+      containerId: "c1aaaa",
+      containerName: "web1",
+      ip: undefined,
+    });
     assert.equal(a.ip, "10.70.0.2");
     assert.equal(a.network.name, "ov1");
     assert.equal(a.network.driver, "overlay");
@@ -84,9 +91,19 @@ describe("attachments for standalone containers (integration: agent client → m
     assert.ok(a.network.vni >= 4096);
     assert.equal(a.network.options["swarmnet.data-path-port"], "4789");
     // An agent retrying after a lost answer gets the same address back.
-    const again = await attacher.attach({ network: a.network.id, containerId: "c1aaaa", containerName: "web1", ip: undefined });
+    const again = await attacher.attach({
+      network: a.network.id,
+      containerId: "c1aaaa",
+      containerName: "web1",
+      ip: undefined,
+    });
     assert.equal(again.ip, "10.70.0.2");
-    const fixed = await attacher.attach({ network: "ov1", containerId: "c2bbbb", containerName: "web2", ip: "10.70.0.5" });
+    const fixed = await attacher.attach({
+      network: "ov1",
+      containerId: "c2bbbb",
+      containerName: "web2",
+      ip: "10.70.0.5",
+    });
     assert.equal(fixed.ip, "10.70.0.5");
   });
 
@@ -112,7 +129,12 @@ describe("attachments for standalone containers (integration: agent client → m
       /^network ov1: address 10\.70\.0\.5 is already in use$/,
     ],
     ["--ip is the gateway", { network: "ov1", ip: "10.70.0.1" }, ErrorCode.InvalidArgument, /reserved/],
-    ["a wrong node secret", { network: "ov1", secret: "wrong" }, ErrorCode.Unauthenticated, /credential rejected/],
+    [
+      "a wrong node secret",
+      { network: "ov1", secret: "wrong" },
+      ErrorCode.Unauthenticated,
+      /credential rejected/,
+    ],
   ];
   for (const [what, r, code, message] of refused) {
     it(`refuses ${what} with one clear line, storing nothing`, async () => {
@@ -137,7 +159,9 @@ describe("attachments for standalone containers (integration: agent client → m
       await attacher.attach({ network: "ov1", containerId: id, containerName: id, ip: undefined });
     }
     const before = await intentKeys();
-    const err = await refusal(attacher.attach({ network: "ov1", containerId: "c6", containerName: "c6", ip: undefined }));
+    const err = await refusal(
+      attacher.attach({ network: "ov1", containerId: "c6", containerName: "c6", ip: undefined }),
+    );
     assert.equal(err.code, ErrorCode.PoolExhausted);
     assert.match(err.message, /^network ov1: no free address left in 10\.70\.0\.0\/29$/);
     assert.deepEqual(await intentKeys(), before);
@@ -167,7 +191,9 @@ describe("attachments for standalone containers (integration: agent client → m
   });
 
   it("release frees the address (idempotently); the network can then be removed", async () => {
-    const ov1 = (await attacher.attach({ network: "ov1", containerId: "c1aaaa", containerName: "web1", ip: undefined })).network;
+    const ov1 = (
+      await attacher.attach({ network: "ov1", containerId: "c1aaaa", containerName: "web1", ip: undefined })
+    ).network;
     for (const id of ["c1aaaa", "c2bbbb", "c3", "c4", "c5"]) await attacher.release(ov1.id, id);
     await attacher.release(ov1.id, "c1aaaa");
     await attacher.release("no-such-network", "c1aaaa");
@@ -183,9 +209,20 @@ describe("attachments for standalone containers (integration: agent client → m
   it("fails over to a live manager when the first one is dead", async () => {
     await swarmnet(["network", "create", "-d", "overlay", "--attachable", "ov3"], env);
     await fx.killManager(m1);
-    const a = await attacher.attach({ network: "ov3", containerId: "c9", containerName: "c9", ip: undefined });
+    const a = await attacher.attach({
+      network: "ov3",
+      containerId: "c9",
+      containerName: "c9",
+      ip: undefined,
+    });
     assert.match(a.ip, /^\d+\.\d+\.\d+\.\d+$/);
     await attacher.release(a.network.id, "c9");
-    assert.ok(isSwarmnetError(await refusal(attacher.attach({ network: "ov2", containerId: "c9", containerName: "c9", ip: undefined }))));
+    assert.ok(
+      isSwarmnetError(
+        await refusal(
+          attacher.attach({ network: "ov2", containerId: "c9", containerName: "c9", ip: undefined }),
+        ),
+      ),
+    );
   });
 });
