@@ -32,25 +32,28 @@ export function nodeViews(
 ): NodeView[] {
   const serving = new Map(sessions.map((s) => [s.nodeId, s.manager]));
   const registered = new Set(managers.map((m) => m.nodeName));
-  return nodes
-    .map((n): NodeView => {
-      const managerStatus =
-        n.role !== "manager"
-          ? ""
-          : leader !== undefined && leader === n.hostname && registered.has(n.hostname)
-            ? "Leader"
-            : registered.has(n.hostname)
-              ? "Reachable"
-              : "Unreachable";
-      const session = serving.get(n.id);
-      return {
-        ...n,
-        status: session === undefined ? "down" : "ready",
-        managerStatus,
-        sessionManager: session ?? "",
-      };
-    })
-    .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.id < b.id ? -1 : 1));
+  return (
+    nodes
+      .map((n): NodeView => {
+        const managerStatus =
+          n.role !== "manager"
+            ? ""
+            : leader !== undefined && leader === n.hostname && registered.has(n.hostname)
+              ? "Leader"
+              : registered.has(n.hostname)
+                ? "Reachable"
+                : "Unreachable";
+        const session = serving.get(n.id);
+        return {
+          ...n,
+          status: session === undefined ? "down" : "ready",
+          managerStatus,
+          sessionManager: session ?? "",
+        };
+      })
+      // Natural order (n2 before n10), then id for equal names.
+      .sort((a, b) => a.hostname.localeCompare(b.hostname, "en", { numeric: true }) || (a.id < b.id ? -1 : 1))
+  );
 }
 
 /** By exact id, unique id prefix, then unique hostname. */
