@@ -142,7 +142,7 @@ export class Manager {
     this.dispatcher.start();
     this.jobs.attach();
     this.election.start();
-    this.log.info({ node: this.config.nodeName, address: this.address }, "manager serving");
+    this.log.info({ address: this.address }, "manager serving");
   }
 
   async stop(): Promise<void> {

@@ -78,12 +78,12 @@ export class EtcdElection extends ElectionBase implements LeaderElection {
     this.campaign = campaign;
     campaign.on("elected", () => {
       if (this.campaign !== campaign) return;
-      this.log.info({ node: this.nodeName }, "elected leader");
+      this.log.info("elected leader");
       this.setLeading(true);
     });
     campaign.on("error", (err: Error) => {
       if (this.campaign !== campaign) return;
-      this.log.warn({ node: this.nodeName, err: err.message }, "campaign failed; campaigning again");
+      this.log.warn({ err: err.message }, "campaign failed; campaigning again");
       this.campaign = undefined;
       this.setLeading(false);
       void campaign.resign().catch(() => {});

@@ -64,11 +64,17 @@ export interface ManagerProc {
 }
 
 export class Fixture {
-  readonly dir = mkdtempSync(join(tmpdir(), "sn-t-manager-"));
+  private madeDir: string | undefined;
   readonly members: EtcdMember[] = [];
   readonly managers: ManagerProc[] = [];
   private readonly procs = new Set<ChildProcess>();
   private readonly clients: ManagerClient[] = [];
+
+  /** The fixture's temporary folder, made on first use (a skipped suite makes none). */
+  get dir(): string {
+    this.madeDir ??= mkdtempSync(join(tmpdir(), "sn-t-manager-"));
+    return this.madeDir;
+  }
 
   get endpoints(): string[] {
     return this.members.map((m) => m.clientUrl);
@@ -177,7 +183,7 @@ export class Fixture {
   async cleanup(): Promise<void> {
     for (const c of this.clients) c.close();
     await Promise.all([...this.procs].map((p) => killProc(p, "SIGKILL")));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.madeDir !== undefined) rmSync(this.madeDir, { recursive: true, force: true });
   }
 }
 
