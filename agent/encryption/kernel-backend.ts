@@ -1,0 +1,221 @@
+/**
+ * Kernel IPsec backend: ESP transport mode on the VXLAN traffic between underlay
+ * addresses, programmed through the executor as desired state → diff → one `ip -batch -`
+ * (xfrm-plan.ts), plus the guard ruleset (nft-guard.ts) that marks encrypted VNIs for the
+ * ESP policy and drops their plaintext. Used where the probe finds `esp_aes_gcm`.
+ *
+ * State the backend believes in is exactly what it applied last. When a batch fails
+ * half-way (ip stops at the first failing line), that belief is wrong, so the backend
+ * marks itself dirty and the next reconcile first removes everything of ours (states by
+ * reqid, policies by mark) and programs the whole set again; the error still reaches the
+ * caller. start() begins dirty for the same reason: a crashed predecessor may have left
+ * states behind.
+ */
+import type { Logger } from "pino";
+import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import type { Executor } from "../../common/executor.js";
+import { silentLogger } from "../../common/logger.js";
+import type { EncryptionBackend, EncryptionPeer, EncryptionStats } from "./backend.js";
+import type { EncryptionConfig } from "./config.js";
+import {
+  describeKeyRing,
+  isLosslessStep,
+  rotationStep,
+  validateKeyRing,
+  type KeyRing,
+} from "./key-schedule.js";
+import { GUARD_TABLE, guardDrops, renderGuard } from "./nft-guard.js";
+import {
+  EMPTY_XFRM_SET,
+  desiredXfrm,
+  diffXfrm,
+  renderXfrmBatch,
+  staleOurPolicyDeletes,
+  type XfrmOptions,
+  type XfrmSet,
+} from "./xfrm-plan.js";
+import { validateVnis } from "./vni.js";
+
+/** ESP transport with AES-GCM adds at most 8 (SPI, seq) + 8 (IV) + 3 (pad) + 2 (trailer) + 16 (ICV) = 37; 40 keeps 4-byte alignment. */
+export const ESP_OVERHEAD_BYTES = 40;
+/** Outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
+export const VXLAN_OVERHEAD_BYTES = 50;
+
+export interface KernelBackendDeps {
+  executor: Executor;
+  config: EncryptionConfig;
+  /** This node's underlay address: the source of outbound and destination of inbound states. */
+  localAddr: string;
+  /** Namespace to program; the current one when absent (a real node). */
+  netns?: string;
+  logger?: Logger;
+}
+
+export class KernelEncryptionBackend implements EncryptionBackend {
+  readonly kind = "kernel" as const;
+  private readonly ex: Executor;
+  private readonly cfg: EncryptionConfig;
+  private readonly log: Logger;
+  private readonly ns: { netns?: string };
+  private ring: KeyRing | undefined;
+  private peers: EncryptionPeer[] = [];
+  private vnis: number[] = [];
+  private applied: XfrmSet = EMPTY_XFRM_SET;
+  private appliedGuard: string | undefined;
+  private dirty = true;
+  private started = false;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: KernelBackendDeps) {
+    this.ex = deps.executor;
+    this.cfg = deps.config;
+    this.log = (deps.logger ?? silentLogger()).child({ component: "encryption", backend: "kernel" });
+    this.ns = deps.netns === undefined ? {} : { netns: deps.netns };
+  }
+
+  get encryptedVnis(): readonly number[] {
+    return this.vnis;
+  }
+
+  private get options(): XfrmOptions {
+    return {
+      vxlanPort: this.cfg.vxlanPort,
+      mark: this.cfg.xfrmMark,
+      reqid: this.cfg.xfrmReqid,
+      replayWindow: this.cfg.espReplayWindow,
+    };
+  }
+
+  /** Runs reconciles one at a time, in call order; a failure does not block later ones. */
+  private serialize(job: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(job, job);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  start(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.started) return;
+      this.started = true;
+      this.dirty = true;
+      await this.reconcile();
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serialize(async () => {
+      if (!this.started) return;
+      this.started = false;
+      await this.flushOurs();
+      await this.ex.nftApply(
+        renderGuard({ vxlanPort: this.cfg.vxlanPort, vnis: [], mode: this.guardMode() }),
+        this.ns,
+      );
+      this.appliedGuard = undefined;
+    });
+  }
+
+  setKeys(ring: KeyRing): Promise<void> {
+    const next = validateKeyRing(ring);
+    return this.serialize(async () => {
+      const prev = this.ring;
+      this.ring = next;
+      const step = rotationStep(prev, next);
+      this.log.info(
+        {
+          keys: describeKeyRing(next),
+          added: step.added,
+          removed: step.removed,
+          lossless: isLosslessStep(prev, next),
+        },
+        "key ring applied",
+      );
+      if (this.started) await this.reconcile();
+    });
+  }
+
+  setPeers(peers: readonly EncryptionPeer[]): Promise<void> {
+    const copy = peers.map((p) => ({ nodeName: p.nodeName, underlayAddr: p.underlayAddr }));
+    return this.serialize(async () => {
+      this.peers = copy;
+      if (this.started) await this.reconcile();
+    });
+  }
+
+  setEncryptedVnis(vnis: readonly number[]): Promise<void> {
+    const next = validateVnis(vnis);
+    return this.serialize(async () => {
+      this.vnis = next;
+      if (this.started) await this.reconcile();
+    });
+  }
+
+  fdbDestination(peerUnderlayAddr: string): string {
+    return peerUnderlayAddr;
+  }
+
+  overlayMtu(underlayMtu: number): number {
+    return underlayMtu - VXLAN_OVERHEAD_BYTES - ESP_OVERHEAD_BYTES;
+  }
+
+  async stats(): Promise<EncryptionStats> {
+    let drops = { out: 0, in: 0 };
+    if (this.appliedGuard !== undefined && this.vnis.length > 0) {
+      drops = guardDrops(await this.ex.nft(["-j", "list", "table", "ip", GUARD_TABLE], this.ns));
+    }
+    return {
+      backend: "kernel",
+      keyTags: this.ring?.keys.map((k) => k.tag) ?? [],
+      primaryTag: this.ring?.primaryTag,
+      peers: this.peers.length,
+      encryptedVnis: [...this.vnis],
+      counters: {
+        xfrmStates: this.applied.states.length,
+        xfrmPolicies: this.applied.policies.length,
+        guardDropsOut: drops.out,
+        guardDropsIn: drops.in,
+      },
+    };
+  }
+
+  private guardMode(): { kind: "kernel"; mark: number } {
+    return { kind: "kernel", mark: this.cfg.xfrmMark };
+  }
+
+  /** Removes every state and policy of ours, known or left over by a predecessor. */
+  private async flushOurs(): Promise<void> {
+    const listing = await this.ex.ip(["xfrm", "policy", "list", "dir", "out"], this.ns);
+    await this.ex.ipBatch(
+      [...staleOurPolicyDeletes(listing, this.options), `xfrm state deleteall reqid ${this.cfg.xfrmReqid}`],
+      this.ns,
+    );
+    this.applied = EMPTY_XFRM_SET;
+  }
+
+  private async reconcile(): Promise<void> {
+    const desired = desiredXfrm({ localAddr: this.deps.localAddr, peers: this.peers, ring: this.ring });
+    // Guard first when adding protection (nothing leaves in plaintext meanwhile); the
+    // ruleset is replaced atomically, so there is no window without it.
+    const guard = renderGuard({ vxlanPort: this.cfg.vxlanPort, vnis: this.vnis, mode: this.guardMode() });
+    if (guard !== this.appliedGuard) {
+      await this.ex.nftApply(guard, this.ns);
+      this.appliedGuard = guard;
+    }
+    if (this.dirty) await this.flushOurs();
+    const lines = renderXfrmBatch(diffXfrm(this.applied, desired), this.options);
+    try {
+      await this.ex.ipBatch(lines, this.ns);
+    } catch (err) {
+      this.dirty = true;
+      throw new SwarmnetError(
+        err instanceof SwarmnetError ? err.code : ErrorCode.KernelRejected,
+        `programming ESP states for ${this.peers.length} peers failed (will reprogram all on the next change): ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+        { cause: err, retryable: true },
+      );
+    }
+    this.applied = desired;
+    this.dirty = false;
+  }
+}

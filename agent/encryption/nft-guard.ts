@@ -1,0 +1,100 @@
+/**
+ * The plaintext guard: nftables rules in the node namespace that drop VXLAN packets of an
+ * encrypted network's VNI which would leave, or arrive, unencrypted (the class of
+ * Docker's CVE-2023-28840/28841/28842, where a missing rule let plaintext through).
+ *
+ * It lives in its own table `ip swarmnet_encryption` for now, rendered from desired state
+ * and replaced atomically with one `nft -f -` (create, delete, define: idempotent). The
+ * node's main table `swarmnet` belongs to the ingress owner; merging these chains into it
+ * later only moves text. The VNI sits at bits 96..119 of the transport header (UDP 8 bytes,
+ * then VXLAN flags 1 + reserved 3, then the 24-bit VNI; RFC 7348 §5).
+ *
+ * Kernel backend: a `route` chain marks encrypted VNIs' VXLAN packets so the ESP policy
+ * (xfrm-plan.ts) selects them (a route chain re-runs the route and xfrm lookup after the
+ * mark); outbound, a packet the route says will not be transformed (`rt ipsec missing`)
+ * is dropped; inbound, one that did not come through ESP (`meta ipsec missing`) is dropped.
+ *
+ * User-space backend: encrypted VNIs' VXLAN packets may only leave through the relay
+ * device (towards the datapath that encrypts them) and only arrive from it (decrypted by
+ * the datapath); any other path is plaintext on the underlay and is dropped.
+ */
+
+export const GUARD_TABLE = "swarmnet_encryption";
+
+export type GuardMode = { kind: "kernel"; mark: number } | { kind: "userspace"; relayDevice: string };
+
+export interface GuardInput {
+  vxlanPort: number;
+  vnis: readonly number[];
+  mode: GuardMode;
+}
+
+const VNI_MATCH = "@th,96,24 @encrypted_vnis";
+
+/** The whole nft script; with no encrypted VNI it only removes the table. */
+export function renderGuard(input: GuardInput): string {
+  const head = `table ip ${GUARD_TABLE} {}\ndelete table ip ${GUARD_TABLE}\n`;
+  const vnis = [...new Set(input.vnis)].sort((a, b) => a - b);
+  if (vnis.length === 0) return head;
+  const vxlan = `udp dport ${input.vxlanPort} ${VNI_MATCH}`;
+  const lines = [
+    `table ip ${GUARD_TABLE} {`,
+    `  set encrypted_vnis {`,
+    `    typeof @th,96,24`,
+    `    elements = { ${vnis.join(", ")} }`,
+    `  }`,
+  ];
+  if (input.mode.kind === "kernel") {
+    lines.push(
+      `  chain mark_out {`,
+      `    type route hook output priority mangle; policy accept;`,
+      `    ${vxlan} meta mark set 0x${input.mode.mark.toString(16)}`,
+      `  }`,
+      `  chain guard_out {`,
+      `    type filter hook postrouting priority filter; policy accept;`,
+      `    ${vxlan} rt ipsec missing counter drop`,
+      `  }`,
+      `  chain guard_in {`,
+      `    type filter hook input priority filter; policy accept;`,
+      `    ${vxlan} meta ipsec missing counter drop`,
+      `  }`,
+    );
+  } else {
+    const dev = JSON.stringify(input.mode.relayDevice);
+    lines.push(
+      `  chain guard_out {`,
+      `    type filter hook output priority filter; policy accept;`,
+      `    oifname != ${dev} ${vxlan} counter drop`,
+      `  }`,
+      `  chain guard_in {`,
+      `    type filter hook input priority filter; policy accept;`,
+      `    iifname != ${dev} ${vxlan} counter drop`,
+      `  }`,
+    );
+  }
+  lines.push(`}`);
+  return head + lines.join("\n") + "\n";
+}
+
+/** Packets the guard dropped, from `nft -j list table ip swarmnet_encryption`. */
+export function guardDrops(listingJson: string): { out: number; in: number } {
+  const result = { out: 0, in: 0 };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(listingJson);
+  } catch {
+    return result;
+  }
+  const items = (parsed as { nftables?: unknown[] }).nftables ?? [];
+  for (const item of items) {
+    const rule = (item as { rule?: { chain?: string; expr?: unknown[] } }).rule;
+    if (rule === undefined) continue;
+    for (const e of rule.expr ?? []) {
+      const counter = (e as { counter?: { packets?: number } }).counter;
+      if (counter?.packets === undefined) continue;
+      if (rule.chain === "guard_out") result.out += counter.packets;
+      if (rule.chain === "guard_in") result.in += counter.packets;
+    }
+  }
+  return result;
+}
