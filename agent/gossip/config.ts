@@ -222,3 +222,51 @@ export function loadGossipConfig(overrides: Record<string, unknown> = {}): Gossi
   }
   return cfg;
 }
+
+/** NetworkDB's settings (the tables on top of membership). */
+export interface NetworkDbConfig {
+  /** Tombstones, and the hidden entries of a dead owner, are forgotten after this long. */
+  reapEntryMs: number;
+  /** How often reaping runs. */
+  reapIntervalMs: number;
+  /** Time between gossip rounds of table events, per network. */
+  gossipIntervalMs: number;
+  /** Network members each round goes to. */
+  gossipNodes: number;
+  /** Each table event is sent retransmitMult × ⌈log10(network members + 1)⌉ times. */
+  retransmitMult: number;
+  /** Anti-entropy: a full table exchange per network with one random member this often. */
+  bulkSyncIntervalMs: number;
+}
+
+export const NETWORKDB_DEFAULTS: NetworkDbConfig = {
+  // 30 min: a dead owner that comes back within half an hour finds its endpoints still
+  // there (a partition or a stuck host); a delete is remembered long enough that no
+  // late-arriving put can undo it.
+  reapEntryMs: 30 * 60_000,
+  // 5 s (Docker's NetworkDB): reaping is a scan; often enough that memory follows churn.
+  reapIntervalMs: 5000,
+  // 200 ms, as membership: an endpoint must reach every VTEP of its network in about a second.
+  gossipIntervalMs: 200,
+  // 3, as membership.
+  gossipNodes: 3,
+  // 4, as membership.
+  retransmitMult: 4,
+  // 30 s (Docker's NetworkDB): repairs what gossip missed; a new member of the network
+  // also syncs at once when it joins.
+  bulkSyncIntervalMs: 30_000,
+};
+
+const NETWORKDB_SPEC: ConfigSpec<NetworkDbConfig> = {
+  reapEntryMs: durationMs({ min: 1000 }),
+  reapIntervalMs: durationMs({ min: 10, max: 3_600_000 }),
+  gossipIntervalMs: durationMs({ min: 1, max: 600_000 }),
+  gossipNodes: int({ min: 1, max: 64 }),
+  retransmitMult: int({ min: 1, max: 100 }),
+  bulkSyncIntervalMs: durationMs({ min: 0, max: 86_400_000 }),
+};
+
+/** Validated NetworkDB configuration; errors name the field ("networkdb.reapEntryMs: …"). */
+export function loadNetworkDbConfig(overrides: Record<string, unknown> = {}): NetworkDbConfig {
+  return loadConfig("networkdb", NETWORKDB_SPEC, NETWORKDB_DEFAULTS, overrides);
+}

@@ -31,6 +31,7 @@ import {
   type GossipMessage,
   type PacketOpener,
   type PacketSealer,
+  type MemberState,
   type PushPullNode,
 } from "./codec.js";
 import type { GossipConfig } from "./config.js";
@@ -95,8 +96,9 @@ export class Memberlist {
   readonly config: GossipConfig;
   readonly keyring: Keyring;
   readonly transport: Transport;
-  private readonly clock: Clock;
-  private readonly random: Random;
+  /** The clock and randomness this member runs on (NetworkDB shares them). */
+  readonly clock: Clock;
+  readonly random: Random;
   private readonly log: Logger;
   private readonly table: MemberTable;
   private readonly queue: BroadcastQueue;
@@ -279,6 +281,25 @@ export class Memberlist {
   member(name: string): Member | undefined {
     const rec = this.table.get(name);
     return rec === undefined ? undefined : toMember(rec);
+  }
+
+  /** A member's state without building a Member (hot paths). */
+  memberState(name: string): MemberState | undefined {
+    return this.table.get(name)?.state;
+  }
+
+  /** A member's "ip:port". */
+  memberAddress(name: string): string | undefined {
+    return this.table.get(name)?.addr;
+  }
+
+  get localName(): string {
+    return this.table.local.name;
+  }
+
+  /** The largest single encoded message a packet can carry (compound framing included). */
+  get maxMessageCost(): number {
+    return this.compoundBudget();
   }
 
   get localMember(): Member {

@@ -11,6 +11,7 @@ import type { Keyring } from "./keyring.js";
 import { Memberlist } from "./memberlist.js";
 import type { PushPullNode } from "./codec.js";
 import type { Member } from "./member-table.js";
+import { NetworkDB } from "./networkdb.js";
 import { seededRandom } from "./random.js";
 import { SimNetwork, type LinkParams } from "./sim-network.js";
 
@@ -22,12 +23,16 @@ export interface SimClusterOptions {
   logger?: Logger;
   /** A keyring per member (e.g. to test rotation); default: none unless config has keys. */
   keyring?: (name: string) => Keyring | undefined;
+  /** Also run a NetworkDB on every member, with these NetworkDbConfig fields. */
+  networkdb?: Record<string, unknown>;
 }
 
 export interface SimMember {
   name: string;
   addr: string;
   memberlist: Memberlist;
+  /** Present when the cluster runs NetworkDB. */
+  networkdb: NetworkDB | undefined;
 }
 
 export function simAddr(index: number): string {
@@ -44,6 +49,7 @@ export class SimCluster {
   private readonly seed: number;
   private readonly logger: Logger;
   private readonly keyringFor: ((name: string) => Keyring | undefined) | undefined;
+  private readonly networkdbConfig: Record<string, unknown> | undefined;
   private next = 0;
   private readonly crashed = new Set<string>();
 
@@ -53,6 +59,7 @@ export class SimCluster {
     this.baseConfig = opts.config ?? {};
     this.logger = opts.logger ?? silentLogger();
     this.keyringFor = opts.keyring;
+    this.networkdbConfig = opts.networkdb;
   }
 
   configFor(name: string): GossipConfig {
@@ -75,10 +82,22 @@ export class SimCluster {
       ...(meta === undefined ? {} : { meta }),
     });
     memberlist.start();
+    let networkdb: NetworkDB | undefined;
+    if (this.networkdbConfig !== undefined) {
+      networkdb = new NetworkDB(memberlist, { config: this.networkdbConfig, logger: this.logger });
+      networkdb.start();
+    }
     this.crashed.delete(memberName);
-    const m = { name: memberName, addr, memberlist };
+    const m = { name: memberName, addr, memberlist, networkdb };
     this.members.set(memberName, m);
     return m;
+  }
+
+  /** The member's NetworkDB (the cluster must run NetworkDB). */
+  db(name: string): NetworkDB {
+    const db = this.get(name).networkdb;
+    if (db === undefined) throw new Error("this sim cluster runs no NetworkDB");
+    return db;
   }
 
   get(name: string): SimMember {
@@ -118,6 +137,7 @@ export class SimCluster {
   crash(name: string): void {
     const m = this.get(name);
     this.sim.crash(m.addr);
+    m.networkdb?.stop();
     m.memberlist.stop();
     this.crashed.add(name);
   }
