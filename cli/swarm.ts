@@ -5,6 +5,7 @@
  * agent picks them up and opens its dispatcher stream. `leave` does the reverse.
  */
 import type { Command } from "commander";
+import { parseDurationMs } from "../common/config.js";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { removeCredentials, writeCredentials } from "../agent/dispatcher/credentials.js";
 import type { ClusterInfo__Output } from "../proto/generated/swarmnet/v1/ClusterInfo.js";
@@ -22,6 +23,21 @@ function parseIntFlag(flag: string, raw: string | undefined, min: number, max: n
     );
   }
   return Number(raw);
+}
+
+/** `--key-rotation-interval`: "12h", "30m", "2s" or milliseconds; 0 = the default. */
+function parseInterval(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  try {
+    const ms = parseDurationMs(raw);
+    if (ms >= 1000) return Math.round(ms);
+  } catch {
+    // reported below
+  }
+  throw new SwarmnetError(
+    ErrorCode.InvalidArgument,
+    `--key-rotation-interval must be a duration of at least 1s like 12h, got ${JSON.stringify(raw)}`,
+  );
 }
 
 function saveCredentials(stateDir: string, res: JoinResponse__Output): void {
@@ -65,6 +81,7 @@ export function register(program: Command): void {
     )
     .option("--default-addr-pool-mask-length <n>", "prefix length of each overlay subnet (default 24)")
     .option("--data-path-port <port>", "UDP port of the VXLAN data path (default 4789)")
+    .option("--key-rotation-interval <duration>", "how often encryption keys rotate, e.g. 12h (default)")
     .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
     .option("--state-dir <dir>", "this node's agent state dir (default from $SWARMNET_CONFIG)")
     .option("--format <format>", "table or json", "table")
@@ -74,6 +91,7 @@ export function register(program: Command): void {
         defaultAddrPool?: string[];
         defaultAddrPoolMaskLength?: string;
         dataPathPort?: string;
+        keyRotationInterval?: string;
         manager?: string[];
         stateDir?: string;
         format: string;
@@ -83,6 +101,7 @@ export function register(program: Command): void {
         refuseIfJoined(me.stateDir);
         const maskLength = parseIntFlag("default-addr-pool-mask-length", o.defaultAddrPoolMaskLength, 1, 30);
         const dataPathPort = parseIntFlag("data-path-port", o.dataPathPort, 1024, 49151);
+        const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
         await withManagers(o.manager, async (client) => {
           const res = await client.call<JoinResponse__Output>((c, opts, cb) =>
             c.cluster.Init(
@@ -93,6 +112,7 @@ export function register(program: Command): void {
                 defaultAddrPools: o.defaultAddrPool ?? [],
                 defaultAddrPoolMaskLength: maskLength,
                 dataPathPort,
+                keyRotationIntervalMs: String(keyRotationIntervalMs),
               },
               opts,
               cb,

@@ -9,7 +9,10 @@ import { IntentView } from "../../../manager/dispatcher/intent-view.js";
 import { sessionOutputToProto } from "../../../manager/grpc/convert.js";
 import { NetworkService } from "../../../manager/networks/index.js";
 import { MemoryKv, Store } from "../../../manager/store/index.js";
+import { protoType } from "../../../common/proto.js";
+import type { ChangeBatch__Output } from "../../../proto/generated/swarmnet/v1/ChangeBatch.js";
 import type { SessionMessage__Output } from "../../../proto/generated/swarmnet/v1/SessionMessage.js";
+import type { SessionSnapshot__Output } from "../../../proto/generated/swarmnet/v1/SessionSnapshot.js";
 
 class FakeSink implements SessionSink {
   readonly messages: SessionOutput[] = [];
@@ -197,45 +200,36 @@ describe("dispatcher (server side, in-memory store, virtual clock)", () => {
 describe("agent intent (pure)", () => {
   it("drops a batch at or below its revision and diffs a snapshot into changes", async () => {
     const state = emptyState();
-    const net = (id: string, name: string) => ({
-      id,
-      name,
-      driver: "overlay",
-      scope: "swarm",
-      createdAt: "",
-      internal: false,
-      attachable: false,
-      ingress: false,
-      ipamDriver: "default",
-      ipamConfigs: [],
-      ipamOptions: {},
-      options: {},
-      labels: {},
-      vni: 4096,
-      encrypted: false,
-      mtu: 0,
-      attached: [],
-      endpoints: [],
-      peers: [],
-    });
-    const snap = {
-      sessionId: "s",
-      revision: "5",
-      networks: [net("a", "a"), net("b", "b")],
-      seeds: [],
-      managers: ["m:1"],
-      heartbeatPeriodMs: 1000,
-      cluster: null,
-    };
+    // Messages as the wire delivers them: every field present, defaults filled in.
+    const wire = <T>(type: string, value: object): T =>
+      protoType(type).toObject(protoType(type).fromObject(value), {
+        longs: String,
+        enums: String,
+        defaults: true,
+        arrays: true,
+        objects: true,
+        oneofs: true,
+      }) as T;
+    const net = (id: string) => ({ id, name: id, driver: "overlay", scope: "swarm", vni: 4096 });
+    const snapshot = (revision: string, ids: string[]) =>
+      wire<SessionSnapshot__Output>("SessionSnapshot", {
+        revision,
+        networks: ids.map(net),
+        managers: ["m:1"],
+      });
+    const snap = snapshot("5", ["a", "b"]);
     assert.equal(diffSnapshot(state, snap).filter((e) => e.kind === "networkUpsert").length, 2);
     assert.deepEqual(
-      applyBatch(state, {
-        revision: "5",
-        changes: [{ networkRemoved: { id: "a", name: "a" }, change: "networkRemoved" }],
-      }),
+      applyBatch(
+        state,
+        wire<ChangeBatch__Output>("ChangeBatch", {
+          revision: "5",
+          changes: [{ networkRemoved: { id: "a", name: "a" } }],
+        }),
+      ),
       [],
     );
-    const again = { ...snap, revision: "9", networks: [net("b", "b"), net("c", "c")] };
+    const again = snapshot("9", ["b", "c"]);
     const events = diffSnapshot(state, again);
     assert.deepEqual(events.map((e) => `${e.kind}:${"network" in e ? e.network.name : ""}`).sort(), [
       "networkRemoved:a",
