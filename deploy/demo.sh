@@ -18,6 +18,10 @@ step "n2 pings n1 over the underlay"
 swarmnet lab exec --name "$LAB" n2 -- ping -c 2 100.64.1.1
 step "etcd health, asked from n3"
 swarmnet lab exec --name "$LAB" n3 -- etcdctl --endpoints=http://100.64.1.1:2379 endpoint health
+step "the cluster: swarm initialised on n1, n2 and n3 joined"
+swarmnet lab exec --name "$LAB" n1 -- swarmnet node ls
+step "networks (the ingress overlay comes with swarm init)"
+swarmnet lab exec --name "$LAB" n1 -- swarmnet network ls
 step "kernel capabilities (probed by trying, in a scratch namespace)"
 swarmnet agent --probe
 step "done: the lab is still up. Try: node dist/cli/main.js lab exec n1 -- swarmnet agent --probe"
