@@ -1,0 +1,42 @@
+/**
+ * A tcpdump capture on one interface of a namespace for the duration of an action:
+ * started detached through the executor, ready once tcpdump says it is listening,
+ * stopped with SIGINT so it flushes, read back as frames.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Executor } from "../../../common/executor.js";
+import { stopProcesses } from "../../../common/process.js";
+import { readPcap } from "./pcap.js";
+
+const READY_TIMEOUT_MS = 10_000;
+
+export async function captureDuring<T>(
+  ex: Executor,
+  netns: string,
+  iface: string,
+  dir: string,
+  name: string,
+  action: () => Promise<T>,
+): Promise<{ result: T; frames: Buffer[] }> {
+  const file = join(dir, `${name}.pcap`);
+  const log = join(dir, `${name}.tcpdump.log`);
+  const proc = ex.startDetached(
+    ["tcpdump", "-n", "-U", "--immediate-mode", "-s", "0", "-i", iface, "-w", file],
+    { netns, logFile: log },
+  );
+  try {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!(existsSync(log) && /listening on/.test(readFileSync(log, "utf8")))) {
+      if (Date.now() > deadline) throw new Error(`tcpdump did not start: ${readFileSync(log, "utf8")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const result = await action();
+    await new Promise((r) => setTimeout(r, 300)); // let the last packets reach the file
+    process.kill(proc.pid, "SIGINT");
+    await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 5000))]);
+    return { result, frames: readPcap(file) };
+  } finally {
+    await stopProcesses([proc.pid], 1000);
+  }
+}
