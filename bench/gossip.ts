@@ -20,6 +20,8 @@
  * Encryption is off unless `encrypt` (AES-256-GCM per packet costs CPU in the simulator,
  * not bytes that matter: +28 bytes a packet).
  */
+import { totalmem } from "node:os";
+import { Worker } from "node:worker_threads";
 import { loadGossipConfig, type GossipProfile } from "../agent/gossip/config.js";
 import type { Member } from "../agent/gossip/member-table.js";
 import { seededRandom } from "../agent/gossip/random.js";
@@ -97,7 +99,8 @@ interface PendingCrash {
 export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1] ?? null;
+  const v = sorted[Math.min(sorted.length, rank) - 1];
+  return v === undefined ? null : Math.round(v);
 }
 
 const KEY_FOR_BENCH = Buffer.alloc(32, 7).toString("base64");
@@ -225,9 +228,13 @@ export function runGossipBench(opts: GossipBenchOptions): GossipBenchResult {
     profile: opts.profile,
     sim_seconds: opts.simSeconds,
     wall_ms: Math.round(performance.now() - wallStart),
-    broadcast_converge_ms: { p50: percentile(conv, 50), p99: percentile(conv, 99), max: conv.at(-1) ?? null },
+    broadcast_converge_ms: {
+      p50: percentile(conv, 50),
+      p99: percentile(conv, 99),
+      max: percentile(conv, 100),
+    },
     detect_first_ms: { p50: percentile(first, 50), p99: percentile(first, 99) },
-    detect_all_ms: { p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1) ?? null },
+    detect_all_ms: { p50: percentile(all, 50), p99: percentile(all, 99), max: percentile(all, 100) },
     false_positive_deaths: falseDeaths.size,
     bytes_per_node_per_s: Math.round(totalBytes / opts.nodes / opts.simSeconds),
     encrypted: opts.encrypt,
@@ -242,4 +249,30 @@ export function runGossipBench(opts: GossipBenchOptions): GossipBenchResult {
       "(UDP + TCP push-pull), no IP headers; encryption " +
       (opts.encrypt ? "on (AES-256-GCM)" : "off"),
   };
+}
+
+/**
+ * Heap for a run: each simulated member's view costs ~150 bytes per known member
+ * (N² in all), plus room for packets in flight; capped at three quarters of the machine.
+ */
+export function heapMbFor(nodes: number): number {
+  const want = Math.ceil((nodes * nodes * 200) / 1e6) + 768;
+  return Math.min(want, Math.floor((totalmem() / 1e6) * 0.75));
+}
+
+/** Runs the benchmark in a worker thread with a heap sized for `opts.nodes`. */
+export function runGossipBenchIsolated(opts: GossipBenchOptions): Promise<GossipBenchResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./gossip-worker.js", import.meta.url), {
+      workerData: opts,
+      resourceLimits: { maxOldGenerationSizeMb: heapMbFor(opts.nodes), maxYoungGenerationSizeMb: 64 },
+    });
+    let result: GossipBenchResult | undefined;
+    worker.once("message", (r: GossipBenchResult) => (result = r));
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (result !== undefined) resolve(result);
+      else reject(new Error(`gossip benchmark worker exited with code ${code} before reporting`));
+    });
+  });
 }

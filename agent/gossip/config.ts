@@ -16,6 +16,7 @@ import { bool, durationMs, int, list, loadConfig, oneOf, str, type ConfigSpec } 
 import { ErrorCode, errorMessage, SwarmnetError } from "../../common/errors.js";
 
 export const GOSSIP_PROFILES = ["lan", "wan", "local"] as const;
+export const PROBE_SCHEDULES = ["slotted", "shuffled"] as const;
 export type GossipProfile = (typeof GOSSIP_PROFILES)[number];
 
 export interface GossipConfig {
@@ -27,6 +28,12 @@ export interface GossipConfig {
   clusterLabel: string;
   /** Time between probes of one member (before health scaling). Detection speed vs. traffic. */
   probeIntervalMs: number;
+  /**
+   * Whom to probe next: "shuffled" is memberlist's (round-robin over a private random
+   * order); "slotted" coordinates members through the wall clock so every live member is
+   * probed once per interval (member-table.ts, slottedProbeTarget).
+   */
+  probeSchedule: (typeof PROBE_SCHEDULES)[number];
   /** How long a direct ping waits for its ack before asking others (before health scaling). */
   probeTimeoutMs: number;
   /** Members asked to ping a silent target on our behalf (SWIM's k). */
@@ -77,6 +84,11 @@ export const DEFAULTS: GossipConfig = {
   // 1 s: one probe per member per second is ~100 bytes/s each and finds a crash in about
   // one interval on average (SWIM's e/(e−1) periods); LAN round trips are < 1 ms.
   probeIntervalMs: 1000,
+  // slotted: a crash is first probed within about one interval instead of an exponential
+  // wait (p99 4.6 intervals), which takes ~3.5 s off the p99 of detection at no cost in
+  // bytes; it needs clocks within a fraction of the interval (NTP gives milliseconds) and
+  // degrades to random-like probing when they or the views disagree.
+  probeSchedule: "slotted",
   // 500 ms: far above any healthy LAN round trip (even a GC pause), leaves half the
   // interval for the indirect probes.
   probeTimeoutMs: 500,
@@ -181,6 +193,7 @@ const SPEC: ConfigSpec<GossipConfig> = {
   nodeName: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: "a name of letters, digits, . _ -" }),
   clusterLabel: str({ pattern: /^[A-Za-z0-9_.-]{0,64}$/, hint: "up to 64 letters, digits, . _ -" }),
   probeIntervalMs: durationMs({ min: 10, max: 600_000 }),
+  probeSchedule: oneOf(PROBE_SCHEDULES),
   probeTimeoutMs: durationMs({ min: 1, max: 600_000 }),
   indirectChecks: int({ min: 0, max: 16 }),
   suspicionMult: int({ min: 1, max: 100 }),

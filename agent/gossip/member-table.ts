@@ -92,6 +92,11 @@ export class MemberTable {
   private readonly counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
   /** Members declared dead (not left), kept past reaping for reconnect attempts. */
   private readonly failed = new Map<string, FailedMember>();
+  /** Names of alive + suspect members in sorted order (slotted probing); undefined = rebuild. */
+  private sortedLive: string[] | undefined;
+  /** Set while merging a whole remote state: changes then invalidate `sortedLive`. */
+  private bulk = false;
+  private slottedProbes = 0;
 
   constructor(
     private readonly cfg: GossipConfig,
@@ -261,6 +266,15 @@ export class MemberTable {
 
   /** Applies a peer's full state (push-pull), memberlist's mergeState rules. */
   mergeRemote(nodes: readonly PushPullNode[], opts: AliveOptions = {}): void {
+    this.bulk = nodes.length > 16;
+    try {
+      this.mergeEach(nodes, opts);
+    } finally {
+      this.bulk = false;
+    }
+  }
+
+  private mergeEach(nodes: readonly PushPullNode[], opts: AliveOptions): void {
     for (const r of nodes) {
       switch (r.state) {
         case "alive":
@@ -298,6 +312,9 @@ export class MemberTable {
   }
 
   private setState(st: MemberRecord, state: MemberState): void {
+    const wasLive = st.state === "alive" || st.state === "suspect";
+    const isLive = state === "alive" || state === "suspect";
+    if (wasLive !== isLive) this.liveChanged(st.name, isLive);
     this.counts[st.state]--;
     this.counts[state]++;
     st.state = state;
@@ -364,6 +381,50 @@ export class MemberTable {
     return undefined;
   }
 
+  /**
+   * The member to probe in `round` under the slotted schedule. Every member sorts the live
+   * members by name; in round R the member at sorted index i probes index
+   * (i + 1 + R mod (n − 1)) mod n. For each R that is a permutation without fixed points:
+   * with consistent views every live member is probed exactly once per round, so a crash
+   * is probed within about one interval (under independent random orders the first probe
+   * is a Poisson arrival: mean one interval, but 4.6 intervals at p99). Over n − 1 rounds
+   * each member probes every other once, as round-robin does. Views that disagree only
+   * make some rounds probe a member twice and another not at all.
+   */
+  slottedProbeTarget(round: number): MemberRecord | undefined {
+    let list = this.sortedLive;
+    if (list === undefined) {
+      list = [];
+      for (const m of this.order) if (m.state === "alive" || m.state === "suspect") list.push(m.name);
+      list.sort();
+      this.sortedLive = list;
+    }
+    // Reap and reshuffle at the same cadence as a round-robin pass would.
+    if (++this.slottedProbes >= this.order.length) {
+      this.slottedProbes = 0;
+      this.resetOrder();
+    }
+    const n = list.length;
+    if (n < 2) return undefined;
+    const self = lowerBound(list, this.local.name);
+    const c = ((round % (n - 1)) + (n - 1)) % (n - 1);
+    const name = list[(self + 1 + c) % n] as string;
+    return this.byName.get(name);
+  }
+
+  private liveChanged(name: string, live: boolean): void {
+    const list = this.sortedLive;
+    if (list === undefined) return;
+    if (this.bulk) {
+      this.sortedLive = undefined;
+      return;
+    }
+    const i = lowerBound(list, name);
+    const present = list[i] === name;
+    if (live && !present) list.splice(i, 0, name);
+    else if (!live && present) list.splice(i, 1);
+  }
+
   private resetOrder(): void {
     const now = this.clock.now();
     let w = 0;
@@ -405,6 +466,18 @@ export class MemberTable {
       m.suspicion = undefined;
     }
   }
+}
+
+/** First index whose name is ≥ `name` (the list is sorted). */
+function lowerBound(list: readonly string[], name: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as string) < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

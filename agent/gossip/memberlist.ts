@@ -88,6 +88,8 @@ export interface MemberlistOptions {
   keyring?: Keyring;
   /** Our initial metadata. */
   meta?: Uint8Array;
+  /** Wall-clock ms for aligning probe rounds across members (default Date.now). */
+  wallClock?: () => number;
 }
 
 type RunState = "new" | "running" | "stopped";
@@ -170,6 +172,7 @@ export class Memberlist {
       awareness: this.awareness,
       counters: this.counters,
       localAddr: transport.advertiseAddr,
+      wallClock: opts.wallClock ?? Date.now,
       send: (addr, messages) => this.send(addr, messages),
       streamRequest: (addr, message, timeoutMs, cb) =>
         this.streamRequest(addr, message, timeoutMs, (m) => cb(m)),

@@ -8,7 +8,9 @@
  *                 nothing), and try one ping over a stream (TCP fallback)
  *   t = interval  still no ack: suspect it.
  *
- * Timeout and interval are multiplied by (health score + 1). The score falls by one on
+ * Whom to probe: the slotted schedule (default; every live member probed once per round,
+ * rounds aligned by the wall clock) or memberlist's shuffled round-robin; both in
+ * member-table.ts. Timeout and interval are multiplied by (health score + 1). The score falls by one on
  * every ack; on a failure it rises by the number of nacks that did not come back (a
  * helper that did not even answer means *our* network is the likely problem), or by
  * one when nobody could be asked.
@@ -41,6 +43,8 @@ export interface ProbeHost {
   readonly awareness: Awareness;
   readonly counters: GossipCounters;
   readonly localAddr: string;
+  /** Wall-clock milliseconds (Date.now in production): aligns probe rounds across members. */
+  wallClock(): number;
   /** Sends encoded messages to `addr` in one packet, filling it up with broadcasts. */
   send(addr: string, messages: Uint8Array[]): void;
   /** One message over a stream; `cb(undefined)` on any failure. */
@@ -74,6 +78,7 @@ export class Prober {
   private seq = 0;
   private tickTimer: TimerHandle | undefined;
   private running = false;
+  private lastRound = -Infinity;
   private readonly helpers: MemberRecord[] = [];
 
   constructor(private readonly host: ProbeHost) {}
@@ -105,8 +110,19 @@ export class Prober {
     const h = this.host;
     const intervalMs = h.awareness.scaleTimeout(h.cfg.probeIntervalMs);
     this.tickTimer = h.clock.setTimeout(() => this.tick(), intervalMs);
-    const target = h.table.nextProbeTarget();
+    const target =
+      h.cfg.probeSchedule === "slotted"
+        ? h.table.slottedProbeTarget(this.nextRound())
+        : h.table.nextProbeTarget();
     if (target !== undefined) this.probe(target, intervalMs);
+  }
+
+  /** The probe round (wall time / probe interval), never the same twice. */
+  private nextRound(): number {
+    let round = Math.floor(this.host.wallClock() / this.host.cfg.probeIntervalMs);
+    if (round <= this.lastRound) round = this.lastRound + 1;
+    this.lastRound = round;
+    return round;
   }
 
   private probe(target: MemberRecord, intervalMs: number): void {

@@ -76,6 +76,7 @@ export class SimCluster {
     const keyring = this.keyringFor?.(memberName);
     const memberlist = new Memberlist(this.configFor(memberName), transport, {
       clock: this.sim.nodeClock(addr),
+      wallClock: () => this.sim.clock.now(),
       random: seededRandom(this.seed * 7919 + hash(memberName)),
       logger: this.logger,
       ...(keyring === undefined ? {} : { keyring }),
