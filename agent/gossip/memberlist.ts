@@ -203,10 +203,10 @@ export class Memberlist {
     this.log.debug({ addr: this.transport.advertiseAddr }, "gossip started");
   }
 
-  /** Stops every timer and closes the transport, without telling anyone; idempotent. */
+  /** Stops every timer and closes the transport (the Memberlist owns it), without telling
+   * anyone; idempotent. Call leave() first for a graceful exit. */
   stop(): void {
     if (this.runState === "stopped") return;
-    const wasRunning = this.runState === "running";
     this.runState = "stopped";
     this.prober.stop();
     this.gossipTimer?.cancel();
@@ -214,7 +214,7 @@ export class Memberlist {
     this.reconnectTimer?.cancel();
     this.table.cancelTimers();
     this.queue.reset();
-    if (wasRunning) this.transport.close();
+    this.transport.close();
   }
 
   /**

@@ -16,8 +16,8 @@
  * one when nobody could be asked.
  *
  * This file also answers others: a ping for us gets an ack; an indirect ping is relayed
- * with a fresh sequence number and its ack forwarded (or a nack sent after our probe
- * timeout).
+ * with a fresh sequence number and its ack forwarded (or a nack sent after 80 % of our
+ * probe timeout, early enough to reach the requester within its probe interval).
  */
 import type { Clock, TimerHandle } from "../../common/clock.js";
 import type { Awareness } from "./awareness.js";
@@ -55,6 +55,9 @@ export interface ProbeHost {
     cb: (reply: GossipMessage | undefined) => void,
   ): void;
 }
+
+/** Part of the probe timeout after which a helper that heard nothing sends its nack. */
+const NACK_FRACTION = 0.8;
 
 interface Waiter {
   onAck(): void;
@@ -249,12 +252,17 @@ export class Prober {
       timers: [],
     };
     this.waiters.set(seq, waiter);
-    waiter.timers.push(
-      h.clock.setTimeout(() => {
-        this.waiters.delete(seq);
-        if (req.nack) h.send(replyTo, [encodeMessage({ kind: "nack", nack: { seq: req.seq } })]);
-      }, h.cfg.probeTimeoutMs),
-    );
+    if (req.nack) {
+      // Lifeguard: nack at 80 % of the probe timeout, so it reaches the requester before its
+      // probe interval ends (it asked us at its own timeout) and counts as a sign of life.
+      waiter.timers.push(
+        h.clock.setTimeout(
+          () => h.send(replyTo, [encodeMessage({ kind: "nack", nack: { seq: req.seq } })]),
+          NACK_FRACTION * h.cfg.probeTimeoutMs,
+        ),
+      );
+    }
+    waiter.timers.push(h.clock.setTimeout(() => this.waiters.delete(seq), h.cfg.probeTimeoutMs));
     const local = h.table.local;
     h.send(req.nodeAddr, [
       encodeMessage({
