@@ -20,6 +20,7 @@ import type { ProtoGrpcType } from "../proto/generated/swarmnet.js";
 import type { ClusterClient } from "../proto/generated/swarmnet/v1/Cluster.js";
 import type { NetworksClient } from "../proto/generated/swarmnet/v1/Networks.js";
 import type { NodesClient } from "../proto/generated/swarmnet/v1/Nodes.js";
+import type { ServicesClient } from "../proto/generated/swarmnet/v1/Services.js";
 
 export const DEFAULT_MANAGER = "127.0.0.1:4242";
 /** A CLI call that takes longer than this is reported, not waited for. */
@@ -54,6 +55,7 @@ interface Clients {
   cluster: ClusterClient;
   nodes: NodesClient;
   networks: NetworksClient;
+  services: ServicesClient;
 }
 
 type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
@@ -111,6 +113,7 @@ export class ManagerClient {
         cluster: new v1.Cluster(address, creds),
         nodes: new v1.Nodes(address, creds),
         networks: new v1.Networks(address, creds),
+        services: new v1.Services(address, creds),
       };
       this.clients.set(address, c);
     }
@@ -122,6 +125,7 @@ export class ManagerClient {
       c.cluster.close();
       c.nodes.close();
       c.networks.close();
+      c.services.close();
     }
     this.clients.clear();
   }

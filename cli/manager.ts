@@ -11,6 +11,8 @@ export function register(program: Command): void {
     .option("--advertise-addr <addr>", "address agents and the CLI dial, host:port (default: --listen)")
     .option("--etcd <urls...>", "etcd endpoints (repeat or comma-separate)", ["http://127.0.0.1:2379"])
     .option("--heartbeat-period <duration>", "how often agents send heartbeats (e.g. 2s)")
+    .option("--node-down-grace <duration>", "how long a node may be down before its tasks move (e.g. 5s)")
+    .option("--task-restart-delay <duration>", "pause before a failed task is replaced (e.g. 1s)")
     .action(
       async (o: {
         nodeName?: string;
@@ -18,6 +20,8 @@ export function register(program: Command): void {
         advertiseAddr?: string;
         etcd: string[];
         heartbeatPeriod?: string;
+        nodeDownGrace?: string;
+        taskRestartDelay?: string;
       }) => {
         await runManager({
           nodeName: o.nodeName,
@@ -25,6 +29,8 @@ export function register(program: Command): void {
           advertiseAddr: o.advertiseAddr,
           etcd: o.etcd.flatMap((e) => e.split(",")),
           heartbeatPeriodMs: o.heartbeatPeriod,
+          nodeDownGraceMs: o.nodeDownGrace,
+          taskRestartDelayMs: o.taskRestartDelay,
         });
       },
     );

@@ -41,6 +41,14 @@ export interface ManagerConfig {
   compactionIntervalMs: number;
   /** Leader job: revisions of history kept by compaction. */
   compactionKeepRevisions: number;
+  /** Scheduler: how long a node may be without a session before its tasks move. */
+  nodeDownGraceMs: number;
+  /** Scheduler: pause between a task's failure and its replacement. */
+  taskRestartDelayMs: number;
+  /** Scheduler: finished tasks kept per slot (per node for global services) for `service ps`. */
+  taskHistoryLimit: number;
+  /** Scheduler: how often it looks again when nothing changed (grace and delays run out). */
+  schedulerTickMs: number;
 }
 
 export const MANAGER_DEFAULTS: ManagerConfig = {
@@ -68,6 +76,19 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   compactionIntervalMs: 300_000,
   // Enough for any agent that was briefly away to resume; older ones resync.
   compactionKeepRevisions: 10_000,
+  // A few seconds after the session ends (itself heartbeatPeriodMs × heartbeatGrace after
+  // the agent's last beat): an agent restart or a blip keeps its tasks, a dead node's tasks
+  // run elsewhere within ~11 s of its death.
+  nodeDownGraceMs: 5_000,
+  // One second: a task that failed by accident is back at once, a crash loop costs one
+  // task a second instead of a storm (Docker waits 5 s; the mesh here drops a dead
+  // backend as soon as its agent reports it, so a short delay costs nothing).
+  taskRestartDelayMs: 1_000,
+  // Docker's task-history-limit default.
+  taskHistoryLimit: 5,
+  // Half a second: grace and restart delay are acted on within that; a pass with nothing
+  // to do reads only the manager's own mirror.
+  schedulerTickMs: 500,
 };
 
 const SPEC: ConfigSpec<ManagerConfig> = {
@@ -84,6 +105,10 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   changeLogBatches: int({ min: 1 }),
   compactionIntervalMs: durationMs({ min: 1000 }),
   compactionKeepRevisions: int({ min: 1 }),
+  nodeDownGraceMs: durationMs({ min: 0 }),
+  taskRestartDelayMs: durationMs({ min: 0 }),
+  taskHistoryLimit: int({ min: 1, max: 1000 }),
+  schedulerTickMs: durationMs({ min: 50 }),
 };
 
 export function loadManagerConfig(overrides: Partial<Record<keyof ManagerConfig, unknown>>): ManagerConfig {

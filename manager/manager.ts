@@ -29,6 +29,8 @@ import {
 } from "./election/index.js";
 import { bindServer, createServer } from "./grpc/server.js";
 import { AttachmentService, NetworkService } from "./networks/index.js";
+import { applyTaskStatus, SchedulerJob, ServiceControl } from "./services/index.js";
+import { newId } from "./cluster/ids.js";
 import { EtcdKv } from "./store/etcd-kv.js";
 import { keys } from "./store/keys.js";
 import type { Kv, KvLease } from "./store/kv.js";
@@ -53,6 +55,8 @@ export class Manager {
   readonly store: Store;
   readonly networks: NetworkService;
   readonly attachments: AttachmentService;
+  readonly services: ServiceControl;
+  readonly scheduler: SchedulerJob;
   readonly cluster: ClusterService;
   readonly nodes: NodeService;
   readonly view: IntentView;
@@ -91,6 +95,7 @@ export class Manager {
     this.nodes = new NodeService(this.store, () => this.election.leader());
     this.view = new IntentView(this.kv, config.changeLogBatches, this.log.child({ component: "intent" }));
     this.attachments = new AttachmentService(this.store, (id) => this.view.node(id));
+    this.services = new ServiceControl(this.store);
     this.dispatcher = new Dispatcher(
       this.store,
       this.view,
@@ -113,6 +118,28 @@ export class Manager {
         this.log.child({ component: "compaction" }),
       ),
     );
+    this.scheduler = new SchedulerJob(
+      this.store,
+      this.view.reader,
+      this.clock,
+      {
+        nodeDownGraceMs: config.nodeDownGraceMs,
+        restartDelayMs: config.taskRestartDelayMs,
+        historyLimit: config.taskHistoryLimit,
+        tickMs: config.schedulerTickMs,
+        // Coalesces the burst of watch events one change makes into one pass.
+        debounceMs: 5,
+      },
+      { newId, now: () => new Date() },
+      this.log.child({ component: "scheduler" }),
+    );
+    this.jobs.add(this.scheduler);
+  }
+
+  /** The service of a task, from the mirror (a status report that did not say). */
+  private taskService(taskId: string): string | undefined {
+    const e = this.view.reader.entriesUnder(keys.tasksPrefix).find((x) => x.key.endsWith(`/${taskId}`));
+    return e?.key.slice(keys.tasksPrefix.length).split("/")[0];
   }
 
   /** host:port agents and the CLI dial. */
@@ -129,6 +156,9 @@ export class Manager {
         nodes: this.nodes,
         networks: this.networks,
         attachments: this.attachments,
+        services: this.services,
+        taskStatus: (nodeId, updates) =>
+          applyTaskStatus(this.store, nodeId, updates, (id) => this.taskService(id)),
         dispatcher: this.dispatcher,
         leader: () => this.election.leader(),
       },

@@ -23,9 +23,7 @@ import type { AttachmentsClient } from "../../proto/generated/swarmnet/v1/Attach
 import type { Attachment, AttachRequest, NetworkAttacher } from "../attachments.js";
 import type { DispatcherClient } from "./client.js";
 import type { ClusterCredentials } from "./credentials.js";
-
-/** The network option the agent reads the VXLAN UDP port from. */
-export const OPT_DATA_PATH_PORT = "swarmnet.data-path-port";
+import { OPT_DATA_PATH_PORT } from "./intent.js";
 
 export interface ManagerAttacherOptions {
   /** Managers to try (host:port), asked at every call so a changing list is followed. */

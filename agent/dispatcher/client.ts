@@ -12,6 +12,11 @@
  *             round without success, exponential backoff up to `maxBackoffMs`
  *   stop      an `Unauthenticated` answer (the node left or was removed) stops the
  *             client for good and emits `unauthenticated`
+ *   report    `reportTaskStatus` sends what became of this node's tasks on the current
+ *             session (ReportTaskStatus, authenticated like a heartbeat). Reports wait
+ *             while there is no session and are sent after (re)connecting; a newer
+ *             report of a task replaces one not yet sent. The promise resolves once a
+ *             manager accepted it and rejects only if the client stops first.
  *
  * Consumers see a stream of `change` events that, applied in order, always give the
  * managers' intent — across reconnects, fail-overs and resyncs alike — plus `snapshot`
@@ -49,6 +54,9 @@ export interface DispatcherClientOptions {
   maxBackoffMs?: number;
 }
 
+/** Deadline of one status report: a manager that does not answer in this is not there. */
+const REPORT_TIMEOUT_MS = 5_000;
+
 export const DISPATCHER_CLIENT_DEFAULTS = {
   // Fast enough that a manager restart is invisible, slow enough not to spin.
   initialBackoffMs: 100,
@@ -66,6 +74,23 @@ export interface ConnectedEvent {
 export interface DisconnectedEvent {
   manager: string;
   error: SwarmnetError;
+}
+
+/** What became of one of this node's tasks. */
+export interface TaskStatusReport {
+  taskId: string;
+  /** The task's service id (TaskIntent.serviceId). */
+  serviceId: string;
+  /** running; failed (the process exited: give exitCode); shutdown (the sandbox is removed). */
+  state: "running" | "failed" | "shutdown";
+  exitCode?: number;
+  /** Detail for `service ps` ("exit status 1", "cannot create sandbox: …"). */
+  message?: string;
+}
+
+interface PendingReport {
+  report: TaskStatusReport;
+  waiters: { resolve: () => void; reject: (err: Error) => void }[];
 }
 
 export interface DispatcherClientEvents {
@@ -99,6 +124,8 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
   private stream: Stream | undefined;
   private sessionId = "";
   private current = "";
+  private readonly reports = new Map<string, PendingReport>();
+  private sending = false;
   /** Count of sessions opened, for tests and metrics. */
   sessions = 0;
 
@@ -140,6 +167,82 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     this.endStream();
     this.client?.close();
     this.client = undefined;
+    this.failReports(new SwarmnetError(ErrorCode.Unavailable, "the dispatcher client stopped"));
+  }
+
+  /**
+   * Tells the managers what became of one of this node's tasks (see the header). Safe to
+   * call at any time, also while disconnected.
+   */
+  reportTaskStatus(report: TaskStatusReport): Promise<void> {
+    if (!this.running) {
+      return Promise.reject(new SwarmnetError(ErrorCode.Unavailable, "the dispatcher client is not running"));
+    }
+    return new Promise((resolve, reject) => {
+      const pending = this.reports.get(report.taskId);
+      if (pending === undefined) this.reports.set(report.taskId, { report, waiters: [{ resolve, reject }] });
+      else {
+        pending.report = report;
+        pending.waiters.push({ resolve, reject });
+      }
+      this.flushReports();
+    });
+  }
+
+  /** Sends every pending report in one call on the current session. */
+  private flushReports(): void {
+    const client = this.client;
+    const sessionId = this.sessionId;
+    if (this.sending || this.reports.size === 0 || client === undefined || sessionId === "") return;
+    // Snapshot: reports and waiters that arrive while this call is in flight wait for the next.
+    const batch = [...this.reports.values()].map((p) => ({ report: p.report, waiters: [...p.waiters] }));
+    this.sending = true;
+    client.ReportTaskStatus(
+      {
+        sessionId,
+        nodeId: this.opts.nodeId,
+        updates: batch.map(({ report: r }) => ({
+          taskId: r.taskId,
+          serviceId: r.serviceId,
+          state: r.state,
+          exitCode: r.exitCode ?? 0,
+          message: r.message ?? "",
+        })),
+      },
+      { deadline: Date.now() + REPORT_TIMEOUT_MS },
+      (err: grpc.ServiceError | null) => {
+        this.sending = false;
+        if (err === null) {
+          for (const sent of batch) {
+            const now = this.reports.get(sent.report.taskId);
+            // A newer report of the task arrived meanwhile: it stays pending.
+            if (now !== undefined && now.report === sent.report) this.reports.delete(sent.report.taskId);
+            for (const w of sent.waiters) w.resolve();
+            if (now !== undefined && now.report !== sent.report) {
+              now.waiters = now.waiters.filter((w) => !sent.waiters.includes(w));
+            }
+          }
+          this.flushReports();
+          return;
+        }
+        const error = fromGrpcError(err, `manager ${this.current}`);
+        if (error.code === ErrorCode.InvalidArgument) {
+          // The managers refuse the report itself: retrying would not help.
+          for (const sent of batch) {
+            this.reports.delete(sent.report.taskId);
+            for (const w of sent.waiters) w.reject(error);
+          }
+          return;
+        }
+        // Kept; sent again on the next heartbeat tick or session.
+        this.log.info({ err: error.message }, "task status report not delivered; will retry");
+      },
+    );
+  }
+
+  private failReports(err: Error): void {
+    for (const p of this.reports.values()) for (const w of p.waiters) w.reject(err);
+    this.reports.clear();
   }
 
   /** Resolves with the state once the first snapshot (or resume) has been applied. */
@@ -208,6 +311,7 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     this.startHeartbeats(Math.max(50, periodMs));
     this.log.info({ manager: address, resumed, revision: this.state.revision }, "dispatcher session open");
     this.emit("connected", { manager: address, sessionId, resumed });
+    this.flushReports();
   }
 
   private markReady(): void {
@@ -222,6 +326,7 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     this.beatTimer = this.clock.setInterval(() => {
       const client = this.client;
       if (client === undefined || this.sessionId !== sessionId) return;
+      this.flushReports();
       client.Heartbeat(
         { sessionId, nodeId: this.opts.nodeId },
         { deadline: Date.now() + periodMs },
@@ -243,6 +348,7 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
       this.running = false;
       this.client?.close();
       this.client = undefined;
+      this.failReports(error);
       this.emit("unauthenticated", error);
       return;
     }

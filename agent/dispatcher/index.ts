@@ -11,18 +11,30 @@ export {
   type DisconnectedEvent,
   type DispatcherClientEvents,
   type DispatcherClientOptions,
+  type TaskStatusReport,
 } from "./client.js";
 export {
   applyBatch,
   diffSnapshot,
   emptyState,
   networkFromProto,
+  networkSpecFor,
+  serviceFromProto,
+  taskAttachments,
+  taskFromProto,
+  OPT_DATA_PATH_PORT,
   type ClusterSettings,
   type GossipSeed,
+  type IngressEndpointIntent,
   type IntentEvent,
   type IntentState,
   type IpamConfigIntent,
   type NetworkIntent,
+  type PublishedPortIntent,
+  type ServiceIntent,
+  type ServiceVipIntent,
+  type TaskIntent,
+  type TaskNetworkIntent,
 } from "./intent.js";
 export {
   CREDENTIALS_FILE,
@@ -38,9 +50,4 @@ export {
   type MembershipEvents,
   type MembershipOptions,
 } from "./membership.js";
-export {
-  ManagerAttacher,
-  MANAGER_ATTACHER_DEFAULTS,
-  OPT_DATA_PATH_PORT,
-  type ManagerAttacherOptions,
-} from "./attacher.js";
+export { ManagerAttacher, MANAGER_ATTACHER_DEFAULTS, type ManagerAttacherOptions } from "./attacher.js";

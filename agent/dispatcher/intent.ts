@@ -9,12 +9,44 @@
  *
  * Revisions are etcd's: a batch at or below the state's revision is a duplicate and is
  * dropped, so replays after a reconnect are harmless.
+ *
+ * What a node receives (see proto/control.proto, Dispatcher):
+ *   networks          every network of the cluster
+ *   services          every service (the routing mesh answers for all of them on every
+ *                     node): mode, endpoint mode, published ports with their mode, the
+ *                     networks its tasks are on, a VIP per network, the ingress VIP
+ *   tasks             only the tasks assigned to THIS node, with their full spec and the
+ *                     desired state; a task leaves `tasks` (taskRemoved) once the
+ *                     managers no longer want anything of this node for it (its
+ *                     sandbox was reported gone, or it was orphaned)
+ *   ingressEndpoint   THIS node's own address on the ingress network (Docker's
+ *                     ingress-sbox endpoint; the mesh masquerades to it)
+ *   seeds, managers, cluster settings
+ *
+ * How an agent acts on tasks (the contract the managers rely on):
+ *   taskUpsert, desiredState running, new id   create the sandbox on `networks` with the
+ *                                              given IPs (`taskAttachments`), start
+ *                                              `command` with `env`, report running (or
+ *                                              failed with the exit code)
+ *   taskUpsert, same id, networks/ports differ change it IN PLACE (connect/disconnect
+ *                                              endpoints, re-publish ports): never
+ *                                              restart it — `service publish` relies on it
+ *   taskUpsert, desiredState shutdown          stop and remove it, then report shutdown
+ *                                              (the managers then free its addresses)
+ *   taskRemoved                                make sure it is gone; no report needed
+ * Reports go through `DispatcherClient.reportTaskStatus`.
  */
 import type { ChangeBatch__Output } from "../../proto/generated/swarmnet/v1/ChangeBatch.js";
 import type { ClusterSettings__Output } from "../../proto/generated/swarmnet/v1/ClusterSettings.js";
 import type { GossipSeed__Output } from "../../proto/generated/swarmnet/v1/GossipSeed.js";
 import type { Network__Output } from "../../proto/generated/swarmnet/v1/Network.js";
 import type { SessionSnapshot__Output } from "../../proto/generated/swarmnet/v1/SessionSnapshot.js";
+import type { IngressEndpoint__Output } from "../../proto/generated/swarmnet/v1/IngressEndpoint.js";
+import type { PublishedPort__Output } from "../../proto/generated/swarmnet/v1/PublishedPort.js";
+import type { Service__Output } from "../../proto/generated/swarmnet/v1/Service.js";
+import type { Task__Output } from "../../proto/generated/swarmnet/v1/Task.js";
+import { cidrContains, parseCidr, parseIpv4 } from "../../common/net-addr.js";
+import type { Attachment, NetworkSpec } from "../attachments.js";
 
 export interface IpamConfigIntent {
   subnet: string;
@@ -53,6 +85,76 @@ export interface ClusterSettings {
   dataPathPort: number;
 }
 
+/** A published port of a service. */
+export interface PublishedPortIntent {
+  protocol: "tcp" | "udp";
+  targetPort: number;
+  publishedPort: number;
+  /** ingress: on every node through the routing mesh; host: only on nodes running a task. */
+  mode: "ingress" | "host";
+}
+
+/** A service's virtual IP on one of its networks (endpoint mode vip). */
+export interface ServiceVipIntent {
+  networkId: string;
+  ip: string;
+  prefixLength: number;
+}
+
+export interface ServiceIntent {
+  id: string;
+  name: string;
+  mode: "replicated" | "global";
+  /** Replicated mode: tasks wanted (0 for global). */
+  replicas: number;
+  /** vip: one VIP per network balances over the tasks; dnsrr: no VIP, DNS round robin. */
+  endpointMode: "vip" | "dnsrr";
+  ports: PublishedPortIntent[];
+  /** One per network in `networks` (endpoint mode vip), the ingress network included. */
+  vips: ServiceVipIntent[];
+  /** Every network the service's tasks are on: its own plus ingress while it has an ingress port. */
+  networks: string[];
+  /** The ingress network and the service's VIP on it, while an ingress-mode port is published. */
+  ingress: { networkId: string; vip: string } | undefined;
+  /** Bumped by every change of the service. */
+  version: number;
+}
+
+/** A task's address on one network (allocated by the managers when the task was made). */
+export interface TaskNetworkIntent {
+  networkId: string;
+  ip: string;
+}
+
+/** A task assigned to this node. */
+export interface TaskIntent {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  /** "web.1" (replicated) or "web.<node id>" (global), as `service ps` shows it. */
+  name: string;
+  /** "web.1.<task id>": the container's name, unique; also SWARMNET_TASK_NAME. */
+  containerName: string;
+  /** 1…replicas; 0 for global mode. */
+  slot: number;
+  nodeId: string;
+  /** running: run it (keep it running); shutdown: stop and remove it, then report shutdown. */
+  desiredState: "running" | "shutdown";
+  command: string[];
+  /** Includes SWARMNET_TASK_NAME, SWARMNET_SERVICE_NAME, SWARMNET_SERVICE_ID, SWARMNET_TASK_ID, SWARMNET_TASK_SLOT. */
+  env: Record<string, string>;
+  /** One endpoint per network, in order (the first is the default route's). */
+  networks: TaskNetworkIntent[];
+  /** The service's published ports (host-mode ones open on this node to this task). */
+  ports: PublishedPortIntent[];
+}
+
+/** This node's address on the ingress network. */
+export interface IngressEndpointIntent {
+  networkId: string;
+  ip: string;
+}
+
 export interface IntentState {
   /** The etcd revision this state reflects (0 before the first snapshot). */
   revision: number;
@@ -60,6 +162,12 @@ export interface IntentState {
   seeds: GossipSeed[];
   managers: string[];
   cluster: ClusterSettings | undefined;
+  /** Every service of the cluster, by id. */
+  services: Map<string, ServiceIntent>;
+  /** The tasks assigned to this node, by id. */
+  tasks: Map<string, TaskIntent>;
+  /** This node's ingress address (undefined until the managers allocated it). */
+  ingressEndpoint: IngressEndpointIntent | undefined;
 }
 
 export type IntentEvent =
@@ -67,10 +175,118 @@ export type IntentEvent =
   | { kind: "networkRemoved"; revision: number; network: NetworkIntent }
   | { kind: "seeds"; revision: number; seeds: GossipSeed[] }
   | { kind: "managers"; revision: number; managers: string[] }
-  | { kind: "cluster"; revision: number; cluster: ClusterSettings };
+  | { kind: "cluster"; revision: number; cluster: ClusterSettings }
+  /** A service appeared or changed (ports published/unpublished, VIPs, replicas, networks). */
+  | { kind: "serviceUpsert"; revision: number; service: ServiceIntent; previous: ServiceIntent | undefined }
+  | { kind: "serviceRemoved"; revision: number; service: ServiceIntent }
+  /** A task of this node appeared or changed (same id: change it in place, never restart). */
+  | { kind: "taskUpsert"; revision: number; task: TaskIntent; previous: TaskIntent | undefined }
+  /** A task left this node's intent: remove whatever is left of it. */
+  | { kind: "taskRemoved"; revision: number; task: TaskIntent }
+  /** This node's ingress address was allocated (or, undefined, freed). */
+  | {
+      kind: "ingressEndpoint";
+      revision: number;
+      endpoint: IngressEndpointIntent | undefined;
+      previous: IngressEndpointIntent | undefined;
+    };
 
 export function emptyState(): IntentState {
-  return { revision: 0, networks: new Map(), seeds: [], managers: [], cluster: undefined };
+  return {
+    revision: 0,
+    networks: new Map(),
+    seeds: [],
+    managers: [],
+    cluster: undefined,
+    services: new Map(),
+    tasks: new Map(),
+    ingressEndpoint: undefined,
+  };
+}
+
+function portFromProto(p: PublishedPort__Output): PublishedPortIntent {
+  return {
+    protocol: p.protocol === "udp" ? "udp" : "tcp",
+    targetPort: p.targetPort,
+    publishedPort: p.publishedPort,
+    mode: p.publishMode === "host" ? "host" : "ingress",
+  };
+}
+
+export function serviceFromProto(s: Service__Output): ServiceIntent {
+  return {
+    id: s.id,
+    name: s.name,
+    mode: s.mode === "global" ? "global" : "replicated",
+    replicas: s.replicas,
+    endpointMode: s.endpointMode === "dnsrr" ? "dnsrr" : "vip",
+    ports: s.ports.map(portFromProto),
+    vips: s.vips.map((v) => ({ networkId: v.networkId, ip: v.ip, prefixLength: v.prefixLength })),
+    networks: [...s.networks],
+    ingress: s.ingressNetworkId === "" ? undefined : { networkId: s.ingressNetworkId, vip: s.ingressVip },
+    version: Number(s.version),
+  };
+}
+
+export function taskFromProto(t: Task__Output): TaskIntent {
+  return {
+    id: t.id,
+    serviceId: t.serviceId,
+    serviceName: t.serviceName,
+    name: t.name,
+    containerName: t.containerName,
+    slot: t.slot,
+    nodeId: t.nodeId,
+    desiredState: t.desiredState === "shutdown" ? "shutdown" : "running",
+    command: [...t.command],
+    env: { ...t.env },
+    networks: t.networks.map((n) => ({ networkId: n.networkId, ip: n.ip })),
+    ports: t.ports.map(portFromProto),
+  };
+}
+
+function endpointFromProto(e: IngressEndpoint__Output | null | undefined): IngressEndpointIntent | undefined {
+  return e === null || e === undefined || e.ip === "" ? undefined : { networkId: e.networkId, ip: e.ip };
+}
+
+/** The network option the agent reads the VXLAN UDP port from. */
+export const OPT_DATA_PATH_PORT = "swarmnet.data-path-port";
+
+/**
+ * A network as the agent's drivers take it, for an endpoint at `ip`: the subnet and
+ * gateway of the IPAM config that holds the address, the data-path port as an option.
+ */
+export function networkSpecFor(n: NetworkIntent, ip: string, dataPathPort: number): NetworkSpec {
+  const addr = parseIpv4(ip);
+  const config =
+    n.ipam.configs.find((c) => {
+      const cidr = parseCidr(c.subnet);
+      return cidr !== undefined && addr !== undefined && cidrContains(cidr, addr);
+    }) ?? n.ipam.configs[0];
+  return {
+    id: n.id,
+    name: n.name,
+    driver: n.driver,
+    vni: n.vni ?? 0,
+    subnet: config?.subnet ?? "",
+    gateway: config?.gateway ?? "",
+    attachable: n.attachable,
+    internal: n.internal,
+    ingress: n.ingress,
+    options: { ...n.options, [OPT_DATA_PATH_PORT]: String(dataPathPort) },
+  };
+}
+
+/**
+ * A task's endpoints as `Attachment`s (what `Agent.run({ attachments })` takes), from the
+ * networks in `state`. A network the state does not know (yet) is left out.
+ */
+export function taskAttachments(state: IntentState, task: TaskIntent): Attachment[] {
+  const port = state.cluster?.dataPathPort ?? 4789;
+  return task.networks.flatMap((tn) => {
+    const n = state.networks.get(tn.networkId);
+    return n === undefined ? [] : [{ network: networkSpecFor(n, tn.ip, port), ip: tn.ip }];
+  });
 }
 
 export function networkFromProto(n: Network__Output): NetworkIntent {
@@ -117,6 +333,10 @@ export function applyBatch(state: IntentState, batch: ChangeBatch__Output): Inte
   if (revision <= state.revision) return [];
   const events: IntentEvent[] = [];
   for (const c of batch.changes) {
+    if (c.serviceUpsert || c.serviceRemoved || c.taskUpsert || c.taskRemoved || c.ingressEndpoint) {
+      events.push(...applyWorkload(state, c, revision));
+      continue;
+    }
     if (c.networkUpsert) {
       const network = networkFromProto(c.networkUpsert);
       const previous = state.networks.get(network.id);
@@ -144,6 +364,55 @@ export function applyBatch(state: IntentState, batch: ChangeBatch__Output): Inte
   return events;
 }
 
+function applyWorkload(
+  state: IntentState,
+  c: ChangeBatch__Output["changes"][number],
+  revision: number,
+): IntentEvent[] {
+  if (c.serviceUpsert) {
+    const service = serviceFromProto(c.serviceUpsert);
+    const previous = state.services.get(service.id);
+    state.services.set(service.id, service);
+    return same(previous, service) ? [] : [{ kind: "serviceUpsert", revision, service, previous }];
+  }
+  if (c.serviceRemoved) {
+    const service = state.services.get(c.serviceRemoved.id);
+    state.services.delete(c.serviceRemoved.id);
+    return service === undefined ? [] : [{ kind: "serviceRemoved", revision, service }];
+  }
+  if (c.taskUpsert) {
+    const task = taskFromProto(c.taskUpsert);
+    const previous = state.tasks.get(task.id);
+    state.tasks.set(task.id, task);
+    return same(previous, task) ? [] : [{ kind: "taskUpsert", revision, task, previous }];
+  }
+  if (c.taskRemoved) {
+    const task = state.tasks.get(c.taskRemoved.id);
+    state.tasks.delete(c.taskRemoved.id);
+    return task === undefined ? [] : [{ kind: "taskRemoved", revision, task }];
+  }
+  const endpoint = endpointFromProto(c.ingressEndpoint);
+  const previous = state.ingressEndpoint;
+  state.ingressEndpoint = endpoint;
+  return same(previous, endpoint) ? [] : [{ kind: "ingressEndpoint", revision, endpoint, previous }];
+}
+
+/** Upserts and removals that turn `current` into `incoming` (maps by id). */
+function diffMaps<T extends { id: string }>(
+  current: ReadonlyMap<string, T>,
+  incoming: ReadonlyMap<string, T>,
+  upsert: (item: T, previous: T | undefined) => IntentEvent,
+  removed: (item: T) => IntentEvent,
+): IntentEvent[] {
+  const events: IntentEvent[] = [];
+  for (const [id, item] of incoming) {
+    const previous = current.get(id);
+    if (!same(previous, item)) events.push(upsert(item, previous));
+  }
+  for (const [id, item] of current) if (!incoming.has(id)) events.push(removed(item));
+  return events;
+}
+
 /** Replaces `state` (mutated) with a snapshot; returns the differences as events. */
 export function diffSnapshot(state: IntentState, snap: SessionSnapshot__Output): IntentEvent[] {
   const revision = Number(snap.revision);
@@ -163,6 +432,31 @@ export function diffSnapshot(state: IntentState, snap: SessionSnapshot__Output):
   const cluster = clusterFromProto(snap.cluster);
   if (cluster !== undefined && !same(cluster, state.cluster))
     events.push({ kind: "cluster", revision, cluster });
+  const services = new Map(snap.services.map((x) => [x.id, serviceFromProto(x)]));
+  events.push(
+    ...diffMaps(
+      state.services,
+      services,
+      (service, previous) => ({ kind: "serviceUpsert", revision, service, previous }),
+      (service) => ({ kind: "serviceRemoved", revision, service }),
+    ),
+  );
+  const tasks = new Map(snap.tasks.map((x) => [x.id, taskFromProto(x)]));
+  events.push(
+    ...diffMaps(
+      state.tasks,
+      tasks,
+      (task, previous) => ({ kind: "taskUpsert", revision, task, previous }),
+      (task) => ({ kind: "taskRemoved", revision, task }),
+    ),
+  );
+  const endpoint = endpointFromProto(snap.ingressEndpoint);
+  if (!same(endpoint, state.ingressEndpoint)) {
+    events.push({ kind: "ingressEndpoint", revision, endpoint, previous: state.ingressEndpoint });
+  }
+  state.services = services;
+  state.tasks = tasks;
+  state.ingressEndpoint = endpoint;
   state.revision = revision;
   state.networks = incoming;
   state.seeds = seeds;

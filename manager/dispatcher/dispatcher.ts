@@ -20,11 +20,12 @@
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { Clock, TimerHandle } from "../../common/clock.js";
 import type { Logger } from "../../common/logger.js";
-import { hashSecret, newId, sameSecret } from "../cluster/ids.js";
+import { newId } from "../cluster/ids.js";
+import { checkNodeCredential } from "../cluster/node-auth.js";
 import { keys } from "../store/keys.js";
 import type { KernelCapabilityRecord, NodeRecord, SessionRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
-import type { ChangeBatch, IntentSnapshot, IntentView } from "./intent-view.js";
+import { forNode, type ChangeBatch, type IntentSnapshot, type IntentView } from "./intent-view.js";
 
 export type SessionOutput =
   | { kind: "snapshot"; sessionId: string; heartbeatPeriodMs: number; snapshot: IntentSnapshot }
@@ -117,17 +118,10 @@ export class Dispatcher {
   }
 
   async open(req: SessionOpenRequest, sink: SessionSink): Promise<void> {
-    const node = this.view.node(req.nodeId) ?? (await this.store.getNode(req.nodeId));
-    if (
-      node === undefined ||
-      node.credentialHash === "" ||
-      !sameSecret(node.credentialHash, hashSecret(req.nodeSecret))
-    ) {
-      throw new SwarmnetError(
-        ErrorCode.Unauthenticated,
-        "node credential rejected: this node is not (or no longer) part of the cluster; join it again",
-      );
-    }
+    const node = checkNodeCredential(
+      this.view.node(req.nodeId) ?? (await this.store.getNode(req.nodeId)),
+      req.nodeSecret,
+    );
     await this.recordNode(req);
     const session: Session = {
       id: newId(),
@@ -156,7 +150,8 @@ export class Dispatcher {
       await this.view.waitFor(req.resumeRevision, this.opts.resumeWaitMs);
     if (session.closed) return;
     // From here to the subscription: synchronous, so no batch is missed or doubled.
-    const missed = req.resumeRevision > 0 ? this.view.batchesAfter(req.resumeRevision) : undefined;
+    const missed =
+      req.resumeRevision > 0 ? this.view.batchesAfter(req.resumeRevision, req.nodeId) : undefined;
     const period = this.opts.heartbeatPeriodMs;
     if (missed !== undefined) {
       sink.write({
@@ -171,10 +166,13 @@ export class Dispatcher {
         kind: "snapshot",
         sessionId: session.id,
         heartbeatPeriodMs: period,
-        snapshot: this.view.snapshot(),
+        snapshot: this.view.snapshot(req.nodeId),
       });
     }
-    session.unsubscribe = this.view.onBatch((batch) => sink.write({ kind: "changes", batch }));
+    session.unsubscribe = this.view.onBatch((batch) => {
+      const mine = forNode(batch, req.nodeId);
+      if (mine.changes.length > 0) sink.write({ kind: "changes", batch: mine });
+    });
     this.log.info(
       {
         node: node.hostname,
@@ -186,7 +184,10 @@ export class Dispatcher {
     );
   }
 
-  /** Records a heartbeat; `NotFound` tells the agent to open a new session. */
+  /**
+   * Records a heartbeat; `NotFound` tells the agent to open a new session. Every call an
+   * agent authenticates with its session (task status reports too) goes through here.
+   */
   heartbeat(sessionId: string, nodeId: string): number {
     const s = this.sessions.get(sessionId);
     if (s === undefined || s.nodeId !== nodeId || s.closed) {

@@ -1,8 +1,13 @@
 /**
  * What the dispatcher serves, derived from one `PrefixMirror` of the whole store: the
- * intent an agent needs (networks; later tasks and keys), the gossip seed list (ready
- * nodes' advertise addresses), the live managers and the cluster settings — as a state
- * that can be snapshotted and as a stream of change batches, one per etcd revision.
+ * intent an agent needs (networks, services, its own tasks and ingress endpoint — see
+ * `workload-intent.ts`), the gossip seed list (ready nodes' advertise addresses), the
+ * live managers and the cluster settings — as a state that can be snapshotted and as a
+ * stream of change batches, one per etcd revision.
+ *
+ * Batches are global; a few kinds of change belong to one node (its tasks, its ingress
+ * endpoint), and `forNode` keeps only what a node's stream should carry — for live
+ * batches and for resumed ones alike, so resuming never leaks another node's tasks.
  *
  * A bounded log keeps the latest batches so a stream that broke (on this manager or
  * another: revisions are etcd's, the same everywhere) can resume after revision R
@@ -22,6 +27,14 @@ import {
   type NodeRecord,
 } from "../store/records.js";
 import { PrefixMirror, type MirrorChange } from "../store/watch.js";
+import {
+  visibleTo,
+  WorkloadIntent,
+  type IngressEndpointIntent,
+  type ServiceIntent,
+  type TaskIntent,
+  type WorkloadChange,
+} from "./workload-intent.js";
 
 export interface GossipSeed {
   nodeId: string;
@@ -39,7 +52,8 @@ export type IntentChange =
   | { kind: "networkRemoved"; id: string; name: string }
   | { kind: "seeds"; seeds: GossipSeed[] }
   | { kind: "managers"; addresses: string[] }
-  | { kind: "cluster"; settings: ClusterSettings };
+  | { kind: "cluster"; settings: ClusterSettings }
+  | WorkloadChange;
 
 export interface ChangeBatch {
   revision: number;
@@ -52,6 +66,17 @@ export interface IntentSnapshot {
   seeds: GossipSeed[];
   managers: string[];
   cluster: ClusterSettings | undefined;
+  services: ServiceIntent[];
+  /** The node's own tasks. */
+  tasks: TaskIntent[];
+  /** The node's own ingress endpoint. */
+  ingressEndpoint: IngressEndpointIntent | undefined;
+}
+
+/** The part of a batch `nodeId`'s stream carries (other nodes' tasks and endpoints dropped). */
+export function forNode(batch: ChangeBatch, nodeId: string): ChangeBatch {
+  const changes = batch.changes.filter((c) => visibleTo(nodeId, c));
+  return changes.length === batch.changes.length ? batch : { revision: batch.revision, changes };
 }
 
 export type NodeListener = (nodeId: string, node: NodeRecord | undefined) => void;
@@ -59,6 +84,7 @@ export type NodeListener = (nodeId: string, node: NodeRecord | undefined) => voi
 export class IntentView {
   private readonly mirror: PrefixMirror;
   private readonly networks = new Map<string, NetworkRecord>();
+  private readonly workload = new WorkloadIntent();
   private seeds: GossipSeed[] = [];
   private managers: string[] = [];
   private cluster: ClusterSettings | undefined;
@@ -84,6 +110,7 @@ export class IntentView {
       const n = decode<NetworkRecord>(e.key, e.value);
       this.networks.set(n.id, n);
     }
+    this.workload.load((prefix) => this.mirror.entriesUnder(prefix), this.networks);
     this.seeds = this.computeSeeds();
     this.managers = this.computeManagers();
     this.cluster = this.computeCluster();
@@ -109,20 +136,30 @@ export class IntentView {
     return this.mirror.waitFor(revision, timeoutMs);
   }
 
-  snapshot(): IntentSnapshot {
+  /** The whole intent as `nodeId` sees it (all of it but other nodes' tasks and endpoints). */
+  snapshot(nodeId: string): IntentSnapshot {
     return {
       revision: this.revision,
       networks: [...this.networks.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
       seeds: [...this.seeds],
       managers: [...this.managers],
       cluster: this.cluster,
+      services: this.workload.allServices(),
+      tasks: this.workload.tasksOf(nodeId),
+      ingressEndpoint: this.workload.endpointOf(nodeId),
     };
   }
 
-  /** Batches after `revision`, or undefined if the log no longer reaches back there. */
-  batchesAfter(revision: number): ChangeBatch[] | undefined {
+  /**
+   * Batches after `revision` as `nodeId`'s stream carries them (batches left empty are
+   * dropped), or undefined if the log no longer reaches back there.
+   */
+  batchesAfter(revision: number, nodeId: string): ChangeBatch[] | undefined {
     if (revision < this.logFloor || revision > this.revision) return undefined;
-    return this.log.filter((b) => b.revision > revision);
+    return this.log
+      .filter((b) => b.revision > revision)
+      .map((b) => forNode(b, nodeId))
+      .filter((b) => b.changes.length > 0);
   }
 
   onBatch(fn: (b: ChangeBatch) => void): () => void {
@@ -151,9 +188,12 @@ export class IntentView {
     let nodesTouched = false;
     let managersTouched = false;
     let clusterTouched = false;
+    let networksTouched = false;
     for (const e of c.events) {
-      if (e.key.startsWith(keys.networksPrefix)) changes.push(...this.networkChange(e));
-      else if (e.key.startsWith(keys.nodesPrefix)) {
+      if (e.key.startsWith(keys.networksPrefix)) {
+        networksTouched = true;
+        changes.push(...this.networkChange(e));
+      } else if (e.key.startsWith(keys.nodesPrefix)) {
         nodesTouched = true;
         const id = e.key.slice(keys.nodesPrefix.length);
         const node = e.type === "put" ? decode<NodeRecord>(e.key, e.value) : undefined;
@@ -162,6 +202,7 @@ export class IntentView {
       else if (e.key.startsWith(keys.managersPrefix)) managersTouched = true;
       else if (e.key === keys.cluster) clusterTouched = true;
     }
+    changes.push(...this.workload.apply(c.events, this.networks, networksTouched));
     if (nodesTouched) {
       const seeds = this.computeSeeds();
       if (JSON.stringify(seeds) !== JSON.stringify(this.seeds)) {

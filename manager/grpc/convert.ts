@@ -21,7 +21,27 @@ import {
   type NetworkUsage,
 } from "../networks/index.js";
 import type { AttachNetworkResponse } from "../../proto/generated/swarmnet/v1/AttachNetworkResponse.js";
-import type { NetworkRecord } from "../store/records.js";
+import type { NetworkRecord, PortRecord } from "../store/records.js";
+import type { CreateServiceRequest__Output } from "../../proto/generated/swarmnet/v1/CreateServiceRequest.js";
+import type {
+  PublishedPort as PublishedPortMsg,
+  PublishedPort__Output,
+} from "../../proto/generated/swarmnet/v1/PublishedPort.js";
+import type { Service } from "../../proto/generated/swarmnet/v1/Service.js";
+import type { Task } from "../../proto/generated/swarmnet/v1/Task.js";
+import type { TaskStatusRequest__Output } from "../../proto/generated/swarmnet/v1/TaskStatusRequest.js";
+import type { UpdateServiceRequest__Output } from "../../proto/generated/swarmnet/v1/UpdateServiceRequest.js";
+import {
+  containerName,
+  taskName,
+  type CreateServiceInput,
+  type PortInput,
+  type ServiceIntent,
+  type TaskIntent,
+  type TaskStatusUpdate,
+  type TaskView,
+  type UpdateServiceInput,
+} from "../services/index.js";
 
 export function networkToProto(n: NetworkRecord & Partial<NetworkUsage>): Network {
   return {
@@ -143,7 +163,128 @@ function changeToProto(c: IntentChange): IntentChangeMsg {
       return { managers: { addresses: c.addresses } };
     case "cluster":
       return { cluster: c.settings };
+    case "serviceUpsert":
+      return { serviceUpsert: serviceToProto(c.service) };
+    case "serviceRemoved":
+      return { serviceRemoved: { id: c.id, name: c.name } };
+    case "taskUpsert":
+      return { taskUpsert: taskToProto(c.task) };
+    case "taskRemoved":
+      return { taskRemoved: { id: c.id, serviceId: c.serviceId } };
+    case "ingressEndpoint":
+      return { ingressEndpoint: c.endpoint ?? { networkId: "", ip: "" } };
   }
+}
+
+function portToProto(p: PortRecord): PublishedPortMsg {
+  return {
+    protocol: p.protocol,
+    targetPort: p.targetPort,
+    publishedPort: p.publishedPort,
+    publishMode: p.mode,
+  };
+}
+
+/** A service on the wire; task counts only when the caller has them (List/Inspect). */
+export function serviceToProto(v: ServiceIntent & { runningTasks?: number; desiredTasks?: number }): Service {
+  return {
+    id: v.id,
+    name: v.name,
+    mode: v.mode,
+    replicas: v.replicas,
+    endpointMode: v.endpointMode,
+    ports: v.ports.map(portToProto),
+    vips: v.vips,
+    networks: v.networks,
+    ingressNetworkId: v.ingressNetworkId ?? "",
+    ingressVip: v.ingressVip ?? "",
+    command: v.command,
+    env: v.env,
+    createdAt: v.createdAt,
+    updatedAt: v.updatedAt,
+    version: String(v.version),
+    runningTasks: v.runningTasks ?? 0,
+    desiredTasks: v.desiredTasks ?? 0,
+  };
+}
+
+/** A task as its node is told (no observed state). */
+export function taskToProto(t: TaskIntent): Task {
+  return {
+    id: t.id,
+    serviceId: t.serviceId,
+    serviceName: t.serviceName,
+    name: t.name,
+    containerName: t.containerName,
+    slot: t.slot,
+    nodeId: t.nodeId,
+    desiredState: t.desiredState,
+    command: t.command,
+    env: t.env,
+    networks: t.networks,
+    ports: t.ports.map(portToProto),
+  };
+}
+
+/** A task with its observed state, for `service ps`. */
+export function taskViewToProto(t: TaskView): Task {
+  return {
+    ...taskToProto({
+      ...t,
+      name: taskName(t),
+      containerName: containerName(t),
+    }),
+    state: t.state,
+    message: t.message,
+    exitCode: t.exitCode,
+    stateAt: t.stateAt,
+    createdAt: t.createdAt,
+    nodeName: t.nodeName,
+    released: t.released,
+  };
+}
+
+function portInput(p: PublishedPort__Output): PortInput {
+  return {
+    protocol: p.protocol,
+    targetPort: p.targetPort,
+    publishedPort: p.publishedPort,
+    mode: p.publishMode,
+  };
+}
+
+export function createServiceInput(r: CreateServiceRequest__Output): CreateServiceInput {
+  return {
+    name: r.name,
+    mode: r.mode,
+    replicas: r.replicasSet ? r.replicas : undefined,
+    networks: r.networks,
+    ports: r.ports.map(portInput),
+    endpointMode: r.endpointMode,
+    command: r.command,
+    env: r.env,
+  };
+}
+
+export function updateServiceInput(r: UpdateServiceRequest__Output): UpdateServiceInput {
+  return {
+    service: r.service,
+    replicas: r.replicasSet ? r.replicas : undefined,
+    networkAdd: r.networkAdd,
+    networkRm: r.networkRm,
+    publishAdd: r.publishAdd.map(portInput),
+    publishRm: r.publishRm.map(portInput),
+  };
+}
+
+export function taskStatusUpdates(r: TaskStatusRequest__Output): TaskStatusUpdate[] {
+  return r.updates.map((u) => ({
+    taskId: u.taskId,
+    serviceId: u.serviceId,
+    state: u.state,
+    exitCode: u.exitCode,
+    message: u.message,
+  }));
 }
 
 function batchToProto(b: ChangeBatch): ChangeBatchMsg {
@@ -162,6 +303,9 @@ export function sessionOutputToProto(m: SessionOutput): SessionMessage {
           managers: m.snapshot.managers,
           heartbeatPeriodMs: m.heartbeatPeriodMs,
           cluster: m.snapshot.cluster ?? null,
+          services: m.snapshot.services.map((v) => serviceToProto(v)),
+          tasks: m.snapshot.tasks.map(taskToProto),
+          ingressEndpoint: m.snapshot.ingressEndpoint ?? null,
         },
       };
     case "resumed":

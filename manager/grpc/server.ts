@@ -14,6 +14,8 @@ import type { ClusterHandlers } from "../../proto/generated/swarmnet/v1/Cluster.
 import type { DispatcherHandlers } from "../../proto/generated/swarmnet/v1/Dispatcher.js";
 import type { NetworksHandlers } from "../../proto/generated/swarmnet/v1/Networks.js";
 import type { AttachmentsHandlers } from "../../proto/generated/swarmnet/v1/Attachments.js";
+import type { ServicesHandlers } from "../../proto/generated/swarmnet/v1/Services.js";
+import type { ServiceControl, TaskStatusUpdate } from "../services/index.js";
 import type { NodesHandlers } from "../../proto/generated/swarmnet/v1/Nodes.js";
 import type { ClusterService, NodeService } from "../cluster/index.js";
 import type { Dispatcher, SessionSink } from "../dispatcher/dispatcher.js";
@@ -21,6 +23,11 @@ import type { AttachmentService, NetworkService } from "../networks/index.js";
 import {
   attachResultToProto,
   clusterToProto,
+  createServiceInput,
+  serviceToProto,
+  taskStatusUpdates,
+  taskViewToProto,
+  updateServiceInput,
   createNetworkInput,
   networkToProto,
   nodeToProto,
@@ -33,6 +40,9 @@ export interface ManagerServices {
   nodes: NodeService;
   networks: NetworkService;
   attachments: AttachmentService;
+  services: ServiceControl;
+  /** Writes what an agent reported about its tasks (its session already checked). */
+  taskStatus: (nodeId: string, updates: TaskStatusUpdate[]) => Promise<void>;
   dispatcher: Dispatcher;
   leader: () => Promise<string | undefined>;
 }
@@ -158,6 +168,25 @@ export function dispatcherHandlers(s: ManagerServices, log: Logger): DispatcherH
       });
     },
     Heartbeat: unary(async (r) => ({ periodMs: s.dispatcher.heartbeat(r.sessionId, r.nodeId) })),
+    ReportTaskStatus: unary(async (r) => {
+      s.dispatcher.heartbeat(r.sessionId, r.nodeId);
+      await s.taskStatus(r.nodeId, taskStatusUpdates(r));
+      return {};
+    }),
+  };
+}
+
+export function servicesHandlers(s: ManagerServices): ServicesHandlers {
+  return {
+    Create: unary(async (r) => serviceToProto(await s.services.create(createServiceInput(r)))),
+    List: unary(async () => ({ services: (await s.services.list()).map((v) => serviceToProto(v)) })),
+    Inspect: unary(async (r) => serviceToProto(await s.services.inspect(r.service))),
+    Update: unary(async (r) => serviceToProto(await s.services.update(updateServiceInput(r)))),
+    Remove: unary(async (r) => {
+      const v = await s.services.remove(r.service);
+      return { id: v.id, name: v.name };
+    }),
+    ListTasks: unary(async (r) => ({ tasks: (await s.services.tasks(r.service)).map(taskViewToProto) })),
   };
 }
 
@@ -177,6 +206,7 @@ export function createServer(s: ManagerServices, log: Logger): grpc.Server {
   server.addService(v1.Networks.service, networksHandlers(s));
   server.addService(v1.Dispatcher.service, dispatcherHandlers(s, log));
   server.addService(v1.Attachments.service, attachmentsHandlers(s));
+  server.addService(v1.Services.service, servicesHandlers(s));
   return server;
 }
 

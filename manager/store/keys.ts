@@ -23,11 +23,12 @@
  *                                                  endpoint) using the network; owner is
  *                                                  "<kind>:<id>"; `network rm` is refused
  *                                                  while one exists (node endpoints aside)
- *   /swarmnet/v1/services/<serviceId>              (services issue) ServiceRecord
+ *   /swarmnet/v1/services/<serviceId>              ServiceRecord
  *   /swarmnet/v1/names/services/<name>             serviceId
- *   /swarmnet/v1/tasks/<taskId>                    (services issue) TaskRecord
- *   /swarmnet/v1/ports/<tcp|udp>/<port>            (services issue) published ingress port
- *                                                  → serviceId
+ *   /swarmnet/v1/tasks/<serviceId>/<taskId>        TaskRecord (grouped by service so one
+ *                                                  service's change reads only its tasks)
+ *   /swarmnet/v1/ports/<tcp|udp>/<port>            PortRecord: a published port (ingress
+ *                                                  or host mode; unique cluster-wide)
  *   /swarmnet/v1/election/leader/<lease>           etcd3's election keys (campaigns)
  *
  * Every multi-key change (allocate a subnet + VNI + name + network) is one transaction
@@ -61,8 +62,13 @@ export const keys = {
   attachmentsPrefix: (networkId: string) => `${ROOT}attachments/${networkId}/`,
   attachment: (networkId: string, owner: string) => `${ROOT}attachments/${networkId}/${owner}`,
   servicesPrefix: `${ROOT}services/`,
+  service: (id: string) => `${ROOT}services/${id}`,
+  serviceName: (name: string) => `${ROOT}names/services/${name}`,
   tasksPrefix: `${ROOT}tasks/`,
+  serviceTasks: (serviceId: string) => `${ROOT}tasks/${serviceId}/`,
+  task: (serviceId: string, taskId: string) => `${ROOT}tasks/${serviceId}/${taskId}`,
   portsPrefix: `${ROOT}ports/`,
+  port: (protocol: string, port: number) => `${ROOT}ports/${protocol}/${port}`,
   electionPrefix: `${ROOT}election/`,
 } as const;
 

@@ -128,6 +128,93 @@ export interface AddressCursorRecord {
   next: string;
 }
 
+export type ServiceMode = "replicated" | "global";
+export type EndpointMode = "vip" | "dnsrr";
+
+/** A published port of a service (see common/publish-spec.ts). */
+export interface PortRecord {
+  protocol: "tcp" | "udp";
+  targetPort: number;
+  publishedPort: number;
+  mode: "ingress" | "host";
+}
+
+/** `ports/<protocol>/<port>`: who holds a published port. */
+export interface PortOwnerRecord {
+  serviceId: string;
+  /** For messages ("already published by service web"). */
+  serviceName?: string;
+  mode: "ingress" | "host";
+}
+
+export interface ServiceVipRecord {
+  networkId: string;
+  ip: string;
+}
+
+export interface ServiceRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Bumped by every change of the record. */
+  version: number;
+  mode: ServiceMode;
+  /** Replicated mode: the number of tasks wanted (0 for global mode). */
+  replicas: number;
+  endpointMode: EndpointMode;
+  command: string[];
+  env: Record<string, string>;
+  /** Networks the user attached the service to (ids, in order); never the ingress network. */
+  networks: string[];
+  ports: PortRecord[];
+  /**
+   * One VIP per network the service is on (endpoint mode vip): its own networks plus the
+   * ingress network while it has an ingress-mode port. Empty for dnsrr.
+   */
+  vips: ServiceVipRecord[];
+}
+
+/**
+ * Observed task states. pending: no node fits yet; assigned: on a node, its agent has not
+ * reported; running; failed (exit code); shutdown (stopped on purpose); orphaned: its
+ * node went away.
+ */
+export type TaskState = "pending" | "assigned" | "running" | "failed" | "shutdown" | "orphaned";
+
+export interface TaskNetworkRecord {
+  networkId: string;
+  ip: string;
+}
+
+export interface TaskRecord {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  /** Replicated: 1…replicas. Global: 0 (one task per node). */
+  slot: number;
+  /** "" while pending. */
+  nodeId: string;
+  desiredState: "running" | "shutdown";
+  createdAt: string;
+  updatedAt: string;
+  command: string[];
+  env: Record<string, string>;
+  /** Addresses allocated when the task was created (plus ingress while needed). */
+  networks: TaskNetworkRecord[];
+  ports: PortRecord[];
+  state: TaskState;
+  message: string;
+  exitCode: number;
+  /** When `state` last changed (ISO time). */
+  stateAt: string;
+  /**
+   * True once the task's sandbox is gone (its agent said so, or its node went away): its
+   * addresses are freed and it is kept only as history for `service ps`.
+   */
+  released: boolean;
+}
+
 export interface EncryptionKeyRecord {
   kind: "data" | "gossip";
   /** Lamport tag: orders keys cluster-wide; agents name keys by it, never by content. */

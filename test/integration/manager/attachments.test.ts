@@ -35,9 +35,11 @@ describe("attachments for standalone containers (integration: agent client → m
   let attacher: ManagerAttacher;
   let env: Record<string, string> = {};
 
+  let ingressId = "";
+  /** Network intent, minus the ingress network's (the scheduler gives nodes addresses there). */
   const intentKeys = async () =>
     (await kv.list(keys.root)).entries
-      .filter((e) => /\/(networks|ipam|attachments)\//.test(e.key))
+      .filter((e) => /\/(networks|ipam|attachments)\//.test(e.key) && !e.key.includes(ingressId))
       .map((e) => `${e.key}=${e.value}`);
 
   before(async () => {
@@ -62,6 +64,10 @@ describe("attachments for standalone containers (integration: agent client → m
     // A /29: .1 is the gateway, .2-.6 are the five assignable addresses.
     await create("ov1", { subnets: ["10.70.0.0/29"], attachable: true });
     await create("ov2", {});
+    const ingress = await admin.call<Network__Output>((c, o, cb) =>
+      c.networks.Inspect({ network: "ingress" }, o, cb),
+    );
+    ingressId = ingress.id;
     attacher = new ManagerAttacher({
       managers: () => [m1.address, m2.address],
       nodeId: node.nodeId,

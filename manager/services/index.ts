@@ -1,0 +1,52 @@
+/**
+ * Services' public face: the intent of `swarmnet service …` (create, update, publish,
+ * scale, rm, ps), the scheduler that turns services into tasks on nodes (a leader job),
+ * and the task status agents report.
+ */
+export {
+  ServiceControl,
+  resolveService,
+  type ServiceControlOptions,
+  type ServiceView,
+  type TaskView,
+} from "./service-control.js";
+export {
+  parseServiceSpec,
+  parseUpdateSpec,
+  checkServiceName,
+  MAX_REPLICAS,
+  type CreateServiceInput,
+  type PortInput,
+  type ServiceSpec,
+  type UpdateServiceInput,
+  type UpdateSpec,
+} from "./service-spec.js";
+export { planPorts, hasIngressPort, hasHostPort, type PortPlan, type TakenPort } from "./ports.js";
+export {
+  planService,
+  type Decision,
+  type NodeCondition,
+  type SchedulerNode,
+  type SchedulerOptions,
+} from "./scheduler.js";
+export { SchedulerJob, type SchedulerJobDeps, type SchedulerJobOptions } from "./scheduler-job.js";
+export { applyReport, applyTaskStatus, type ReportedState, type TaskStatusUpdate } from "./task-status.js";
+export {
+  containerName,
+  effectiveNetworks,
+  isLive,
+  isTerminal,
+  taskEnv,
+  taskName,
+  taskSync,
+  type TaskSync,
+} from "./tasks.js";
+export { ServiceTxn } from "./service-txn.js";
+export {
+  serviceIntent,
+  taskIntent,
+  type IngressEndpointIntent,
+  type ServiceIntent,
+  type ServiceVipIntent,
+  type TaskIntent,
+} from "./intent.js";

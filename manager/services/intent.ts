@@ -1,0 +1,111 @@
+/**
+ * Services and tasks as agents (and the CLI) see them, projected from the stored
+ * records: what a service looks like on the wire (its effective networks with the
+ * ingress network while it has an ingress-mode port, VIPs with their prefix length, the
+ * ingress VIP) and what a node is told about one of its tasks (the spec and desired
+ * state, never the observed state, which is the agent's own). Pure.
+ */
+import { addressInfo } from "../networks/address-allocation.js";
+import type {
+  NetworkRecord,
+  PortRecord,
+  ServiceRecord,
+  TaskNetworkRecord,
+  TaskRecord,
+} from "../store/records.js";
+import { hasIngressPort } from "./ports.js";
+import { containerName, effectiveNetworks, taskName } from "./tasks.js";
+
+export interface ServiceVipIntent {
+  networkId: string;
+  ip: string;
+  prefixLength: number;
+}
+
+export interface ServiceIntent {
+  id: string;
+  name: string;
+  mode: "replicated" | "global";
+  replicas: number;
+  endpointMode: "vip" | "dnsrr";
+  ports: PortRecord[];
+  vips: ServiceVipIntent[];
+  /** Every network the tasks are on, the ingress network included while needed. */
+  networks: string[];
+  ingressNetworkId: string | undefined;
+  ingressVip: string | undefined;
+  command: string[];
+  env: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface TaskIntent {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  name: string;
+  containerName: string;
+  slot: number;
+  nodeId: string;
+  desiredState: "running" | "shutdown";
+  command: string[];
+  env: Record<string, string>;
+  networks: TaskNetworkRecord[];
+  ports: PortRecord[];
+}
+
+export interface IngressEndpointIntent {
+  networkId: string;
+  ip: string;
+}
+
+export function serviceIntent(s: ServiceRecord, networks: ReadonlyMap<string, NetworkRecord>): ServiceIntent {
+  const ingress = [...networks.values()].find((n) => n.ingress);
+  const ingressId = hasIngressPort(s.ports) ? ingress?.id : undefined;
+  const vips = s.vips.map((v) => {
+    const n = networks.get(v.networkId);
+    return {
+      networkId: v.networkId,
+      ip: v.ip,
+      prefixLength: n === undefined ? 32 : addressInfo(n, v.ip).prefixLength,
+    };
+  });
+  return {
+    id: s.id,
+    name: s.name,
+    mode: s.mode,
+    replicas: s.replicas,
+    endpointMode: s.endpointMode,
+    ports: s.ports,
+    vips,
+    networks: effectiveNetworks(s, ingress?.id),
+    ingressNetworkId: ingressId,
+    ingressVip: ingressId === undefined ? undefined : s.vips.find((v) => v.networkId === ingressId)?.ip,
+    command: s.command,
+    env: s.env,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    version: s.version,
+  };
+}
+
+/** The task as its node sees it, or undefined when no node should run it. */
+export function taskIntent(t: TaskRecord): TaskIntent | undefined {
+  if (t.nodeId === "" || t.released) return undefined;
+  return {
+    id: t.id,
+    serviceId: t.serviceId,
+    serviceName: t.serviceName,
+    name: taskName(t),
+    containerName: containerName(t),
+    slot: t.slot,
+    nodeId: t.nodeId,
+    desiredState: t.desiredState,
+    command: t.command,
+    env: t.env,
+    networks: t.networks,
+    ports: t.ports,
+  };
+}
