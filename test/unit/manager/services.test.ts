@@ -1,0 +1,252 @@
+/**
+ * Services over the in-memory store: published-port allocation and conflicts (also
+ * between two racing requests), the scheduler job driven step by step on a virtual clock
+ * (a down node's tasks stay for the grace, then move), and the dispatcher view giving
+ * each node every service but only its own tasks — in snapshots and in resumed batches.
+ */
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../../common/clock.js";
+import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
+import { silentLogger } from "../../../common/logger.js";
+import { ClusterService } from "../../../manager/cluster/index.js";
+import { IntentView } from "../../../manager/dispatcher/intent-view.js";
+import { NetworkService } from "../../../manager/networks/index.js";
+import {
+  applyTaskStatus,
+  SchedulerJob,
+  ServiceControl,
+  type CreateServiceInput,
+} from "../../../manager/services/index.js";
+import { keys, MemoryKv, Store, type SessionRecord, type TaskRecord } from "../../../manager/store/index.js";
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+function svc(name: string, more: Partial<CreateServiceInput> = {}): CreateServiceInput {
+  return {
+    name,
+    mode: "",
+    replicas: undefined,
+    networks: [],
+    ports: [],
+    endpointMode: "",
+    command: ["true"],
+    env: {},
+    ...more,
+  };
+}
+
+const port = (targetPort: number, publishedPort = 0, protocol = "tcp", mode = "") => ({
+  protocol,
+  targetPort,
+  publishedPort,
+  mode,
+});
+
+async function setup() {
+  const kv = new MemoryKv();
+  const store = new Store(kv);
+  const cluster = new ClusterService(store);
+  const init = await cluster.init({
+    hostname: "n1",
+    advertiseAddr: "100.64.1.1",
+    underlayAddrs: [],
+    defaultAddrPools: [],
+    defaultAddrPoolMaskLength: 0,
+    dataPathPort: 0,
+    keyRotationIntervalMs: 0,
+  });
+  const wt = await cluster.joinToken("worker", false);
+  const n2 = await cluster.join({
+    token: wt,
+    hostname: "n2",
+    advertiseAddr: "100.64.1.2",
+    underlayAddrs: [],
+  });
+  const view = new IntentView(kv, 1000);
+  await view.start();
+  const clock = new VirtualClock();
+  let wall = Date.parse("2025-01-01T00:00:00Z");
+  let ids = 0;
+  const job = new SchedulerJob(
+    store,
+    view.reader,
+    clock,
+    { nodeDownGraceMs: 5_000, restartDelayMs: 1_000, historyLimit: 5, tickMs: 500, debounceMs: 5 },
+    { newId: () => `task${++ids}`, now: () => new Date(wall) },
+    silentLogger(),
+  );
+  const session = async (nodeId: string, on: boolean) => {
+    const key = keys.session(nodeId, "s");
+    const record: SessionRecord = { nodeId, sessionId: "s", manager: "m", since: "" };
+    await store.transact(async (tx) => (on ? tx.put(key, record) : tx.delete(key)));
+    await tick();
+  };
+  const settle = async () => {
+    await tick();
+    await job.reconcileNow();
+    await tick();
+  };
+  return {
+    kv,
+    store,
+    view,
+    clock,
+    job,
+    session,
+    settle,
+    services: new ServiceControl(store),
+    networks: new NetworkService(store),
+    n1: init.nodeId,
+    n2: n2.nodeId,
+    wallNow: () => new Date(wall),
+    advance: (ms: number) => {
+      wall += ms;
+      clock.advance(ms);
+    },
+    tasks: async () => (await store.list<TaskRecord>(keys.tasksPrefix)).sort((a, b) => a.slot - b.slot),
+  };
+}
+
+describe("services (in-memory store)", () => {
+  it("a missing published port is the lowest free one of 30000-32767, per protocol", async () => {
+    const { services } = await setup();
+    await services.create(svc("a", { ports: [port(80, 30000)] }));
+    const b = await services.create(svc("b", { ports: [port(80), port(53, 0, "udp")] }));
+    assert.deepEqual(
+      b.ports.map((p) => `${p.publishedPort}/${p.protocol}`),
+      ["30001/tcp", "30000/udp"],
+    );
+  });
+
+  it("two requests racing for one port: exactly one wins, the other is refused", async () => {
+    const { services, store } = await setup();
+    const results = await Promise.allSettled([
+      services.create(svc("a", { ports: [port(80, 8080)] })),
+      services.create(svc("b", { ports: [port(81, 8080)] })),
+    ]);
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    const refused = results.find((r) => r.status === "rejected");
+    assert.ok(refused?.status === "rejected" && isSwarmnetError(refused.reason, ErrorCode.PortInUse));
+    assert.equal((await store.listEntries(keys.portsPrefix)).length, 1);
+  });
+
+  it("the scheduler leaves a down node's tasks for the grace, then moves them", async () => {
+    const { services, session, settle, advance, tasks, n1, n2, job } = await setup();
+    job.start();
+    await session(n1, true);
+    await session(n2, true);
+    await services.create(svc("web", { replicas: 2 }));
+    await settle();
+    assert.deepEqual((await tasks()).map((t) => t.nodeId).sort(), [n1, n2].sort());
+    await session(n2, false);
+    await settle();
+    advance(4_000);
+    await settle();
+    assert.deepEqual(
+      (await tasks())
+        .filter((t) => t.desiredState === "running")
+        .map((t) => t.nodeId)
+        .sort(),
+      [n1, n2].sort(),
+    );
+    advance(1_500);
+    await settle();
+    const after = await tasks();
+    assert.deepEqual(
+      after.filter((t) => t.desiredState === "running").map((t) => t.nodeId),
+      [n1, n1],
+    );
+    assert.equal(after.find((t) => t.nodeId === n2)?.state, "orphaned");
+    job.stop();
+  });
+
+  it("status reports: running, failed (then replaced after the delay), shutdown releases the addresses", async () => {
+    const { services, networks, session, settle, advance, tasks, n1, store, job, wallNow } = await setup();
+    job.start();
+    await session(n1, true);
+    await networks.create({
+      name: "ov",
+      driver: "overlay",
+      subnets: ["10.9.0.0/24"],
+      gateways: [],
+      ipRanges: [],
+      auxAddresses: [],
+      options: {},
+      labels: {},
+      attachable: false,
+      ingress: false,
+      internal: false,
+      ipamDriver: "",
+      ipamOptions: {},
+    });
+    await services.create(svc("web", { networks: ["ov"] }));
+    await settle();
+    const [t] = await tasks();
+    assert.ok(t);
+    assert.equal(t.networks.length, 1);
+    const addressKey = keys.address(t.networks[0]?.networkId ?? "", t.networks[0]?.ip ?? "");
+    assert.ok(await store.get(addressKey));
+    const report = (state: string, exitCode = 0) =>
+      applyTaskStatus(
+        store,
+        n1,
+        [{ taskId: t.id, serviceId: t.serviceId, state, exitCode, message: "" }],
+        () => undefined,
+        wallNow,
+      );
+    await report("running");
+    assert.equal((await tasks())[0]?.state, "running");
+    await report("failed", 2);
+    await settle();
+    assert.equal(
+      (await tasks()).filter((x) => x.desiredState === "running").length,
+      0,
+      "no replacement before the delay",
+    );
+    advance(1_100);
+    await settle();
+    const now = await tasks();
+    assert.equal(now.filter((x) => x.desiredState === "running").length, 1, "replaced after the delay");
+    assert.equal(now.find((x) => x.id === t.id)?.desiredState, "shutdown");
+    await report("shutdown");
+    const old = (await tasks()).find((x) => x.id === t.id);
+    assert.equal(old?.released, true);
+    assert.equal(old?.state, "failed", "a failed task stays failed in the history");
+    assert.equal(await store.get(addressKey), undefined, "its address is free");
+    await assert.rejects(report("exploded"), /invalid task state "exploded"/);
+    job.stop();
+  });
+
+  it("the dispatcher view: every service to every node, each node only its own tasks and endpoint", async () => {
+    const { services, session, settle, view, tasks, n1, n2, job } = await setup();
+    job.start();
+    await session(n1, true);
+    await session(n2, true);
+    const revision = view.revision;
+    await services.create(svc("web", { replicas: 2, ports: [port(80, 8080)] }));
+    await settle();
+    const all = await tasks();
+    for (const node of [n1, n2]) {
+      const snap = view.snapshot(node);
+      assert.deepEqual(
+        snap.services.map((s) => s.name),
+        ["web"],
+      );
+      assert.deepEqual(
+        snap.tasks.map((t) => t.id),
+        all.filter((t) => t.nodeId === node).map((t) => t.id),
+      );
+      assert.ok(snap.ingressEndpoint !== undefined);
+      const resumed = view.batchesAfter(revision, node) ?? [];
+      const seen = resumed.flatMap((b) => b.changes).filter((c) => c.kind === "taskUpsert");
+      assert.ok(seen.length > 0);
+      assert.ok(
+        seen.every((c) => c.kind === "taskUpsert" && c.task.nodeId === node),
+        "only its own tasks",
+      );
+    }
+    assert.notEqual(view.snapshot(n1).ingressEndpoint?.ip, view.snapshot(n2).ingressEndpoint?.ip);
+    job.stop();
+    await view.stop();
+  });
+});
