@@ -1,7 +1,8 @@
 /**
  * The scheduler, a leader job: it keeps every service's tasks where `planService`
- * (scheduler.ts) says they belong, and gives every node its address on the ingress
- * network (Docker's ingress-sbox endpoint, which the routing mesh masquerades to).
+ * (scheduler.ts) says they belong, gives every node its address on the ingress network
+ * (Docker's ingress-sbox endpoint, which the routing mesh masquerades to), and frees the
+ * addresses of departed nodes (their ingress endpoint, their standalone containers').
  *
  *   trigger  any change under services/, tasks/, nodes/, sessions/, networks/ (seen in
  *            the manager's mirror of the store), coalesced for `debounceMs`; plus a tick
@@ -25,7 +26,7 @@ import type { Clock, TimerHandle } from "../../common/clock.js";
 import type { Logger } from "../../common/logger.js";
 import type { LeaderJob } from "../election/leader-jobs.js";
 import { networkUsage } from "../networks/network-usage.js";
-import { keys } from "../store/keys.js";
+import { keys, lastSegment } from "../store/keys.js";
 import type { KvEntry } from "../store/kv.js";
 import {
   attachmentOwner,
@@ -191,6 +192,38 @@ export class SchedulerJob implements LeaderJob {
       if (work) await this.applyService(id, nodes, ingress?.id);
     }
     if (ingress !== undefined) await this.ensureIngressEndpoints(ingress);
+    await this.releaseDepartedContainers();
+  }
+
+  /**
+   * Standalone containers' attachments whose node left or was removed: nobody will
+   * release them any more, so their addresses are freed here.
+   */
+  private async releaseDepartedContainers(): Promise<void> {
+    const members = new Set(
+      this.list<NodeRecord>(keys.nodesPrefix)
+        .filter((n) => n.credentialHash !== "")
+        .map((n) => n.id),
+    );
+    const departed = this.mirror
+      .entriesUnder(`${keys.root}attachments/`)
+      .filter((e) => lastSegment(e.key).startsWith("container:"))
+      .filter((e) => {
+        const a = decode<AttachmentRecord>(e.key, e.value);
+        return a.nodeId !== undefined && !members.has(a.nodeId);
+      });
+    if (departed.length === 0) return;
+    await this.store.transact(async (tx) => {
+      const st = new ServiceTxn(tx);
+      for (const e of departed) {
+        const a = await tx.get<AttachmentRecord>(e.key);
+        if (a === undefined || a.nodeId === undefined || members.has(a.nodeId)) continue;
+        const networkId = e.key.slice(`${keys.root}attachments/`.length).split("/")[0] ?? "";
+        tx.delete(e.key);
+        if (a.ip !== undefined) st.addresses.release(networkId, a.ip);
+      }
+    });
+    this.log.info({ attachments: departed.length }, "released the addresses of departed nodes' containers");
   }
 
   private async applyService(

@@ -10,7 +10,8 @@ import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import { silentLogger } from "../../../common/logger.js";
 import { ClusterService } from "../../../manager/cluster/index.js";
 import { IntentView } from "../../../manager/dispatcher/intent-view.js";
-import { NetworkService } from "../../../manager/networks/index.js";
+import { AttachmentService, NetworkService } from "../../../manager/networks/index.js";
+import { NodeService } from "../../../manager/cluster/index.js";
 import {
   applyTaskStatus,
   SchedulerJob,
@@ -98,6 +99,7 @@ async function setup() {
     networks: new NetworkService(store),
     n1: init.nodeId,
     n2: n2.nodeId,
+    n2Secret: n2.nodeSecret,
     wallNow: () => new Date(wall),
     advance: (ms: number) => {
       wall += ms;
@@ -248,5 +250,40 @@ describe("services (in-memory store)", () => {
     assert.notEqual(view.snapshot(n1).ingressEndpoint?.ip, view.snapshot(n2).ingressEndpoint?.ip);
     job.stop();
     await view.stop();
+  });
+
+  it("a removed node's standalone containers give their addresses back", async () => {
+    const { networks, store, settle, n2, n2Secret, job } = await setup();
+    job.start();
+    await networks.create({
+      name: "att",
+      driver: "overlay",
+      subnets: [],
+      gateways: [],
+      ipRanges: [],
+      auxAddresses: [],
+      options: {},
+      labels: {},
+      attachable: true,
+      ingress: false,
+      internal: false,
+      ipamDriver: "",
+      ipamOptions: {},
+    });
+    const a = await new AttachmentService(store).attach({
+      nodeId: n2,
+      nodeSecret: n2Secret,
+      network: "att",
+      containerId: "c1",
+      containerName: "c1",
+      ip: undefined,
+    });
+    await settle();
+    assert.ok(await store.get(keys.address(a.network.id, a.ip)), "kept while the node is a member");
+    await new NodeService(store, async () => undefined).remove(n2, true);
+    await settle();
+    assert.equal(await store.get(keys.address(a.network.id, a.ip)), undefined);
+    assert.equal(await store.get(keys.attachment(a.network.id, "container:c1")), undefined);
+    job.stop();
   });
 });
