@@ -235,35 +235,42 @@ export function encryptedOverlaySuite(kind: BackendKind): void {
 
     it("drops a plaintext VXLAN packet with the encrypted VNI sent from the underlay; the plain VNI's arrives", async () => {
       const port = 9999;
+      // The listeners' start-up time is unknown here, so the pair of packets goes out a
+      // few times within their listening window; only "none at all" or "some" matters.
       const listenEnc = topo.traffic<{ payloads: string[] }>(enc.endpoints[1].container, [
         "udp-listen",
         port,
-        3,
+        5,
       ]);
       const listenPlain = topo.traffic<{ payloads: string[] }>(plain.endpoints[1].container, [
         "udp-listen",
         port,
-        3,
+        5,
       ]);
-      await sleep(700);
+      await sleep(1000);
       const before = await counters(2);
-      for (const o of [enc, plain]) {
-        const hex = plaintextVxlan(
-          o.spec.vni,
-          o.endpoints[1].ip,
-          o.gateway.replace(/\.1$/, ".50"),
-          port,
-          "INJECTED",
-        );
-        const r = await topo.traffic<{ sent: boolean }>(topo.scratch.underlay, [
-          "udp-send",
-          topo.node(2).address,
-          4789,
-          hex,
-        ]);
-        assert.equal(r.sent, true);
+      for (let round = 0; round < 5; round++) {
+        for (const o of [enc, plain]) {
+          const hex = plaintextVxlan(
+            o.spec.vni,
+            o.endpoints[1].ip,
+            o.gateway.replace(/\.1$/, ".50"),
+            port,
+            "INJECTED",
+          );
+          const r = await topo.traffic<{ sent: boolean }>(topo.scratch.underlay, [
+            "udp-send",
+            topo.node(2).address,
+            4789,
+            hex,
+          ]);
+          assert.equal(r.sent, true);
+        }
+        await sleep(300);
       }
-      assert.deepEqual((await listenPlain).payloads, ["INJECTED"], "the crafted packet is deliverable");
+      const plainGot = (await listenPlain).payloads;
+      assert.ok(plainGot.length > 0, "the crafted packet is deliverable (plain VNI)");
+      assert.ok(plainGot.every((p) => p === "INJECTED"));
       assert.deepEqual((await listenEnc).payloads, [], "plaintext reached the encrypted network's container");
       const after = await counters(2);
       assert.ok((after["guardDropsIn"] ?? 0) > (before["guardDropsIn"] ?? 0), "the guard counted the drop");
