@@ -12,6 +12,7 @@ import { formatPublishedPort, parsePublishSpec, type PublishSpec } from "../comm
 import type { ListServicesResponse__Output } from "../proto/generated/swarmnet/v1/ListServicesResponse.js";
 import type { ListTasksResponse__Output } from "../proto/generated/swarmnet/v1/ListTasksResponse.js";
 import type { PublishedPort, PublishedPort__Output } from "../proto/generated/swarmnet/v1/PublishedPort.js";
+import type { RemoveServiceResponse__Output } from "../proto/generated/swarmnet/v1/RemoveServiceResponse.js";
 import type { Service__Output } from "../proto/generated/swarmnet/v1/Service.js";
 import type { Task__Output } from "../proto/generated/swarmnet/v1/Task.js";
 import type { UpdateServiceRequest } from "../proto/generated/swarmnet/v1/UpdateServiceRequest.js";
@@ -412,13 +413,21 @@ export function register(program: Command): void {
     .alias("remove")
     .description("remove services (their tasks are shut down)")
     .argument("<service...>", "name, id or id prefix")
+    .option(...formatOption)
     .option(...managerOption, collect)
-    .action(async (refs: string[], o: { manager?: string[] }) => {
+    .action(async (refs: string[], o: { format: string; manager?: string[] }) => {
+      const format = parseFormat(o.format);
       await withManagers(o.manager, async (client) => {
+        const removed: RemoveServiceResponse__Output[] = [];
         for (const ref of refs) {
-          await client.call((c, opts, cb) => c.services.Remove({ service: ref }, opts, cb));
-          print(ref);
+          removed.push(
+            await client.call<RemoveServiceResponse__Output>((c, opts, cb) =>
+              c.services.Remove({ service: ref }, opts, cb),
+            ),
+          );
+          if (format === "table") print(ref);
         }
+        if (format === "json") printJson(removed.map((r) => ({ ID: r.id, Name: r.name })));
       });
     });
 }
