@@ -4,10 +4,10 @@
  * (Docker's ingress-sbox endpoint, which the routing mesh masquerades to), and frees the
  * addresses of departed nodes (their ingress endpoint, their standalone containers').
  *
- *   trigger  any change under services/, tasks/, nodes/, sessions/, networks/ (seen in
- *            the manager's mirror of the store), coalesced for `debounceMs`; plus a tick
+ *   trigger  any change under services/, tasks/, nodes/, sessions/ (seen in the
+ *            manager's mirror of the store), coalesced for `debounceMs`; plus a tick
  *            every `tickMs` for what only time changes (a down node's grace running
- *            out, a failed task's restart delay)
+ *            out, a failed task's restart delay) and for new networks
  *   plan     from the mirror, in pure code, for every service (and the leftovers of
  *            removed ones); only services with something to do open a transaction
  *   apply    per service, one transaction that re-reads the service and its tasks
@@ -56,13 +56,11 @@ export interface SchedulerJobDeps {
   now: () => Date;
 }
 
-const WATCHED = [
-  keys.servicesPrefix,
-  keys.tasksPrefix,
-  keys.nodesPrefix,
-  keys.sessionsPrefix,
-  keys.networksPrefix,
-];
+/**
+ * Prefixes whose changes start a pass at once. Networks are left to the tick: a new
+ * network never needs a task moved, and network creates stay free of scheduler work.
+ */
+const WATCHED = [keys.servicesPrefix, keys.tasksPrefix, keys.nodesPrefix, keys.sessionsPrefix];
 
 export class SchedulerJob implements LeaderJob {
   readonly name = "scheduler";
