@@ -35,6 +35,7 @@ import {
   findContainer,
   nextIfname,
   type ContainerRecord,
+  type EndpointNetwork,
   type EndpointRecord,
 } from "./sandbox/index.js";
 import {
@@ -43,8 +44,12 @@ import {
   VXLAN_OVERHEAD_BYTES,
   type OverlayDesired,
 } from "./vxlan/index.js";
-import { GW_BRIDGE, GW_SUBNET, GatewayBridge, gatewayAddress, type GatewayPort } from "./gwbridge/index.js";
-import { Mesh, type MeshState } from "./ingress/index.js";
+import { GatewayBridge, gatewayAddress, type GatewayPort } from "./gwbridge/index.js";
+import { Mesh } from "./ingress/index.js";
+import { GossipEndpointTable } from "./gossip-endpoints.js";
+import { Memberlist, NetworkDB, UdpTcpTransport, loadGossipConfig } from "./gossip/index.js";
+import { OPT_DATA_PATH_PORT, networkSpecFor, type IntentState } from "./dispatcher/index.js";
+import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
 
 export interface AttachOptions {
   network: string;
@@ -75,15 +80,25 @@ export interface AgentDeps {
   logger?: Logger;
 }
 
+/** A service task's container: its addresses are the managers' to free, not the agent's. */
+export function isTask(c: ContainerRecord): boolean {
+  return c.labels["taskId"] !== undefined;
+}
+
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const DEFAULT_UNDERLAY_MTU = 1500;
 const MTU_OPTIONS = ["mtu", "com.docker.network.driver.mtu"];
+/** The node's port on the ingress network. */
+const INGRESS_IFNAME = "ingress0";
 
 export class Agent {
   capabilities: KernelCapabilities | undefined;
   /** Set by the dispatcher once the node joined a cluster; the no-cluster one until then. */
   attacher: NetworkAttacher;
-  readonly endpoints: EndpointTable;
+  /** Cluster-wide endpoint facts: NetworkDB over gossip once started, local-only before. */
+  endpoints: EndpointTable;
+  /** The managers' intent for this node (networks, services, its tasks); set once joined. */
+  intent: IntentState | undefined;
   readonly overlay: OverlayDriver;
   readonly gateway: GatewayBridge;
   /** The node namespace's nftables table: routing mesh, publishing, egress masquerade. */
@@ -93,6 +108,13 @@ export class Agent {
   private readonly log: Logger;
   private readonly store: ContainerStore;
   private readonly runtime: SandboxRuntime;
+  private readonly ownsEndpointTable: boolean;
+  private memberlist: Memberlist | undefined;
+  private netdb: NetworkDB | undefined;
+  /** One nftables table per container with service VIPs to balance. */
+  private readonly containerMeshes = new Map<string, Mesh>();
+  private readonly exitListeners: ((c: ContainerRecord, code: number) => void)[] = [];
+  private publishedNodePort: { key: string; networkId: string } | undefined;
   private underlayMtu = DEFAULT_UNDERLAY_MTU;
   private resyncTimer: TimerHandle | undefined;
   private running = false;
@@ -110,6 +132,7 @@ export class Agent {
     this.log = deps.logger ?? createLogger("agent");
     this.attacher = deps.attacher ?? new NoClusterAttacher();
     this.endpoints = deps.endpoints ?? new LocalEndpointTable();
+    this.ownsEndpointTable = deps.endpoints === undefined;
     this.store = new ContainerStore(config.stateDir);
     this.runtime = new SandboxRuntime(this.ex, join(config.stateDir, "logs"));
     this.overlay = new OverlayDriver(this.ex, { prefix: config.netnsPrefix });
@@ -122,6 +145,7 @@ export class Agent {
     this.running = true;
     this.capabilities = await probeKernel(this.ex);
     this.underlayMtu = await this.findUnderlayMtu();
+    await this.startGossip();
     this.store.load();
     await this.adopt();
     this.endpoints.onChange(() => void this.reconcile().catch((err: unknown) => this.reconcileFailed(err)));
@@ -149,7 +173,67 @@ export class Agent {
     this.resyncTimer?.cancel();
     this.nodeMesh.stop();
     await this.ops.catch(() => undefined);
+    // No graceful leave: a restarting agent keeps its identity, and the others keep its
+    // endpoints (hidden at worst) until it is back.
+    this.netdb?.stop();
+    this.memberlist?.stop();
     this.log.info({ node: this.config.nodeName }, "agent stopped");
+  }
+
+  /** Gossip on the advertise address; NetworkDB becomes the endpoint table. */
+  private async startGossip(): Promise<void> {
+    const addr = this.config.advertiseAddr;
+    if (addr === undefined || this.config.gossipPort === 0) return;
+    const transport = await UdpTcpTransport.create({
+      bindAddr: addr,
+      bindPort: this.config.gossipPort,
+      logger: this.log.child({ component: "gossip" }),
+    });
+    const config = loadGossipConfig({ nodeName: this.config.nodeName, profile: this.config.gossipProfile });
+    this.memberlist = new Memberlist(config, transport, {
+      logger: this.log.child({ component: "gossip" }),
+      meta: Buffer.from(addr),
+    });
+    this.netdb = new NetworkDB(this.memberlist);
+    this.memberlist.start();
+    this.netdb.start();
+    if (this.ownsEndpointTable) this.endpoints = new GossipEndpointTable(this.netdb, this.config.nodeName);
+  }
+
+  /** Joins gossip through seed addresses (host or host:port); resolves with how many answered. */
+  async joinGossip(seeds: readonly string[]): Promise<number> {
+    const ml = this.memberlist;
+    if (ml === undefined) return 0;
+    const port = this.config.gossipPort;
+    const targets = seeds
+      .map((s) => (s.includes(":") ? s : `${s}:${port}`))
+      .filter((s) => s !== `${this.config.advertiseAddr}:${port}`);
+    if (targets.length === 0) return 0;
+    return ml.join(targets).catch((err: unknown) => {
+      this.log.warn({ err: errorMessage(err), seeds: targets }, "gossip join failed; push-pull will retry");
+      return 0;
+    });
+  }
+
+  /** Gossip members as this node sees them (for `swarmnet agent members`). */
+  members(): { name: string; addr: string; port: number; state: string; incarnation: number }[] {
+    return (this.memberlist?.members() ?? []).map((m) => ({
+      name: m.name,
+      addr: m.addr,
+      port: m.port,
+      state: m.state,
+      incarnation: m.incarnation,
+    }));
+  }
+
+  onContainerExit(listener: (c: ContainerRecord, code: number) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** Intent changed (the dispatcher stream): re-plan the kernel. */
+  setIntent(intent: IntentState): void {
+    this.intent = intent;
+    void this.reconcile().catch((err: unknown) => this.reconcileFailed(err));
   }
 
   private async findUnderlayMtu(): Promise<number> {
@@ -195,6 +279,7 @@ export class Agent {
       node: this.config.nodeName,
       container: c.name,
       aliases: ep.aliases,
+      serviceId: c.labels["serviceId"] ?? "",
     };
   }
 
@@ -214,6 +299,19 @@ export class Agent {
           mac: ep.mac,
           defaultRoute: i === 0 && c.gatewayIp === undefined,
         });
+      });
+    }
+    const port = this.nodeIngressPort();
+    if (port !== undefined) {
+      networks.set(port.network.id, port.network);
+      local.push({
+        id: `node/${port.network.id}`,
+        networkId: port.network.id,
+        containerNetns: undefined,
+        ifname: INGRESS_IFNAME,
+        ip: port.ip,
+        mac: port.mac,
+        defaultRoute: false,
       });
     }
     const remote = this.endpoints
@@ -236,21 +334,73 @@ export class Agent {
       }));
   }
 
-  /** Brings the kernel to the records' and the endpoint table's state; serialized. */
+  /**
+   * This node's own port on the ingress network (Docker's ingress-sbox endpoint), once the
+   * managers gave it an address: the routing mesh reaches every task through it.
+   */
+  private nodeIngressPort(): { network: EndpointNetwork; ip: string; mac: string } | undefined {
+    const ep = this.intent?.ingressEndpoint;
+    const net = ep === undefined ? undefined : this.intent?.networks.get(ep.networkId);
+    if (ep === undefined || net === undefined) return undefined;
+    const spec = networkSpecFor(net, ep.ip, this.intent?.cluster?.dataPathPort ?? DEFAULT_VXLAN_PORT);
+    return { network: this.endpointNetwork(spec), ip: ep.ip, mac: macFromIpv4(parseIpv4(ep.ip) ?? 0) };
+  }
+
+  /** Publishes (or withdraws) the node's ingress port so other nodes can reach it. */
+  private async publishNodePort(): Promise<void> {
+    const port = this.nodeIngressPort();
+    const key = port === undefined ? undefined : `node-${this.config.nodeName}/${port.network.id}`;
+    if (this.publishedNodePort !== undefined && this.publishedNodePort.key !== key) {
+      this.endpoints.withdraw(this.publishedNodePort.networkId, this.publishedNodePort.key);
+      this.publishedNodePort = undefined;
+    }
+    if (port === undefined || key === undefined || this.publishedNodePort !== undefined) return;
+    await this.endpoints.joinNetwork(port.network.id);
+    this.endpoints.publish({
+      networkId: port.network.id,
+      key,
+      ip: port.ip,
+      mac: port.mac,
+      vtep: this.config.advertiseAddr ?? "",
+      node: this.config.nodeName,
+      container: "",
+      aliases: [],
+      serviceId: "",
+    });
+    this.publishedNodePort = { key, networkId: port.network.id };
+  }
+
+  /** Brings the kernel to the records', the intent's and the endpoint table's state; serialized. */
   reconcile(): Promise<void> {
     const run = this.kernelQueue.then(async () => {
+      await this.publishNodePort();
       await this.overlay.reconcile(this.desiredOverlay());
       const gatewayPorts = this.desiredGateway();
       await this.gateway.reconcile(gatewayPorts);
-      await this.nodeMesh.apply(this.desiredNodeMesh(gatewayPorts.length > 0));
+      const facts = this.endpoints.all();
+      const containers = this.store.all();
+      await this.nodeMesh.apply(nodeMeshState(this.intent, facts, containers, gatewayPorts.length > 0));
+      await this.applyContainerMeshes(facts, containers);
     });
     this.kernelQueue = run.catch(() => undefined);
     return run;
   }
 
-  /** The node namespace's nftables desired state. */
-  desiredNodeMesh(egress: boolean): MeshState {
-    return egress ? { egress: { sourceCidrs: [GW_SUBNET], bridges: [GW_BRIDGE] } } : {};
+  /** Service VIPs inside each container that has some; tables of gone containers are dropped. */
+  private async applyContainerMeshes(facts: EndpointFact[], containers: ContainerRecord[]): Promise<void> {
+    const live = new Set<string>();
+    for (const c of containers) {
+      const state = containerMeshState(this.intent, facts, c);
+      if (state === undefined) continue;
+      live.add(c.id);
+      let mesh = this.containerMeshes.get(c.id);
+      if (mesh === undefined) {
+        mesh = new Mesh(this.ex, { netns: c.netns, config: { forwarding: false } });
+        this.containerMeshes.set(c.id, mesh);
+      }
+      await mesh.apply(state);
+    }
+    for (const id of this.containerMeshes.keys()) if (!live.has(id)) this.containerMeshes.delete(id);
   }
 
   /** The lowest free gateway-bridge address on this node. */
@@ -376,22 +526,27 @@ export class Agent {
     return a;
   }
 
-  private endpointRecord(c: ContainerRecord, a: Attachment, aliases: string[]): EndpointRecord {
-    const net: NetworkSpec = a.network;
+  /** The overlay driver's view of a network: MTU from its option or the underlay − 50. */
+  private endpointNetwork(net: NetworkSpec): EndpointNetwork {
     const mtuOption = MTU_OPTIONS.map((k) => net.options[k]).find((v) => v !== undefined);
     return {
-      network: {
-        id: net.id,
-        name: net.name,
-        vni: net.vni,
-        subnet: net.subnet,
-        gateway: net.gateway,
-        mtu: mtuOption !== undefined ? Number(mtuOption) : this.underlayMtu - VXLAN_OVERHEAD_BYTES,
-        dstPort: Number(net.options["swarmnet.data-path-port"] ?? DEFAULT_VXLAN_PORT),
-        internal: net.internal,
-      },
+      id: net.id,
+      name: net.name,
+      vni: net.vni,
+      subnet: net.subnet,
+      gateway: net.gateway,
+      mtu: mtuOption !== undefined ? Number(mtuOption) : this.underlayMtu - VXLAN_OVERHEAD_BYTES,
+      dstPort: Number(net.options[OPT_DATA_PATH_PORT] ?? DEFAULT_VXLAN_PORT),
+      internal: net.internal,
+    };
+  }
+
+  private endpointRecord(c: ContainerRecord, a: Attachment, aliases: string[]): EndpointRecord {
+    const network = this.endpointNetwork(a.network);
+    return {
+      network,
       ip: a.ip,
-      prefixLength: parseCidr(net.subnet)?.prefix ?? 24,
+      prefixLength: parseCidr(network.subnet)?.prefix ?? 24,
       mac: macFromIpv4(parseIpv4(a.ip) ?? 0),
       aliases,
       ifname: nextIfname(c),
@@ -408,7 +563,9 @@ export class Agent {
   private startProcess(c: ContainerRecord): void {
     c.pid = this.runtime.start(c, (code) => {
       const current = this.store.get(c.id);
-      if (current !== undefined && current.pid === c.pid) this.markExited(current, code);
+      if (current === undefined || current.pid !== c.pid) return;
+      this.markExited(current, code);
+      for (const l of this.exitListeners) l(current, code);
     });
     c.status = "running";
     this.store.put(c);
@@ -443,32 +600,52 @@ export class Agent {
       await this.runtime.remove(c);
       this.store.delete(c.id);
       await this.reconcile();
-      for (const ep of c.endpoints) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+      if (!isTask(c)) {
+        for (const ep of c.endpoints) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+      }
       await this.leaveUnusedNetworks(c.endpoints.map((e) => e.network.id));
       return c;
     });
   }
 
+  /** `network connect`: an address from the managers' IPAM, then the endpoint, on the fly. */
   connect(ref: string, n: AttachOptions): Promise<ContainerRecord> {
     return this.serialize(async () => {
       const c = this.find(ref);
-      const a = await this.attach(c, n);
-      const ep = this.endpointRecord(c, a, n.aliases);
-      c.endpoints.push(ep);
-      this.store.put(c);
-      try {
-        await this.reconcile();
-      } catch (err) {
-        c.endpoints.pop();
-        this.store.put(c);
-        await this.attacher.release(a.network.id, c.id).catch(() => undefined);
-        await this.reconcile().catch(() => undefined);
-        throw err;
-      }
-      await this.endpoints.joinNetwork(ep.network.id);
-      this.endpoints.publish(this.fact(c, ep));
+      await this.addEndpoint(c, await this.attach(c, n), n.aliases, true);
       return c;
     });
+  }
+
+  /** A task joins a network with the address its scheduler already allocated, in place. */
+  connectAttached(ref: string, a: Attachment, aliases: string[]): Promise<ContainerRecord> {
+    return this.serialize(async () => {
+      const c = this.find(ref);
+      await this.addEndpoint(c, a, aliases, false);
+      return c;
+    });
+  }
+
+  private async addEndpoint(
+    c: ContainerRecord,
+    a: Attachment,
+    aliases: string[],
+    release: boolean,
+  ): Promise<void> {
+    const ep = this.endpointRecord(c, a, aliases);
+    c.endpoints.push(ep);
+    this.store.put(c);
+    try {
+      await this.reconcile();
+    } catch (err) {
+      c.endpoints.pop();
+      this.store.put(c);
+      if (release) await this.attacher.release(a.network.id, c.id).catch(() => undefined);
+      await this.reconcile().catch(() => undefined);
+      throw err;
+    }
+    await this.endpoints.joinNetwork(ep.network.id);
+    this.endpoints.publish(this.fact(c, ep));
   }
 
   disconnect(ref: string, network: string, force: boolean): Promise<ContainerRecord> {
@@ -486,7 +663,7 @@ export class Agent {
       c.endpoints = c.endpoints.filter((e) => e !== ep);
       this.store.put(c);
       await this.reconcile();
-      await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+      if (!isTask(c)) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
       await this.leaveUnusedNetworks([ep.network.id]);
       return c;
     });

@@ -53,6 +53,8 @@ export interface EndpointFact {
   node: string;
   container: string;
   aliases: string[];
+  /** The service of a task's endpoint ("" for a standalone container or a node port). */
+  serviceId: string;
 }
 
 export interface EndpointTable {
@@ -63,6 +65,8 @@ export interface EndpointTable {
   withdraw(networkId: string, key: string): void;
   /** Facts of live remote owners on the networks this node joined. */
   remote(): EndpointFact[];
+  /** Facts of every live owner, this node included, on the networks this node joined. */
+  all(): EndpointFact[];
   /** Called after any change of `remote()`. */
   onChange(listener: () => void): void;
 }
@@ -105,6 +109,10 @@ export class LocalEndpointTable implements EndpointTable {
 
   remote(): EndpointFact[] {
     return [...this.others.values()].filter((f) => this.joined.has(f.networkId));
+  }
+
+  all(): EndpointFact[] {
+    return [...this.published.values(), ...this.remote()];
   }
 
   onChange(listener: () => void): void {

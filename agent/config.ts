@@ -6,7 +6,9 @@
 import { hostname } from "node:os";
 import {
   durationMs,
+  int,
   ipv4,
+  oneOf,
   hostPort,
   list,
   loadConfig,
@@ -33,6 +35,10 @@ export interface AgentConfig {
   netnsPrefix: string;
   /** How often the agent re-reads the kernel and repairs drift. */
   resyncIntervalMs: number;
+  /** UDP and TCP port of gossip on the advertise address; 0 turns gossip off. */
+  gossipPort: number;
+  /** Gossip timing profile: lan, wan or local (see agent/gossip/config.ts). */
+  gossipProfile: string;
 }
 
 export const AGENT_DEFAULTS: AgentConfig = {
@@ -49,6 +55,10 @@ export const AGENT_DEFAULTS: AgentConfig = {
   // Drift (a hand-deleted FDB entry or veth) is repaired within this time; each resync
   // costs a few `ip -j` reads per overlay sandbox, so seconds are cheap.
   resyncIntervalMs: 10_000,
+  // memberlist's and Docker's port, so firewalls written for either apply.
+  gossipPort: 7946,
+  // A swarm's nodes share a LAN; the WAN profile trades detection speed for tolerance.
+  gossipProfile: "lan",
 };
 
 const SPEC: ConfigSpec<AgentConfig> = {
@@ -58,6 +68,8 @@ const SPEC: ConfigSpec<AgentConfig> = {
   stateDir: str({ pattern: /^\//, hint: "an absolute path" }),
   netnsPrefix: str({ pattern: /^[a-z0-9-]{1,30}$/, hint: "lowercase letters, digits and dashes" }),
   resyncIntervalMs: durationMs({ min: 100 }),
+  gossipPort: int({ min: 0, max: 65535 }),
+  gossipProfile: oneOf(["lan", "wan", "local"]),
 };
 
 /** Fields of the lab's per-node config file that the agent reads. */

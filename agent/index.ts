@@ -10,6 +10,7 @@ import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
 import { ControlServer } from "./control/index.js";
 import { ClusterMembership } from "./dispatcher/index.js";
+import { ClusterLink } from "./cluster-link.js";
 
 export { Agent, type AgentDeps, type RunOptions, type AttachOptions } from "./agent.js";
 export { probeKernel, formatCapabilities, hasFeature, type KernelCapabilities } from "./probe.js";
@@ -27,7 +28,8 @@ export function agentSocketPath(stateDir: string): string {
 export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>>): Promise<void> {
   const agent = new Agent(loadAgentConfig(flags));
   await agent.start();
-  const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir));
+  const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir), () => agent.members());
+  const log = createLogger("agent");
   await control.start();
   // Joined a cluster (cluster.json in the state dir) → the dispatcher stream to the managers.
   const membership = new ClusterMembership({
@@ -36,7 +38,16 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
     advertiseAddr: agent.config.advertiseAddr,
     managers: agent.config.managers,
     capabilities: () => agent.capabilities,
-    log: createLogger("agent").child({ component: "dispatcher" }),
+    log: log.child({ component: "dispatcher" }),
+  });
+  let link: ClusterLink | undefined;
+  membership.on("joined", (client, creds) => {
+    link?.detach();
+    link = new ClusterLink(agent, client, creds, log);
+  });
+  membership.on("left", () => {
+    link?.detach();
+    link = undefined;
   });
   membership.start();
   await untilSignal();

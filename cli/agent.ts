@@ -3,11 +3,27 @@ import type { Command } from "commander";
 import { Executor } from "../common/executor.js";
 import { formatCapabilities, probeKernel } from "../agent/probe.js";
 import { runAgent } from "../agent/index.js";
-import { parseFormat, print, printJson } from "./output.js";
+import { withAgent } from "./agent-context.js";
+import { parseFormat, print, printJson, renderTable } from "./output.js";
 
 export function register(program: Command): void {
-  program
-    .command("agent")
+  const agent = program.command("agent");
+  agent
+    .command("members")
+    .description("gossip members as this node's agent sees them")
+    .option("--format <format>", "table or json", "table")
+    .action(async (o: { format: string }) => {
+      const format = parseFormat(o.format);
+      const { members } = await withAgent((a) => a.members());
+      if (format === "json") return printJson(members);
+      print(
+        renderTable(
+          ["NAME", "ADDRESS", "STATE", "INCARNATION"],
+          members.map((m) => [m.name, `${m.addr}:${m.port}`, m.state, String(m.incarnation)]),
+        ),
+      );
+    });
+  agent
     .description("run the node agent (stays in the foreground until SIGTERM)")
     .option("--node-name <name>", "this node's name (default: the hostname)")
     .option("--advertise-addr <ip>", "this node's underlay address")

@@ -1,0 +1,50 @@
+/**
+ * What joining a cluster changes in a running agent: IPAM for standalone containers goes
+ * to the managers (ManagerAttacher), the intent stream drives the kernel (networks,
+ * services → routing mesh) and this node's tasks (TaskRunner), and the gossip seeds the
+ * managers list are joined. Leaving undoes the first two; gossip and kernel state stay
+ * until intent says otherwise.
+ */
+import type { Logger } from "../common/logger.js";
+import type { Agent } from "./agent.js";
+import { NoClusterAttacher } from "./attachments.js";
+import { ManagerAttacher, type ClusterCredentials, type DispatcherClient } from "./dispatcher/index.js";
+import { TaskRunner } from "./tasks.js";
+
+export class ClusterLink {
+  private readonly tasks: TaskRunner;
+  private seedsJoined = "";
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly client: DispatcherClient,
+    creds: ClusterCredentials,
+    private readonly log: Logger,
+  ) {
+    agent.attacher = ManagerAttacher.fromCredentials(creds, client, agent.config.managers);
+    this.tasks = new TaskRunner(agent, client, log);
+    const onIntent = () => this.onIntent();
+    client.on("change", onIntent);
+    client.on("snapshot", onIntent);
+    client.on("ready", onIntent);
+  }
+
+  private onIntent(): void {
+    const state = this.client.state;
+    this.agent.setIntent(state);
+    void this.tasks.sync();
+    const seeds = state.seeds.map((s) => s.address).filter((a) => a !== "");
+    const key = [...seeds].sort().join(",");
+    if (key !== "" && key !== this.seedsJoined) {
+      this.seedsJoined = key;
+      void this.agent.joinGossip(seeds).then((n) => this.log.info({ seeds, reached: n }, "joined gossip"));
+    }
+  }
+
+  detach(): void {
+    this.client.removeAllListeners("change");
+    this.client.removeAllListeners("snapshot");
+    this.client.removeAllListeners("ready");
+    this.agent.attacher = new NoClusterAttacher();
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Runs this node's service tasks as the managers' intent says (the contract is written
+ * at the top of agent/dispatcher/intent.ts): a task wanted running gets a container on its
+ * networks with the addresses the scheduler allocated, and its status is reported; a task
+ * whose networks change is changed in place (endpoints connected or disconnected, never a
+ * restart: `service publish` relies on it); a task wanted shut down, or no longer in the
+ * intent, is removed. A task's process that exits is reported failed, and the managers
+ * replace it with a new task.
+ *
+ * `sync()` compares the intent with the agent's containers and acts on the difference;
+ * it runs after every intent change and is serialized, so it is idempotent and a
+ * restarted agent simply adopts the task containers it finds.
+ */
+import { errorMessage } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { Agent } from "./agent.js";
+import { isTask } from "./agent.js";
+import {
+  taskAttachments,
+  type DispatcherClient,
+  type IntentState,
+  type TaskIntent,
+} from "./dispatcher/index.js";
+import type { ContainerRecord } from "./sandbox/index.js";
+
+type Reported = "running" | "failed" | "shutdown";
+
+export class TaskRunner {
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = false;
+  /** Last state reported per task, so each change is reported once. */
+  private readonly reported = new Map<string, Reported>();
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly client: DispatcherClient,
+    private readonly log: Logger,
+  ) {
+    agent.onContainerExit((c, code) => {
+      const taskId = c.labels["taskId"];
+      if (taskId !== undefined)
+        this.report(taskId, c.labels["serviceId"] ?? "", "failed", code, `exit status ${code}`);
+    });
+  }
+
+  /** Schedules a sync; calls while one is queued collapse into it. */
+  sync(): Promise<unknown> {
+    if (this.pending) return this.queue;
+    this.pending = true;
+    this.queue = this.queue.then(async () => {
+      this.pending = false;
+      const intent = this.agent.intent;
+      if (intent !== undefined) await this.syncNow(intent);
+    });
+    this.queue = this.queue.catch((err: unknown) =>
+      this.log.error({ err: errorMessage(err) }, "task sync failed"),
+    );
+    return this.queue;
+  }
+
+  private async syncNow(intent: IntentState): Promise<void> {
+    const containers = new Map<string, ContainerRecord>();
+    for (const c of this.agent.containers(true)) if (isTask(c)) containers.set(c.labels["taskId"] ?? "", c);
+    for (const task of intent.tasks.values()) {
+      const c = containers.get(task.id);
+      if (task.desiredState === "shutdown") await this.shutdown(task, c);
+      else if (c === undefined) await this.create(intent, task);
+      else await this.update(intent, task, c);
+    }
+    for (const [taskId, c] of containers) {
+      if (!intent.tasks.has(taskId)) {
+        await this.agent.remove(c.id, true).catch(() => undefined);
+        this.reported.delete(taskId);
+      }
+    }
+  }
+
+  private async create(intent: IntentState, task: TaskIntent): Promise<void> {
+    try {
+      const attachments = taskAttachments(intent, task);
+      await this.agent.run({
+        id: task.id,
+        name: task.containerName,
+        networks: [],
+        attachments: attachments.map((attachment) => ({ attachment, aliases: [task.serviceName] })),
+        command: task.command,
+        env: task.env,
+        detach: true,
+        labels: { taskId: task.id, serviceId: task.serviceId },
+      });
+      this.report(task.id, task.serviceId, "running");
+    } catch (err) {
+      this.report(task.id, task.serviceId, "failed", undefined, `cannot start: ${errorMessage(err)}`);
+    }
+  }
+
+  /** In place: networks joined or left to match the task; a stopped process is reported. */
+  private async update(intent: IntentState, task: TaskIntent, c: ContainerRecord): Promise<void> {
+    const want = new Set(task.networks.map((n) => n.networkId));
+    for (const a of taskAttachments(intent, task)) {
+      if (!c.endpoints.some((e) => e.network.id === a.network.id)) {
+        await this.agent.connectAttached(c.id, a, [task.serviceName]);
+      }
+    }
+    for (const e of c.endpoints) {
+      if (!want.has(e.network.id)) await this.agent.disconnect(c.id, e.network.id, true);
+    }
+    if (c.status === "exited")
+      this.report(task.id, task.serviceId, "failed", c.exitCode, `exit status ${c.exitCode}`);
+    else this.report(task.id, task.serviceId, "running");
+  }
+
+  private async shutdown(task: TaskIntent, c: ContainerRecord | undefined): Promise<void> {
+    if (c !== undefined) await this.agent.remove(c.id, true);
+    this.report(task.id, task.serviceId, "shutdown");
+  }
+
+  private report(
+    taskId: string,
+    serviceId: string,
+    state: Reported,
+    exitCode?: number,
+    message?: string,
+  ): void {
+    if (this.reported.get(taskId) === state) return;
+    this.reported.set(taskId, state);
+    this.client
+      .reportTaskStatus({
+        taskId,
+        serviceId,
+        state,
+        ...(exitCode === undefined ? {} : { exitCode }),
+        ...(message === undefined ? {} : { message }),
+      })
+      .catch((err: unknown) => this.log.warn({ err: errorMessage(err), taskId }, "task status not reported"));
+  }
+}
