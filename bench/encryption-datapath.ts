@@ -73,7 +73,10 @@ export interface EncryptedBenchResult {
   pings_lost_during_rotations: number;
   stream_during_rotations_mbps: number;
   stream_retransmits_during_rotations: number;
-  /** Non-zero drop counters of the datapath (user space) summed over both nodes. */
+  /**
+   * Non-zero drop counters summed over both nodes and the whole run: the datapath's own
+   * (user space) and the kernel's around it (UDP buffer, relay queue, plaintext guard).
+   */
   datapath_drops: Record<string, number>;
   machine: { cores: number; load_1m: number };
 }
@@ -197,7 +200,7 @@ export async function runEncryptedDatapathBench(
     const drops: Record<string, number> = {};
     for (const b of backends) {
       for (const [k, v] of Object.entries((await b.stats()).counters)) {
-        if ((k.startsWith("drop") || k.endsWith("Errors")) && v > 0) drops[k] = (drops[k] ?? 0) + v;
+        if (/drop|Errors$/i.test(k) && v > 0) drops[k] = (drops[k] ?? 0) + v;
       }
     }
     return {

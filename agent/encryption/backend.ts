@@ -34,7 +34,9 @@ export interface EncryptionStats {
   encryptedVnis: number[];
   /**
    * Counters. Both backends: guardDropsOut / guardDropsIn (plaintext dropped by the guard).
-   * Kernel: xfrmStates, xfrmPolicies. User space: see DatapathCounters in datapath.ts.
+   * Kernel: xfrmStates, xfrmPolicies. User space: DatapathCounters (datapath.ts), plus
+   * datapathRestarts and the kernel's drops around the datapath: udpRcvbufErrors,
+   * udpSndbufErrors (node namespace-wide) and tapQueueDrops (relay macvtap queue full).
    */
   counters: Record<string, number>;
 }

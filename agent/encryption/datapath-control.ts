@@ -18,9 +18,18 @@ export type ControlRequest =
 export type ControlReply =
   | { op: "ready" }
   | { op: "done"; id: number }
-  | { op: "stats"; id: number; counters: DatapathCounters }
+  | { op: "stats"; id: number; counters: DatapathCounters; kernel: KernelUdpCounters }
   | { op: "error"; id: number; message: string }
   | { op: "fatal"; message: string };
+
+/**
+ * The node namespace's UDP drop counters (/proc/net/snmp): records the kernel dropped
+ * before the datapath could read them (receive buffer full) or could not queue.
+ */
+export interface KernelUdpCounters {
+  udpRcvbufErrors: number;
+  udpSndbufErrors: number;
+}
 
 /** Largest line either side accepts: a peers message for thousands of peers fits. */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;

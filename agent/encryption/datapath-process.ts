@@ -23,9 +23,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { openSync, read, writevSync } from "node:fs";
+import { openSync, read, readFileSync, writevSync } from "node:fs";
 import { connect } from "node:net";
-import { LineChannel, type ControlReply, type ControlRequest } from "./datapath-control.js";
+import {
+  LineChannel,
+  type ControlReply,
+  type ControlRequest,
+  type KernelUdpCounters,
+} from "./datapath-control.js";
 import { Datapath } from "./datapath.js";
 import { NonceSequence } from "./nonce.js";
 
@@ -48,6 +53,21 @@ export interface DatapathProcessArgs {
 /** One frame: virtio-net header + Ethernet + up to 64 KiB of IP; a full buffer means truncation. */
 const READ_BUFFER_BYTES = 10 + 14 + 65535 + 1;
 const STOP_FALLBACK_MS = 1000;
+
+/** This namespace's UDP counters: /proc/net follows the reading process's namespace. */
+function kernelUdpCounters(): KernelUdpCounters {
+  try {
+    const lines = readFileSync("/proc/self/net/snmp", "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("Udp:"));
+    const names = (lines[0] ?? "").split(/\s+/);
+    const values = (lines[1] ?? "").split(/\s+/).map(Number);
+    const get = (n: string) => values[names.indexOf(n)] ?? 0;
+    return { udpRcvbufErrors: get("RcvbufErrors"), udpSndbufErrors: get("SndbufErrors") };
+  } catch {
+    return { udpRcvbufErrors: 0, udpSndbufErrors: 0 };
+  }
+}
 
 function macBytes(mac: string): Buffer {
   return Buffer.from(mac.split(":").map((h) => parseInt(h, 16)));
@@ -159,7 +179,7 @@ function main(): void {
           ch.send({ op: "done", id: m.id });
           break;
         case "stats":
-          ch.send({ op: "stats", id: m.id, counters: { ...dp.counters } });
+          ch.send({ op: "stats", id: m.id, counters: { ...dp.counters }, kernel: kernelUdpCounters() });
           break;
         case "stop":
           ch.send({ op: "done", id: m.id });

@@ -218,9 +218,13 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
 
   async stats(): Promise<EncryptionStats> {
     let counters: DatapathCounters = zeroCounters();
+    let kernel: Record<string, number> = {};
     if (this.dp !== undefined) {
       const r = await this.request({ op: "stats", id: this.nextId++ });
-      if (r.op === "stats") counters = r.counters;
+      if (r.op === "stats") {
+        counters = r.counters;
+        kernel = { ...r.kernel, tapQueueDrops: await this.tapQueueDrops() };
+      }
     }
     let drops = { out: 0, in: 0 };
     if (this.appliedGuard !== undefined && this.vnis.length > 0) {
@@ -234,11 +238,21 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
       encryptedVnis: [...this.vnis],
       counters: {
         ...counters,
+        ...kernel,
         datapathRestarts: this.restarts,
         guardDropsOut: drops.out,
         guardDropsIn: drops.in,
       },
     };
+  }
+
+  /** Frames the macvtap dropped because the datapath did not read them fast enough. */
+  private async tapQueueDrops(): Promise<number> {
+    const [l] = await this.ex.ipJson<{ stats64?: { rx?: { dropped?: number } } }>(
+      ["-s", "link", "show", "dev", this.cfg.relayTapDevice],
+      this.ns,
+    );
+    return l?.stats64?.rx?.dropped ?? 0;
   }
 
   // --- kernel state -------------------------------------------------------------------
