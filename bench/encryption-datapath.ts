@@ -8,6 +8,11 @@
  * With the user-space backend it also measures the same relay with an encrypted network
  * at the ordinary MTU (underlay − 50 − 40), the number behind the backend's jumbo MTU.
  *
+ * Results on this machine (2 cores, shared, load 4–7; user-space backend): encrypted
+ * 1.05–1.4 Gbit/s, at the ordinary MTU 0.12–0.17, plain overlay 9.3–12.4, underlay 6–13;
+ * RTT 1.25–1.7 ms encrypted, 0.13 plain, 0.07 underlay; 0 pings lost across 5–10 forced
+ * rotations (2 s apart) with a 200 Mbit/s stream.
+ *
  * Prints one JSON object (field names are a contract; only add). Run directly:
  *   node dist/bench/encryption-datapath.js [--seconds N] [--rotations N] [--backend auto|kernel|userspace]
  */
