@@ -203,6 +203,8 @@ export class Lab {
       env: {
         SWARMNET_CONFIG: join(nodeDir(state.name, node.name), "config.json"),
         SWARMNET_LAB: state.name,
+        // Tasks run `swarmnet whoami` and the like: the lab's shim comes first on PATH.
+        PATH: `${join(labDir(state.name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
       },
     });
     state.processes.push({ node: node.name, kind, pid });
