@@ -47,7 +47,34 @@ function inspectView(c: ContainerInfo__Output): object {
   };
 }
 
+/** `network connect|disconnect` act on this node's containers, so they live with them. */
+function registerNetworkAttach(program: Command): void {
+  const network = program.commands.find((c) => c.name() === "network") ?? program.command("network");
+  network
+    .command("connect")
+    .description("connect a running container on this node to a network, on the fly")
+    .option("--alias <alias>", "network-scoped alias (repeatable)", collect, [])
+    .option("--ip <ip>", "static IPv4 address")
+    .argument("<network>")
+    .argument("<container>")
+    .action(async (net: string, container: string, o: { alias: string[]; ip?: string }) => {
+      await withAgent((a) =>
+        a.connect({ container, network: { network: net, ip: o.ip ?? "", aliases: o.alias } }),
+      );
+    });
+  network
+    .command("disconnect")
+    .description("disconnect a container on this node from a network")
+    .option("-f, --force", "succeed even if it is not connected")
+    .argument("<network>")
+    .argument("<container>")
+    .action(async (net: string, container: string, o: { force?: boolean }) => {
+      await withAgent((a) => a.disconnect({ container, network: net, force: o.force ?? false }));
+    });
+}
+
 export function register(program: Command): void {
+  registerNetworkAttach(program);
   program
     .command("run")
     .description("run a command in a new container (a network namespace plus a process) on this node")
