@@ -1,5 +1,6 @@
 /** `swarmnet lab up|down|status|exec`: the network-namespace lab (deploy/lab). */
 import type { Command } from "commander";
+import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import { Lab } from "../deploy/lab/lab.js";
 import { MAX_LAB_NODES, parseCount } from "../deploy/lab/layout.js";
@@ -63,6 +64,30 @@ export function register(program: Command): void {
         ),
       );
     });
+
+  lab
+    .command("restart")
+    .description("stop a lab process and start it again (chaos testing, agent restarts)")
+    .option("--name <lab>", "lab name", DEFAULT_LAB)
+    .option("--process <kind>", "agent, manager or etcd", "agent")
+    .option("--kill", "stop it with SIGKILL instead of SIGTERM")
+    .option("--stop-only", "stop it and do not start it again")
+    .argument("<node>", "n1…nN")
+    .action(
+      async (node: string, o: { name: string; process: string; kill?: boolean; stopOnly?: boolean }) => {
+        if (o.process !== "agent" && o.process !== "manager" && o.process !== "etcd") {
+          throw new SwarmnetError(
+            ErrorCode.InvalidArgument,
+            `--process must be agent, manager or etcd, got ${JSON.stringify(o.process)}`,
+          );
+        }
+        const pid = await new Lab(new Executor()).restart(o.name, node, o.process, {
+          kill: o.kill ?? false,
+          start: !(o.stopOnly ?? false),
+        });
+        print(pid > 0 ? `${o.process} on ${node} restarted (pid ${pid})` : `${o.process} on ${node} stopped`);
+      },
+    );
 
   lab
     .command("exec")

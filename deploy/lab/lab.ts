@@ -207,8 +207,39 @@ export class Lab {
         PATH: `${join(labDir(state.name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
       },
     });
-    state.processes.push({ node: node.name, kind, pid });
+    state.processes = state.processes.filter((p) => !(p.node === node.name && p.kind === kind));
+    state.processes.push({ node: node.name, kind, pid, argv });
     writeState(state);
+  }
+
+  /**
+   * Stops one lab process (SIGTERM, or SIGKILL with `kill`) and starts it again with the
+   * same command line: chaos tests and agent-restart recovery use it. With `start: false`
+   * it only stops it (a node failure); a later call with `start: true` brings it back.
+   */
+  async restart(
+    name: string,
+    member: string,
+    kind: LabProcessKind,
+    opts: { kill: boolean; start: boolean },
+  ): Promise<number> {
+    const state = this.requireState(name);
+    const layout = labLayout(state.name, state.nodes, state.managers);
+    const node = findMember(layout, member);
+    const proc = state.processes.find((p) => p.node === member && p.kind === kind);
+    if (node === undefined || proc === undefined) {
+      throw new SwarmnetError(
+        ErrorCode.NotFound,
+        `lab ${name} has no ${kind} on node ${JSON.stringify(member)}`,
+      );
+    }
+    if (isAlive(proc.pid) && looksLikeLabProcess(proc.pid)) {
+      if (opts.kill) process.kill(proc.pid, "SIGKILL");
+      await stopProcesses([proc.pid]);
+    }
+    if (!opts.start) return 0;
+    this.record(state, node, kind, proc.argv);
+    return state.processes.find((p) => p.node === member && p.kind === kind)?.pid ?? 0;
   }
 
   private startEtcd(layout: LabLayout, state: LabState): void {

@@ -15,6 +15,8 @@ export interface LabProcess {
   node: string;
   kind: LabProcessKind;
   pid: number;
+  /** The command line, so `lab restart` can start it again as it was. */
+  argv: string[];
 }
 
 export interface LabState {
