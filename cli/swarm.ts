@@ -1,8 +1,10 @@
 /**
- * `swarmnet swarm init|join|join-token|leave|inspect`, as `docker swarm …` has them.
- * `init` and `join` run on the node that becomes part of the cluster: they call the
- * manager, then write the node's credentials into its agent's state dir, where the
- * agent picks them up and opens its dispatcher stream. `leave` does the reverse.
+ * `swarmnet swarm init|join|join-token|leave|inspect|update|rotate-keys`, as `docker
+ * swarm …` has them. `init` and `join` run on the node that becomes part of the cluster:
+ * they call the manager, then write the node's credentials into its agent's state dir,
+ * where the agent picks them up and opens its dispatcher stream. `leave` does the
+ * reverse. `inspect` shows the encryption keys by tag and role only (the managers never
+ * send key bytes to the CLI), and the join tokens only with `--show-tokens`.
  */
 import type { Command } from "commander";
 import { parseDurationMs } from "../common/config.js";
@@ -25,7 +27,7 @@ function parseIntFlag(flag: string, raw: string | undefined, min: number, max: n
   return Number(raw);
 }
 
-/** `--key-rotation-interval`: "12h", "30m", "2s" or milliseconds; 0 = the default. */
+/** `--key-rotation-interval`: "12h", "30m", "2s" or milliseconds; 0 = the default/unchanged. */
 function parseInterval(raw: string | undefined): number {
   if (raw === undefined) return 0;
   try {
@@ -38,6 +40,56 @@ function parseInterval(raw: string | undefined): number {
     ErrorCode.InvalidArgument,
     `--key-rotation-interval must be a duration of at least 1s like 12h, got ${JSON.stringify(raw)}`,
   );
+}
+
+/** 43200000 → "12h", 5400000 → "1h30m", 2000 → "2s", 1500 → "1500ms". */
+export function formatDuration(ms: number): string {
+  if (ms % 1000 !== 0 || ms === 0) return `${ms}ms`;
+  const parts: [number, string][] = [
+    [Math.floor(ms / 3_600_000), "h"],
+    [Math.floor((ms % 3_600_000) / 60_000), "m"],
+    [Math.floor((ms % 60_000) / 1000), "s"],
+  ];
+  return parts
+    .filter(([n]) => n > 0)
+    .map(([n, u]) => `${n}${u}`)
+    .join("");
+}
+
+/** `swarm inspect`'s JSON: Docker's shape where it has one; key tags and roles, no bytes. */
+export function inspectView(info: ClusterInfo__Output, tokens?: { worker: string; manager: string }) {
+  const ring = (kind: string) =>
+    info.keyTags
+      .filter((k) => k.kind === kind)
+      .map((k) => ({ Tag: Number(k.tag), Role: k.primary ? "primary" : "rx-only" }));
+  const interval = Number(info.keyRotationIntervalMs);
+  return {
+    ID: info.id,
+    CreatedAt: info.createdAt,
+    Spec: {
+      EncryptionConfig: { KeyRotationInterval: formatDuration(interval), KeyRotationIntervalMs: interval },
+    },
+    DefaultAddrPool: info.defaultAddrPools,
+    SubnetSize: info.subnetSize,
+    DataPathPort: info.dataPathPort,
+    Leader: info.leader,
+    Managers: info.managers,
+    EncryptionKeys: {
+      Data: ring("data"),
+      Gossip: ring("gossip"),
+      LastRotation: info.lastKeyRotationAt,
+      NextRotation: info.nextKeyRotationAt,
+    },
+    ...(tokens === undefined ? {} : { JoinTokens: { Worker: tokens.worker, Manager: tokens.manager } }),
+  };
+}
+
+/** "2 3* 4" (the primary starred), as the schedule's describeKeyRing prints a ring. */
+function describeTags(info: ClusterInfo__Output, kind: string): string {
+  return info.keyTags
+    .filter((k) => k.kind === kind)
+    .map((k) => `${Number(k.tag)}${k.primary ? "*" : ""}`)
+    .join(" ");
 }
 
 function saveCredentials(stateDir: string, res: JoinResponse__Output): void {
@@ -68,7 +120,9 @@ async function token(client: ManagerClient, role: "worker" | "manager", rotate =
 }
 
 export function register(program: Command): void {
-  const swarm = program.command("swarm").description("manage the cluster: init, join, leave, join tokens");
+  const swarm = program
+    .command("swarm")
+    .description("manage the cluster: init, join, leave, join tokens, settings, key rotation");
 
   swarm
     .command("init")
@@ -230,24 +284,59 @@ export function register(program: Command): void {
 
   swarm
     .command("inspect")
-    .description("show the cluster's settings (JSON)")
+    .description("show the cluster's settings and encryption key tags (JSON; never key bytes)")
+    .option("--show-tokens", "also show the worker and manager join tokens")
     .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
-    .action(async (o: { manager?: string[] }) => {
+    .action(async (o: { showTokens?: boolean; manager?: string[] }) => {
       await withManagers(o.manager, async (client) => {
         const info = await client.call<ClusterInfo__Output>((c, opts, cb) => c.cluster.Inspect({}, opts, cb));
-        printJson([
-          {
-            ID: info.id,
-            CreatedAt: info.createdAt,
-            Leader: info.leader,
-            Managers: info.managers,
-            DefaultAddrPool: info.defaultAddrPools,
-            SubnetSize: info.subnetSize,
-            DataPathPort: info.dataPathPort,
-            KeyRotationIntervalMs: Number(info.keyRotationIntervalMs),
-            KeyTags: info.keyTags.map((k) => ({ Kind: k.kind, Tag: Number(k.tag) })),
-          },
-        ]);
+        const tokens = o.showTokens
+          ? { worker: await token(client, "worker"), manager: await token(client, "manager") }
+          : undefined;
+        printJson([inspectView(info, tokens)]);
+      });
+    });
+
+  swarm
+    .command("update")
+    .description("change the cluster's settings")
+    .option("--key-rotation-interval <duration>", "how often encryption keys rotate, e.g. 12h, 30m, 2s")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (o: { keyRotationInterval?: string; manager?: string[] }) => {
+      const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
+      if (keyRotationIntervalMs === 0) {
+        throw new SwarmnetError(ErrorCode.InvalidArgument, "nothing to update: give --key-rotation-interval");
+      }
+      await withManagers(o.manager, async (client) => {
+        const info = await client.call<ClusterInfo__Output>((c, opts, cb) =>
+          c.cluster.Update({ keyRotationIntervalMs: String(keyRotationIntervalMs) }, opts, cb),
+        );
+        print(
+          `Swarm updated: keys rotate every ${formatDuration(Number(info.keyRotationIntervalMs))}, next at ${info.nextKeyRotationAt}.`,
+        );
+      });
+    });
+
+  swarm
+    .command("rotate-keys")
+    .description("rotate the encryption keys (data plane and gossip) now")
+    .option("--format <format>", "table or json", "table")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (o: { format: string; manager?: string[] }) => {
+      const format = parseFormat(o.format);
+      await withManagers(o.manager, async (client) => {
+        const info = await client.call<ClusterInfo__Output>((c, opts, cb) =>
+          c.cluster.RotateKeys({}, opts, cb),
+        );
+        if (format === "json") return printJson(inspectView(info).EncryptionKeys);
+        print(
+          [
+            "Encryption keys rotated (tags, primary starred):",
+            `  data:   ${describeTags(info, "data")}`,
+            `  gossip: ${describeTags(info, "gossip")}`,
+            `Next rotation at ${info.nextKeyRotationAt}.`,
+          ].join("\n"),
+        );
       });
     });
 }

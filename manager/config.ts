@@ -49,6 +49,8 @@ export interface ManagerConfig {
   taskHistoryLimit: number;
   /** Scheduler: how often it looks again when nothing changed (grace and delays run out). */
   schedulerTickMs: number;
+  /** Key rotation: pause before trying again after a rotation failed (etcd unreachable). */
+  keyRotationRetryMs: number;
 }
 
 export const MANAGER_DEFAULTS: ManagerConfig = {
@@ -89,6 +91,9 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   // Half a second: grace and restart delay are acted on within that; a pass with nothing
   // to do reads only the manager's own mirror.
   schedulerTickMs: 500,
+  // One second: a rotation that failed because etcd blinked happens a second late, well
+  // inside the interval the key schedule allows for a ring to reach every node.
+  keyRotationRetryMs: 1_000,
 };
 
 const SPEC: ConfigSpec<ManagerConfig> = {
@@ -109,6 +114,7 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   taskRestartDelayMs: durationMs({ min: 0 }),
   taskHistoryLimit: int({ min: 1, max: 1000 }),
   schedulerTickMs: durationMs({ min: 50 }),
+  keyRotationRetryMs: durationMs({ min: 10 }),
 };
 
 export function loadManagerConfig(overrides: Partial<Record<keyof ManagerConfig, unknown>>): ManagerConfig {

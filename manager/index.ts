@@ -16,6 +16,7 @@ export * as allocator from "./allocator/index.js";
 export * as cluster from "./cluster/index.js";
 export * as networks from "./networks/index.js";
 export * as election from "./election/index.js";
+export * as keys from "./keys/index.js";
 export {
   IntentView,
   type ChangeBatch,

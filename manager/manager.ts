@@ -28,6 +28,7 @@ import {
   type LeaderElection,
 } from "./election/index.js";
 import { bindServer, createServer } from "./grpc/server.js";
+import { KeyManager, KeyRotationJob } from "./keys/index.js";
 import { AttachmentService, NetworkService } from "./networks/index.js";
 import { applyTaskStatus, SchedulerJob, ServiceControl } from "./services/index.js";
 import { newId } from "./cluster/ids.js";
@@ -58,6 +59,8 @@ export class Manager {
   readonly services: ServiceControl;
   readonly scheduler: SchedulerJob;
   readonly cluster: ClusterService;
+  readonly keys: KeyManager;
+  readonly keyRotation: KeyRotationJob;
   readonly nodes: NodeService;
   readonly view: IntentView;
   readonly dispatcher: Dispatcher;
@@ -92,6 +95,7 @@ export class Manager {
         : new SoleElection(config.nodeName));
     this.networks = new NetworkService(this.store);
     this.cluster = new ClusterService(this.store);
+    this.keys = new KeyManager(this.store);
     this.nodes = new NodeService(this.store, () => this.election.leader());
     this.view = new IntentView(this.kv, config.changeLogBatches, this.log.child({ component: "intent" }));
     this.attachments = new AttachmentService(this.store, (id) => this.view.node(id));
@@ -134,6 +138,15 @@ export class Manager {
       this.log.child({ component: "scheduler" }),
     );
     this.jobs.add(this.scheduler);
+    this.keyRotation = new KeyRotationJob(
+      this.keys,
+      this.view.reader,
+      this.clock,
+      () => new Date(),
+      { retryMs: config.keyRotationRetryMs },
+      this.log.child({ component: "keys" }),
+    );
+    this.jobs.add(this.keyRotation);
   }
 
   /** The service of a task, from the mirror (a status report that did not say). */
@@ -153,6 +166,7 @@ export class Manager {
     this.server = createServer(
       {
         cluster: this.cluster,
+        keys: this.keys,
         nodes: this.nodes,
         networks: this.networks,
         attachments: this.attachments,

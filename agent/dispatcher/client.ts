@@ -26,7 +26,7 @@
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { RealClock, type Clock, type TimerHandle } from "../../common/clock.js";
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
 import { fromGrpcError } from "../../common/grpc-errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { grpcPackageDefinition } from "../../common/proto.js";
@@ -290,15 +290,40 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
 
   private onMessage(address: string, m: SessionMessage__Output): void {
     if (m.snapshot) {
-      this.opened(address, m.snapshot.sessionId, m.snapshot.heartbeatPeriodMs, false);
-      for (const e of diffSnapshot(this.state, m.snapshot)) this.emit("change", e);
+      const snapshot = m.snapshot;
+      this.opened(address, snapshot.sessionId, snapshot.heartbeatPeriodMs, false);
+      const events = this.applying(address, () => diffSnapshot(this.state, snapshot));
+      if (events === undefined) return;
+      for (const e of events) this.emit("change", e);
       this.emit("snapshot", this.state);
       this.markReady();
     } else if (m.resumed) {
       this.opened(address, m.resumed.sessionId, m.resumed.heartbeatPeriodMs, true);
       this.markReady();
     } else if (m.changes) {
-      for (const e of applyBatch(this.state, m.changes)) this.emit("change", e);
+      const batch = m.changes;
+      for (const e of this.applying(address, () => applyBatch(this.state, batch)) ?? [])
+        this.emit("change", e);
+    }
+  }
+
+  /**
+   * Applies a message to the state. Intent this agent cannot take (a key ring that fails
+   * validation) is not applied past its revision: the stream is dropped and the next
+   * manager (or this one again) sends it afresh.
+   */
+  private applying(address: string, apply: () => IntentEvent[]): IntentEvent[] | undefined {
+    try {
+      return apply();
+    } catch (err) {
+      const error = new SwarmnetError(
+        ErrorCode.MalformedMessage,
+        `manager ${address} sent intent this agent cannot apply: ${errorMessage(err)}`,
+        { cause: err, retryable: true },
+      );
+      this.log.error({ manager: address, err: error.message }, "dispatcher message refused");
+      this.onStreamLost(address, error);
+      return undefined;
     }
   }
 

@@ -17,6 +17,7 @@ export {
   applyBatch,
   diffSnapshot,
   emptyState,
+  keyRingFromProto,
   networkFromProto,
   networkSpecFor,
   serviceFromProto,

@@ -22,6 +22,12 @@
  *   ingressEndpoint   THIS node's own address on the ingress network (Docker's
  *                     ingress-sbox endpoint; the mesh masquerades to it)
  *   seeds, managers, cluster settings
+ *   dataKeys, gossipKeys  the cluster's two key rings (encrypted overlays, gossip), as the
+ *                     exact `KeyRing` `EncryptionBackend.setKeys` takes, validated and
+ *                     with the bytes as `SecretBytes` (redacted in logs); a `keys` event
+ *                     carries both whole rings after every rotation, in the schedule's
+ *                     lossless order (common/key-schedule.ts). Memory only: never write
+ *                     them to disk, never log them.
  *
  * How an agent acts on tasks (the contract the managers rely on):
  *   taskUpsert, desiredState running, new id   create the sandbox on `networks` with the
@@ -37,6 +43,8 @@
  * Reports go through `DispatcherClient.reportTaskStatus`.
  */
 import type { ChangeBatch__Output } from "../../proto/generated/swarmnet/v1/ChangeBatch.js";
+import type { EncryptionKeyRing__Output } from "../../proto/generated/swarmnet/v1/EncryptionKeyRing.js";
+import type { EncryptionKeys__Output } from "../../proto/generated/swarmnet/v1/EncryptionKeys.js";
 import type { ClusterSettings__Output } from "../../proto/generated/swarmnet/v1/ClusterSettings.js";
 import type { GossipSeed__Output } from "../../proto/generated/swarmnet/v1/GossipSeed.js";
 import type { Network__Output } from "../../proto/generated/swarmnet/v1/Network.js";
@@ -45,6 +53,7 @@ import type { IngressEndpoint__Output } from "../../proto/generated/swarmnet/v1/
 import type { PublishedPort__Output } from "../../proto/generated/swarmnet/v1/PublishedPort.js";
 import type { Service__Output } from "../../proto/generated/swarmnet/v1/Service.js";
 import type { Task__Output } from "../../proto/generated/swarmnet/v1/Task.js";
+import { sameKeyRing, secretBytes, validateKeyRing, type KeyRing } from "../../common/key-schedule.js";
 import { cidrContains, parseCidr, parseIpv4 } from "../../common/net-addr.js";
 import type { Attachment, NetworkSpec } from "../attachments.js";
 
@@ -168,6 +177,10 @@ export interface IntentState {
   tasks: Map<string, TaskIntent>;
   /** This node's ingress address (undefined until the managers allocated it). */
   ingressEndpoint: IngressEndpointIntent | undefined;
+  /** The encrypted overlays' key ring: what `EncryptionBackend.setKeys` takes. */
+  dataKeys: KeyRing | undefined;
+  /** The gossip key ring (primary = the key gossip encrypts with). */
+  gossipKeys: KeyRing | undefined;
 }
 
 export type IntentEvent =
@@ -189,6 +202,19 @@ export type IntentEvent =
       revision: number;
       endpoint: IngressEndpointIntent | undefined;
       previous: IngressEndpointIntent | undefined;
+    }
+  /**
+   * The key rings changed (a rotation: both rings whole, one event per revision). Apply
+   * `dataKeys` with `setKeys`, and the gossip ring to the gossip keyring (install every
+   * key, use the primary, remove the ones gone). Never log the rings' bytes.
+   */
+  | {
+      kind: "keys";
+      revision: number;
+      dataKeys: KeyRing | undefined;
+      gossipKeys: KeyRing | undefined;
+      previousDataKeys: KeyRing | undefined;
+      previousGossipKeys: KeyRing | undefined;
     };
 
 export function emptyState(): IntentState {
@@ -201,7 +227,41 @@ export function emptyState(): IntentState {
     services: new Map(),
     tasks: new Map(),
     ingressEndpoint: undefined,
+    dataKeys: undefined,
+    gossipKeys: undefined,
   };
+}
+
+/**
+ * A ring from the wire, validated (throws a SwarmnetError naming tags, never bytes, if
+ * the managers sent a broken one); undefined when there are no keys.
+ */
+export function keyRingFromProto(r: EncryptionKeyRing__Output | null | undefined): KeyRing | undefined {
+  if (r === null || r === undefined || r.keys.length === 0) return undefined;
+  return validateKeyRing({
+    keys: r.keys.map((k) => ({ tag: k.tag, secret: secretBytes(k.key) })),
+    primaryTag: r.primaryTag,
+  });
+}
+
+function keysFromProto(
+  k: EncryptionKeys__Output | null | undefined,
+): [KeyRing | undefined, KeyRing | undefined] {
+  return [keyRingFromProto(k?.data), keyRingFromProto(k?.gossip)];
+}
+
+/** Sets both rings; the `keys` event when either changed. */
+function applyKeys(
+  state: IntentState,
+  revision: number,
+  [dataKeys, gossipKeys]: [KeyRing | undefined, KeyRing | undefined],
+): IntentEvent[] {
+  const previousDataKeys = state.dataKeys;
+  const previousGossipKeys = state.gossipKeys;
+  state.dataKeys = dataKeys;
+  state.gossipKeys = gossipKeys;
+  if (sameKeyRing(previousDataKeys, dataKeys) && sameKeyRing(previousGossipKeys, gossipKeys)) return [];
+  return [{ kind: "keys", revision, dataKeys, gossipKeys, previousDataKeys, previousGossipKeys }];
 }
 
 function portFromProto(p: PublishedPort__Output): PublishedPortIntent {
@@ -358,6 +418,8 @@ export function applyBatch(state: IntentState, batch: ChangeBatch__Output): Inte
         state.cluster = cluster;
         events.push({ kind: "cluster", revision, cluster });
       }
+    } else if (c.keys) {
+      events.push(...applyKeys(state, revision, keysFromProto(c.keys)));
     }
   }
   state.revision = revision;
@@ -450,6 +512,7 @@ export function diffSnapshot(state: IntentState, snap: SessionSnapshot__Output):
       (task) => ({ kind: "taskRemoved", revision, task }),
     ),
   );
+  const rings = keysFromProto(snap.keys);
   const endpoint = endpointFromProto(snap.ingressEndpoint);
   if (!same(endpoint, state.ingressEndpoint)) {
     events.push({ kind: "ingressEndpoint", revision, endpoint, previous: state.ingressEndpoint });
@@ -462,5 +525,6 @@ export function diffSnapshot(state: IntentState, snap: SessionSnapshot__Output):
   state.seeds = seeds;
   state.managers = managers;
   state.cluster = cluster ?? state.cluster;
+  events.push(...applyKeys(state, revision, rings));
   return events;
 }

@@ -6,7 +6,8 @@
  * node's agent cannot come back without joining again), and the join tokens.
  *
  * Defaults follow Docker: pool 10.0.0.0/8 in /24s, data path port 4789, keys rotated
- * every 12 hours. The ingress network is an overlay named `ingress`, not attachable,
+ * every 12 hours. `update` changes the cluster's settings (today: the key rotation
+ * interval); the key rotation itself is the key manager's (manager/keys/). The ingress network is an overlay named `ingress`, not attachable,
  * with the first subnet of the pool (10.0.0.0/24 by default).
  */
 import { randomBytes } from "node:crypto";
@@ -24,6 +25,15 @@ import type {
   NodeRole,
 } from "../store/records.js";
 import type { Store, StoreTxn } from "../store/store.js";
+import {
+  checkRotationInterval,
+  KEY_KINDS,
+  lastRotationAt,
+  nextRotationAt,
+  ringFromRecords,
+  ringTags,
+  type KeyTagView,
+} from "../keys/index.js";
 import { hashSecret, newId, newSecret, sameSecret } from "./ids.js";
 import { formatJoinToken, roleForToken } from "./tokens.js";
 
@@ -70,8 +80,17 @@ export interface JoinResult {
 
 export interface ClusterView {
   cluster: ClusterRecord;
-  keyTags: { kind: "data" | "gossip"; tag: number }[];
+  /** Tags and roles of the keys in use, per kind oldest first; never key bytes. */
+  keyTags: KeyTagView[];
+  /** ISO times of the last key rotation (the creation before the first) and the next one. */
+  lastKeyRotationAt: string;
+  nextKeyRotationAt: string;
   managers: string[];
+}
+
+export interface UpdateInput {
+  /** undefined = unchanged. */
+  keyRotationIntervalMs: number | undefined;
 }
 
 function invalid(message: string): SwarmnetError {
@@ -106,7 +125,9 @@ export class ClusterService {
     if (dataPathPort < 1024 || dataPathPort > 49151) {
       throw invalid(`data path port must be in 1024-49151, got ${dataPathPort}`);
     }
-    const keyRotationIntervalMs = input.keyRotationIntervalMs || CLUSTER_DEFAULTS.keyRotationIntervalMs;
+    const keyRotationIntervalMs = checkRotationInterval(
+      input.keyRotationIntervalMs || CLUSTER_DEFAULTS.keyRotationIntervalMs,
+    );
     const createdAt = this.now().toISOString();
     const cluster: ClusterRecord = {
       id: newId(),
@@ -204,12 +225,28 @@ export class ClusterService {
 
   async inspect(): Promise<ClusterView> {
     const cluster = await this.requireCluster();
-    const keyEntries = await this.store.list<EncryptionKeyRecord>(keys.keysPrefix);
+    const records = await this.store.list<EncryptionKeyRecord>(keys.keysPrefix);
     return {
       cluster,
-      keyTags: keyEntries.map((k) => ({ kind: k.kind, tag: k.tag })),
+      keyTags: KEY_KINDS.flatMap((kind) => ringTags(kind, ringFromRecords(records, kind))),
+      lastKeyRotationAt: new Date(lastRotationAt(cluster)).toISOString(),
+      nextKeyRotationAt: new Date(nextRotationAt(cluster)).toISOString(),
       managers: await this.managerAddresses(),
     };
+  }
+
+  /** `swarm update`: changes the given settings in one transaction; nothing on a bad value. */
+  async update(input: UpdateInput): Promise<void> {
+    const interval =
+      input.keyRotationIntervalMs === undefined
+        ? undefined
+        : checkRotationInterval(input.keyRotationIntervalMs);
+    await this.store.transact(async (tx) => {
+      const cluster = await tx.get<ClusterRecord>(keys.cluster);
+      if (cluster === undefined) throw notInitialised();
+      if (interval === undefined || interval === cluster.keyRotationIntervalMs) return;
+      tx.put(keys.cluster, { ...cluster, keyRotationIntervalMs: interval });
+    });
   }
 
   /** The current token of `role`; with `rotate`, a new secret replaces the old first. */

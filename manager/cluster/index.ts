@@ -8,6 +8,7 @@ export {
   type JoinInput,
   type JoinResult,
   type NodeAddressInput,
+  type UpdateInput,
 } from "./cluster-service.js";
 export { NodeService, nodeViews, resolveNode, type NodeView } from "./node-service.js";
 export { clusterFingerprint, formatJoinToken, parseJoinToken, roleForToken } from "./tokens.js";

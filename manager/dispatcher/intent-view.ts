@@ -2,8 +2,11 @@
  * What the dispatcher serves, derived from one `PrefixMirror` of the whole store: the
  * intent an agent needs (networks, services, its own tasks and ingress endpoint — see
  * `workload-intent.ts`), the gossip seed list (ready nodes' advertise addresses), the
- * live managers and the cluster settings — as a state that can be snapshotted and as a
- * stream of change batches, one per etcd revision.
+ * live managers, the cluster settings and the two key rings (data plane and gossip, see
+ * manager/keys/) — as a state that can be snapshotted and as a stream of change
+ * batches, one per etcd revision. A key rotation is one transaction, so it reaches every
+ * stream as one `keys` change carrying both whole rings: agents never see half a step.
+ * The rings are held in memory only, with their bytes as `SecretBytes` (never logged).
  *
  * Batches are global; a few kinds of change belong to one node (its tasks, its ingress
  * endpoint), and `forNode` keeps only what a node's stream should carry — for live
@@ -15,13 +18,16 @@
  * log is complete. Older resume points get a snapshot; the agent diffs it against what
  * it has, so even then its consumers see changes, not a reset.
  */
+import { sameKeyRing, type KeyRing } from "../../common/key-schedule.js";
 import type { Logger } from "../../common/logger.js";
+import { ringFromRecords } from "../keys/key-records.js";
 import { silentLogger } from "../../common/logger.js";
 import { keys, ROOT } from "../store/keys.js";
 import type { Kv, KvEvent } from "../store/kv.js";
 import {
   decode,
   type ClusterRecord,
+  type EncryptionKeyRecord,
   type ManagerRecord,
   type NetworkRecord,
   type NodeRecord,
@@ -53,6 +59,8 @@ export type IntentChange =
   | { kind: "seeds"; seeds: GossipSeed[] }
   | { kind: "managers"; addresses: string[] }
   | { kind: "cluster"; settings: ClusterSettings }
+  /** Both rings after a rotation (or after the first keys appear); every node gets them. */
+  | { kind: "keys"; dataKeys: KeyRing | undefined; gossipKeys: KeyRing | undefined }
   | WorkloadChange;
 
 export interface ChangeBatch {
@@ -71,6 +79,9 @@ export interface IntentSnapshot {
   tasks: TaskIntent[];
   /** The node's own ingress endpoint. */
   ingressEndpoint: IngressEndpointIntent | undefined;
+  /** The encrypted overlays' key ring and the gossip key ring. */
+  dataKeys: KeyRing | undefined;
+  gossipKeys: KeyRing | undefined;
 }
 
 /** The part of a batch `nodeId`'s stream carries (other nodes' tasks and endpoints dropped). */
@@ -88,6 +99,8 @@ export class IntentView {
   private seeds: GossipSeed[] = [];
   private managers: string[] = [];
   private cluster: ClusterSettings | undefined;
+  private dataKeys: KeyRing | undefined;
+  private gossipKeys: KeyRing | undefined;
   private readonly log: ChangeBatch[] = [];
   private logFloor = 0;
   private readonly batchListeners = new Set<(b: ChangeBatch) => void>();
@@ -114,6 +127,7 @@ export class IntentView {
     this.seeds = this.computeSeeds();
     this.managers = this.computeManagers();
     this.cluster = this.computeCluster();
+    [this.dataKeys, this.gossipKeys] = this.computeKeys();
     this.logFloor = this.mirror.currentRevision;
   }
 
@@ -147,6 +161,8 @@ export class IntentView {
       services: this.workload.allServices(),
       tasks: this.workload.tasksOf(nodeId),
       ingressEndpoint: this.workload.endpointOf(nodeId),
+      dataKeys: this.dataKeys,
+      gossipKeys: this.gossipKeys,
     };
   }
 
@@ -189,6 +205,7 @@ export class IntentView {
     let managersTouched = false;
     let clusterTouched = false;
     let networksTouched = false;
+    let keysTouched = false;
     for (const e of c.events) {
       if (e.key.startsWith(keys.networksPrefix)) {
         networksTouched = true;
@@ -201,6 +218,7 @@ export class IntentView {
       } else if (e.key.startsWith(keys.sessionsPrefix)) nodesTouched = true;
       else if (e.key.startsWith(keys.managersPrefix)) managersTouched = true;
       else if (e.key === keys.cluster) clusterTouched = true;
+      else if (e.key.startsWith(keys.keysPrefix)) keysTouched = true;
     }
     changes.push(...this.workload.apply(c.events, this.networks, networksTouched));
     if (nodesTouched) {
@@ -222,6 +240,14 @@ export class IntentView {
       if (cluster !== undefined && JSON.stringify(cluster) !== JSON.stringify(this.cluster)) {
         this.cluster = cluster;
         changes.push({ kind: "cluster", settings: cluster });
+      }
+    }
+    if (keysTouched) {
+      const [dataKeys, gossipKeys] = this.computeKeys();
+      if (!sameKeyRing(dataKeys, this.dataKeys) || !sameKeyRing(gossipKeys, this.gossipKeys)) {
+        this.dataKeys = dataKeys;
+        this.gossipKeys = gossipKeys;
+        changes.push({ kind: "keys", dataKeys, gossipKeys });
       }
     }
     if (changes.length === 0) return;
@@ -270,6 +296,26 @@ export class IntentView {
       .entriesUnder(keys.managersPrefix)
       .map((e) => decode<ManagerRecord>(e.key, e.value).address)
       .sort();
+  }
+
+  /**
+   * The data and gossip rings the stored keys stand for. Stored keys that make no valid
+   * ring (a corrupt record) keep the rings agents have now, loudly: serving a broken
+   * ring would cut every encrypted network.
+   */
+  private computeKeys(): [KeyRing | undefined, KeyRing | undefined] {
+    try {
+      const records = this.mirror
+        .entriesUnder(keys.keysPrefix)
+        .map((e) => decode<EncryptionKeyRecord>(e.key, e.value));
+      return [ringFromRecords(records, "data"), ringFromRecords(records, "gossip")];
+    } catch (err) {
+      this.logger.error(
+        { err: String(err) },
+        "stored encryption keys make no valid ring; keeping the current rings",
+      );
+      return [this.dataKeys, this.gossipKeys];
+    }
   }
 
   private computeCluster(): ClusterSettings | undefined {

@@ -3,10 +3,12 @@
  * stopped the moment it is not the leader any more (campaign lost, shutdown), so two
  * managers never run one job at once for longer than the lease TTL allows.
  *
- * Job today: etcd compaction. Every `intervalMs` the leader compacts history older than
- * `keepRevisions` revisions, so etcd does not grow without bound; watches that were
- * behind by more than that resync from a snapshot (`store/watch.ts`). Key rotation and
- * scheduling join here in later work.
+ * Jobs: etcd compaction (here): every `intervalMs` the leader compacts history older
+ * than `keepRevisions` revisions, so etcd does not grow without bound; watches that were
+ * behind by more than that resync from a snapshot (`store/watch.ts`). The scheduler
+ * (services/scheduler-job.ts) and key rotation (keys/key-rotation-job.ts) are added by
+ * the manager. A job whose work must not happen twice across a hand-over keeps its
+ * progress in etcd and re-checks it inside its transaction (key rotation does).
  */
 import type { Logger } from "../../common/logger.js";
 import type { Clock, TimerHandle } from "../../common/clock.js";

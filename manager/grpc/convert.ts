@@ -5,6 +5,9 @@
  */
 import type { ChangeBatch as ChangeBatchMsg } from "../../proto/generated/swarmnet/v1/ChangeBatch.js";
 import type { ClusterInfo } from "../../proto/generated/swarmnet/v1/ClusterInfo.js";
+import type { KeyRing } from "../../common/key-schedule.js";
+import type { EncryptionKeyRing } from "../../proto/generated/swarmnet/v1/EncryptionKeyRing.js";
+import type { EncryptionKeys } from "../../proto/generated/swarmnet/v1/EncryptionKeys.js";
 import type { CreateNetworkRequest__Output } from "../../proto/generated/swarmnet/v1/CreateNetworkRequest.js";
 import type { IntentChange as IntentChangeMsg } from "../../proto/generated/swarmnet/v1/IntentChange.js";
 import type { Network } from "../../proto/generated/swarmnet/v1/Network.js";
@@ -131,9 +134,25 @@ export function clusterToProto(v: ClusterView, leader: string | undefined): Clus
     dataPathPort: c.dataPathPort,
     leader: leader ?? "",
     keyRotationIntervalMs: String(c.keyRotationIntervalMs),
-    keyTags: v.keyTags.map((k) => ({ kind: k.kind, tag: String(k.tag) })),
+    keyTags: v.keyTags.map((k) => ({ kind: k.kind, tag: String(k.tag), primary: k.primary })),
     managers: v.managers,
+    lastKeyRotationAt: v.lastKeyRotationAt,
+    nextKeyRotationAt: v.nextKeyRotationAt,
   };
+}
+
+/** A ring on the wire: the one place key bytes are copied out of `SecretBytes`. */
+function ringToProto(ring: KeyRing | undefined): EncryptionKeyRing | null {
+  if (ring === undefined) return null;
+  return {
+    keys: ring.keys.map((k) => ({ tag: k.tag, key: Buffer.from(k.secret) })),
+    primaryTag: ring.primaryTag,
+  };
+}
+
+export function keysToProto(data: KeyRing | undefined, gossip: KeyRing | undefined): EncryptionKeys | null {
+  if (data === undefined && gossip === undefined) return null;
+  return { data: ringToProto(data), gossip: ringToProto(gossip) };
 }
 
 export function sessionRequest(r: SessionRequest__Output): SessionOpenRequest {
@@ -173,6 +192,8 @@ function changeToProto(c: IntentChange): IntentChangeMsg {
       return { taskRemoved: { id: c.id, serviceId: c.serviceId } };
     case "ingressEndpoint":
       return { ingressEndpoint: c.endpoint ?? { networkId: "", ip: "" } };
+    case "keys":
+      return { keys: keysToProto(c.dataKeys, c.gossipKeys) ?? {} };
   }
 }
 
@@ -306,6 +327,7 @@ export function sessionOutputToProto(m: SessionOutput): SessionMessage {
           services: m.snapshot.services.map((v) => serviceToProto(v)),
           tasks: m.snapshot.tasks.map(taskToProto),
           ingressEndpoint: m.snapshot.ingressEndpoint ?? null,
+          keys: keysToProto(m.snapshot.dataKeys, m.snapshot.gossipKeys),
         },
       };
     case "resumed":

@@ -19,6 +19,7 @@ import type { ServiceControl, TaskStatusUpdate } from "../services/index.js";
 import type { NodesHandlers } from "../../proto/generated/swarmnet/v1/Nodes.js";
 import type { ClusterService, NodeService } from "../cluster/index.js";
 import type { Dispatcher, SessionSink } from "../dispatcher/dispatcher.js";
+import type { KeyManager } from "../keys/index.js";
 import type { AttachmentService, NetworkService } from "../networks/index.js";
 import {
   attachResultToProto,
@@ -37,6 +38,7 @@ import {
 
 export interface ManagerServices {
   cluster: ClusterService;
+  keys: KeyManager;
   nodes: NodeService;
   networks: NetworkService;
   attachments: AttachmentService;
@@ -86,6 +88,15 @@ export function clusterHandlers(s: ManagerServices): ClusterHandlers {
       role: r.role,
       token: await s.cluster.joinToken(role(r.role), r.rotate),
     })),
+    RotateKeys: unary(async () => {
+      await s.keys.rotateNow();
+      return clusterToProto(await s.cluster.inspect(), await s.leader());
+    }),
+    Update: unary(async (r) => {
+      const interval = Number(r.keyRotationIntervalMs);
+      await s.cluster.update({ keyRotationIntervalMs: interval === 0 ? undefined : interval });
+      return clusterToProto(await s.cluster.inspect(), await s.leader());
+    }),
   };
 }
 

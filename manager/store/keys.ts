@@ -41,6 +41,7 @@ export const keys = {
   root: ROOT,
   cluster: `${ROOT}cluster`,
   keysPrefix: `${ROOT}keys/`,
+  keysOfKind: (kind: "data" | "gossip") => `${ROOT}keys/${kind}/`,
   key: (kind: "data" | "gossip", tag: number) => `${ROOT}keys/${kind}/${String(tag).padStart(12, "0")}`,
   nodesPrefix: `${ROOT}nodes/`,
   node: (id: string) => `${ROOT}nodes/${id}`,

@@ -32,6 +32,12 @@ export interface ClusterRecord {
   keyRotationIntervalMs: number;
   /** Lamport clock of the key schedule: the tag of the newest key. */
   keyClock: number;
+  /**
+   * When the keys last rotated (ISO time; `createdAt` when absent): the next scheduled
+   * rotation is due `keyRotationIntervalMs` after it. Kept here, not in a leader's memory,
+   * so a new leader neither rotates again nor skips one.
+   */
+  lastKeyRotationAt?: string;
 }
 
 export interface KernelCapabilityRecord {
