@@ -50,6 +50,7 @@ import { GossipEndpointTable } from "./gossip-endpoints.js";
 import { Memberlist, NetworkDB, UdpTcpTransport, loadGossipConfig } from "./gossip/index.js";
 import { OPT_DATA_PATH_PORT, networkSpecFor, type IntentState } from "./dispatcher/index.js";
 import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
+import { OverlayEncryption } from "./overlay-encryption.js";
 
 export interface AttachOptions {
   network: string;
@@ -115,6 +116,8 @@ export class Agent {
   private readonly containerMeshes = new Map<string, Mesh>();
   private readonly exitListeners: ((c: ContainerRecord, code: number) => void)[] = [];
   private publishedNodePort: { key: string; networkId: string } | undefined;
+  /** Encrypted overlays' backend (decided from the probe at start). */
+  encryption: OverlayEncryption | undefined;
   private underlayMtu = DEFAULT_UNDERLAY_MTU;
   private resyncTimer: TimerHandle | undefined;
   private running = false;
@@ -145,6 +148,21 @@ export class Agent {
     this.running = true;
     this.capabilities = await probeKernel(this.ex);
     this.underlayMtu = await this.findUnderlayMtu();
+    if (this.config.advertiseAddr !== undefined) {
+      this.encryption = new OverlayEncryption(
+        this.ex,
+        this.capabilities,
+        this.config.advertiseAddr,
+        this.config.stateDir,
+        this.log.child({ component: "encryption" }),
+        DEFAULT_VXLAN_PORT,
+      );
+      this.capabilities.features.push({
+        name: "encryption_backend",
+        available: true,
+        detail: `${this.encryption.kind}: ${this.encryption.decision.reason}`,
+      });
+    }
     await this.startGossip();
     this.store.load();
     await this.adopt();
@@ -177,6 +195,7 @@ export class Agent {
     // endpoints (hidden at worst) until it is back.
     this.netdb?.stop();
     this.memberlist?.stop();
+    await this.encryption?.stop();
     this.log.info({ node: this.config.nodeName }, "agent stopped");
   }
 
@@ -314,10 +333,19 @@ export class Agent {
         defaultRoute: false,
       });
     }
+    // Encrypted networks: entries point at the encryption backend, and none exist until it
+    // is ready (fail closed: nothing of an encrypted network may leave in plaintext).
+    const enc = this.encryption;
     const remote = this.endpoints
       .remote()
       .filter((f) => networks.has(f.networkId) && f.node !== this.config.nodeName && f.vtep !== "")
-      .map((f) => ({ networkId: f.networkId, ip: f.ip, mac: f.mac, vtep: f.vtep }));
+      .filter((f) => !networks.get(f.networkId)?.encrypted || enc?.ready === true)
+      .map((f) => ({
+        networkId: f.networkId,
+        ip: f.ip,
+        mac: f.mac,
+        vtep: networks.get(f.networkId)?.encrypted && enc !== undefined ? enc.fdbDestination(f.vtep) : f.vtep,
+      }));
     return { networks: [...networks.values()], local, remote };
   }
 
@@ -374,6 +402,7 @@ export class Agent {
   reconcile(): Promise<void> {
     const run = this.kernelQueue.then(async () => {
       await this.publishNodePort();
+      await this.syncEncryption();
       await this.overlay.reconcile(this.desiredOverlay());
       const gatewayPorts = this.desiredGateway();
       await this.gateway.reconcile(gatewayPorts);
@@ -384,6 +413,25 @@ export class Agent {
     });
     this.kernelQueue = run.catch(() => undefined);
     return run;
+  }
+
+  /** The encryption backend follows the encrypted networks with a local endpoint and their peers. */
+  private async syncEncryption(): Promise<void> {
+    const enc = this.encryption;
+    if (enc === undefined) return;
+    const encrypted = new Map<string, number>();
+    for (const c of this.store.all()) {
+      for (const ep of c.endpoints) if (ep.network.encrypted) encrypted.set(ep.network.id, ep.network.vni);
+    }
+    const peers = new Map<string, string>();
+    for (const f of this.endpoints.remote()) {
+      if (encrypted.has(f.networkId) && f.vtep !== "") peers.set(f.node, f.vtep);
+    }
+    await enc.sync(
+      [...encrypted.values()],
+      [...peers].map(([nodeName, underlayAddr]) => ({ nodeName, underlayAddr })),
+      this.intent?.dataKeys,
+    );
   }
 
   /** Service VIPs inside each container that has some; tables of gone containers are dropped. */
@@ -529,13 +577,19 @@ export class Agent {
   /** The overlay driver's view of a network: MTU from its option or the underlay − 50. */
   private endpointNetwork(net: NetworkSpec): EndpointNetwork {
     const mtuOption = MTU_OPTIONS.map((k) => net.options[k]).find((v) => v !== undefined);
+    const encrypted = this.intent?.networks.get(net.id)?.encrypted ?? false;
+    const defaultMtu =
+      encrypted && this.encryption !== undefined
+        ? this.encryption.overlayMtu(this.underlayMtu)
+        : this.underlayMtu - VXLAN_OVERHEAD_BYTES;
     return {
       id: net.id,
       name: net.name,
       vni: net.vni,
       subnet: net.subnet,
       gateway: net.gateway,
-      mtu: mtuOption !== undefined ? Number(mtuOption) : this.underlayMtu - VXLAN_OVERHEAD_BYTES,
+      encrypted,
+      mtu: mtuOption !== undefined ? Number(mtuOption) : defaultMtu,
       dstPort: Number(net.options[OPT_DATA_PATH_PORT] ?? DEFAULT_VXLAN_PORT),
       internal: net.internal,
     };

@@ -17,6 +17,8 @@ export interface EndpointNetwork {
   dstPort: number;
   /** Docker's --internal: no egress through the gateway bridge. */
   internal: boolean;
+  /** `--opt encrypted`: remote traffic goes through the encryption backend. */
+  encrypted?: boolean;
 }
 
 export interface EndpointRecord {
