@@ -2,7 +2,8 @@
  * A TCP transfer with a checksum, to prove bytes crossed a datapath intact. Run inside a
  * namespace with `node dist/test/support/tcp-transfer.js`:
  *   listen IP PORT          accepts one connection, prints `<bytes> <sha256>` when it closes
- *   send IP PORT BYTES      sends BYTES of a deterministic pattern, prints `<bytes> <sha256>`
+ *   send IP PORT BYTES [BPS] sends BYTES of a deterministic pattern (at most BPS bytes per
+ *                           second when given: a long-lived stream), prints `<bytes> <sha256>`
  * `transfer()` runs both through an executor and returns both lines.
  */
 import { createHash } from "node:crypto";
@@ -39,7 +40,16 @@ async function listen(ip: string, port: number): Promise<void> {
   });
 }
 
-async function send(ip: string, port: number, total: number): Promise<void> {
+/** The bytes the pattern holds at stream offset `offset` (a multiple of 4): a marker to look for. */
+export function patternBytes(offset: number, length: number): Buffer {
+  return pattern(offset - (offset % CHUNK_BYTES)).subarray(
+    offset % CHUNK_BYTES,
+    (offset % CHUNK_BYTES) + length,
+  );
+}
+
+async function send(ip: string, port: number, total: number, bytesPerSecond = 0): Promise<void> {
+  const started = Date.now();
   const hash = createHash("sha256");
   const sock = connect(port, ip);
   await new Promise<void>((resolve, reject) => {
@@ -50,6 +60,10 @@ async function send(ip: string, port: number, total: number): Promise<void> {
     const chunk = pattern(sent).subarray(0, Math.min(CHUNK_BYTES, total - sent));
     hash.update(chunk);
     if (!sock.write(chunk)) await new Promise((r) => sock.once("drain", r));
+    if (bytesPerSecond > 0) {
+      const due = started + ((sent + chunk.length) / bytesPerSecond) * 1000;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    }
   }
   await new Promise<void>((resolve) => sock.end(resolve));
   process.stdout.write(`${total} ${hash.digest("hex")}\n`);
@@ -68,6 +82,7 @@ export async function transfer(
   toIp: string,
   port: number,
   bytes: number,
+  bytesPerSecond = 0,
 ): Promise<TransferResult> {
   const server = ex.runIn(toNetns, [process.execPath, SELF, "listen", toIp, String(port)], {
     timeoutMs: 120_000,
@@ -85,9 +100,9 @@ export async function transfer(
 }
 
 if (process.argv[1] === SELF) {
-  const [mode, ip = "", port = "0", bytes = "0"] = process.argv.slice(2);
+  const [mode, ip = "", port = "0", bytes = "0", bps = "0"] = process.argv.slice(2);
   if (mode === "listen") await listen(ip, Number(port));
-  else if (mode === "send") await send(ip, Number(port), Number(bytes));
+  else if (mode === "send") await send(ip, Number(port), Number(bytes), Number(bps));
   else {
     process.stderr.write("usage: tcp-transfer listen IP PORT | send IP PORT BYTES\n");
     process.exitCode = 2;
