@@ -90,7 +90,7 @@ export async function transfer(
   await new Promise((r) => setTimeout(r, 400));
   const client = await ex.runIn(
     fromNetns,
-    [process.execPath, SELF, "send", toIp, String(port), String(bytes)],
+    [process.execPath, SELF, "send", toIp, String(port), String(bytes), String(bytesPerSecond)],
     {
       timeoutMs: 120_000,
     },
