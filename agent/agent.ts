@@ -51,6 +51,7 @@ import { Memberlist, NetworkDB, UdpTcpTransport, loadGossipConfig } from "./goss
 import { OPT_DATA_PATH_PORT, networkSpecFor, type IntentState } from "./dispatcher/index.js";
 import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
 import { OverlayEncryption } from "./overlay-encryption.js";
+import type { KeyRing } from "./encryption/index.js";
 
 export interface AttachOptions {
   network: string;
@@ -232,6 +233,23 @@ export class Agent {
       this.log.warn({ err: errorMessage(err), seeds: targets }, "gossip join failed; push-pull will retry");
       return 0;
     });
+  }
+
+  /**
+   * Follows the managers' gossip key ring (memberlist's rotation order: install every key,
+   * use the primary, remove keys that left the ring), so gossip keys rotate on the same
+   * schedule as the data plane's without any member being marked dead.
+   */
+  setGossipKeys(ring: KeyRing | undefined): void {
+    const keyring = this.memberlist?.keyring;
+    if (keyring === undefined || ring === undefined) return;
+    const wanted = ring.keys.map((k) => Buffer.from(k.secret));
+    for (const k of wanted) keyring.install(k);
+    const primary = ring.keys.find((k) => k.tag === ring.primaryTag);
+    if (primary !== undefined) keyring.use(Buffer.from(primary.secret));
+    for (const k of keyring.keys()) {
+      if (!wanted.some((w) => w.equals(Buffer.from(k)))) keyring.remove(k);
+    }
   }
 
   /** Gossip members as this node sees them (for `swarmnet agent members`). */

@@ -31,6 +31,8 @@ export class ClusterLink {
 
   private onIntent(): void {
     const state = this.client.state;
+    // Gossip keys first: seeds are joined below, and the first packets should be sealed.
+    this.agent.setGossipKeys(state.gossipKeys);
     this.agent.setIntent(state);
     void this.tasks.sync();
     const seeds = state.seeds.map((s) => s.address).filter((a) => a !== "");

@@ -1,7 +1,8 @@
 /** `swarmnet bench datapath`: overlay vs underlay throughput and RTT, convergence, churn. */
 import type { Command } from "commander";
 import { DATAPATH_DEFAULTS, runDatapathBench } from "../bench/datapath.js";
-import { print, printJson } from "./output.js";
+import { runEncryptedDatapathBench } from "../bench/encryption-datapath.js";
+import { printJson } from "./output.js";
 
 export function register(bench: Command): void {
   bench
@@ -10,8 +11,13 @@ export function register(bench: Command): void {
     .option("--seconds <s>", "iperf3 duration per measurement", String(DATAPATH_DEFAULTS.seconds))
     .option("--runs <n>", "convergence runs", String(DATAPATH_DEFAULTS.convergenceRuns))
     .option("--churn <n>", "containers in the churn test", String(DATAPATH_DEFAULTS.churnContainers))
+    .option("--encrypted", "measure the encrypted overlay (vs plain vs underlay) and loss across rotations")
     .option("--json", "print JSON (the default and only format)")
-    .action(async (o: { seconds: string; runs: string; churn: string }) => {
+    .action(async (o: { seconds: string; runs: string; churn: string; encrypted?: boolean }) => {
+      if (o.encrypted) {
+        printJson(await runEncryptedDatapathBench({ seconds: Number(o.seconds) }));
+        return;
+      }
       const result = await runDatapathBench({
         seconds: Number(o.seconds),
         convergenceRuns: Number(o.runs),
@@ -19,6 +25,5 @@ export function register(bench: Command): void {
         churnNodes: DATAPATH_DEFAULTS.churnNodes,
       });
       printJson(result);
-      print("");
     });
 }
