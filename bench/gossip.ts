@@ -6,8 +6,9 @@
  *                          metadata (a new incarnation); the time until every other live
  *                          member has it
  *   detect_first_ms / detect_all_ms
- *                          every `crashEveryMs` a random member is crashed (kill -9: no
- *                          leave); the time until the first / every live member marks it dead
+ *                          every `crashEveryMs` (spread out so at most 5 % of the cluster
+ *                          dies in a run) a random member is crashed (kill -9: no leave);
+ *                          the time until the first / every live member marks it dead
  *   false_positive_deaths  "dead" verdicts about members that were never crashed
  *                          (counted per (observer, member, incarnation))
  *   bytes_per_node_per_s   gossip payload bytes sent (UDP packets and TCP push-pull /
@@ -63,6 +64,8 @@ export interface GossipBenchResult {
   profile: GossipProfile;
   sim_seconds: number;
   wall_ms: number;
+  /** CPU time of the run (user + system), steadier than wall time on a shared machine. */
+  cpu_ms: number;
   broadcast_converge_ms: { p50: number | null; p99: number | null; max: number | null };
   detect_first_ms: { p50: number | null; p99: number | null };
   detect_all_ms: { p50: number | null; p99: number | null; max: number | null };
@@ -103,10 +106,13 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return v === undefined ? null : Math.round(v);
 }
 
+const MAX_CRASHED_FRACTION = 0.05;
+
 const KEY_FOR_BENCH = Buffer.alloc(32, 7).toString("base64");
 
 export function runGossipBench(opts: GossipBenchOptions): GossipBenchResult {
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
   const config: Record<string, unknown> = { profile: opts.profile };
   if (opts.encrypt) config["encryptionKeys"] = [KEY_FOR_BENCH];
   loadGossipConfig({ ...config, nodeName: "check" }); // fail fast on a bad profile
@@ -175,6 +181,10 @@ export function runGossipBench(opts: GossipBenchOptions): GossipBenchResult {
   const lastSampleMs = endMs - Math.min(30_000, endMs / 3);
   let nextUpdate = warmupMs;
   let nextCrash = warmupMs + opts.crashEveryMs / 2;
+  // Crash at most 5 % of the cluster over the run: killing a quarter of 100 members is a
+  // different experiment (and their dead entries soak up gossip the live ones need).
+  const maxCrashes = Math.max(1, Math.floor(opts.nodes * MAX_CRASHED_FRACTION));
+  const crashEveryMs = Math.max(opts.crashEveryMs, (lastSampleMs - nextCrash) / maxCrashes);
   const stepMs = 100;
   let counter = 0;
   while (clock.now() < endMs) {
@@ -197,7 +207,7 @@ export function runGossipBench(opts: GossipBenchOptions): GossipBenchResult {
       }
     }
     if (now >= nextCrash && now < lastSampleMs && opts.crashEveryMs > 0) {
-      nextCrash += opts.crashEveryMs;
+      nextCrash += crashEveryMs;
       const m = pickUp((x) => updates.has(x.name));
       if (m !== undefined) {
         cluster.crash(m.name);
@@ -222,12 +232,14 @@ export function runGossipBench(opts: GossipBenchOptions): GossipBenchResult {
   const first = sort(detectFirst);
   const all = sort(detectAll);
   const totalBytes = cluster.sim.stats.bytesSent;
+  const cpu = process.cpuUsage(cpuStart);
   return {
     nodes: opts.nodes,
     loss: opts.loss,
     profile: opts.profile,
     sim_seconds: opts.simSeconds,
     wall_ms: Math.round(performance.now() - wallStart),
+    cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
     broadcast_converge_ms: {
       p50: percentile(conv, 50),
       p99: percentile(conv, 99),

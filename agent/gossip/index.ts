@@ -42,6 +42,7 @@ export {
 } from "./config.js";
 export {
   Memberlist,
+  META_MAX_BYTES,
   type MemberConflict,
   type MemberlistDelegate,
   type MemberlistEvents,

@@ -162,7 +162,7 @@ export class Memberlist {
         declaredDead: () => this.counters.deathsDeclared++,
       },
       transport.advertiseAddr,
-      opts.meta ?? EMPTY_BYTES,
+      checkMeta(opts.meta ?? EMPTY_BYTES),
     );
     this.prober = new Prober({
       cfg: config,
@@ -316,7 +316,7 @@ export class Memberlist {
 
   /** Publishes new metadata (a new incarnation carries it to everyone). */
   setMeta(meta: Uint8Array): void {
-    this.table.setLocalMeta(Uint8Array.from(meta));
+    this.table.setLocalMeta(Uint8Array.from(checkMeta(meta)));
   }
 
   on<K extends keyof MemberlistEvents>(event: K, fn: MemberlistEvents[K]): () => void {
@@ -662,6 +662,19 @@ export class Memberlist {
       throw new SwarmnetError(ErrorCode.Unavailable, `gossip: cannot ${what}: the member is not running`);
     }
   }
+}
+
+/** Metadata rides in every alive message and push-pull entry: keep it small (memberlist's 512). */
+export const META_MAX_BYTES = 512;
+
+function checkMeta(meta: Uint8Array): Uint8Array {
+  if (meta.length > META_MAX_BYTES) {
+    throw new SwarmnetError(
+      ErrorCode.InvalidArgument,
+      `gossip: member metadata is ${meta.length} bytes; at most ${META_MAX_BYTES} fit`,
+    );
+  }
+  return meta;
 }
 
 function toMember(rec: MemberRecord): Member {
