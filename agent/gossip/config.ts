@@ -70,6 +70,8 @@ export interface GossipConfig {
   reconnectIntervalMs: number;
   /** A failed member is retried for this long after it was declared dead, then forgotten. */
   reconnectTimeoutMs: number;
+  /** While a member knows nobody alive but itself, it retries the seeds of its last join this often. */
+  rejoinIntervalMs: number;
   /** AES-256-GCM keys, base64, 32 bytes each; the first encrypts. Empty = plaintext gossip. */
   encryptionKeys: string[];
 }
@@ -131,6 +133,10 @@ export const DEFAULTS: GossipConfig = {
   reconnectIntervalMs: 30_000,
   // 24 h (Serf's): long enough to ride out any partition a person would wait for.
   reconnectTimeoutMs: 86_400_000,
+  // 5 s: members started in any order (a seed not up yet, a node booting before the
+  // network) still form one cluster within seconds of the seed answering (Consul's
+  // retry_join, faster); a member that is alone costs one stream per seed per 5 s.
+  rejoinIntervalMs: 5000,
   // None: the managers hand keys out; until then gossip is plaintext.
   encryptionKeys: [],
 };
@@ -212,6 +218,7 @@ const SPEC: ConfigSpec<GossipConfig> = {
   tcpPingFallback: bool(),
   reconnectIntervalMs: durationMs({ min: 0, max: 86_400_000 }),
   reconnectTimeoutMs: durationMs({ min: 0 }),
+  rejoinIntervalMs: durationMs({ min: 0, max: 86_400_000 }),
   encryptionKeys: list(str({ pattern: KEY_BASE64, hint: "a base64 32-byte key" })),
 };
 

@@ -116,6 +116,9 @@ export class Memberlist {
   private gossipTimer: TimerHandle | undefined;
   private pushPullTimer: TimerHandle | undefined;
   private reconnectTimer: TimerHandle | undefined;
+  private rejoinTimer: TimerHandle | undefined;
+  /** Seeds of the last join(), retried while we are alone. */
+  private seeds: string[] = [];
   private readonly parts: Uint8Array[] = [];
   private readonly targets: MemberRecord[] = [];
 
@@ -200,6 +203,9 @@ export class Memberlist {
     if (this.config.reconnectIntervalMs > 0) {
       this.reconnectTimer = this.clock.setInterval(() => this.reconnect(), this.config.reconnectIntervalMs);
     }
+    if (this.config.rejoinIntervalMs > 0) {
+      this.rejoinTimer = this.clock.setInterval(() => this.rejoinIfAlone(), this.config.rejoinIntervalMs);
+    }
     this.log.debug({ addr: this.transport.advertiseAddr }, "gossip started");
   }
 
@@ -212,6 +218,7 @@ export class Memberlist {
     this.gossipTimer?.cancel();
     this.pushPullTimer?.cancel();
     this.reconnectTimer?.cancel();
+    this.rejoinTimer?.cancel();
     this.table.cancelTimers();
     this.queue.reset();
     this.transport.close();
@@ -219,7 +226,9 @@ export class Memberlist {
 
   /**
    * Full state exchange with each seed ("ip:port"; a bare IP takes our own port). Resolves
-   * with the number of seeds reached; rejects (retryable) when none could be.
+   * with the number of seeds reached; rejects (retryable) when none could be. Either way
+   * the seeds are remembered: while this member knows nobody alive but itself it retries
+   * them every rejoinIntervalMs, so members started in any order still meet.
    */
   join(seeds: readonly string[]): Promise<number> {
     this.mustRun("join");
@@ -228,6 +237,7 @@ export class Memberlist {
     const addrs = [
       ...new Set(seeds.map((s) => (splitHostPort(s).port === undefined ? `${s}:${ownPort}` : s))),
     ].filter((a) => a !== own);
+    this.seeds = addrs;
     if (addrs.length === 0) return Promise.resolve(0);
     return new Promise((resolve, reject) => {
       let pending = addrs.length;
@@ -515,6 +525,15 @@ export class Memberlist {
       }
       done(undefined);
     });
+  }
+
+  private rejoinIfAlone(): void {
+    if (this.runState !== "running" || this.table.leaving || this.table.liveCount() > 1) return;
+    for (const addr of this.seeds) {
+      this.pushPull(addr, true, (err) => {
+        if (err === undefined) this.log.info({ seed: addr }, "joined the cluster through a seed on retry");
+      });
+    }
   }
 
   /**

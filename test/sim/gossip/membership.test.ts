@@ -7,7 +7,7 @@ import { loadGossipConfig } from "../../../agent/gossip/config.js";
 import { Keyring } from "../../../agent/gossip/keyring.js";
 import { Memberlist } from "../../../agent/gossip/memberlist.js";
 import type { Member } from "../../../agent/gossip/member-table.js";
-import { SimCluster, type SimMember } from "../../../agent/gossip/sim-cluster.js";
+import { SimCluster, simAddr, type SimMember } from "../../../agent/gossip/sim-cluster.js";
 
 /** Members joined one by one through the first; returns them after the joins settled. */
 async function joinedCluster(c: SimCluster, n: number): Promise<SimMember[]> {
@@ -187,6 +187,18 @@ describe("gossip membership (simulated network)", () => {
     assert.ok(seed.memberlist.metrics().droppedPackets.label > 0);
     assert.equal(seed.memberlist.member("red1"), undefined);
     red.stop();
+  });
+
+  it("members started before their seed keep retrying it and form one cluster once it is up", async () => {
+    const c = new SimCluster({ seed: 14 });
+    const seedAddr = simAddr(3); // the fourth member created will be the seed
+    const early = [c.add("e1"), c.add("e2"), c.add("e3")];
+    const joins = early.map((m) => m.memberlist.join([seedAddr]).catch(() => 0));
+    c.run(3000);
+    assert.deepEqual(await Promise.all(joins), [0, 0, 0], "the seed is not up yet");
+    const seed = c.add("seed");
+    assert.equal(seed.addr, seedAddr);
+    assert.ok(c.runUntil(() => c.up().every((m) => m.memberlist.liveMembers === 4), 20_000));
   });
 
   it("a member that leaves is seen as left, not dead", async () => {
