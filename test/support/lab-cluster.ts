@@ -155,7 +155,6 @@ export class LabCluster {
   /** Removes the lab; safe to call when `up` never ran or failed half-way. */
   async down(): Promise<void> {
     if (!this.started) return;
-    if (process.env["KEEPLAB"]) return console.log("KEEPING", this.name);
     const r = await swarmnet(["lab", "down", "--name", this.name]);
     assert.equal(r.exitCode, 0, `lab down: ${r.stderr}`);
   }
