@@ -200,7 +200,12 @@ describe("overlay driver (netns, real kernel)", function () {
     });
     await drivers.get(1)?.reconcile(desired);
     const onN2 = desiredFor(2);
-    onN2.remote.push({ networkId: ov1.id, ip: "10.10.1.250", mac: mac("10.10.1.250"), vtep: topo.node(1).address });
+    onN2.remote.push({
+      networkId: ov1.id,
+      ip: "10.10.1.250",
+      mac: mac("10.10.1.250"),
+      vtep: topo.node(1).address,
+    });
     await drivers.get(2)?.reconcile(onN2);
     assert.ok(await topo.ping(topo.node(1).netns, byName("b").ip), "n1's own namespace reaches b on n2");
     const again = await drivers.get(1)?.reconcile(desired);
