@@ -1,20 +1,14 @@
 /**
- * A container (standalone, or later a service task) as the agent records it: a network
+ * A container (a standalone one or a service task) as the agent records it: a network
  * namespace, a process, and one endpoint per network it is attached to. Records live in
  * `<stateDir>/containers.json` so a restarted agent knows what it owns and adopts it.
  */
+import type { OverlayNetwork } from "../vxlan/index.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
 
-/** Everything the overlay driver needs about the network of one endpoint. */
-export interface EndpointNetwork {
-  id: string;
-  name: string;
-  vni: number;
-  subnet: string;
-  gateway: string;
-  mtu: number;
-  dstPort: number;
+/** The overlay driver's view of an endpoint's network, plus what the agent decides with. */
+export interface EndpointNetwork extends OverlayNetwork {
   /** Docker's --internal: no egress through the gateway bridge. */
   internal: boolean;
   /** `--opt encrypted`: remote traffic goes through the encryption backend. */
