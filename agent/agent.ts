@@ -376,7 +376,7 @@ export class Agent {
         containerId: c.id,
         netns: c.netns,
         ip: c.gatewayIp ?? "",
-        mtu: Math.min(...c.endpoints.map((e) => e.network.mtu)),
+        mtu: Math.min(this.underlayMtu, ...c.endpoints.map((e) => e.network.mtu)),
       }));
   }
 
@@ -549,7 +549,10 @@ export class Agent {
         attached.push(a);
         c.endpoints.push(this.endpointRecord(c, a, n.aliases));
       }
-      if (c.endpoints.some((e) => !e.network.internal)) c.gatewayIp = this.allocateGatewayIp();
+      // Egress (and the node's way in for host-mode ports) unless every network is internal.
+      if (c.endpoints.length === 0 ? isTask(c) : c.endpoints.some((e) => !e.network.internal)) {
+        c.gatewayIp = this.allocateGatewayIp();
+      }
       await this.runtime.create(c);
       created = true;
       this.store.put(c);
@@ -669,9 +672,15 @@ export class Agent {
         );
       }
       for (const ep of c.endpoints) this.endpoints.withdraw(ep.network.id, `${c.id}/${ep.network.id}`);
+      // Processes first, then the endpoints (deleted synchronously by the drivers), then the
+      // namespace: deleting a namespace removes its veths only later, asynchronously, and a
+      // reconcile in between would chase devices that are half gone.
+      await this.runtime.stop(c, 0);
+      const detached: ContainerRecord = { ...c, endpoints: [], gatewayIp: undefined };
+      this.store.put(detached);
+      await this.reconcile();
       await this.runtime.remove(c);
       this.store.delete(c.id);
-      await this.reconcile();
       if (!isTask(c)) {
         for (const ep of c.endpoints) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
       }
@@ -742,7 +751,10 @@ export class Agent {
   }
 
   private async leaveUnusedNetworks(networkIds: string[]): Promise<void> {
+    // The node's own ingress port keeps the ingress network's table joined: the routing
+    // mesh needs its backends even when no local task is left.
     const inUse = new Set(this.store.all().flatMap((c) => c.endpoints.map((e) => e.network.id)));
+    if (this.publishedNodePort !== undefined) inUse.add(this.publishedNodePort.networkId);
     for (const id of networkIds) if (!inUse.has(id)) await this.endpoints.leaveNetwork(id);
   }
 }

@@ -9,6 +9,7 @@
  * sandboxes this call created are removed again (no half-built network is left) and the
  * error is thrown; the next reconcile starts over from what the kernel then holds.
  */
+import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
 import type { Executor } from "../../common/executor.js";
 import type { OverlayDesired } from "./model.js";
 import { observeOverlay } from "./observe.js";
@@ -76,9 +77,16 @@ export class OverlayDriver {
     return result;
   }
 
-  private apply(step: Step): Promise<void> {
+  private async apply(step: Step): Promise<void> {
     const where = { netns: step.netns ?? this.options.nodeNetns };
-    return step.tool === "ip" ? this.ex.ipBatch(step.lines, where) : this.ex.bridgeBatch(step.lines, where);
+    try {
+      await (step.tool === "ip"
+        ? this.ex.ipBatch(step.lines, where)
+        : this.ex.bridgeBatch(step.lines, where));
+    } catch (err) {
+      if (step.removal === true && isSwarmnetError(err, ErrorCode.KernelNotFound)) return;
+      throw err;
+    }
   }
 
   /** Removes sandboxes created by a failed reconcile, and a VXLAN device stranded before its move. */

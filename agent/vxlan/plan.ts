@@ -26,6 +26,8 @@ export interface Step {
   lines: string[];
   /** Sandboxes this step creates, for rollback if a later step fails. */
   creates?: string[];
+  /** A removal: a device already gone by the time it runs is what was wanted anyway. */
+  removal?: boolean;
 }
 
 export interface OverlayPlan {
@@ -104,7 +106,8 @@ export function planOverlay(
       plan.steps.push(...endpointSteps(net, ns, ep, nodeRef));
     }
     for (const veth of seen?.veths ?? []) {
-      if (!wantVeths.has(veth)) cleanup.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`] });
+      if (!wantVeths.has(veth))
+        cleanup.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`], removal: true });
     }
 
     const remotes = dedupeRemotes(remoteByNet.get(net.id) ?? []);

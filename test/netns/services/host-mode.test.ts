@@ -106,11 +106,7 @@ describe("services: host-mode publishing (netns lab, 3 nodes)", function () {
     assert.equal(running(all).length, 3);
   });
 
-  // Product bug (reported to the lead): a task with no network gets no gateway-bridge
-  // address (agent.ts gives one only to containers with a non-internal endpoint), and the
-  // mesh feed opens host ports only toward that address, so a host-mode port of a service
-  // without --network never opens anywhere: every request is refused.
-  it.skip("`--publish published=7000,target=80,mode=host --replicas 2` (no network): open on exactly its two task nodes, each to its own task", async () => {
+  it("`--publish published=7000,target=80,mode=host --replicas 2` (no network): open on exactly its two task nodes, each to its own task", async () => {
     await twoTasksOnTheirNodes("hm", 7000, []);
   });
 });

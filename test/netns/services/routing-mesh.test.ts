@@ -154,12 +154,7 @@ describe("services: routing mesh and VIPs (netns lab, 4 nodes)", function () {
     for (const node of lab.nodeNames) await servedBy(node, 8080, five);
   });
 
-  // Product bug (reported to the lead): when a node's last task of the service goes away,
-  // the agent leaves the ingress network in NetworkDB (agent.ts `leaveUnusedNetworks`
-  // counts containers only, not the node's own ingress port), so it stops learning the
-  // remaining backends and drops the published port: every request through that node is
-  // refused (ECONNREFUSED), for good.
-  it.skip("3b. scale 5 → 1: once `service ps` shows the scale-down done, every request through every node reaches the one task left", async () => {
+  it("3b. scale 5 → 1: once `service ps` shows the scale-down done, every request through every node reaches the one task left", async () => {
     assert.match(await lab.ok(["service", "scale", "web=1"]), /web scaled to 1/);
     const [kept] = await lab.waitRunning("web", 1);
     assert.ok(kept);
