@@ -35,8 +35,10 @@ import {
   findContainer,
   nextIfname,
   type ContainerRecord,
+  freeEphemeralPort,
   type EndpointNetwork,
   type EndpointRecord,
+  type PortMapping,
 } from "./sandbox/index.js";
 import {
   DEFAULT_VXLAN_PORT,
@@ -72,6 +74,8 @@ export interface RunOptions {
   attachments?: { attachment: Attachment; aliases: string[] }[];
   /** Free-form labels kept with the record (service and task ids of a task). */
   labels?: Record<string, string>;
+  /** `run -p`: node ports forwarded to the container (host port 0: a free one). */
+  ports?: PortMapping[];
 }
 
 export interface AgentDeps {
@@ -469,6 +473,34 @@ export class Agent {
     for (const id of this.containerMeshes.keys()) if (!live.has(id)) this.containerMeshes.delete(id);
   }
 
+  /**
+   * Host ports for `run -p`: a requested one must be free on this node (no other
+   * container's mapping, no published port of a service); 0 takes a free ephemeral one.
+   */
+  private allocatePorts(wanted: readonly PortMapping[]): PortMapping[] {
+    const owners = new Map<string, string>();
+    for (const c of this.store.all())
+      for (const p of c.ports ?? []) owners.set(`${p.protocol}/${p.hostPort}`, `container ${c.name}`);
+    for (const s of this.intent?.services.values() ?? []) {
+      for (const p of s.ports) owners.set(`${p.protocol}/${p.publishedPort}`, `service ${s.name}`);
+    }
+    const out: PortMapping[] = [];
+    for (const m of wanted) {
+      const hostPort = m.hostPort === 0 ? freeEphemeralPort(new Set(owners.keys()), m.protocol) : m.hostPort;
+      const key = `${m.protocol}/${hostPort}`;
+      const owner = owners.get(key);
+      if (owner !== undefined) {
+        throw new SwarmnetError(
+          ErrorCode.PortInUse,
+          `host port ${hostPort}/${m.protocol} is already in use by ${owner}`,
+        );
+      }
+      owners.set(key, "this container");
+      out.push({ ...m, hostPort });
+    }
+    return out;
+  }
+
   /** The lowest free gateway-bridge address on this node. */
   private allocateGatewayIp(): string {
     const used = new Set(this.store.all().map((c) => c.gatewayIp));
@@ -538,6 +570,7 @@ export class Agent {
       createdAt: new Date().toISOString(),
       endpoints: [],
       labels: o.labels ?? {},
+      ports: this.allocatePorts(o.ports ?? []),
     };
     const attached: Attachment[] = [];
     let created = false;
@@ -550,7 +583,11 @@ export class Agent {
         c.endpoints.push(this.endpointRecord(c, a, n.aliases));
       }
       // Egress (and the node's way in for host-mode ports) unless every network is internal.
-      if (c.endpoints.length === 0 ? isTask(c) : c.endpoints.some((e) => !e.network.internal)) {
+      const published = (c.ports ?? []).length > 0;
+      if (
+        published ||
+        (c.endpoints.length === 0 ? isTask(c) : c.endpoints.some((e) => !e.network.internal))
+      ) {
         c.gatewayIp = this.allocateGatewayIp();
       }
       await this.runtime.create(c);

@@ -2,7 +2,8 @@
  * Pure functions from (services intent, endpoint facts, this node's containers) to the
  * nftables desired state the mesh engine applies (agent/ingress):
  *
- * - the node namespace: every ingress-mode published port of every service, balanced
+ * - the node namespace: `run -p` mappings to containers' gateway-bridge addresses; every
+ *   ingress-mode published port of every service, balanced
  *   over the live task endpoints of that service on the ingress network (wherever they
  *   run), masqueraded to this node's ingress address; host-mode ports of this node's own
  *   tasks, to their gateway-bridge address; egress masquerade for the gateway bridge.
@@ -15,7 +16,13 @@
 import type { EndpointFact } from "./attachments.js";
 import type { IntentState } from "./dispatcher/index.js";
 import { GW_BRIDGE, GW_SUBNET } from "./gwbridge/index.js";
-import type { HostPublication, IngressPublication, MeshState, ServiceVip } from "./ingress/index.js";
+import type {
+  HostPublication,
+  IngressPublication,
+  MeshState,
+  PortMapping,
+  ServiceVip,
+} from "./ingress/index.js";
 import type { ContainerRecord } from "./sandbox/index.js";
 
 function backends(facts: readonly EndpointFact[], serviceId: string, networkId: string): string[] {
@@ -33,6 +40,19 @@ export function nodeMeshState(
 ): MeshState {
   const state: MeshState = {};
   if (egress) state.egress = { sourceCidrs: [GW_SUBNET], bridges: [GW_BRIDGE] };
+  const portMappings: PortMapping[] = containers.flatMap((c) =>
+    c.gatewayIp === undefined
+      ? []
+      : (c.ports ?? []).map((p) => ({
+          containerId: c.name,
+          ...(p.hostIp === "" ? {} : { hostIp: p.hostIp }),
+          protocol: p.protocol,
+          hostPort: p.hostPort,
+          containerIp: c.gatewayIp ?? "",
+          containerPort: p.containerPort,
+        })),
+  );
+  if (portMappings.length > 0) state.portMappings = portMappings;
   if (intent === undefined) return state;
   const ingress: IngressPublication[] = [];
   for (const s of intent.services.values()) {
@@ -65,6 +85,12 @@ export function nodeMeshState(
   }
   state.ingress = ingress;
   state.hostPorts = hostPorts;
+  // A service's port published later than a container's `-p` of the same port wins: the
+  // managers do not know node-local mappings, and the mesh refuses a port used twice.
+  const servicePorts = new Set([...ingress, ...hostPorts].map((p) => `${p.protocol}/${p.publishedPort}`));
+  if (state.portMappings !== undefined) {
+    state.portMappings = state.portMappings.filter((m) => !servicePorts.has(`${m.protocol}/${m.hostPort}`));
+  }
   if (intent.ingressEndpoint !== undefined) state.ingressSource = intent.ingressEndpoint.ip;
   if (intent.cluster !== undefined && intent.cluster.dataPathPort > 0)
     state.dataPathPort = intent.cluster.dataPathPort;

@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { Executor } from "../common/executor.js";
 import type { ContainerInfo__Output } from "../proto/generated/swarmnet/v1/ContainerInfo.js";
+import { formatMapping, parsePortSpec } from "../agent/sandbox/index.js";
 import { withAgent } from "./agent-context.js";
 import { parseFormat, print, printJson, renderTable } from "./output.js";
 
@@ -88,6 +89,14 @@ export function register(program: Command): void {
     .option("--ip <ip>", "static IPv4 address on the first network")
     .option("--network-alias <alias>", "alias on the first network (repeatable)", collect, [])
     .option("-e, --env <k=v>", "environment variable (repeatable)", collect, [])
+    .option(
+      "-p, --publish <spec>",
+      "publish [ip:][hostPort:]containerPort[/proto], ranges allowed (repeatable)",
+      collect,
+      [],
+    )
+    .option("--expose <port[/proto]>", "a port the container listens on, for -P (repeatable)", collect, [])
+    .option("-P, --publish-all", "publish every --expose'd port on a random host port")
     .option("-d, --detach", "run in the background and print the container id")
     .argument("<command...>", "the command, after --")
     .passThroughOptions()
@@ -101,9 +110,16 @@ export function register(program: Command): void {
           networkAlias: string[];
           env: string[];
           detach?: boolean;
+          publish: string[];
+          expose: string[];
+          publishAll?: boolean;
         },
       ) => {
         const argv = stripDashes(command);
+        const ports = [
+          ...o.publish.flatMap(parsePortSpec),
+          ...(o.publishAll ? o.expose.flatMap((e) => parsePortSpec(e)) : []),
+        ];
         const env = Object.fromEntries(
           o.env.map((kv) => [kv.split("=")[0] ?? kv, kv.split("=").slice(1).join("=")]),
         );
@@ -118,6 +134,7 @@ export function register(program: Command): void {
             command: argv,
             env,
             detach: o.detach ?? false,
+            ports,
           }),
         );
         if (o.detach) return print(c.id);
@@ -126,6 +143,17 @@ export function register(program: Command): void {
         process.exitCode = code;
       },
     );
+
+  program
+    .command("port")
+    .description("list a container's published ports: 80/tcp -> 0.0.0.0:32768")
+    .argument("<container>")
+    .action(async (name: string) => {
+      const c = await withAgent((agent) => agent.inspect(name));
+      for (const p of c.ports) {
+        print(formatMapping({ ...p, protocol: p.protocol === "udp" ? "udp" : "tcp" }));
+      }
+    });
 
   program
     .command("exec")

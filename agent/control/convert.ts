@@ -13,6 +13,7 @@ export function containerInfo(c: ContainerRecord, nodeName: string): ContainerIn
     exitCode: c.exitCode,
     createdAt: c.createdAt,
     nodeName,
+    ports: c.ports ?? [],
     endpoints: c.endpoints.map((e) => ({
       networkId: e.network.id,
       networkName: e.network.name,

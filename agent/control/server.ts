@@ -80,6 +80,12 @@ export class ControlServer {
             command: r.command,
             env: r.env,
             detach: r.detach,
+            ports: r.ports.map((p) => ({
+              hostIp: p.hostIp,
+              hostPort: p.hostPort,
+              containerPort: p.containerPort,
+              protocol: p.protocol === "udp" ? "udp" : "tcp",
+            })),
           }),
         ),
       ),

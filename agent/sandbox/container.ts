@@ -4,6 +4,7 @@
  * `<stateDir>/containers.json` so a restarted agent knows what it owns and adopts it.
  */
 import type { OverlayNetwork } from "../vxlan/index.js";
+import type { PortMapping } from "./port-spec.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
 
@@ -40,6 +41,8 @@ export interface ContainerRecord {
   gatewayIp?: string;
   /** Service and task ids of a task; empty for a standalone container. */
   labels: Record<string, string>;
+  /** `run -p`: ports of the node forwarded to this container. */
+  ports?: PortMapping[];
 }
 
 /** The first free ethN name in a container. */

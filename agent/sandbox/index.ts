@@ -2,3 +2,4 @@
 export * from "./container.js";
 export { ContainerStore } from "./container-store.js";
 export { SandboxRuntime } from "./runtime.js";
+export * from "./port-spec.js";
