@@ -5,7 +5,7 @@
  *   network (and refuses non-attachable networks, a taken or out-of-subnet `--ip`).
  * - `EndpointTable`: the cluster-wide endpoint facts (NetworkDB's `endpoints` tables over
  *   gossip): this node publishes its own, and learns every other live node's.
- * In-memory versions live beside them for tests and for an agent with no cluster yet.
+ * Stand-ins live beside them for an agent with no cluster (or no gossip) yet.
  */
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 
@@ -83,21 +83,13 @@ export class NoClusterAttacher implements NetworkAttacher {
   async release(): Promise<void> {}
 }
 
-/** A table that only knows this node: for a single node, tests, and before gossip runs. */
+/** A table that only knows this node: for an agent without gossip (no advertise address). */
 export class LocalEndpointTable implements EndpointTable {
-  private readonly listeners: (() => void)[] = [];
-  readonly published = new Map<string, EndpointFact>();
-  readonly joined = new Set<string>();
-  /** Facts injected as if other nodes had published them. */
-  readonly others = new Map<string, EndpointFact>();
+  private readonly published = new Map<string, EndpointFact>();
 
-  async joinNetwork(networkId: string): Promise<void> {
-    this.joined.add(networkId);
-  }
+  async joinNetwork(): Promise<void> {}
 
-  async leaveNetwork(networkId: string): Promise<void> {
-    this.joined.delete(networkId);
-  }
+  async leaveNetwork(): Promise<void> {}
 
   publish(fact: EndpointFact): void {
     this.published.set(fact.key, fact);
@@ -108,18 +100,12 @@ export class LocalEndpointTable implements EndpointTable {
   }
 
   remote(): EndpointFact[] {
-    return [...this.others.values()].filter((f) => this.joined.has(f.networkId));
+    return [];
   }
 
   all(): EndpointFact[] {
-    return [...this.published.values(), ...this.remote()];
+    return [...this.published.values()];
   }
 
-  onChange(listener: () => void): void {
-    this.listeners.push(listener);
-  }
-
-  changed(): void {
-    for (const l of this.listeners) l();
-  }
+  onChange(): void {}
 }

@@ -102,7 +102,7 @@ export class OverlayDriver {
     }
   }
 
-  /** Removes every sandbox this driver owns (agent shutdown with `--cleanup`, tests). */
+  /** Removes every sandbox this driver owns (tests and benchmarks). */
   async removeAll(): Promise<void> {
     await this.reconcile({ networks: [], local: [], remote: [] });
   }
