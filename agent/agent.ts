@@ -234,7 +234,10 @@ export class Agent {
       .filter((s) => s !== `${this.config.advertiseAddr}:${port}`);
     if (targets.length === 0) return 0;
     return ml.join(targets).catch((err: unknown) => {
-      this.log.warn({ err: errorMessage(err), seeds: targets }, "gossip join failed; memberlist retries its seeds");
+      this.log.warn(
+        { err: errorMessage(err), seeds: targets },
+        "gossip join failed; memberlist retries its seeds",
+      );
       return 0;
     });
   }
