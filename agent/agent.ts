@@ -49,7 +49,7 @@ import {
 import { GatewayBridge, gatewayAddress, type GatewayPort } from "./gwbridge/index.js";
 import { Mesh } from "./ingress/index.js";
 import { GossipEndpointTable } from "./gossip-endpoints.js";
-import { Memberlist, NetworkDB, UdpTcpTransport, loadGossipConfig } from "./gossip/index.js";
+import { GossipNode, type MemberView } from "./gossip-node.js";
 import { OPT_DATA_PATH_PORT, networkSpecFor, type IntentState } from "./dispatcher/index.js";
 import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
 import { OverlayEncryption } from "./overlay-encryption.js";
@@ -115,8 +115,7 @@ export class Agent {
   private readonly store: ContainerStore;
   private readonly runtime: SandboxRuntime;
   private readonly ownsEndpointTable: boolean;
-  private memberlist: Memberlist | undefined;
-  private netdb: NetworkDB | undefined;
+  private gossip: GossipNode | undefined;
   /** One nftables table per container with service VIPs to balance. */
   private readonly containerMeshes = new Map<string, Mesh>();
   private readonly exitListeners: ((c: ContainerRecord, code: number) => void)[] = [];
@@ -196,10 +195,7 @@ export class Agent {
     this.resyncTimer?.cancel();
     this.nodeMesh.stop();
     await this.ops.catch(() => undefined);
-    // No graceful leave: a restarting agent keeps its identity, and the others keep its
-    // endpoints (hidden at worst) until it is back.
-    this.netdb?.stop();
-    this.memberlist?.stop();
+    this.gossip?.stop();
     await this.encryption?.stop();
     this.log.info({ node: this.config.nodeName }, "agent stopped");
   }
@@ -208,66 +204,30 @@ export class Agent {
   private async startGossip(): Promise<void> {
     const addr = this.config.advertiseAddr;
     if (addr === undefined || this.config.gossipPort === 0) return;
-    const transport = await UdpTcpTransport.create({
-      bindAddr: addr,
-      bindPort: this.config.gossipPort,
-      logger: this.log.child({ component: "gossip" }),
-    });
-    const config = loadGossipConfig({ nodeName: this.config.nodeName, profile: this.config.gossipProfile });
-    this.memberlist = new Memberlist(config, transport, {
-      logger: this.log.child({ component: "gossip" }),
-      meta: Buffer.from(addr),
-    });
-    this.netdb = new NetworkDB(this.memberlist);
-    this.memberlist.start();
-    this.netdb.start();
-    if (this.ownsEndpointTable) this.endpoints = new GossipEndpointTable(this.netdb, this.config.nodeName);
+    const { nodeName, gossipPort, gossipProfile } = this.config;
+    this.gossip = await GossipNode.start(
+      nodeName,
+      addr,
+      gossipPort,
+      gossipProfile,
+      this.log.child({ component: "gossip" }),
+    );
+    if (this.ownsEndpointTable) this.endpoints = new GossipEndpointTable(this.gossip.netdb, nodeName);
   }
 
-  /** Joins gossip through seed addresses (host or host:port); resolves with how many answered. */
-  async joinGossip(seeds: readonly string[]): Promise<number> {
-    const ml = this.memberlist;
-    if (ml === undefined) return 0;
-    const port = this.config.gossipPort;
-    const targets = seeds
-      .map((s) => (s.includes(":") ? s : `${s}:${port}`))
-      .filter((s) => s !== `${this.config.advertiseAddr}:${port}`);
-    if (targets.length === 0) return 0;
-    return ml.join(targets).catch((err: unknown) => {
-      this.log.warn(
-        { err: errorMessage(err), seeds: targets },
-        "gossip join failed; memberlist retries its seeds",
-      );
-      return 0;
-    });
+  /** Joins gossip through the seeds the managers list. */
+  joinGossip(seeds: readonly string[]): Promise<number> {
+    return this.gossip?.join(seeds) ?? Promise.resolve(0);
   }
 
-  /**
-   * Follows the managers' gossip key ring (memberlist's rotation order: install every key,
-   * use the primary, remove keys that left the ring), so gossip keys rotate on the same
-   * schedule as the data plane's without any member being marked dead.
-   */
+  /** Keys first, before any seed is joined: the first packets are sealed. */
   setGossipKeys(ring: KeyRing | undefined): void {
-    const keyring = this.memberlist?.keyring;
-    if (keyring === undefined || ring === undefined) return;
-    const wanted = ring.keys.map((k) => Buffer.from(k.secret));
-    for (const k of wanted) keyring.install(k);
-    const primary = ring.keys.find((k) => k.tag === ring.primaryTag);
-    if (primary !== undefined) keyring.use(Buffer.from(primary.secret));
-    for (const k of keyring.keys()) {
-      if (!wanted.some((w) => w.equals(Buffer.from(k)))) keyring.remove(k);
-    }
+    if (ring !== undefined) this.gossip?.setKeys(ring);
   }
 
   /** Gossip members as this node sees them (for `swarmnet agent members`). */
-  members(): { name: string; addr: string; port: number; state: string; incarnation: number }[] {
-    return (this.memberlist?.members() ?? []).map((m) => ({
-      name: m.name,
-      addr: m.addr,
-      port: m.port,
-      state: m.state,
-      incarnation: m.incarnation,
-    }));
+  members(): MemberView[] {
+    return this.gossip?.members() ?? [];
   }
 
   onContainerExit(listener: (c: ContainerRecord, code: number) => void): void {

@@ -1,3 +1,3 @@
 /** Agent control (public face): the unix-socket gRPC service the node's CLI talks to. */
-export { ControlServer, type MemberView } from "./server.js";
+export { ControlServer } from "./server.js";
 export { AgentClient } from "./client.js";

@@ -10,17 +10,10 @@ import { grpcPackageDefinition } from "../../common/proto.js";
 import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
 import type { AgentControlHandlers } from "../../proto/generated/swarmnet/v1/AgentControl.js";
 import type { Agent } from "../agent.js";
+import type { MemberView } from "../gossip-node.js";
 import { containerInfo } from "./convert.js";
 
 const STOP_GRACE_DEFAULT_S = 10;
-
-export interface MemberView {
-  name: string;
-  addr: string;
-  port: number;
-  state: string;
-  incarnation: number;
-}
 
 export class ControlServer {
   private server: grpc.Server | undefined;
