@@ -129,6 +129,7 @@ export class Agent {
   private ops: Promise<unknown> = Promise.resolve();
   /** Serializes kernel reconciles (the endpoint table's events arrive at any time). */
   private kernelQueue: Promise<unknown> = Promise.resolve();
+  private queuedReconcile: Promise<void> | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -385,7 +386,11 @@ export class Agent {
 
   /** Brings the kernel to the records', the intent's and the endpoint table's state; serialized. */
   reconcile(): Promise<void> {
+    // A run that has not started yet reads the state when it starts, so it already
+    // covers this call: bursts of gossip events cost one pass, not one each.
+    if (this.queuedReconcile !== undefined) return this.queuedReconcile;
     const run = this.kernelQueue.then(async () => {
+      this.queuedReconcile = undefined;
       await this.publishNodePort();
       await this.syncEncryption();
       await this.overlay.reconcile(this.desiredOverlay());
@@ -396,6 +401,7 @@ export class Agent {
       await this.nodeMesh.apply(nodeMeshState(this.intent, facts, containers, gatewayPorts.length > 0));
       await this.applyContainerMeshes(facts, containers);
     });
+    this.queuedReconcile = run;
     this.kernelQueue = run.catch(() => undefined);
     return run;
   }
@@ -563,7 +569,7 @@ export class Agent {
     } catch (err) {
       this.store.delete(c.id);
       if (created) await this.runtime.remove(c).catch(() => undefined);
-      for (const a of attached) await this.attacher.release(a.network.id, c.id).catch(() => undefined);
+      for (const a of attached) await this.release(a.network.id, c);
       await this.reconcile().catch(() => undefined);
       throw err;
     }
@@ -682,7 +688,7 @@ export class Agent {
       await this.runtime.remove(c);
       this.store.delete(c.id);
       if (!isTask(c)) {
-        for (const ep of c.endpoints) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+        for (const ep of c.endpoints) await this.release(ep.network.id, c);
       }
       await this.leaveUnusedNetworks(c.endpoints.map((e) => e.network.id));
       return c;
@@ -721,7 +727,7 @@ export class Agent {
     } catch (err) {
       c.endpoints.pop();
       this.store.put(c);
-      if (release) await this.attacher.release(a.network.id, c.id).catch(() => undefined);
+      if (release) await this.release(a.network.id, c);
       await this.reconcile().catch(() => undefined);
       throw err;
     }
@@ -744,10 +750,26 @@ export class Agent {
       c.endpoints = c.endpoints.filter((e) => e !== ep);
       this.store.put(c);
       await this.reconcile();
-      if (!isTask(c)) await this.attacher.release(ep.network.id, c.id).catch(() => undefined);
+      if (!isTask(c)) await this.release(ep.network.id, c);
       await this.leaveUnusedNetworks([ep.network.id]);
       return c;
     });
+  }
+
+  /**
+   * Gives a container's address back to the managers' IPAM. A failure is logged, not
+   * raised: the container is gone by then, and the managers free addresses of departed
+   * nodes' containers; the log names what stays allocated until then.
+   */
+  private async release(networkId: string, c: ContainerRecord): Promise<void> {
+    try {
+      await this.attacher.release(networkId, c.id);
+    } catch (err) {
+      this.log.warn(
+        { err: errorMessage(err), network: networkId, container: c.name },
+        "address not released",
+      );
+    }
   }
 
   private async leaveUnusedNetworks(networkIds: string[]): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { createLogger } from "../common/logger.js";
+import { untilSignal } from "../common/process.js";
 import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
 import { ControlServer } from "./control/index.js";
@@ -54,16 +55,4 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
   await membership.stop();
   await control.stop();
   await agent.stop();
-}
-
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const done = (sig: NodeJS.Signals) => {
-      clearInterval(keepAlive);
-      resolve(sig);
-    };
-    process.once("SIGTERM", done);
-    process.once("SIGINT", done);
-  });
 }

@@ -64,11 +64,6 @@ export class VirtualClock implements Clock {
     return this.schedule(fn, Math.max(1, periodMs), Math.max(1, periodMs));
   }
 
-  /** Number of timers still pending (cancelled ones may be counted until they surface). */
-  get pending(): number {
-    return this.heap.length;
-  }
-
   /** Moves time forward by `ms`, firing every timer that falls due, in time order. */
   advance(ms: number): void {
     this.advanceTo(this.current + ms);

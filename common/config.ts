@@ -76,17 +76,6 @@ export function int(opts: { min?: number; max?: number } = {}): FieldParser<numb
   };
 }
 
-export function num(opts: { min?: number; max?: number } = {}): FieldParser<number> {
-  const { min = -Infinity, max = Infinity } = opts;
-  return (raw) => {
-    const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-    if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max) {
-      throw new FieldError(`must be a number in ${min}..${max}, got ${show(raw)}`);
-    }
-    return n;
-  };
-}
-
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses "250ms", "2s", "5m", "12h" or a plain number of milliseconds. */

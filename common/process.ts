@@ -1,6 +1,6 @@
 /**
- * Small helpers about processes we started: liveness, a bounded graceful stop, and
- * finding a program on PATH. Only signals and /proc reads: spawning lives in the executor.
+ * Small helpers about processes: liveness, a bounded graceful stop, finding a program on
+ * PATH, and waiting for the signal that ends a long-lived command. Only signals and /proc reads: spawning lives in the executor.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -56,4 +56,17 @@ export function findOnPath(program: string): string | undefined {
     if (dir !== "" && existsSync(full)) return full;
   }
   return undefined;
+}
+
+/** Resolves on SIGTERM or SIGINT, keeping the process alive until then (long-lived commands). */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const done = (sig: NodeJS.Signals) => {
+      clearInterval(keepAlive);
+      resolve(sig);
+    };
+    process.once("SIGTERM", done);
+    process.once("SIGINT", done);
+  });
 }

@@ -5,6 +5,7 @@
  * tests and benchmarks; agents never import this folder (they speak gRPC).
  */
 import { createLogger } from "../common/logger.js";
+import { untilSignal } from "../common/process.js";
 import { loadManagerConfig, type ManagerConfig } from "./config.js";
 import { Manager } from "./manager.js";
 
@@ -30,15 +31,7 @@ export async function runManager(flags: Partial<Record<keyof ManagerConfig, unkn
   const config = loadManagerConfig(flags);
   const log = createLogger("manager").child({ node: config.nodeName });
   const manager = new Manager(config, { log });
-  const stopping = new Promise<void>((resolve) => {
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const done = () => {
-      clearInterval(keepAlive);
-      resolve();
-    };
-    process.once("SIGTERM", done);
-    process.once("SIGINT", done);
-  });
+  const stopping = untilSignal();
   await Promise.race([manager.start(), stopping]);
   await stopping;
   await manager.stop();

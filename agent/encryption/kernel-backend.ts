@@ -24,7 +24,7 @@ import {
   validateKeyRing,
   type KeyRing,
 } from "./key-schedule.js";
-import { GUARD_TABLE, guardDrops, renderGuard } from "./nft-guard.js";
+import { readGuardDrops, renderGuard } from "./nft-guard.js";
 import {
   EMPTY_XFRM_SET,
   desiredXfrm,
@@ -159,10 +159,11 @@ export class KernelEncryptionBackend implements EncryptionBackend {
   }
 
   async stats(): Promise<EncryptionStats> {
-    let drops = { out: 0, in: 0 };
-    if (this.appliedGuard !== undefined && this.vnis.length > 0) {
-      drops = guardDrops(await this.ex.nft(["-j", "list", "table", "ip", GUARD_TABLE], this.ns));
-    }
+    const drops = await readGuardDrops(
+      this.ex,
+      this.ns,
+      this.appliedGuard !== undefined && this.vnis.length > 0,
+    );
     return {
       backend: "kernel",
       keyTags: this.ring?.keys.map((k) => k.tag) ?? [],

@@ -18,6 +18,7 @@
  * device (towards the datapath that encrypts them) and only arrive from it (decrypted by
  * the datapath); any other path is plaintext on the underlay and is dropped.
  */
+import type { Executor } from "../../common/executor.js";
 
 export const GUARD_TABLE = "swarmnet_encryption";
 
@@ -74,6 +75,16 @@ export function renderGuard(input: GuardInput): string {
   }
   lines.push(`}`);
   return head + lines.join("\n") + "\n";
+}
+
+/** Packets the guard dropped so far: nothing to read while no guard is installed. */
+export async function readGuardDrops(
+  ex: Executor,
+  where: { netns?: string },
+  installed: boolean,
+): Promise<{ out: number; in: number }> {
+  if (!installed) return { out: 0, in: 0 };
+  return guardDrops(await ex.nft(["-j", "list", "table", "ip", GUARD_TABLE], where));
 }
 
 /** Packets the guard dropped, from `nft -j list table ip swarmnet_encryption`. */

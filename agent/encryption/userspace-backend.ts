@@ -59,7 +59,7 @@ import { LineChannel, type ControlReply, type ControlRequest } from "./datapath-
 import type { DatapathProcessArgs } from "./datapath-process.js";
 import { zeroCounters, type DatapathCounters } from "./datapath.js";
 import { describeKeyRing, rotationStep, validateKeyRing, type KeyRing } from "./key-schedule.js";
-import { GUARD_TABLE, guardDrops, renderGuard } from "./nft-guard.js";
+import { readGuardDrops, renderGuard } from "./nft-guard.js";
 import { RelayAddressPool } from "./relay-addresses.js";
 import { validateVnis } from "./vni.js";
 
@@ -236,10 +236,11 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
         kernel = { ...r.kernel, tapQueueDrops: await this.tapQueueDrops() };
       }
     }
-    let drops = { out: 0, in: 0 };
-    if (this.appliedGuard !== undefined && this.vnis.length > 0) {
-      drops = guardDrops(await this.ex.nft(["-j", "list", "table", "ip", GUARD_TABLE], this.ns));
-    }
+    const drops = await readGuardDrops(
+      this.ex,
+      this.ns,
+      this.appliedGuard !== undefined && this.vnis.length > 0,
+    );
     return {
       backend: "userspace",
       keyTags: this.ring?.keys.map((k) => k.tag) ?? [],
