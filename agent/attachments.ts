@@ -8,22 +8,14 @@
  * Stand-ins live beside them for an agent with no cluster (or no gossip) yet.
  */
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
+import type { DriverNetwork } from "./drivers/driver.js";
 
-export interface NetworkSpec {
-  id: string;
-  name: string;
-  driver: string;
-  vni: number;
-  subnet: string;
-  gateway: string;
-  attachable: boolean;
-  internal: boolean;
-  ingress: boolean;
-  options: Record<string, string>;
-}
-
-export interface Attachment {
-  network: NetworkSpec;
+/**
+ * A container's place on a network, as the managers' IPAM gave it (or a task's scheduler
+ * allocated it): the network's intent, the address, and the IPAM config it falls in.
+ * Exactly what a driver is handed (`DriverNetwork`) plus the address.
+ */
+export interface Attachment extends DriverNetwork {
   ip: string;
 }
 
@@ -41,34 +33,38 @@ export interface NetworkAttacher {
   release(networkId: string, containerId: string): Promise<void>;
 }
 
-/** What a node says about one of its endpoints. */
+/** What a node says about one of its endpoints (gossiped in its networks' NetworkDB tables). */
 export interface EndpointFact {
   networkId: string;
   /** container id + network id */
   key: string;
   ip: string;
-  mac: string;
-  /** The owner's underlay address (VXLAN tunnel endpoint). */
-  vtep: string;
+  /** The node that owns it. */
   node: string;
   container: string;
-  aliases: string[];
+  aliases: readonly string[];
   /** The service of a task's endpoint ("" for a standalone container or a node port). */
   serviceId: string;
+  /** What the network's driver tells other nodes (an overlay's MAC and VTEP); opaque here. */
+  data: Readonly<Record<string, string>>;
 }
 
 export interface EndpointTable {
   /** Starts sharing facts of a network (join its NetworkDB group). */
-  joinNetwork(networkId: string): Promise<void>;
-  leaveNetwork(networkId: string): Promise<void>;
+  joinNetwork(networkId: string): void;
+  leaveNetwork(networkId: string): void;
+  /** Networks joined. */
+  networks(): readonly string[];
   publish(fact: EndpointFact): void;
   withdraw(networkId: string, key: string): void;
-  /** Facts of live remote owners on the networks this node joined. */
-  remote(): EndpointFact[];
-  /** Facts of every live owner, this node included, on the networks this node joined. */
-  all(): EndpointFact[];
-  /** Called after any change of `remote()`. */
-  onChange(listener: () => void): void;
+  /**
+   * Facts of every live owner, this node included, on the networks this node joined: the
+   * same array until the next change (`version` counts changes).
+   */
+  all(): readonly EndpointFact[];
+  readonly version: number;
+  /** Called after any change of `all()`, with the network that changed. */
+  onChange(listener: (networkId: string) => void): void;
 }
 
 /** An attacher with no managers: every attach fails with a clear reason. */
@@ -86,26 +82,45 @@ export class NoClusterAttacher implements NetworkAttacher {
 /** A table that only knows this node: for an agent without gossip (no advertise address). */
 export class LocalEndpointTable implements EndpointTable {
   private readonly published = new Map<string, EndpointFact>();
+  private readonly joined = new Set<string>();
+  private readonly listeners: ((networkId: string) => void)[] = [];
+  private list: readonly EndpointFact[] | undefined;
+  version = 0;
 
-  async joinNetwork(): Promise<void> {}
+  joinNetwork(networkId: string): void {
+    this.joined.add(networkId);
+  }
 
-  async leaveNetwork(): Promise<void> {}
+  leaveNetwork(networkId: string): void {
+    this.joined.delete(networkId);
+    for (const [k, f] of this.published) if (f.networkId === networkId) this.published.delete(k);
+    this.changed(networkId);
+  }
+
+  networks(): readonly string[] {
+    return [...this.joined];
+  }
 
   publish(fact: EndpointFact): void {
     this.published.set(fact.key, fact);
+    this.changed(fact.networkId);
   }
 
-  withdraw(_networkId: string, key: string): void {
-    this.published.delete(key);
+  withdraw(networkId: string, key: string): void {
+    if (this.published.delete(key)) this.changed(networkId);
   }
 
-  remote(): EndpointFact[] {
-    return [];
+  all(): readonly EndpointFact[] {
+    return (this.list ??= [...this.published.values()]);
   }
 
-  all(): EndpointFact[] {
-    return [...this.published.values()];
+  onChange(listener: (networkId: string) => void): void {
+    this.listeners.push(listener);
   }
 
-  onChange(): void {}
+  private changed(networkId: string): void {
+    this.list = undefined;
+    this.version++;
+    for (const l of this.listeners) l(networkId);
+  }
 }

@@ -8,7 +8,12 @@
 import type { Logger } from "../common/logger.js";
 import type { Agent } from "./agent.js";
 import { NoClusterAttacher } from "./attachments.js";
-import { ManagerAttacher, type ClusterCredentials, type DispatcherClient } from "./dispatcher/index.js";
+import {
+  ManagerAttacher,
+  type ClusterCredentials,
+  type DispatcherClient,
+  type IntentEvent,
+} from "./dispatcher/index.js";
 import { TaskRunner } from "./tasks.js";
 
 export class ClusterLink {
@@ -23,17 +28,17 @@ export class ClusterLink {
   ) {
     agent.attacher = ManagerAttacher.fromCredentials(creds, client, agent.config.managers);
     this.tasks = new TaskRunner(agent, client, log);
-    const onIntent = () => this.onIntent();
-    client.on("change", onIntent);
-    client.on("snapshot", onIntent);
-    client.on("ready", onIntent);
+    client.on("change", (e) => this.onIntent([e]));
+    client.on("snapshot", () => this.onIntent(undefined));
+    client.on("ready", () => this.onIntent(undefined));
   }
 
-  private onIntent(): void {
+  /** `events` undefined: a whole new state (snapshot, ready) that may touch anything. */
+  private onIntent(events: IntentEvent[] | undefined): void {
     const state = this.client.state;
     // Gossip keys first: seeds are joined below, and the first packets should be sealed.
     this.agent.setGossipKeys(state.gossipKeys);
-    this.agent.setIntent(state);
+    this.agent.setIntent(state, events);
     void this.tasks.sync();
     const seeds = state.seeds.map((s) => s.address).filter((a) => a !== "");
     const key = [...seeds].sort().join(",");
@@ -44,6 +49,7 @@ export class ClusterLink {
   }
 
   detach(): void {
+    this.tasks.stop();
     this.client.removeAllListeners("change");
     this.client.removeAllListeners("snapshot");
     this.client.removeAllListeners("ready");

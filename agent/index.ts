@@ -13,7 +13,8 @@ import { ControlServer } from "./control/index.js";
 import { ClusterMembership } from "./dispatcher/index.js";
 import { ClusterLink } from "./cluster-link.js";
 
-export { Agent, type AgentDeps, type RunOptions, type AttachOptions } from "./agent.js";
+export { Agent, type AgentDeps } from "./agent.js";
+export type { RunOptions, AttachOptions } from "./sandbox/index.js";
 export { probeKernel, formatCapabilities, hasFeature, type KernelCapabilities } from "./probe.js";
 export { loadAgentConfig, AGENT_DEFAULTS, type AgentConfig } from "./config.js";
 export { AgentClient, ControlServer } from "./control/index.js";
@@ -29,7 +30,8 @@ export function agentSocketPath(stateDir: string): string {
 export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>>): Promise<void> {
   const agent = new Agent(loadAgentConfig(flags));
   await agent.start();
-  const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir), () => agent.members());
+  let link: ClusterLink | undefined;
+  const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir), () => link !== undefined);
   const log = createLogger("agent");
   await control.start();
   // Joined a cluster (cluster.json in the state dir) → the dispatcher stream to the managers.
@@ -38,10 +40,9 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
     hostname: agent.config.nodeName,
     advertiseAddr: agent.config.advertiseAddr,
     managers: agent.config.managers,
-    capabilities: () => agent.capabilities,
+    capabilities: () => agent.description(),
     log: log.child({ component: "dispatcher" }),
   });
-  let link: ClusterLink | undefined;
   membership.on("joined", (client, creds) => {
     link?.detach();
     link = new ClusterLink(agent, client, creds, log);

@@ -14,12 +14,10 @@ import { release } from "node:os";
 import { errorMessage } from "../common/errors.js";
 import type { Executor } from "../common/executor.js";
 
-export interface KernelCapability {
-  name: string;
-  available: boolean;
-  detail: string;
-}
+export type { KernelCapability, NodeCapabilities } from "../common/cluster-types.js";
+import type { KernelCapability } from "../common/cluster-types.js";
 
+/** What the probe found: the node's capabilities before its agent adds the drivers it runs. */
 export interface KernelCapabilities {
   kernelRelease: string;
   features: KernelCapability[];

@@ -11,23 +11,34 @@
  * it runs after every intent change and is serialized, so it is idempotent and a
  * restarted agent simply adopts the task containers it finds.
  */
+import { BoundedFrequencyRunner } from "../common/bounded-frequency-runner.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Agent } from "./agent.js";
-import { isTask } from "./agent.js";
 import {
   taskAttachments,
   type DispatcherClient,
   type IntentState,
   type TaskIntent,
 } from "./dispatcher/index.js";
-import type { ContainerRecord } from "./sandbox/index.js";
+import { isTask, type ContainerRecord, type Containers } from "./sandbox/index.js";
 
 type Reported = "running" | "failed" | "shutdown";
 
+/** Timings of the task runner's passes. */
+const TASK_SYNC = {
+  // Every intent change is acted on at once; changes during a pass coalesce into the next.
+  minIntervalMs: 0,
+  // Intent changes trigger passes; nothing to do between them.
+  maxIntervalMs: Infinity,
+  // A pass that failed as a whole (not one task: those are reported) is tried again.
+  retryInitialMs: 500,
+  retryMaxMs: 10_000,
+};
+
 export class TaskRunner {
-  private queue: Promise<unknown> = Promise.resolve();
-  private pending = false;
+  private readonly runner: BoundedFrequencyRunner;
+  private readonly containers: Containers;
   /** Last state reported per task, so each change is reported once. */
   private readonly reported = new Map<string, Reported>();
 
@@ -36,31 +47,33 @@ export class TaskRunner {
     private readonly client: DispatcherClient,
     private readonly log: Logger,
   ) {
-    agent.onContainerExit((c, code) => {
+    this.containers = agent.containers;
+    this.runner = new BoundedFrequencyRunner(async () => {
+      const intent = this.agent.intent;
+      if (intent !== undefined) await this.syncNow(intent);
+    }, TASK_SYNC);
+    this.runner.onPass((p) => {
+      if (p.error !== undefined) this.log.error({ err: errorMessage(p.error) }, "task sync failed");
+    });
+    this.containers.onExit((c, code) => {
       const taskId = c.labels["taskId"];
       if (taskId !== undefined)
         this.report(taskId, c.labels["serviceId"] ?? "", "failed", code, `exit status ${code}`);
     });
   }
 
-  /** Schedules a sync; calls while one is queued collapse into it. */
-  sync(): Promise<unknown> {
-    if (this.pending) return this.queue;
-    this.pending = true;
-    this.queue = this.queue.then(async () => {
-      this.pending = false;
-      const intent = this.agent.intent;
-      if (intent !== undefined) await this.syncNow(intent);
-    });
-    this.queue = this.queue.catch((err: unknown) =>
-      this.log.error({ err: errorMessage(err) }, "task sync failed"),
-    );
-    return this.queue;
+  /** Asks for a pass; calls while one is pending collapse into it. */
+  sync(): Promise<void> {
+    return this.runner.run();
+  }
+
+  stop(): void {
+    this.runner.stop();
   }
 
   private async syncNow(intent: IntentState): Promise<void> {
     const containers = new Map<string, ContainerRecord>();
-    for (const c of this.agent.containers(true)) if (isTask(c)) containers.set(c.labels["taskId"] ?? "", c);
+    for (const c of this.containers.list(true)) if (isTask(c)) containers.set(c.labels["taskId"] ?? "", c);
     for (const task of intent.tasks.values()) {
       const c = containers.get(task.id);
       if (task.desiredState === "shutdown") await this.shutdown(task, c);
@@ -69,7 +82,7 @@ export class TaskRunner {
     }
     for (const [taskId, c] of containers) {
       if (!intent.tasks.has(taskId)) {
-        await this.agent.remove(c.id, true).catch(() => undefined);
+        await this.containers.remove(c.id, true).catch(() => undefined);
         this.reported.delete(taskId);
       }
     }
@@ -78,7 +91,7 @@ export class TaskRunner {
   private async create(intent: IntentState, task: TaskIntent): Promise<void> {
     try {
       const attachments = taskAttachments(intent, task);
-      await this.agent.run({
+      await this.containers.run({
         id: task.id,
         name: task.containerName,
         networks: [],
@@ -98,12 +111,12 @@ export class TaskRunner {
   private async update(intent: IntentState, task: TaskIntent, c: ContainerRecord): Promise<void> {
     const want = new Set(task.networks.map((n) => n.networkId));
     for (const a of taskAttachments(intent, task)) {
-      if (!c.endpoints.some((e) => e.network.id === a.network.id)) {
-        await this.agent.connectAttached(c.id, a, [task.serviceName]);
+      if (!c.endpoints.some((e) => e.networkId === a.intent.id)) {
+        await this.containers.connectAttached(c.id, a, [task.serviceName]);
       }
     }
     for (const e of c.endpoints) {
-      if (!want.has(e.network.id)) await this.agent.disconnect(c.id, e.network.id, true);
+      if (!want.has(e.networkId)) await this.containers.disconnect(c.id, e.networkId, true);
     }
     if (c.status === "exited")
       this.report(task.id, task.serviceId, "failed", c.exitCode, `exit status ${c.exitCode}`);
@@ -111,7 +124,7 @@ export class TaskRunner {
   }
 
   private async shutdown(task: TaskIntent, c: ContainerRecord | undefined): Promise<void> {
-    if (c !== undefined) await this.agent.remove(c.id, true);
+    if (c !== undefined) await this.containers.remove(c.id, true);
     this.report(task.id, task.serviceId, "shutdown");
   }
 

@@ -9,11 +9,11 @@
 import { ScratchTopology } from "../deploy/lab/scratch-topology.js";
 import { macFromIpv4, parseIpv4, formatIpv4 } from "../common/net-addr.js";
 import {
-  OverlayDriver,
+  OverlayKernel,
   type LocalEndpoint,
   type OverlayDesired,
   type OverlayNetwork,
-} from "../agent/vxlan/index.js";
+} from "../agent/drivers/overlay/index.js";
 
 export interface DatapathOptions {
   seconds: number;
@@ -104,14 +104,14 @@ export async function runDatapathBench(
   const topo = new ScratchTopology(undefined, "snb");
   try {
     await topo.build(Math.max(2, o.churnNodes));
-    const drivers = new Map<number, OverlayDriver>();
+    const drivers = new Map<number, OverlayKernel>();
     for (let n = 1; n <= Math.max(2, o.churnNodes); n++) {
       drivers.set(
         n,
-        new OverlayDriver(topo.ex, { prefix: `${topo.node(n).netns}-`, nodeNetns: topo.node(n).netns }),
+        new OverlayKernel(topo.ex, { prefix: `${topo.node(n).netns}-`, nodeNetns: topo.node(n).netns }),
       );
     }
-    const driver = (n: number) => drivers.get(n) as OverlayDriver;
+    const driver = (n: number) => drivers.get(n) as OverlayKernel;
 
     // Throughput and RTT: underlay node to node, overlay container to container.
     const a = await container(topo, 1, 0);

@@ -5,6 +5,7 @@
  * runs the command in it and reports its exit).
  */
 import type { Command } from "commander";
+import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import type { ContainerInfo__Output } from "../proto/generated/swarmnet/v1/ContainerInfo.js";
 import { formatMapping, parsePortSpec } from "../agent/sandbox/index.js";
@@ -12,10 +13,12 @@ import { withAgent } from "./agent-context.js";
 import { parseFormat, print, printJson, renderTable } from "./output.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+/** The container's namespace; undefined for a host-network container (it runs in the node's). */
+const sandboxOf = (c: ContainerInfo__Output): string | undefined => (c.netns === "" ? undefined : c.netns);
 const stripDashes = (argv: string[]) => (argv[0] === "--" ? argv.slice(1) : argv);
 
 function networksOf(c: ContainerInfo__Output): string {
-  return c.endpoints.map((e) => `${e.networkName}:${e.ip}`).join(",");
+  return c.endpoints.map((e) => (e.ip === "" ? e.networkName : `${e.networkName}:${e.ip}`)).join(",");
 }
 
 /** Docker-shaped inspect output. */
@@ -29,7 +32,8 @@ function inspectView(c: ContainerInfo__Output): object {
     Args: c.command.slice(1),
     State: { Status: c.status, Pid: c.pid, ExitCode: c.exitCode },
     NetworkSettings: {
-      SandboxKey: `/run/netns/${c.netns}`,
+      // A host-network container has no namespace of its own.
+      SandboxKey: c.netns === "" ? "" : `/run/netns/${c.netns}`,
       Networks: Object.fromEntries(
         c.endpoints.map((e) => [
           e.networkName,
@@ -116,6 +120,22 @@ export function register(program: Command): void {
         },
       ) => {
         const argv = stripDashes(command);
+        // Docker's answers to options that need a user-defined network.
+        const predefined = o.network.length === 0 || ["host", "none", "bridge"].includes(o.network[0] ?? "");
+        if (o.ip !== undefined && predefined) {
+          throw new SwarmnetError(
+            ErrorCode.InvalidArgument,
+            "user specified IP address is supported on user defined networks only",
+          );
+        }
+        if (o.networkAlias.length > 0 && predefined) {
+          throw new SwarmnetError(
+            ErrorCode.InvalidArgument,
+            "network-scoped alias is supported only for containers in user defined networks",
+          );
+        }
+        if (o.network.includes("host") && (o.publish.length > 0 || o.publishAll === true))
+          process.stderr.write("WARNING: Published ports are discarded when using host network mode\n");
         const ports = [
           ...o.publish.flatMap(parsePortSpec),
           ...(o.publishAll ? o.expose.flatMap((e) => parsePortSpec(e)) : []),
@@ -138,7 +158,10 @@ export function register(program: Command): void {
           }),
         );
         if (o.detach) return print(c.id);
-        const code = await new Executor().interactive(c.netns, argv, { ...env, SWARMNET_TASK_NAME: c.name });
+        const code = await new Executor().interactive(sandboxOf(c), argv, {
+          ...env,
+          SWARMNET_TASK_NAME: c.name,
+        });
         await withAgent((agent) => agent.exited(c.name, code));
         process.exitCode = code;
       },
@@ -163,7 +186,7 @@ export function register(program: Command): void {
     .passThroughOptions()
     .action(async (name: string, command: string[]) => {
       const c = await withAgent((agent) => agent.inspect(name));
-      process.exitCode = await new Executor().interactive(c.netns, stripDashes(command), {
+      process.exitCode = await new Executor().interactive(sandboxOf(c), stripDashes(command), {
         SWARMNET_TASK_NAME: c.name,
       });
     });

@@ -4,14 +4,17 @@
  * Created, Scope, Driver, IPAM.Config, Internal, Attachable, Ingress, Options with the
  * VNI, Labels, Peers); `ls` filters on driver, id, name, label, scope, type, dangling.
  */
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
+import { PREDEFINED_NETWORK_NAMES } from "../common/cluster-types.js";
 import { ErrorCode, SwarmnetError, errorMessage } from "../common/errors.js";
 import { resolveNetwork } from "../manager/networks/index.js";
 import type { ListNetworksResponse__Output } from "../proto/generated/swarmnet/v1/ListNetworksResponse.js";
 import type { Network__Output } from "../proto/generated/swarmnet/v1/Network.js";
 import type { PruneNetworksResponse__Output } from "../proto/generated/swarmnet/v1/PruneNetworksResponse.js";
 import type { RemoveNetworkResponse__Output } from "../proto/generated/swarmnet/v1/RemoveNetworkResponse.js";
+import { agentSocket, withAgent } from "./agent-context.js";
 import { collect, withManagers, type ManagerClient } from "./manager-client.js";
 import { localCredentials } from "./node-identity.js";
 import { parseFormat, print, printJson, renderTable } from "./output.js";
@@ -70,7 +73,7 @@ export function filterNetworks(
             `invalid filter type=${v}: use custom or builtin`,
           );
         }
-        return v === "custom";
+        return (v === "builtin") === PREDEFINED_NETWORK_NAMES.includes(n.name);
       case "dangling":
         if (v !== "true" && v !== "false" && v !== "1" && v !== "0") {
           throw new SwarmnetError(
@@ -105,7 +108,7 @@ export function inspectView(n: Network__Output, nodeId?: string) {
           Name: e.kind === "node" ? "ingress-endpoint" : e.name,
           EndpointID: `${e.kind}:${e.id}`,
           MacAddress: e.mac,
-          IPv4Address: `${e.ip}/${e.prefixLength}`,
+          IPv4Address: e.ip === "" ? "" : `${e.ip}/${e.prefixLength}`,
           IPv6Address: "",
           ...(nodeId === undefined ? { Node: e.nodeId } : {}),
         },
@@ -146,6 +149,45 @@ export function inspectView(n: Network__Output, nodeId?: string) {
 
 async function listNetworks(client: ManagerClient): Promise<Network__Output[]> {
   return (await client.call<ListNetworksResponse__Output>((c, o, cb) => c.networks.List({}, o, cb))).networks;
+}
+
+/**
+ * The node's own networks (bridge, host, none) from its agent, and whether the node is in
+ * a cluster; none when the CLI runs where no agent answers (e.g. outside every node).
+ */
+async function nodeNetworks(): Promise<{ networks: Network__Output[]; joined: boolean } | undefined> {
+  if (!existsSync(agentSocket())) return undefined;
+  try {
+    return await withAgent(async (a) => ({
+      networks: (await a.networks()).networks,
+      joined: (await a.info()).joined,
+    }));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every network this node sees, sorted by name as Docker lists them: its own, plus the
+ * cluster's (asked of the managers unless the node is in no cluster and none was named).
+ */
+async function allNetworks(managers: string[] | undefined): Promise<Network__Output[]> {
+  const local = await nodeNetworks();
+  const cluster =
+    local === undefined || local.joined || managers !== undefined
+      ? await withManagers(managers, listNetworks)
+      : [];
+  return [...(local?.networks ?? []), ...cluster].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** `bridge`, `host`, `none`: the node's own, never removed or created by hand (Docker's message). */
+function refusePredefined(ref: string): void {
+  if (PREDEFINED_NETWORK_NAMES.includes(ref)) {
+    throw new SwarmnetError(
+      ErrorCode.PermissionDenied,
+      `${ref} is a pre-defined network and cannot be removed`,
+    );
+  }
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -248,8 +290,8 @@ export function register(program: Command): void {
         manager?: string[];
       }) => {
         const format = parseFormat(o.format);
-        await withManagers(o.manager, async (client) => {
-          const networks = filterNetworks(await listNetworks(client), o.filter ?? []);
+        {
+          const networks = filterNetworks(await allNetworks(o.manager), o.filter ?? []);
           const id = (n: Network__Output) => (o.trunc ? n.id.slice(0, SHORT_ID) : n.id);
           if (o.quiet) return print(networks.map(id).join("\n"));
           if (format === "json") {
@@ -273,7 +315,7 @@ export function register(program: Command): void {
               networks.map((n) => [id(n), n.name, n.driver, n.scope]),
             ),
           );
-        });
+        }
       },
     );
 
@@ -283,11 +325,15 @@ export function register(program: Command): void {
     .argument("<network...>", "name, id or id prefix")
     .option(...managerOption, collect)
     .action(async (refs: string[], o: { manager?: string[] }) => {
-      await withManagers(o.manager, async (client) => {
-        const all = await listNetworks(client);
-        const self = localCredentials()?.nodeId;
-        printJson(refs.map((r) => inspectView(resolveNetwork(all, r), self)));
-      });
+      const all = await allNetworks(o.manager);
+      const self = localCredentials()?.nodeId;
+      printJson(
+        refs.map((r) => {
+          const n = resolveNetwork(all, r);
+          // The node's own networks list this node's containers whatever its cluster id.
+          return inspectView(n, PREDEFINED_NETWORK_NAMES.includes(n.name) ? undefined : self);
+        }),
+      );
     });
 
   network
@@ -302,6 +348,7 @@ export function register(program: Command): void {
         const failures: unknown[] = [];
         for (const r of refs) {
           try {
+            refusePredefined(r);
             await client.call<RemoveNetworkResponse__Output>((c, opts, cb) =>
               c.networks.Remove({ network: r }, opts, cb),
             );

@@ -305,12 +305,21 @@ export class Executor {
     }
   }
 
-  /** Runs a command inside a namespace attached to this terminal; resolves to its exit code. */
-  interactive(netns: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
+  /**
+   * Runs a command inside a namespace (undefined: this one) attached to this terminal;
+   * resolves to its exit code.
+   */
+  interactive(
+    netns: string | undefined,
+    argv: readonly string[],
+    env: Record<string, string>,
+  ): Promise<number> {
     return new Promise((resolve, reject) => {
       // nsenter (network namespace only) for the reason given at startDetached: a nested
       // `swarmnet` may create namespaces, which must be visible outside this command.
-      const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], {
+      const [file = "", ...args] =
+        netns === undefined ? argv : ["nsenter", `--net=/run/netns/${netns}`, "--", ...argv];
+      const child = spawn(file, args, {
         stdio: "inherit",
         env: { ...process.env, ...env },
       });

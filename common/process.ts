@@ -39,13 +39,24 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left; resolves when all are gone. */
-export async function stopProcesses(pids: readonly number[], graceMs = 3000): Promise<void> {
+/**
+ * SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left; resolves when all are gone.
+ * `group`: each pid leads a process group (started detached) and the signals go to the group.
+ */
+export async function stopProcesses(
+  pids: readonly number[],
+  graceMs = 3000,
+  options: { group?: boolean } = {},
+): Promise<void> {
   const live = pids.filter(isAlive);
-  for (const pid of live) signal(pid, "SIGTERM");
+  const send = (pid: number, sig: NodeJS.Signals) => {
+    if (options.group === true) signal(-pid, sig);
+    signal(pid, sig);
+  };
+  for (const pid of live) send(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
   while (live.some(isAlive) && Date.now() < deadline) await sleep(50);
-  for (const pid of live.filter(isAlive)) signal(pid, "SIGKILL");
+  for (const pid of live) if (options.group === true || isAlive(pid)) send(pid, "SIGKILL");
   const hard = Date.now() + 2000;
   while (live.some(isAlive) && Date.now() < hard) await sleep(20);
 }

@@ -12,6 +12,7 @@ import type { AgentInfo__Output } from "../../proto/generated/swarmnet/v1/AgentI
 import type { ConnectRequest } from "../../proto/generated/swarmnet/v1/ConnectRequest.js";
 import type { ContainerInfo__Output } from "../../proto/generated/swarmnet/v1/ContainerInfo.js";
 import type { DisconnectRequest } from "../../proto/generated/swarmnet/v1/DisconnectRequest.js";
+import type { ListNetworksResponse__Output } from "../../proto/generated/swarmnet/v1/ListNetworksResponse.js";
 import type { ListContainersResponse__Output } from "../../proto/generated/swarmnet/v1/ListContainersResponse.js";
 import type { MembersResponse__Output } from "../../proto/generated/swarmnet/v1/MembersResponse.js";
 import type { RemoveResponse__Output } from "../../proto/generated/swarmnet/v1/RemoveResponse.js";
@@ -64,6 +65,11 @@ export class AgentClient {
 
   disconnect(r: DisconnectRequest): Promise<ContainerInfo__Output> {
     return this.unary("Disconnect", r);
+  }
+
+  /** The node's own networks (bridge, host, none) with its containers on them. */
+  networks(): Promise<ListNetworksResponse__Output> {
+    return this.unary("Networks", {});
   }
 
   exited(name: string, exitCode: number): Promise<ContainerInfo__Output> {

@@ -10,8 +10,7 @@ import { grpcPackageDefinition } from "../../common/proto.js";
 import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
 import type { AgentControlHandlers } from "../../proto/generated/swarmnet/v1/AgentControl.js";
 import type { Agent } from "../agent.js";
-import type { MemberView } from "../gossip-node.js";
-import { containerInfo } from "./convert.js";
+import { containerInfo, localNetworksInfo } from "./convert.js";
 
 const STOP_GRACE_DEFAULT_S = 10;
 
@@ -21,7 +20,8 @@ export class ControlServer {
   constructor(
     private readonly agent: Agent,
     readonly socketPath: string,
-    private readonly members: () => MemberView[] = () => [],
+    /** Whether the node joined a cluster (its dispatcher stream is set up). */
+    private readonly joined: () => boolean = () => false,
   ) {}
 
   async start(): Promise<void> {
@@ -47,6 +47,7 @@ export class ControlServer {
 
   private handlers(): AgentControlHandlers {
     const agent = this.agent;
+    const containers = agent.containers;
     const node = agent.config.nodeName;
     const info = (c: Parameters<typeof containerInfo>[0]) => containerInfo(c, node);
     return {
@@ -55,15 +56,15 @@ export class ControlServer {
         advertiseAddr: agent.config.advertiseAddr ?? "",
         managers: agent.config.managers,
         netnsPrefix: agent.config.netnsPrefix,
-        capabilities: agent.capabilities && {
-          kernelRelease: agent.capabilities.kernelRelease,
-          features: agent.capabilities.features,
-        },
+        capabilities: agent.description() ?? null,
+        joined: this.joined(),
+        drivers: agent.drivers?.available() ?? [],
       })),
-      Members: unary(async () => ({ members: this.members() })),
+      Members: unary(async () => ({ members: agent.members() })),
+      Networks: unary(async () => ({ networks: localNetworksInfo(agent) })),
       Run: unary(async (r) =>
         info(
-          await agent.run({
+          await containers.run({
             name: r.name === "" ? undefined : r.name,
             networks: r.networks.map((n) => ({
               network: n.network,
@@ -82,23 +83,23 @@ export class ControlServer {
           }),
         ),
       ),
-      List: unary(async (r) => ({ containers: agent.containers(r.all).map(info) })),
-      Inspect: unary(async (r) => info(agent.find(r.name))),
+      List: unary(async (r) => ({ containers: containers.list(r.all).map(info) })),
+      Inspect: unary(async (r) => info(containers.find(r.name))),
       Stop: unary(async (r) =>
-        info(await agent.stopContainer(r.name, (r.timeoutSeconds || STOP_GRACE_DEFAULT_S) * 1000)),
+        info(await containers.stopContainer(r.name, (r.timeoutSeconds || STOP_GRACE_DEFAULT_S) * 1000)),
       ),
-      Remove: unary(async (r) => ({ id: (await agent.remove(r.name, r.force)).id })),
+      Remove: unary(async (r) => ({ id: (await containers.remove(r.name, r.force)).id })),
       Connect: unary(async (r) =>
         info(
-          await agent.connect(r.container, {
+          await containers.connect(r.container, {
             network: r.network?.network ?? "",
             ip: r.network?.ip ? r.network.ip : undefined,
             aliases: r.network?.aliases ?? [],
           }),
         ),
       ),
-      Disconnect: unary(async (r) => info(await agent.disconnect(r.container, r.network, r.force))),
-      Exited: unary(async (r) => info(agent.exited(r.name, r.exitCode))),
+      Disconnect: unary(async (r) => info(await containers.disconnect(r.container, r.network, r.force))),
+      Exited: unary(async (r) => info(containers.exited(r.name, r.exitCode))),
     };
   }
 }

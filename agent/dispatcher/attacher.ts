@@ -23,7 +23,7 @@ import type { AttachmentsClient } from "../../proto/generated/swarmnet/v1/Attach
 import type { Attachment, AttachRequest, NetworkAttacher } from "../attachments.js";
 import type { DispatcherClient } from "./client.js";
 import type { ClusterCredentials } from "./credentials.js";
-import { OPT_DATA_PATH_PORT } from "./intent.js";
+import { networkFromProto } from "./intent.js";
 
 export interface ManagerAttacherOptions {
   /** Managers to try (host:port), asked at every call so a changing list is followed. */
@@ -87,18 +87,10 @@ export class ManagerAttacher implements NetworkAttacher {
       throw new SwarmnetError(ErrorCode.Internal, "the manager's attach answer had no network");
     }
     return {
-      network: {
-        id: n.id,
-        name: n.name,
-        driver: n.driver,
-        vni: n.vni,
-        subnet: res.subnet,
-        gateway: res.gateway,
-        attachable: n.attachable,
-        internal: n.internal,
-        ingress: n.ingress,
-        options: { ...n.options, [OPT_DATA_PATH_PORT]: String(res.dataPathPort) },
-      },
+      intent: networkFromProto(n),
+      subnet: res.subnet,
+      gateway: res.gateway,
+      dataPathPort: res.dataPathPort,
       ip: res.ip,
     };
   }

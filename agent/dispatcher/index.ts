@@ -19,11 +19,11 @@ export {
   emptyState,
   keyRingFromProto,
   networkFromProto,
-  networkSpecFor,
+  driverNetworkFor,
+  dataPathPort,
   serviceFromProto,
   taskAttachments,
   taskFromProto,
-  OPT_DATA_PATH_PORT,
   type ClusterSettings,
   type GossipSeed,
   type IngressEndpointIntent,
@@ -31,7 +31,7 @@ export {
   type IntentState,
   type IpamConfigIntent,
   type NetworkIntent,
-  type PublishedPortIntent,
+  type PublishedPort,
   type ServiceIntent,
   type ServiceVipIntent,
   type TaskIntent,
@@ -52,3 +52,4 @@ export {
   type MembershipOptions,
 } from "./membership.js";
 export { ManagerAttacher, MANAGER_ATTACHER_DEFAULTS, type ManagerAttacherOptions } from "./attacher.js";
+export { DEFAULT_DATA_PATH_PORT } from "../../common/cluster-types.js";

@@ -53,116 +53,33 @@ import type { IngressEndpoint__Output } from "../../proto/generated/swarmnet/v1/
 import type { PublishedPort__Output } from "../../proto/generated/swarmnet/v1/PublishedPort.js";
 import type { Service__Output } from "../../proto/generated/swarmnet/v1/Service.js";
 import type { Task__Output } from "../../proto/generated/swarmnet/v1/Task.js";
+import {
+  DEFAULT_DATA_PATH_PORT,
+  type ClusterSettings,
+  type GossipSeed,
+  type IngressEndpointIntent,
+  type NetworkIntent,
+  type PublishedPort,
+  type ServiceIntent,
+  type TaskIntent,
+} from "../../common/cluster-types.js";
 import { sameKeyRing, secretBytes, validateKeyRing, type KeyRing } from "../../common/key-schedule.js";
 import { cidrContains, parseCidr, parseIpv4 } from "../../common/net-addr.js";
-import type { Attachment, NetworkSpec } from "../attachments.js";
+import type { Attachment } from "../attachments.js";
+import type { DriverNetwork } from "../drivers/driver.js";
 
-export interface IpamConfigIntent {
-  subnet: string;
-  gateway: string;
-  ipRange: string | undefined;
-  auxAddresses: Record<string, string>;
-}
-
-export interface NetworkIntent {
-  id: string;
-  name: string;
-  driver: string;
-  scope: "swarm" | "local";
-  createdAt: string;
-  internal: boolean;
-  attachable: boolean;
-  ingress: boolean;
-  ipam: { driver: string; configs: IpamConfigIntent[]; options: Record<string, string> };
-  options: Record<string, string>;
-  labels: Record<string, string>;
-  /** VXLAN id, overlay networks only. */
-  vni: number | undefined;
-  encrypted: boolean;
-  /** MTU asked for with an option; undefined = the driver's default. */
-  mtu: number | undefined;
-}
-
-export interface GossipSeed {
-  nodeId: string;
-  hostname: string;
-  address: string;
-}
-
-export interface ClusterSettings {
-  clusterId: string;
-  dataPathPort: number;
-}
-
-/** A published port of a service. */
-export interface PublishedPortIntent {
-  protocol: "tcp" | "udp";
-  targetPort: number;
-  publishedPort: number;
-  /** ingress: on every node through the routing mesh; host: only on nodes running a task. */
-  mode: "ingress" | "host";
-}
-
-/** A service's virtual IP on one of its networks (endpoint mode vip). */
-export interface ServiceVipIntent {
-  networkId: string;
-  ip: string;
-  prefixLength: number;
-}
-
-export interface ServiceIntent {
-  id: string;
-  name: string;
-  mode: "replicated" | "global";
-  /** Replicated mode: tasks wanted (0 for global). */
-  replicas: number;
-  /** vip: one VIP per network balances over the tasks; dnsrr: no VIP, DNS round robin. */
-  endpointMode: "vip" | "dnsrr";
-  ports: PublishedPortIntent[];
-  /** One per network in `networks` (endpoint mode vip), the ingress network included. */
-  vips: ServiceVipIntent[];
-  /** Every network the service's tasks are on: its own plus ingress while it has an ingress port. */
-  networks: string[];
-  /** The ingress network and the service's VIP on it, while an ingress-mode port is published. */
-  ingress: { networkId: string; vip: string } | undefined;
-  /** Bumped by every change of the service. */
-  version: number;
-}
-
-/** A task's address on one network (allocated by the managers when the task was made). */
-export interface TaskNetworkIntent {
-  networkId: string;
-  ip: string;
-}
-
-/** A task assigned to this node. */
-export interface TaskIntent {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  /** "web.1" (replicated) or "web.<node id>" (global), as `service ps` shows it. */
-  name: string;
-  /** "web.1.<task id>": the container's name, unique; also SWARMNET_TASK_NAME. */
-  containerName: string;
-  /** 1…replicas; 0 for global mode. */
-  slot: number;
-  nodeId: string;
-  /** running: run it (keep it running); shutdown: stop and remove it, then report shutdown. */
-  desiredState: "running" | "shutdown";
-  command: string[];
-  /** Includes SWARMNET_TASK_NAME, SWARMNET_SERVICE_NAME, SWARMNET_SERVICE_ID, SWARMNET_TASK_ID, SWARMNET_TASK_SLOT. */
-  env: Record<string, string>;
-  /** One endpoint per network, in order (the first is the default route's). */
-  networks: TaskNetworkIntent[];
-  /** The service's published ports (host-mode ones open on this node to this task). */
-  ports: PublishedPortIntent[];
-}
-
-/** This node's address on the ingress network. */
-export interface IngressEndpointIntent {
-  networkId: string;
-  ip: string;
-}
+export type {
+  ClusterSettings,
+  GossipSeed,
+  IngressEndpointIntent,
+  IpamConfigIntent,
+  NetworkIntent,
+  PublishedPort,
+  ServiceIntent,
+  ServiceVipIntent,
+  TaskIntent,
+  TaskNetworkIntent,
+} from "../../common/cluster-types.js";
 
 export interface IntentState {
   /** The etcd revision this state reflects (0 before the first snapshot). */
@@ -264,7 +181,7 @@ function applyKeys(
   return [{ kind: "keys", revision, dataKeys, gossipKeys, previousDataKeys, previousGossipKeys }];
 }
 
-function portFromProto(p: PublishedPort__Output): PublishedPortIntent {
+function portFromProto(p: PublishedPort__Output): PublishedPort {
   return {
     protocol: p.protocol === "udp" ? "udp" : "tcp",
     targetPort: p.targetPort,
@@ -309,43 +226,34 @@ function endpointFromProto(e: IngressEndpoint__Output | null | undefined): Ingre
   return e === null || e === undefined || e.ip === "" ? undefined : { networkId: e.networkId, ip: e.ip };
 }
 
-/** The network option the agent reads the VXLAN UDP port from. */
-export const OPT_DATA_PATH_PORT = "swarmnet.data-path-port";
-
 /**
  * A network as the agent's drivers take it, for an endpoint at `ip`: the subnet and
- * gateway of the IPAM config that holds the address, the data-path port as an option.
+ * gateway of the IPAM config that holds the address, and the cluster's data-path port.
  */
-export function networkSpecFor(n: NetworkIntent, ip: string, dataPathPort: number): NetworkSpec {
+export function driverNetworkFor(n: NetworkIntent, ip: string, dataPathPort: number): DriverNetwork {
   const addr = parseIpv4(ip);
   const config =
     n.ipam.configs.find((c) => {
       const cidr = parseCidr(c.subnet);
       return cidr !== undefined && addr !== undefined && cidrContains(cidr, addr);
     }) ?? n.ipam.configs[0];
-  return {
-    id: n.id,
-    name: n.name,
-    driver: n.driver,
-    vni: n.vni ?? 0,
-    subnet: config?.subnet ?? "",
-    gateway: config?.gateway ?? "",
-    attachable: n.attachable,
-    internal: n.internal,
-    ingress: n.ingress,
-    options: { ...n.options, [OPT_DATA_PATH_PORT]: String(dataPathPort) },
-  };
+  return { intent: n, subnet: config?.subnet ?? "", gateway: config?.gateway ?? "", dataPathPort };
+}
+
+/** The cluster's data-path port as the state says (the default before it says). */
+export function dataPathPort(state: IntentState | undefined): number {
+  return state?.cluster?.dataPathPort || DEFAULT_DATA_PATH_PORT;
 }
 
 /**
- * A task's endpoints as `Attachment`s (what `Agent.run({ attachments })` takes), from the
- * networks in `state`. A network the state does not know (yet) is left out.
+ * A task's endpoints as `Attachment`s, from the networks in `state`. A network the state
+ * does not know (yet) is left out.
  */
 export function taskAttachments(state: IntentState, task: TaskIntent): Attachment[] {
-  const port = state.cluster?.dataPathPort ?? 4789;
+  const port = dataPathPort(state);
   return task.networks.flatMap((tn) => {
     const n = state.networks.get(tn.networkId);
-    return n === undefined ? [] : [{ network: networkSpecFor(n, tn.ip, port), ip: tn.ip }];
+    return n === undefined ? [] : [{ ...driverNetworkFor(n, tn.ip, port), ip: tn.ip }];
   });
 }
 

@@ -11,6 +11,7 @@
  * caller. start() begins dirty for the same reason: a crashed predecessor may have left
  * states behind.
  */
+import { SerialQueue } from "../../common/serial-queue.js";
 import type { Logger } from "pino";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { Executor } from "../../common/executor.js";
@@ -64,7 +65,7 @@ export class KernelEncryptionBackend implements EncryptionBackend {
   private appliedGuard: string | undefined;
   private dirty = true;
   private started = false;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(private readonly deps: KernelBackendDeps) {
     this.ex = deps.executor;
@@ -86,11 +87,8 @@ export class KernelEncryptionBackend implements EncryptionBackend {
     };
   }
 
-  /** Runs reconciles one at a time, in call order; a failure does not block later ones. */
   private serialize(job: () => Promise<void>): Promise<void> {
-    const next = this.queue.then(job, job);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(job);
   }
 
   start(): Promise<void> {

@@ -43,6 +43,7 @@
  * removes both; a datapath that dies unexpectedly is restarted (keys and peers pushed
  * again) and counted in `datapathRestarts`.
  */
+import { SerialQueue } from "../../common/serial-queue.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
@@ -115,7 +116,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
   private restarts = 0;
   private nextId = 1;
   private restartTimer: NodeJS.Timeout | undefined;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(private readonly deps: UserspaceBackendDeps) {
     this.ex = deps.executor;
@@ -136,9 +137,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
   }
 
   private serialize(job: () => Promise<void>): Promise<void> {
-    const next = this.queue.then(job, job);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(job);
   }
 
   start(): Promise<void> {

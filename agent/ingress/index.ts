@@ -47,3 +47,4 @@ export { renderRuleset, renderFullScript, renderChangeScript } from "./render.js
 export { buildModel, TABLE_FAMILY, TABLE_NAME, INGRESS_MARK, type TableModel } from "./ruleset-model.js";
 export { diffModels } from "./diff.js";
 export { assignSlots } from "./slots.js";
+export { nodeMeshReconciler, ContainerMeshes } from "./mesh-reconciler.js";

@@ -101,5 +101,4 @@ export interface MeshState {
   dataPathPort?: number;
 }
 
-/** IANA's VXLAN port (RFC 7348), Docker's default data-path port. */
-export const DEFAULT_DATA_PATH_PORT = 4789;
+export { DEFAULT_DATA_PATH_PORT } from "../../common/cluster-types.js";

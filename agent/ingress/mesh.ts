@@ -22,6 +22,7 @@ import { RealClock } from "../../common/clock.js";
 import type { ConntrackFilter, Executor } from "../../common/executor.js";
 import type { Logger } from "../../common/logger.js";
 import { silentLogger } from "../../common/logger.js";
+import { SerialQueue } from "../../common/serial-queue.js";
 import { loadMeshConfig, type MeshConfig } from "./config.js";
 import { changeSize, diffModels, needsFullRender } from "./diff.js";
 import type { ApplyStats, LoadBalancer, RulesetSize } from "./load-balancer.js";
@@ -47,7 +48,7 @@ export class Mesh implements LoadBalancer {
   private applied: TableModel | undefined;
   private pendingFlows: ConntrackFilter[] = [];
   private sysctlsSet = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private timer: TimerHandle | undefined;
 
   constructor(
@@ -203,9 +204,7 @@ export class Mesh implements LoadBalancer {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(fn);
   }
 }
 

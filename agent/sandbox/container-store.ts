@@ -1,7 +1,8 @@
 /**
  * Persistence of container records: one JSON file written atomically (write, rename) on
  * every change. Small by design: a node runs tens to hundreds of containers, and the
- * file is only read at start.
+ * file is only read at start. Records are immutable values (see container.ts); `version`
+ * counts changes so a snapshot of the node can be reused while nothing changed.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -9,14 +10,18 @@ import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { ContainerRecord } from "./container.js";
 
 export class ContainerStore {
-  private readonly file: string;
+  private readonly file: string | undefined;
   private readonly records = new Map<string, ContainerRecord>();
+  private list: readonly ContainerRecord[] | undefined;
+  version = 0;
 
-  constructor(readonly stateDir: string) {
-    this.file = join(stateDir, "containers.json");
+  /** `stateDir` undefined: memory only (unit tests). */
+  constructor(readonly stateDir: string | undefined) {
+    this.file = stateDir === undefined ? undefined : join(stateDir, "containers.json");
   }
 
   load(): void {
+    if (this.stateDir === undefined || this.file === undefined) return;
     mkdirSync(this.stateDir, { recursive: true });
     if (!existsSync(this.file)) return;
     try {
@@ -25,10 +30,12 @@ export class ContainerStore {
     } catch (err) {
       throw new SwarmnetError(ErrorCode.InvalidConfig, `cannot read ${this.file}`, { cause: err });
     }
+    this.changed();
   }
 
-  all(): ContainerRecord[] {
-    return [...this.records.values()];
+  /** Every record, as one array that stays the same object until the next change. */
+  all(): readonly ContainerRecord[] {
+    return (this.list ??= [...this.records.values()]);
   }
 
   get(id: string): ContainerRecord | undefined {
@@ -37,15 +44,18 @@ export class ContainerStore {
 
   put(c: ContainerRecord): void {
     this.records.set(c.id, c);
-    this.save();
+    this.changed();
   }
 
   delete(id: string): void {
-    this.records.delete(id);
-    this.save();
+    if (!this.records.delete(id)) return;
+    this.changed();
   }
 
-  private save(): void {
+  private changed(): void {
+    this.list = undefined;
+    this.version++;
+    if (this.file === undefined) return;
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.all(), null, 2) + "\n");
     renameSync(tmp, this.file);

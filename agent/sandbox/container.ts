@@ -1,48 +1,65 @@
 /**
- * A container (a standalone one or a service task) as the agent records it: a network
- * namespace, a process, and one endpoint per network it is attached to. Records live in
- * `<stateDir>/containers.json` so a restarted agent knows what it owns and adopts it.
+ * A container (a standalone one or a service task) as the agent records it: a sandbox (a
+ * network namespace of its own, or the node's for the host network), a process, and one
+ * endpoint per network it is attached to. Records live in `<stateDir>/containers.json` so
+ * a restarted agent knows what it owns and adopts it.
+ *
+ * Records are immutable values: a change is a new record put into the store, so a node
+ * snapshot taken for a reconcile pass never changes under the pass.
  */
-import type { OverlayNetwork } from "../vxlan/index.js";
 import type { PortMapping } from "./port-spec.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
 
-/** The overlay driver's view of an endpoint's network, plus what the agent decides with. */
-export interface EndpointNetwork extends OverlayNetwork {
-  /** Docker's --internal: no egress through the gateway bridge. */
-  internal: boolean;
-  /** `--opt encrypted`: remote traffic goes through the encryption backend. */
-  encrypted?: boolean;
-}
-
 export interface EndpointRecord {
-  network: EndpointNetwork;
+  networkId: string;
+  networkName: string;
+  /** The network's driver: only it reads `driverData`. */
+  driver: string;
+  /** "" on networks without addresses (host, none). */
   ip: string;
   prefixLength: number;
+  /** The network's gateway for this endpoint ("" when there is none). */
+  gateway: string;
   mac: string;
-  aliases: string[];
-  /** Interface name inside the container: eth0, eth1, … in attach order. */
+  mtu: number;
+  /** Docker's --internal: no way out of the network. */
+  internal: boolean;
+  aliases: readonly string[];
+  /** Interface name inside the container: eth0, eth1, … in attach order ("" for host, none). */
   ifname: string;
+  /** The driver's own data for this endpoint (VNI, data-path port, …); opaque elsewhere. */
+  driverData: Readonly<Record<string, string | number | boolean>>;
 }
 
 export interface ContainerRecord {
-  id: string;
-  name: string;
-  netns: string;
-  command: string[];
-  env: Record<string, string>;
-  status: ContainerStatus;
-  pid: number;
-  exitCode: number;
-  createdAt: string;
-  endpoints: EndpointRecord[];
+  readonly id: string;
+  readonly name: string;
+  /** The container's namespace; undefined: the node's own (the host network). */
+  readonly netns: string | undefined;
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly status: ContainerStatus;
+  readonly pid: number;
+  readonly exitCode: number;
+  readonly createdAt: string;
+  readonly endpoints: readonly EndpointRecord[];
   /** Address on the node's gateway bridge (egress), when the container has one. */
-  gatewayIp?: string;
+  readonly gatewayIp?: string;
   /** Service and task ids of a task; empty for a standalone container. */
-  labels: Record<string, string>;
+  readonly labels: Readonly<Record<string, string>>;
   /** `run -p`: ports of the node forwarded to this container. */
-  ports?: PortMapping[];
+  readonly ports?: readonly PortMapping[];
+}
+
+/** A service task's container: its addresses are the managers' to free, not the agent's. */
+export function isTask(c: ContainerRecord): boolean {
+  return c.labels["taskId"] !== undefined;
+}
+
+/** The endpoint key other nodes know it by: container id + network id. */
+export function endpointKey(c: ContainerRecord, ep: EndpointRecord): string {
+  return `${c.id}/${ep.networkId}`;
 }
 
 /** The first free ethN name in a container. */

@@ -1,10 +1,12 @@
 /**
  * The sandbox runtime: a container is a network namespace plus a process started inside
- * it with `ip netns exec` (through the executor). No image, no filesystem isolation:
- * swarmnet is the network layer, and its tasks are host programs in their own network.
+ * it (through the executor). No image, no filesystem isolation: swarmnet is the network
+ * layer, and its tasks are host programs in their own network. A container on the host
+ * network has no namespace of its own: its process runs in the node's (the agent's).
  *
- * Stopping sends SIGTERM to every process in the namespace, then SIGKILL after the grace
- * period; removing also deletes the namespace (which deletes its veth ends).
+ * Stopping sends SIGTERM to every process in the namespace (for a host-network container:
+ * its process group), then SIGKILL after the grace period; removing also deletes the
+ * namespace (which deletes its veth ends).
  */
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -21,6 +23,7 @@ export class SandboxRuntime {
   }
 
   async create(c: ContainerRecord): Promise<void> {
+    if (c.netns === undefined) return;
     await this.ex.netnsAdd(c.netns);
     await this.ex.ip(["link", "set", "lo", "up"], { netns: c.netns });
   }
@@ -31,7 +34,11 @@ export class SandboxRuntime {
 
   /** Starts the container's process; `onExit` gets its exit code while this agent lives. */
   start(c: ContainerRecord, onExit: (code: number) => void): number {
-    const proc = this.ex.startDetached(c.command, { netns: c.netns, logFile: this.logFile(c), env: c.env });
+    const proc = this.ex.startDetached(c.command, {
+      netns: c.netns,
+      logFile: this.logFile(c),
+      env: { ...c.env },
+    });
     void proc.exited.then((code) => onExit(code ?? 128));
     return proc.pid;
   }
@@ -41,16 +48,22 @@ export class SandboxRuntime {
   }
 
   async stop(c: ContainerRecord, graceMs: number): Promise<void> {
+    if (c.netns === undefined) {
+      // Its own process group (started detached): the whole group goes.
+      if (c.pid > 0) await stopProcesses([c.pid], graceMs, { group: true });
+      return;
+    }
     const pids = await this.ex.netnsPids(c.netns);
     await stopProcesses(c.pid > 0 ? [...new Set([c.pid, ...pids])] : pids, graceMs);
   }
 
   async remove(c: ContainerRecord): Promise<void> {
     await this.stop(c, 0);
-    await this.ex.netnsDelete(c.netns);
+    if (c.netns !== undefined) await this.ex.netnsDelete(c.netns);
   }
 
-  async exists(c: ContainerRecord): Promise<boolean> {
-    return (await this.ex.netnsList()).includes(c.netns);
+  /** Whether the sandbox survived (a host-network container's is the node's: always). */
+  async exists(c: ContainerRecord, namespaces: readonly string[]): Promise<boolean> {
+    return c.netns === undefined || namespaces.includes(c.netns);
   }
 }

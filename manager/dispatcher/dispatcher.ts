@@ -23,7 +23,8 @@ import type { Logger } from "../../common/logger.js";
 import { newId } from "../cluster/ids.js";
 import { checkNodeCredential } from "../cluster/node-auth.js";
 import { keys } from "../store/keys.js";
-import type { KernelCapabilityRecord, NodeRecord, SessionRecord } from "../store/records.js";
+import type { NodeRecord, SessionRecord } from "../store/records.js";
+import type { NodeCapabilities } from "../../common/cluster-types.js";
 import type { Store } from "../store/store.js";
 import { forNode, type ChangeBatch, type IntentSnapshot, type IntentView } from "./intent-view.js";
 
@@ -46,7 +47,7 @@ export interface SessionOpenRequest {
   hostname: string;
   advertiseAddr: string;
   underlayAddrs: string[];
-  capabilities: { kernelRelease: string; features: KernelCapabilityRecord[] } | undefined;
+  capabilities: NodeCapabilities | undefined;
   resumeRevision: number;
 }
 

@@ -165,7 +165,11 @@ export function sessionRequest(r: SessionRequest__Output): SessionOpenRequest {
     capabilities:
       r.capabilities === null || r.capabilities === undefined
         ? undefined
-        : { kernelRelease: r.capabilities.kernelRelease, features: r.capabilities.features },
+        : {
+            kernelRelease: r.capabilities.kernelRelease,
+            features: r.capabilities.features,
+            drivers: r.capabilities.drivers,
+          },
     resumeRevision: Number(r.resumeRevision),
   };
 }

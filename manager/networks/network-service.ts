@@ -74,6 +74,21 @@ export function underlayPrefixes(nodes: readonly NodeRecord[]): TakenPrefix[] {
 }
 
 /**
+ * A network whose driver no node runs could never carry a container: refused. Nodes that
+ * have not reported their drivers yet (a fresh cluster, an old agent) are not counted; a
+ * cluster where none has reported accepts any known driver.
+ */
+function checkDriverRuns(driver: string, nodes: readonly NodeRecord[]): void {
+  const reported = nodes.flatMap((n) => (n.capabilities?.drivers?.length ? [n.capabilities.drivers] : []));
+  if (reported.length === 0 || reported.some((d) => d.includes(driver))) return;
+  const running = [...new Set(reported.flat())].sort().join(", ");
+  throw new SwarmnetError(
+    ErrorCode.Unsupported,
+    `no node of the cluster runs the ${driver} network driver (its nodes run ${running})`,
+  );
+}
+
+/**
  * Plans one network inside a transaction: reads (guarded, all at once) what it must not
  * collide with — names, networks, subnets, VNIs, node underlays — decides in plain code,
  * and only then queues the writes, so a refused request has written nothing. Used by
@@ -94,6 +109,7 @@ export async function planNetwork(
   if (nameTaken) {
     throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${spec.name} already exists`);
   }
+  checkDriverRuns(spec.driver, nodes);
   const ingress = spec.ingress ? networks.find((n) => n.ingress) : undefined;
   if (ingress !== undefined) {
     throw new SwarmnetError(

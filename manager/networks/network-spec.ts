@@ -15,6 +15,7 @@
  *   parent, macvlan_mode                   macvlan (mode bridge|private|vepa|passthru)
  * Other keys are kept and passed to the driver unchecked, as Docker does.
  */
+import { PREDEFINED_NETWORK_NAMES } from "../../common/cluster-types.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { parseIpamRequest, type ParsedIpamConfig } from "../ipam/index.js";
 import type { NetworkScope } from "../store/records.js";
@@ -82,6 +83,10 @@ export function parseNetworkSpec(input: CreateNetworkInput): NetworkSpec {
     throw invalid(
       `invalid network name ${JSON.stringify(name)}: use up to ${MAX_NAME_LENGTH} letters, digits, _ . - (not starting with _ . -)`,
     );
+  }
+  if (PREDEFINED_NETWORK_NAMES.includes(name)) {
+    // Docker's answer: every node has these already.
+    throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${name} already exists`);
   }
   const driver = input.driver === "" ? DEFAULT_DRIVER : input.driver;
   if (driver === "host" || driver === "null" || driver === "none") {

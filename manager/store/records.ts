@@ -6,6 +6,7 @@
  * `decode` is the single place stored JSON becomes a typed record; a value that is not
  * a JSON object is reported with its key as corrupt instead of failing somewhere later.
  */
+import type { NodeCapabilities } from "../../common/cluster-types.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 
 export type NodeRole = "manager" | "worker";
@@ -40,11 +41,7 @@ export interface ClusterRecord {
   lastKeyRotationAt?: string;
 }
 
-export interface KernelCapabilityRecord {
-  name: string;
-  available: boolean;
-  detail: string;
-}
+export type { KernelCapability as KernelCapabilityRecord } from "../../common/cluster-types.js";
 
 export interface NodeRecord {
   id: string;
@@ -54,7 +51,7 @@ export interface NodeRecord {
   advertiseAddr: string;
   /** Every underlay address the agent reported; IPAM keeps subnets clear of them. */
   underlayAddrs: string[];
-  capabilities: { kernelRelease: string; features: KernelCapabilityRecord[] } | undefined;
+  capabilities: NodeCapabilities | undefined;
   /** sha256 (hex) of the node's secret; "" once the node left (it may not reconnect). */
   credentialHash: string;
   createdAt: string;

@@ -89,16 +89,16 @@ describe("attachments for standalone containers (integration: agent client → m
       ip: undefined,
     });
     assert.equal(a.ip, "10.70.0.2");
-    assert.equal(a.network.name, "ov1");
-    assert.equal(a.network.driver, "overlay");
-    assert.equal(a.network.subnet, "10.70.0.0/29");
-    assert.equal(a.network.gateway, "10.70.0.1");
-    assert.equal(a.network.attachable, true);
-    assert.ok(a.network.vni >= 4096);
-    assert.equal(a.network.options["swarmnet.data-path-port"], "4789");
+    assert.equal(a.intent.name, "ov1");
+    assert.equal(a.intent.driver, "overlay");
+    assert.equal(a.subnet, "10.70.0.0/29");
+    assert.equal(a.gateway, "10.70.0.1");
+    assert.equal(a.intent.attachable, true);
+    assert.ok((a.intent.vni ?? 0) >= 4096);
+    assert.equal(a.dataPathPort, 4789);
     // An agent retrying after a lost answer gets the same address back.
     const again = await attacher.attach({
-      network: a.network.id,
+      network: a.intent.id,
       containerId: "c1aaaa",
       containerName: "web1",
       ip: undefined,
@@ -199,7 +199,7 @@ describe("attachments for standalone containers (integration: agent client → m
   it("release frees the address (idempotently); the network can then be removed", async () => {
     const ov1 = (
       await attacher.attach({ network: "ov1", containerId: "c1aaaa", containerName: "web1", ip: undefined })
-    ).network;
+    ).intent;
     for (const id of ["c1aaaa", "c2bbbb", "c3", "c4", "c5"]) await attacher.release(ov1.id, id);
     await attacher.release(ov1.id, "c1aaaa");
     await attacher.release("no-such-network", "c1aaaa");
@@ -222,7 +222,7 @@ describe("attachments for standalone containers (integration: agent client → m
       ip: undefined,
     });
     assert.match(a.ip, /^\d+\.\d+\.\d+\.\d+$/);
-    await attacher.release(a.network.id, "c9");
+    await attacher.release(a.intent.id, "c9");
     assert.ok(
       isSwarmnetError(
         await refusal(

@@ -4,8 +4,8 @@
  * entries inside it, and whether each local endpoint's container side is configured.
  * Only `ip -j` / `bridge -j` reads, through the executor.
  */
-import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
-import type { Executor } from "../../common/executor.js";
+import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
+import type { Executor } from "../../../common/executor.js";
 import type { LocalEndpoint, ObservedOverlay, ObservedSandbox } from "./model.js";
 import { BRIDGE, endpointVeth, vniOfSandbox, vxlanDevice } from "./names.js";
 

@@ -9,7 +9,7 @@
  * every device inside it, but only later, so a sandbox's VXLAN device is deleted first). A network gets a sandbox only while it has a local endpoint.
  * FDB and neighbour entries use `replace`, so re-applying a plan is harmless.
  */
-import { parseCidr } from "../../common/net-addr.js";
+import { parseCidr } from "../../../common/net-addr.js";
 import type {
   LocalEndpoint,
   ObservedOverlay,

@@ -5,11 +5,16 @@
  * container into the bridge; each remote endpoint a permanent FDB + neighbour entry
  * pointing at its node's underlay address. See `plan.ts` for the order of operations.
  */
-export { OverlayDriver, type OverlayDriverOptions, type ReconcileResult } from "./driver.js";
+export { OverlayKernel, type OverlayKernelOptions, type ReconcileResult } from "./kernel.js";
+export {
+  OverlayDriver,
+  INGRESS_IFNAME,
+  VXLAN_OVERHEAD_BYTES,
+  nodeIngressPort,
+  type OverlayDriverDeps,
+} from "./overlay-driver.js";
+export { OverlayEncryption } from "./encryption.js";
+export { OVERLAY } from "./endpoint-data.js";
 export type { OverlayDesired, OverlayNetwork, LocalEndpoint, RemoteEndpoint } from "./model.js";
 export { planOverlay, type OverlayPlan } from "./plan.js";
 export { sandboxNetns, vxlanDevice, endpointVeth } from "./names.js";
-
-/** VXLAN's own overhead on IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
-export const VXLAN_OVERHEAD_BYTES = 50;
-export const DEFAULT_VXLAN_PORT = 4789;

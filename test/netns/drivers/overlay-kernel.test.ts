@@ -8,13 +8,13 @@
 import assert from "node:assert/strict";
 import { macFromIpv4, parseIpv4 } from "../../../common/net-addr.js";
 import {
-  OverlayDriver,
+  OverlayKernel,
   sandboxNetns,
   vxlanDevice,
   type LocalEndpoint,
   type OverlayDesired,
   type OverlayNetwork,
-} from "../../../agent/vxlan/index.js";
+} from "../../../agent/drivers/overlay/index.js";
 import { isRoot } from "../../support/netns.js";
 import { ScratchTopology } from "../../../deploy/lab/scratch-topology.js";
 import { transfer } from "../../support/tcp-transfer.js";
@@ -48,7 +48,7 @@ describe("overlay driver (netns, real kernel)", function () {
     dstPort: 4789,
   };
   const containers: Container[] = [];
-  const drivers = new Map<number, OverlayDriver>();
+  const drivers = new Map<number, OverlayKernel>();
   const deadNodes = new Set<number>();
 
   const mac = (ip: string) => macFromIpv4(parseIpv4(ip) ?? 0);
@@ -87,7 +87,7 @@ describe("overlay driver (netns, real kernel)", function () {
       containers.push({ name, node, net, ip, netns: await topo.container(node, name) });
     }
     for (const n of [1, 2, 3])
-      drivers.set(n, new OverlayDriver(topo.ex, { prefix: prefix(n), nodeNetns: topo.node(n).netns }));
+      drivers.set(n, new OverlayKernel(topo.ex, { prefix: prefix(n), nodeNetns: topo.node(n).netns }));
     await reconcileAll();
   });
 
@@ -140,7 +140,7 @@ describe("overlay driver (netns, real kernel)", function () {
   });
 
   it("a restarted agent's driver adopts everything without a single change", async () => {
-    const fresh = new OverlayDriver(topo.ex, { prefix: prefix(2), nodeNetns: topo.node(2).netns });
+    const fresh = new OverlayKernel(topo.ex, { prefix: prefix(2), nodeNetns: topo.node(2).netns });
     const r = await fresh.reconcile(desiredFor(2));
     assert.deepEqual(r, { batches: 0, createdSandboxes: [], deletedSandboxes: [] });
   });
@@ -218,7 +218,7 @@ describe("overlay driver (netns, real kernel)", function () {
   it("rolls back a network whose setup fails, leaving nothing behind", async () => {
     const bad: OverlayNetwork = { ...ov2, id: "net-bad", vni: 4099, gateway: "10.10.9.300" };
     const ns = await topo.container(1, "e");
-    const driver = drivers.get(1) as OverlayDriver;
+    const driver = drivers.get(1) as OverlayKernel;
     const desired = desiredFor(1);
     desired.networks.push(bad);
     desired.local.push({

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { planOverlay, type OverlayNetwork } from "../../../agent/vxlan/index.js";
-import type { ObservedOverlay, ObservedSandbox } from "../../../agent/vxlan/model.js";
+import { planOverlay, type OverlayNetwork } from "../../../agent/drivers/overlay/index.js";
+import type { ObservedOverlay, ObservedSandbox } from "../../../agent/drivers/overlay/model.js";
 
 const NET: OverlayNetwork = {
   id: "n1",

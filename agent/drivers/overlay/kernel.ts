@@ -1,5 +1,6 @@
 /**
- * The overlay driver: reconciles one node's VXLAN overlay kernel state to a desired state.
+ * The overlay driver's kernel work: reconciles one node's VXLAN overlay kernel state to a
+ * desired state.
  * Every call observes the kernel, plans the difference (pure, `plan.ts`) and applies it
  * through the executor as a few batches. Because it starts from what the kernel holds,
  * the same call adopts the objects of a previous agent after a restart (nothing is torn
@@ -9,14 +10,15 @@
  * sandboxes this call created are removed again (no half-built network is left) and the
  * error is thrown; the next reconcile starts over from what the kernel then holds.
  */
-import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
-import type { Executor } from "../../common/executor.js";
+import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
+import type { Executor } from "../../../common/executor.js";
+import { SerialQueue } from "../../../common/serial-queue.js";
 import type { OverlayDesired } from "./model.js";
 import { observeOverlay } from "./observe.js";
 import { isEmptyPlan, planOverlay, type OverlayPlan, type Step } from "./plan.js";
 import { vniOfSandbox, vxlanDevice } from "./names.js";
 
-export interface OverlayDriverOptions {
+export interface OverlayKernelOptions {
   /** Prefix of the namespaces this driver owns (the agent's `netnsPrefix`). */
   prefix: string;
   /** The node's own namespace; undefined when the agent already runs inside it. */
@@ -30,19 +32,17 @@ export interface ReconcileResult {
   deletedSandboxes: string[];
 }
 
-export class OverlayDriver {
-  private queue: Promise<unknown> = Promise.resolve();
+export class OverlayKernel {
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly ex: Executor,
-    private readonly options: OverlayDriverOptions,
+    private readonly options: OverlayKernelOptions,
   ) {}
 
   /** Makes the kernel match `desired`; serialized with every other call. */
   reconcile(desired: OverlayDesired): Promise<ReconcileResult> {
-    const run = this.queue.then(() => this.reconcileNow(desired));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.reconcileNow(desired));
   }
 
   /** The plan a reconcile would apply now, without applying it (for inspection and tests). */

@@ -1,0 +1,69 @@
+/**
+ * One node snapshot: everything the agent's reconcilers compute desired kernel state
+ * from — the managers' intent, the gossiped endpoint facts, this node's containers and a
+ * few facts about the node itself. Taken synchronously at the start of a pass, and every
+ * `desired()` is synchronous, so a pass never sees a half-applied change.
+ *
+ * The parts are immutable values (container records are replaced, never mutated; the
+ * endpoint table hands out one array per version); the intent state is the dispatcher's,
+ * changed only between passes. A snapshot is reused while none of its sources changed.
+ */
+import type { EndpointFact, EndpointTable } from "./attachments.js";
+import type { IntentState } from "./dispatcher/index.js";
+import type { ContainerRecord } from "./sandbox/container.js";
+import type { ContainerStore } from "./sandbox/container-store.js";
+
+export interface NodeFacts {
+  name: string;
+  /** The underlay address other nodes reach this one on; undefined: no gossip, no overlay peers. */
+  advertiseAddr: string | undefined;
+  underlayMtu: number;
+}
+
+export interface NodeSnapshot {
+  readonly node: NodeFacts;
+  /** The managers' intent; undefined until the node joined a cluster and got a snapshot. */
+  readonly intent: IntentState | undefined;
+  /** Facts of every live endpoint (this node's included) on the networks this node joined. */
+  readonly endpoints: readonly EndpointFact[];
+  readonly containers: readonly ContainerRecord[];
+}
+
+export class NodeState {
+  private intentState: IntentState | undefined;
+  private intentVersion = 0;
+  private cached: { snapshot: NodeSnapshot; key: string } | undefined;
+
+  constructor(
+    readonly node: NodeFacts,
+    private readonly store: ContainerStore,
+    private readonly endpoints: () => EndpointTable,
+  ) {}
+
+  get intent(): IntentState | undefined {
+    return this.intentState;
+  }
+
+  /** The intent changed (the dispatcher applied a batch or a snapshot). */
+  setIntent(intent: IntentState | undefined): void {
+    this.intentState = intent;
+    this.intentVersion++;
+  }
+
+  snapshot(): NodeSnapshot {
+    const table = this.endpoints();
+    const key = `${this.intentVersion}/${this.store.version}/${table.version}`;
+    if (this.cached?.key !== key) {
+      this.cached = {
+        key,
+        snapshot: {
+          node: this.node,
+          intent: this.intentState,
+          endpoints: table.all(),
+          containers: this.store.all(),
+        },
+      };
+    }
+    return this.cached.snapshot;
+  }
+}

@@ -1,0 +1,450 @@
+/**
+ * Container lifecycle on this node: run, stop, remove, connect and disconnect, for
+ * standalone containers (addresses from the managers' IPAM, or none for host/none) and
+ * service tasks (addresses the scheduler already allocated). It decides and records; the
+ * kernel follows through the reconcilers, which each operation awaits (`kernel.sync`) so
+ * a container is wired when `run` returns — and a failure rolls back what the operation
+ * made (record, namespace, addresses) before it is reported.
+ *
+ * Operations on containers are serialized (two CLI calls never race on one record).
+ * Records are immutable values; every change puts a new one into the store.
+ *
+ * Networks: a name that is one of the node's predefined networks (host, none, bridge)
+ * resolves here; any other goes to the managers (`NetworkAttacher`). The network's driver
+ * must run on this node (the registry says, with a clear error). Host and none take the
+ * whole sandbox: such a container is on no other network, as in Docker (Docker's own
+ * messages are used for the refusals).
+ */
+import { randomBytes } from "node:crypto";
+import type { Clock, TimerHandle } from "../../common/clock.js";
+import { RealClock } from "../../common/clock.js";
+import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import { parseCidr, parseIpv4 } from "../../common/net-addr.js";
+import { SerialQueue } from "../../common/serial-queue.js";
+import type { Attachment, NetworkAttacher } from "../attachments.js";
+import type { IntentState, NetworkIntent } from "../dispatcher/index.js";
+import type { DriverNetwork, NetworkDriver } from "../drivers/driver.js";
+import type { DriverRegistry } from "../drivers/registry.js";
+import { findPredefined } from "../local-networks.js";
+import { HOST } from "../drivers/host/host-driver.js";
+import { NULL } from "../drivers/null/null-driver.js";
+import { gatewayAddress } from "../gwbridge/index.js";
+import { findContainer, isTask, nextIfname, type ContainerRecord, type EndpointRecord } from "./container.js";
+import type { ContainerStore } from "./container-store.js";
+import { allocateHostPorts } from "./host-ports.js";
+import type { PortMapping } from "./port-spec.js";
+import type { SandboxRuntime } from "./runtime.js";
+
+export interface AttachOptions {
+  network: string;
+  ip: string | undefined;
+  aliases: string[];
+}
+
+export interface RunOptions {
+  name: string | undefined;
+  /** Networks to join by name (standalone containers). */
+  networks: AttachOptions[];
+  command: string[];
+  env: Record<string, string>;
+  detach: boolean;
+  /** A fixed id (a service task's), instead of a random one. */
+  id?: string;
+  /** Attachments the managers already made (a service task's networks, with its IPs). */
+  attachments?: { attachment: Attachment; aliases: string[] }[];
+  /** Free-form labels kept with the record (service and task ids of a task). */
+  labels?: Record<string, string>;
+  /** `run -p`: node ports forwarded to the container (host port 0: a free one). */
+  ports?: PortMapping[];
+}
+
+export interface ContainerDeps {
+  store: ContainerStore;
+  runtime: SandboxRuntime;
+  drivers: () => DriverRegistry;
+  attacher: () => NetworkAttacher;
+  intent: () => IntentState | undefined;
+  /** The node's own networks (host, none, bridge). */
+  localNetworks: readonly NetworkIntent[];
+  /** Resolves once the kernel followed the store (every reconciler passed after the call). */
+  kernel: { sync(): Promise<void> };
+  nodeName: string;
+  netnsPrefix: string;
+  log: Logger;
+  clock?: Clock;
+  /** How often process liveness is checked (a container whose process died is marked exited). */
+  livenessIntervalMs: number;
+}
+
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+/** Docker's refusals (moby runconfig/errors.go), word for word. */
+const ERR = {
+  hostNetwork: "container cannot be disconnected from host network or connected to host network",
+  sharedNetwork:
+    "container sharing network namespace with another container or host cannot be connected to any other network",
+  noNetwork:
+    "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+  mixedModes: "conflicting options: cannot attach both user-defined and non-user-defined network-modes",
+  ipOnPredefined: "user specified IP address is supported on user defined networks only",
+  aliasOnPredefined: "network-scoped alias is supported only for containers in user defined networks",
+};
+
+function conflict(message: string): SwarmnetError {
+  return new SwarmnetError(ErrorCode.Conflict, message);
+}
+
+/**
+ * Host and none take the whole sandbox: a container on one is on nothing else. `current`
+ * holds the drivers of the networks the container is on; `building`: `run` is still
+ * choosing them (Docker's message for two network modes at once).
+ */
+function checkJoinable(current: readonly string[], driver: NetworkDriver, building: boolean): void {
+  const exclusive = (d: string) => d === HOST || d === NULL;
+  if (current.length === 0 || (!current.some(exclusive) && !exclusive(driver.name))) return;
+  if (building) throw conflict(ERR.mixedModes);
+  if (driver.name === HOST) throw conflict(ERR.hostNetwork);
+  if (current.includes(HOST)) throw conflict(ERR.sharedNetwork);
+  throw conflict(ERR.noNetwork);
+}
+
+/** A network a container is about to join: resolved, its driver found, its address known. */
+interface Joining {
+  net: DriverNetwork;
+  driver: NetworkDriver;
+  ip: string;
+  aliases: string[];
+  /** Given back to the managers if the operation fails (standalone containers only). */
+  release: boolean;
+}
+
+export class Containers {
+  private readonly ops = new SerialQueue();
+  private readonly exitListeners: ((c: ContainerRecord, code: number) => void)[] = [];
+  private readonly clock: Clock;
+  private liveness: TimerHandle | undefined;
+
+  constructor(private readonly deps: ContainerDeps) {
+    this.clock = deps.clock ?? new RealClock();
+  }
+
+  /** Keeps records whose namespace survived a restart; marks dead processes exited. */
+  async adopt(namespaces: readonly string[]): Promise<void> {
+    for (const c of this.deps.store.all()) {
+      if (!(await this.deps.runtime.exists(c, namespaces))) {
+        this.deps.log.warn({ container: c.name }, "container namespace is gone; forgetting it");
+        this.deps.store.delete(c.id);
+      }
+    }
+    this.checkLiveness();
+    this.liveness = this.clock.setInterval(() => this.checkLiveness(), this.deps.livenessIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.liveness?.cancel();
+    await this.ops.idle();
+  }
+
+  onExit(listener: (c: ContainerRecord, code: number) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  list(all: boolean): readonly ContainerRecord[] {
+    return this.deps.store.all().filter((c) => all || c.status === "running");
+  }
+
+  find(ref: string): ContainerRecord {
+    const c = findContainer(this.deps.store.all(), ref);
+    if (c === undefined) throw new SwarmnetError(ErrorCode.NotFound, `no such container: ${ref}`);
+    return c;
+  }
+
+  run(o: RunOptions): Promise<ContainerRecord> {
+    return this.ops.run(() => this.runNow(o));
+  }
+
+  /** Records the exit of a process the CLI ran attached to its terminal. */
+  exited(ref: string, code: number): ContainerRecord {
+    return this.markExited(this.find(ref), code);
+  }
+
+  stopContainer(ref: string, graceMs: number): Promise<ContainerRecord> {
+    return this.ops.run(async () => {
+      const c = this.find(ref);
+      await this.deps.runtime.stop(c, graceMs);
+      return this.markExited(c, c.status === "running" ? 143 : c.exitCode);
+    });
+  }
+
+  remove(ref: string, force: boolean): Promise<ContainerRecord> {
+    return this.ops.run(async () => {
+      const c = this.find(ref);
+      if (c.status === "running" && this.deps.runtime.isRunning(c) && !force) {
+        throw conflict(`container ${c.name} is running: stop it first or use --force`);
+      }
+      // Processes first, then the endpoints (removed synchronously by the reconcilers),
+      // then the namespace: deleting a namespace removes its veths only later,
+      // asynchronously, and a pass in between would chase devices that are half gone.
+      await this.deps.runtime.stop(c, 0);
+      this.deps.store.put({ ...c, endpoints: [], gatewayIp: undefined, ports: [] });
+      await this.deps.kernel.sync();
+      await this.deps.runtime.remove(c);
+      this.deps.store.delete(c.id);
+      if (!isTask(c)) for (const ep of c.endpoints) await this.release(ep.networkId, c);
+      return c;
+    });
+  }
+
+  /** `network connect`: an address from the managers' IPAM, then the endpoint, on the fly. */
+  connect(ref: string, n: AttachOptions): Promise<ContainerRecord> {
+    return this.ops.run(async () => {
+      const c = this.find(ref);
+      const joining = await this.resolve(c, n, false);
+      return this.addEndpoint(c, joining);
+    });
+  }
+
+  /** A task joins a network with the address its scheduler already allocated, in place. */
+  connectAttached(ref: string, a: Attachment, aliases: string[]): Promise<ContainerRecord> {
+    return this.ops.run(async () => {
+      const c = this.find(ref);
+      return this.addEndpoint(c, this.attached(a, aliases));
+    });
+  }
+
+  disconnect(ref: string, network: string, force: boolean): Promise<ContainerRecord> {
+    return this.ops.run(async () => {
+      const c = this.find(ref);
+      const ep = c.endpoints.find((e) => e.networkName === network || e.networkId === network);
+      if (ep === undefined) {
+        if (force) return c;
+        throw new SwarmnetError(
+          ErrorCode.NotFound,
+          `container ${c.name} is not connected to network ${network}`,
+        );
+      }
+      if (ep.driver === HOST) throw conflict(ERR.hostNetwork);
+      const next: ContainerRecord = { ...c, endpoints: c.endpoints.filter((e) => e !== ep) };
+      this.deps.store.put(next);
+      await this.deps.kernel.sync();
+      if (!isTask(c)) await this.release(ep.networkId, c);
+      return next;
+    });
+  }
+
+  private async runNow(o: RunOptions): Promise<ContainerRecord> {
+    if (o.command.length === 0)
+      throw new SwarmnetError(ErrorCode.InvalidArgument, "run needs a command after --");
+    const id = o.id ?? randomBytes(32).toString("hex");
+    const name = o.name ?? `c-${id.slice(0, 8)}`;
+    if (!CONTAINER_NAME.test(name)) {
+      throw new SwarmnetError(ErrorCode.InvalidArgument, `invalid container name ${JSON.stringify(name)}`);
+    }
+    if (this.deps.store.all().some((c) => c.name === name)) {
+      throw new SwarmnetError(ErrorCode.AlreadyExists, `container name ${name} is already in use`);
+    }
+    const draft: ContainerRecord = {
+      id,
+      name,
+      netns: `${this.deps.netnsPrefix}c-${id.slice(0, 12)}`,
+      command: o.command,
+      env: { SWARMNET_NODE: this.deps.nodeName, SWARMNET_TASK_NAME: name, ...o.env },
+      status: "created",
+      pid: 0,
+      exitCode: 0,
+      createdAt: new Date().toISOString(),
+      endpoints: [],
+      labels: o.labels ?? {},
+    };
+    const joining: Joining[] = [];
+    let created = false;
+    let c = draft;
+    try {
+      for (const pre of o.attachments ?? []) joining.push(this.attached(pre.attachment, pre.aliases));
+      for (const n of o.networks) joining.push(await this.resolve(draft, n, true, joining));
+      const kind = joining.find((j) => j.driver.sandbox !== "own")?.driver.sandbox ?? "own";
+      const endpoints: EndpointRecord[] = [];
+      for (const j of joining) endpoints.push(this.endpointRecord({ ...draft, endpoints }, j));
+      // Docker discards published ports on the host network (the node's ports are the
+      // container's own) and on none (nothing to forward to).
+      const ports =
+        kind === "own" ? allocateHostPorts(o.ports ?? [], this.deps.store.all(), this.deps.intent()) : [];
+      c = {
+        ...draft,
+        netns: kind === "host" ? undefined : draft.netns,
+        endpoints,
+        ports,
+        gatewayIp: this.needsGateway(draft, joining, ports) ? this.allocateGatewayIp() : undefined,
+      };
+      await this.deps.runtime.create(c);
+      created = true;
+      this.deps.store.put(c);
+      await this.deps.kernel.sync();
+      if (o.detach) c = this.startProcess(c);
+      return c;
+    } catch (err) {
+      this.deps.store.delete(c.id);
+      if (created) await this.deps.runtime.remove(c).catch(() => undefined);
+      for (const j of joining) if (j.release) await this.release(j.net.intent.id, c);
+      await this.deps.kernel.sync().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Egress through the node's gateway bridge (and the node's way in for `-p` and
+   * host-mode ports) unless every network keeps the container in; a task on no network
+   * still gets one, so its host-mode ports reach it.
+   */
+  private needsGateway(
+    c: ContainerRecord,
+    joining: readonly Joining[],
+    ports: readonly PortMapping[],
+  ): boolean {
+    if (joining.some((j) => j.driver.sandbox !== "own")) return false;
+    if (ports.length > 0) return true;
+    if (joining.length === 0) return isTask(c);
+    return joining.some((j) => j.driver.join(j.net).gatewayBridge);
+  }
+
+  /**
+   * A network by name for container `c`, checked against what `c` is already on (its
+   * endpoints and, while `run` is still building it, `pending`).
+   */
+  private async resolve(
+    c: ContainerRecord,
+    n: AttachOptions,
+    building: boolean,
+    pending: readonly Joining[] = [],
+  ): Promise<Joining> {
+    const current = [...c.endpoints.map((e) => e.driver), ...pending.map((j) => j.driver.name)];
+    const predefined = findPredefined(this.deps.localNetworks, n.network);
+    if (predefined !== undefined) {
+      const driver = this.deps.drivers().get(predefined.driver, predefined.name);
+      checkJoinable(current, driver, building);
+      if (driver.sandbox !== "own") {
+        if (n.ip !== undefined) throw new SwarmnetError(ErrorCode.InvalidArgument, ERR.ipOnPredefined);
+        if (n.aliases.length > 0) throw new SwarmnetError(ErrorCode.InvalidArgument, ERR.aliasOnPredefined);
+      }
+      const net = { intent: predefined, subnet: "", gateway: "", dataPathPort: 0 };
+      return { net, driver, ip: "", aliases: [], release: false };
+    }
+    if (n.ip !== undefined && parseIpv4(n.ip) === undefined) {
+      throw new SwarmnetError(ErrorCode.InvalidArgument, `invalid IP address ${JSON.stringify(n.ip)}`);
+    }
+    const a = await this.deps
+      .attacher()
+      .attach({ network: n.network, containerId: c.id, containerName: c.name, ip: n.ip });
+    try {
+      const driver = this.deps.drivers().get(a.intent.driver, a.intent.name);
+      checkJoinable(current, driver, building);
+      const on = (id: string) => id === a.intent.id;
+      if (c.endpoints.some((e) => on(e.networkId)) || pending.some((j) => on(j.net.intent.id))) {
+        throw new SwarmnetError(
+          ErrorCode.AlreadyExists,
+          `container ${c.name} is already on network ${a.intent.name}`,
+        );
+      }
+      return { net: a, driver, ip: a.ip, aliases: n.aliases, release: true };
+    } catch (err) {
+      await this.release(a.intent.id, c);
+      throw err;
+    }
+  }
+
+  /** A task's pre-allocated attachment, with its driver. */
+  private attached(a: Attachment, aliases: string[]): Joining {
+    return {
+      net: a,
+      driver: this.deps.drivers().get(a.intent.driver, a.intent.name),
+      ip: a.ip,
+      aliases,
+      release: false,
+    };
+  }
+
+  private endpointRecord(c: ContainerRecord, j: Joining): EndpointRecord {
+    // Host and none give the container no interface of its own.
+    const ifname = j.driver.sandbox === "own" ? nextIfname(c) : "";
+    const ep = j.driver.createEndpoint(j.net, { containerId: c.id, ip: j.ip, ifname });
+    return {
+      networkId: j.net.intent.id,
+      networkName: j.net.intent.name,
+      driver: j.driver.name,
+      ip: j.ip,
+      prefixLength: parseCidr(j.net.subnet)?.prefix ?? 0,
+      gateway: j.net.gateway,
+      mac: ep.mac,
+      mtu: ep.mtu,
+      internal: j.net.intent.internal,
+      aliases: j.aliases,
+      ifname,
+      driverData: ep.driverData,
+    };
+  }
+
+  private async addEndpoint(c: ContainerRecord, j: Joining): Promise<ContainerRecord> {
+    await j.driver.createNetwork(j.net);
+    const next: ContainerRecord = { ...c, endpoints: [...c.endpoints, this.endpointRecord(c, j)] };
+    this.deps.store.put(next);
+    try {
+      await this.deps.kernel.sync();
+      return next;
+    } catch (err) {
+      if (this.deps.store.get(c.id) !== undefined) this.deps.store.put({ ...next, endpoints: c.endpoints });
+      if (j.release) await this.release(j.net.intent.id, c);
+      await this.deps.kernel.sync().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private startProcess(c: ContainerRecord): ContainerRecord {
+    const pid = this.deps.runtime.start(c, (code) => {
+      const current = this.deps.store.get(c.id);
+      if (current === undefined || current.pid !== pid) return;
+      const exited = this.markExited(current, code);
+      for (const l of this.exitListeners) l(exited, code);
+    });
+    const running: ContainerRecord = { ...c, pid, status: "running" };
+    this.deps.store.put(running);
+    return running;
+  }
+
+  private markExited(c: ContainerRecord, code: number): ContainerRecord {
+    const current = this.deps.store.get(c.id);
+    if (current === undefined) return c;
+    const exited: ContainerRecord = { ...current, status: "exited", exitCode: code, pid: 0 };
+    this.deps.store.put(exited);
+    return exited;
+  }
+
+  private checkLiveness(): void {
+    for (const c of this.deps.store.all()) {
+      if (c.status === "running" && !this.deps.runtime.isRunning(c)) this.markExited(c, -1);
+    }
+  }
+
+  /** The lowest free gateway-bridge address on this node. */
+  private allocateGatewayIp(): string {
+    const used = new Set(this.deps.store.all().map((c) => c.gatewayIp));
+    for (let i = 0; ; i++) if (!used.has(gatewayAddress(i))) return gatewayAddress(i);
+  }
+
+  /**
+   * Gives a container's address back to the managers' IPAM. A failure is logged, not
+   * raised: the container is gone by then, and the managers free addresses of departed
+   * nodes' containers; the log names what stays allocated until then.
+   */
+  private async release(networkId: string, c: ContainerRecord): Promise<void> {
+    if (findPredefined(this.deps.localNetworks, networkId) !== undefined) return;
+    try {
+      await this.deps.attacher().release(networkId, c.id);
+    } catch (err) {
+      this.deps.log.warn(
+        { err: errorMessage(err), network: networkId, container: c.name },
+        "address not released",
+      );
+    }
+  }
+}

@@ -1,0 +1,552 @@
+/**
+ * A kernel in memory, behind the executor's `CommandRunner`: the subset of `ip`,
+ * `bridge`, `nft`, `sysctl` and `conntrack` the agent speaks, with the kernel's semantics
+ * rather than a transcript — namespaces, links (bridge, vxlan, veth pairs across
+ * namespaces, masters), addresses, routes, FDB and neighbour entries, and nftables tables
+ * with their sets, maps and chains. Deleting what does not exist fails as the real tools
+ * fail ("Cannot find device", "No such file or directory"), a batch stops at its first
+ * bad line, and an `nft -f` script is one transaction: all of it or nothing.
+ *
+ * After knftables' fake: tests assert the resulting state (`dump()`, `elements()`,
+ * `fdb()`), so a change in how the agent phrases a command does not break them, and a
+ * wrong command is still caught because the state is then wrong. Unit tests only; the
+ * real kernel is tested in the netns suites.
+ */
+import type { CommandResult, CommandRunner, RunOptions } from "./executor.js";
+
+interface Link {
+  name: string;
+  kind: string;
+  up: boolean;
+  mtu: number;
+  mac: string;
+  master: string | undefined;
+  addrs: string[];
+  /** VXLAN id. */
+  id: number | undefined;
+  /** The other end of a veth: namespace and name. */
+  peer: { ns: string; name: string } | undefined;
+  fdb: Map<string, string>;
+  neigh: Map<string, string>;
+}
+
+interface NftSet {
+  /** key → element text as added. */
+  elements: Map<string, string>;
+}
+
+interface NftTable {
+  sets: Map<string, NftSet>;
+  chains: Map<string, string[]>;
+}
+
+interface Netns {
+  links: Map<string, Link>;
+  routes: string[];
+  tables: Map<string, NftTable>;
+}
+
+class KernelError extends Error {}
+
+const ROOT = "";
+const ok = (stdout = ""): CommandResult => ({ exitCode: 0, stdout, stderr: "" });
+const fail = (stderr: string, exitCode = 1): CommandResult => ({ exitCode, stdout: "", stderr });
+
+function link(name: string, kind: string): Link {
+  return {
+    name,
+    kind,
+    up: false,
+    mtu: 1500,
+    mac: "02:00:00:00:00:00",
+    master: undefined,
+    addrs: [],
+    id: undefined,
+    peer: undefined,
+    fdb: new Map(),
+    neigh: new Map(),
+  };
+}
+
+function cloneTables(tables: Map<string, NftTable>): Map<string, NftTable> {
+  const out = new Map<string, NftTable>();
+  for (const [name, t] of tables) {
+    out.set(name, {
+      sets: new Map([...t.sets].map(([k, s]) => [k, { elements: new Map(s.elements) }])),
+      chains: new Map([...t.chains].map(([k, r]) => [k, [...r]])),
+    });
+  }
+  return out;
+}
+
+/** Splits `a, b, c` at top level (not inside quotes). */
+function splitElements(body: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i] ?? "";
+    if (ch === '"') quoted = !quoted;
+    if (!quoted && ch === "," && body[i + 1] === " ") {
+      out.push(cur.trim());
+      cur = "";
+      i++;
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim() !== "") out.push(cur.trim());
+  return out;
+}
+
+/** An element's key: its text up to a comment or a map value. */
+function elementKey(text: string): string {
+  const cut = [text.indexOf(" comment "), text.indexOf(" : ")].filter((i) => i >= 0);
+  return cut.length === 0 ? text : text.slice(0, Math.min(...cut));
+}
+
+export class FakeKernel implements CommandRunner {
+  private readonly namespaces = new Map<string, Netns>([[ROOT, FakeKernel.emptyNs()]]);
+  /** Every command run, as one line each (for tests that count or look). */
+  readonly log: string[] = [];
+  /** Commands that fail on purpose: a matching command line gets this stderr. */
+  private readonly faults: { match: RegExp; stderr: string; times: number }[] = [];
+
+  private static emptyNs(): Netns {
+    return { links: new Map([["lo", link("lo", "loopback")]]), routes: [], tables: new Map() };
+  }
+
+  /** The next `times` commands matching `match` fail with `stderr`. */
+  failNext(match: RegExp, stderr: string, times = 1): void {
+    this.faults.push({ match, stderr, times });
+  }
+
+  async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    const line = [file, ...args].join(" ");
+    this.log.push(
+      options.input === undefined ? line : `${line} <<< ${options.input.trim().split("\n").length} lines`,
+    );
+    const fault = this.faults.find((f) => f.times > 0 && f.match.test(line));
+    if (fault !== undefined) {
+      fault.times--;
+      return fail(fault.stderr);
+    }
+    try {
+      return this.dispatch(file, [...args], options.input ?? "");
+    } catch (err) {
+      if (err instanceof KernelError) return fail(err.message);
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  netnsNames(): string[] {
+    return [...this.namespaces.keys()].filter((n) => n !== ROOT).sort();
+  }
+
+  links(ns = ROOT): string[] {
+    return [...this.ns(ns).links.keys()].sort();
+  }
+
+  /** `mac → dst` of a device's FDB. */
+  fdb(ns: string, dev: string): Map<string, string> {
+    return new Map(this.ns(ns).links.get(dev)?.fdb ?? []);
+  }
+
+  addresses(ns: string, dev: string): string[] {
+    return [...(this.ns(ns).links.get(dev)?.addrs ?? [])];
+  }
+
+  /** Keys of a set or map of a table, sorted; [] when there is none. */
+  elements(ns: string, set: string, table = "ip swarmnet"): string[] {
+    return [...(this.ns(ns).tables.get(table)?.sets.get(set)?.elements.keys() ?? [])].sort();
+  }
+
+  /** Everything nftables holds in a namespace, sorted: the state to compare. */
+  dump(ns = ROOT): string {
+    const out: string[] = [];
+    for (const [name, t] of [...this.ns(ns).tables].sort(([a], [b]) => a.localeCompare(b))) {
+      out.push(`table ${name}`);
+      for (const [c, rules] of [...t.chains].sort(([a], [b]) => a.localeCompare(b)))
+        out.push(`  chain ${c}`, ...rules.map((r) => `    ${r}`));
+      for (const [s, set] of [...t.sets].sort(([a], [b]) => a.localeCompare(b)))
+        out.push(`  set ${s}`, ...[...set.elements.values()].sort().map((e) => `    ${e}`));
+    }
+    return out.join("\n");
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private ns(name: string): Netns {
+    const ns = this.namespaces.get(name);
+    if (ns === undefined)
+      throw new KernelError(`Cannot open network namespace "${name}": No such file or directory`);
+    return ns;
+  }
+
+  private dispatch(file: string, args: string[], input: string): CommandResult {
+    if (file === "ip" && args[0] === "netns" && args[1] === "exec") {
+      const ns = args[2] ?? "";
+      this.ns(ns);
+      return this.dispatchIn(ns, args[3] ?? "", args.slice(4), input);
+    }
+    return this.dispatchIn(ROOT, file, args, input);
+  }
+
+  private dispatchIn(ns: string, file: string, args: string[], input: string): CommandResult {
+    switch (file) {
+      case "ip":
+        return this.ip(ns, args, input);
+      case "bridge":
+        return this.bridge(ns, args, input);
+      case "nft":
+        return this.nft(ns, args, input);
+      case "sysctl":
+        return ok();
+      case "conntrack":
+        return fail("conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.");
+      default:
+        return fail(`${file}: ENOENT: not installed`, 127);
+    }
+  }
+
+  private ip(ns: string, args: string[], input: string): CommandResult {
+    let json = false;
+    while (args[0]?.startsWith("-")) {
+      const flag = args.shift();
+      if (flag === "-n") ns = args.shift() ?? "";
+      else if (flag === "-j") json = true;
+      else if (flag === "-batch") {
+        args.shift();
+        this.ns(ns);
+        for (const line of input.split("\n"))
+          if (line.trim() !== "") this.ipLine(ns, line.trim().split(/\s+/));
+        return ok();
+      }
+    }
+    if (args[0] === "netns") return this.netns(args.slice(1));
+    if (args[1] === "show" || args[1] === undefined) return this.ipShow(ns, args, json);
+    this.ipLine(ns, args);
+    return ok();
+  }
+
+  private netns(args: string[]): CommandResult {
+    const [verb, name = ""] = args;
+    switch (verb) {
+      case "list":
+        return ok(
+          this.netnsNames()
+            .map((n) => `${n}\n`)
+            .join(""),
+        );
+      case "add":
+        if (this.namespaces.has(name))
+          throw new KernelError(`Cannot create namespace file "/run/netns/${name}": File exists`);
+        this.namespaces.set(name, FakeKernel.emptyNs());
+        return ok();
+      case "delete":
+      case "del":
+        if (!this.namespaces.delete(name))
+          throw new KernelError(
+            `Cannot remove namespace file "/run/netns/${name}": No such file or directory`,
+          );
+        for (const other of this.namespaces.values())
+          for (const l of other.links.values()) if (l.peer?.ns === name) other.links.delete(l.name);
+        return ok();
+      case "pids":
+        this.ns(name);
+        return ok();
+      default:
+        throw new KernelError(`ip netns ${verb}: unknown command`);
+    }
+  }
+
+  private dev(ns: string, name: string): Link {
+    const l = this.ns(ns).links.get(name);
+    if (l === undefined) throw new KernelError(`Cannot find device "${name}"`);
+    return l;
+  }
+
+  private ipShow(ns: string, args: string[], json: boolean): CommandResult {
+    if (!json) return ok();
+    const [object] = args.filter((a) => a !== "-d");
+    const devIdx = args.indexOf("dev");
+    const only = devIdx >= 0 ? args[devIdx + 1] : undefined;
+    const links = only === undefined ? [...this.ns(ns).links.values()] : [this.devShown(ns, only)];
+    switch (object) {
+      case "link":
+        return ok(
+          JSON.stringify(
+            links.map((l) => ({
+              ifname: l.name,
+              mtu: l.mtu,
+              flags: l.up ? ["UP"] : [],
+              ...(l.master === undefined ? {} : { master: l.master }),
+              linkinfo: { info_kind: l.kind, ...(l.id === undefined ? {} : { info_data: { id: l.id } }) },
+            })),
+          ),
+        );
+      case "addr":
+      case "address":
+        return ok(
+          JSON.stringify(
+            links.map((l) => ({
+              ifname: l.name,
+              mtu: l.mtu,
+              flags: l.up ? ["UP"] : [],
+              addr_info: l.addrs.map((a) => ({
+                family: "inet",
+                local: a.split("/")[0],
+                prefixlen: Number(a.split("/")[1]),
+              })),
+            })),
+          ),
+        );
+      case "neigh":
+        return ok(
+          JSON.stringify(
+            links.flatMap((l) =>
+              [...l.neigh].map(([dst, lladdr]) => ({ dst, dev: l.name, lladdr, state: ["PERMANENT"] })),
+            ),
+          ),
+        );
+      case "route":
+        return ok(JSON.stringify(this.ns(ns).routes.map((r) => ({ dst: r }))));
+      default:
+        return ok("[]");
+    }
+  }
+
+  private devShown(ns: string, name: string): Link {
+    const l = this.ns(ns).links.get(name);
+    if (l === undefined) throw new KernelError(`Device "${name}" does not exist.`);
+    return l;
+  }
+
+  private ipLine(ns: string, w: string[]): void {
+    const [object, verb] = w;
+    const node = this.ns(ns);
+    const arg = (key: string) => {
+      const i = w.indexOf(key);
+      return i >= 0 ? w[i + 1] : undefined;
+    };
+    if (object === "link" && verb === "add") {
+      const name = w[2] ?? "";
+      if (node.links.has(name)) throw new KernelError("RTNETLINK answers: File exists");
+      const kind = arg("type") ?? "";
+      if (!["bridge", "vxlan", "veth", "macvlan", "dummy"].includes(kind))
+        throw new KernelError("Error: Unknown device type.");
+      const l = link(name, kind);
+      const mtu = arg("mtu");
+      if (mtu !== undefined) l.mtu = Number(mtu);
+      if (kind === "vxlan") l.id = Number(arg("id"));
+      node.links.set(name, l);
+      if (kind === "veth") {
+        const peerName = arg("name") ?? "";
+        const peerNs = arg("netns") ?? ns;
+        const target = this.ns(this.namespaces.has(peerNs) ? peerNs : ROOT);
+        if (target.links.has(peerName)) {
+          node.links.delete(name);
+          throw new KernelError("RTNETLINK answers: File exists");
+        }
+        const p = link(peerName, "veth");
+        p.mtu = l.mtu;
+        const targetName = this.namespaces.has(peerNs) ? peerNs : ROOT;
+        p.peer = { ns, name };
+        l.peer = { ns: targetName, name: peerName };
+        target.links.set(peerName, p);
+      }
+      return;
+    }
+    if (object === "link" && (verb === "del" || verb === "delete")) {
+      const l = this.dev(ns, w[2] ?? "");
+      node.links.delete(l.name);
+      if (l.peer !== undefined) this.namespaces.get(l.peer.ns)?.links.delete(l.peer.name);
+      for (const other of node.links.values()) if (other.master === l.name) other.master = undefined;
+      return;
+    }
+    if (object === "link" && verb === "set") {
+      const name = w[2] === "dev" ? (w[3] ?? "") : (w[2] ?? "");
+      const l = this.dev(ns, name);
+      const target = arg("netns");
+      if (target !== undefined) {
+        const to = this.namespaces.has(target) ? target : ROOT;
+        const dest = this.ns(to);
+        if (dest.links.has(l.name)) throw new KernelError("RTNETLINK answers: File exists");
+        node.links.delete(l.name);
+        dest.links.set(l.name, l);
+        if (l.peer !== undefined) {
+          const other = this.namespaces.get(l.peer.ns)?.links.get(l.peer.name);
+          if (other?.peer !== undefined) other.peer = { ns: to, name: l.name };
+        }
+        return;
+      }
+      const master = arg("master");
+      if (master !== undefined) {
+        this.dev(ns, master);
+        l.master = master;
+      }
+      const mtu = arg("mtu");
+      if (mtu !== undefined) l.mtu = Number(mtu);
+      const mac = arg("address");
+      if (mac !== undefined) l.mac = mac;
+      if (w.includes("up")) l.up = true;
+      if (w.includes("down")) l.up = false;
+      return;
+    }
+    if ((object === "addr" || object === "address") && verb === "add") {
+      const l = this.dev(ns, arg("dev") ?? "");
+      const a = w[2] ?? "";
+      if (l.addrs.includes(a)) throw new KernelError("RTNETLINK answers: File exists");
+      l.addrs.push(a);
+      return;
+    }
+    if (object === "route" && (verb === "replace" || verb === "add")) {
+      this.dev(ns, arg("dev") ?? "");
+      const dst = w[2] ?? "";
+      node.routes = [...node.routes.filter((r) => r !== dst), dst];
+      return;
+    }
+    if (object === "neigh" && (verb === "replace" || verb === "add")) {
+      this.dev(ns, arg("dev") ?? "").neigh.set(w[2] ?? "", arg("lladdr") ?? "");
+      return;
+    }
+    if (object === "neigh" && (verb === "del" || verb === "delete")) {
+      if (!this.dev(ns, arg("dev") ?? "").neigh.delete(w[2] ?? ""))
+        throw new KernelError("RTNETLINK answers: No such file or directory");
+      return;
+    }
+    throw new KernelError(`fake kernel: unsupported ip command: ${w.join(" ")}`);
+  }
+
+  private bridge(ns: string, args: string[], input: string): CommandResult {
+    let json = false;
+    while (args[0]?.startsWith("-")) {
+      const flag = args.shift();
+      if (flag === "-n") ns = args.shift() ?? "";
+      else if (flag === "-j") json = true;
+      else if (flag === "-batch") {
+        args.shift();
+        this.ns(ns);
+        for (const line of input.split("\n"))
+          if (line.trim() !== "") this.fdbLine(ns, line.trim().split(/\s+/));
+        return ok();
+      }
+    }
+    if (args[0] === "fdb" && args[1] === "show") {
+      const dev = args[args.indexOf("dev") + 1] ?? "";
+      const l = this.devShown(ns, dev);
+      return ok(
+        json
+          ? JSON.stringify(
+              [...l.fdb].map(([mac, dst]) => ({ mac, dst, state: "permanent", flags: ["self"] })),
+            )
+          : "",
+      );
+    }
+    this.fdbLine(ns, args);
+    return ok();
+  }
+
+  private fdbLine(ns: string, w: string[]): void {
+    const [object, verb, mac = ""] = w;
+    const dev = this.dev(ns, w[w.indexOf("dev") + 1] ?? "");
+    if (object === "fdb" && (verb === "replace" || verb === "add")) {
+      dev.fdb.set(mac, w[w.indexOf("dst") + 1] ?? "");
+      return;
+    }
+    if (object === "fdb" && (verb === "del" || verb === "delete")) {
+      if (!dev.fdb.delete(mac)) throw new KernelError("RTNETLINK answers: No such file or directory");
+      return;
+    }
+    throw new KernelError(`fake kernel: unsupported bridge command: ${w.join(" ")}`);
+  }
+
+  /** `nft -f -`: the whole script or nothing. */
+  private nft(ns: string, args: string[], input: string): CommandResult {
+    const node = this.ns(ns);
+    if (args[0] !== "-f") return ok();
+    const tables = cloneTables(node.tables);
+    const lines = input.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const line = (lines[i] ?? "").trim();
+      if (line === "") continue;
+      const block = /^table (\w+ \w+) \{$/.exec(line);
+      if (block !== null) {
+        const name = block[1] ?? "";
+        const t = tables.get(name) ?? { sets: new Map(), chains: new Map() };
+        tables.set(name, t);
+        let chain: string | undefined;
+        for (i++; i < lines.length; i++) {
+          const inner = (lines[i] ?? "").trim();
+          if (inner === "}" && chain === undefined) break;
+          if (inner === "}") {
+            chain = undefined;
+            continue;
+          }
+          const set = /^(?:map|set) (\w+) \{/.exec(inner);
+          if (set !== null) {
+            t.sets.set(set[1] ?? "", { elements: new Map() });
+            continue;
+          }
+          const ch = /^chain (\w+) \{$/.exec(inner);
+          if (ch !== null) {
+            chain = ch[1] ?? "";
+            t.chains.set(chain, []);
+            continue;
+          }
+          if (chain !== undefined) t.chains.get(chain)?.push(inner);
+        }
+        continue;
+      }
+      let m = /^table (\w+ \w+)$/.exec(line);
+      if (m !== null) {
+        const name = m[1] ?? "";
+        if (!tables.has(name)) tables.set(name, { sets: new Map(), chains: new Map() });
+        continue;
+      }
+      m = /^delete table (\w+ \w+)$/.exec(line);
+      if (m !== null) {
+        if (!tables.delete(m[1] ?? ""))
+          return fail("Error: Could not process rule: No such file or directory");
+        continue;
+      }
+      m = /^(add|delete) element (\w+ \w+) (\w+) \{ (.*) \}$/.exec(line);
+      if (m !== null) {
+        const set = tables.get(m[2] ?? "")?.sets.get(m[3] ?? "");
+        if (set === undefined) return fail("Error: Could not process rule: No such file or directory");
+        for (const e of splitElements(m[4] ?? "")) {
+          const key = elementKey(e);
+          if (m[1] === "add") set.elements.set(key, e);
+          else if (!set.elements.delete(key))
+            return fail("Error: Could not process rule: No such file or directory");
+        }
+        continue;
+      }
+      m = /^add chain (\w+ \w+) (\w+)$/.exec(line);
+      if (m !== null) {
+        const t = tables.get(m[1] ?? "");
+        if (t === undefined) return fail("Error: Could not process rule: No such file or directory");
+        if (!t.chains.has(m[2] ?? "")) t.chains.set(m[2] ?? "", []);
+        continue;
+      }
+      m = /^add rule (\w+ \w+) (\w+) (.*)$/.exec(line);
+      if (m !== null) {
+        const rules = tables.get(m[1] ?? "")?.chains.get(m[2] ?? "");
+        if (rules === undefined) return fail("Error: Could not process rule: No such file or directory");
+        rules.push(m[3] ?? "");
+        continue;
+      }
+      m = /^delete chain (\w+ \w+) (\w+)$/.exec(line);
+      if (m !== null) {
+        if (tables.get(m[1] ?? "")?.chains.delete(m[2] ?? "") !== true)
+          return fail("Error: Could not process rule: No such file or directory");
+        continue;
+      }
+      return fail(`Error: syntax error, unexpected junk: ${line}`);
+    }
+    node.tables = tables;
+    return ok();
+  }
+}
