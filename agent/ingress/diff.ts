@@ -19,10 +19,7 @@ export interface ModelDiff extends ModelChange {
 
 /** True when a static rule changes, so the table must be re-rendered whole. */
 export function needsFullRender(prev: TableModel, next: TableModel): boolean {
-  return (
-    prev.params.ingressSource !== next.params.ingressSource ||
-    prev.params.dataPathPort !== next.params.dataPathPort
-  );
+  return prev.params.ingressSource !== next.params.ingressSource;
 }
 
 export function diffModels(prev: TableModel, next: TableModel): ModelDiff {

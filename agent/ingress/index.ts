@@ -10,7 +10,7 @@
  *     ingress: [{ serviceId: "web", protocol: "tcp", publishedPort: 8080, targetPort: 80,
  *                 backends: ["10.255.0.5", "10.255.0.6"] }],   // task IPs on the ingress network
  *     ingressSource: "10.255.0.2",                              // this node's ingress0 address
- *     hostPorts: [...], portMappings: [...], egress: {...}, encryptedVnis: [4097],
+ *     hostPorts: [...], portMappings: [...], egress: {...},
  *   });                                    // → ApplyStats; throws SwarmnetError on bad input
  *   mesh.start();                          // periodic resync (full re-render, repairs drift)
  *   await mesh.resync();  await mesh.flush();  mesh.stop();
@@ -32,7 +32,6 @@ export { Mesh, sizeOf, type MeshOptions } from "./mesh.js";
 export { MESH_DEFAULTS, loadMeshConfig, type MeshConfig } from "./config.js";
 export type { ApplyStats, LoadBalancer, RulesetSize } from "./load-balancer.js";
 export {
-  DEFAULT_DATA_PATH_PORT,
   L4_PROTOCOLS,
   type EgressMasquerade,
   type HostPublication,

@@ -4,7 +4,7 @@
  *
  * IPVS seam: where the probe finds ip_vs (`hasFeature(caps, "ipvs")`) an `IpvsMesh` may
  * implement this same interface: the nftables table would keep everything that is not
- * balancing (host-mode ports, `-p` mappings, egress masquerade, the encrypted-VNI drops,
+ * balancing (host-mode ports, `-p` mappings, egress masquerade,
  * and marking ingress/VIP packets with a per-service fwmark instead of jumping to a pick
  * chain), and IPVS would hold one fwmark virtual service per published port or VIP with
  * its backends as real servers (masquerading), driven through the executor (`ipvsadm

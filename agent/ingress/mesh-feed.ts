@@ -85,8 +85,6 @@ export function nodeMeshState(
     targetPort: port.targetPort,
   }));
   if (intent.ingressEndpoint !== undefined) state.ingressSource = intent.ingressEndpoint.ip;
-  if (intent.cluster !== undefined && intent.cluster.dataPathPort > 0)
-    state.dataPathPort = intent.cluster.dataPathPort;
   return state;
 }
 

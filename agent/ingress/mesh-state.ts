@@ -1,12 +1,11 @@
 /**
  * The desired state of a node's nftables table `swarmnet`, as the agent's reconciler
  * hands it over (from services intent + the gossip load-balancer tables): what is
- * published, where each published port or VIP goes, and which VXLAN networks must never
- * carry plaintext. Plain data, no behaviour: the model (`ruleset-model.ts`) turns it into
+ * published and where each published port or VIP goes. Plain data, no behaviour: the model (`ruleset-model.ts`) turns it into
  * table elements, validating as it goes.
  *
  * Every list is optional so a caller fills only what it owns on that namespace (a node
- * namespace: ingress, host ports, `-p`, egress, encryption; a container namespace: its
+ * namespace: ingress, host ports, `-p`, egress; a container namespace: its
  * networks' VIPs). Addresses are IPv4 text, ports integers 1–65535.
  */
 
@@ -95,10 +94,5 @@ export interface MeshState {
   hostPorts?: readonly HostPublication[];
   portMappings?: readonly PortMapping[];
   egress?: EgressMasquerade;
-  /** VNIs of encrypted overlays: plaintext VXLAN carrying them is dropped in and out. */
-  encryptedVnis?: readonly number[];
-  /** UDP port of the VXLAN data path (the cluster's data-path port); 4789 when absent. */
-  dataPathPort?: number;
 }
 
-export { DEFAULT_DATA_PATH_PORT } from "../../common/cluster-types.js";

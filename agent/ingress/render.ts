@@ -17,10 +17,10 @@
  *   postrouting (nat, srcnat): ingress-marked → snat to the ingress source (replies come
  *              back through the node that took the connection); egress masquerade for
  *              the gateway bridges' sources
- *   encrypted_in / encrypted_out (filter): plaintext VXLAN (UDP to the data-path port)
- *              whose VNI (24 bits at transport offset 96: 8 bytes UDP + 4 bytes VXLAN
- *              flags, RFC 7348) is in @encrypted_vnis is dropped; loopback is exempt, it
- *              never reaches a wire.
+ *
+ * The plaintext-VXLAN guard of encrypted overlays is not here: it has one owner, the
+ * encryption backend's table `swarmnet_encryption` (agent/encryption/nft-guard.ts), whose
+ * rules name the backend's own devices and change with it.
  *
  * Output is hooked too, so a namespace's own connections (a container reaching a VIP, as
  * Docker's per-sandbox IPVS does; the node reaching its own published port) are handled.
@@ -55,7 +55,6 @@ const SET_DECLARATIONS: Record<SetName, string> = {
   addr_ports: "type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service;",
   egress_sources: "type ipv4_addr; flags interval;",
   egress_bridges: "type ifname;",
-  encrypted_vnis: "typeof @th,96,24;",
 };
 
 /** Every static chain: [name, hook line or undefined, rules]. */
@@ -91,16 +90,6 @@ function staticChains(p: RuleParams): [string, string | undefined, string[]][] {
         "oifname @egress_bridges return",
         "ip saddr @egress_sources masquerade",
       ],
-    ],
-    [
-      "encrypted_in",
-      "type filter hook input priority filter; policy accept;",
-      [`iifname != "lo" udp dport ${p.dataPathPort} @th,96,24 @encrypted_vnis drop`],
-    ],
-    [
-      "encrypted_out",
-      "type filter hook output priority filter; policy accept;",
-      [`oifname != "lo" udp dport ${p.dataPathPort} @th,96,24 @encrypted_vnis drop`],
     ],
   ];
 }

@@ -15,7 +15,7 @@
  * number of services, and applying scales with the number of elements.
  *
  * The model is kept per *group* (one published port, one VIP, one host port, the egress
- * sets, the encrypted VNIs): each group remembers the input that shaped it, so a rebuild
+ * sets): each group remembers the input that shaped it, so a rebuild
  * reuses unchanged groups as they are (no re-validation, no new strings) and the differ
  * compares only groups that changed — a one-backend change costs O(changed) plus an O(S)
  * allocation-free walk, not O(S·B). Slots are sticky (`slots.ts`). Elements are stored
@@ -27,7 +27,6 @@ import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { ConntrackFilter } from "../../common/executor.js";
 import { cidrsOverlap, parseCidr, type Cidr } from "../../common/net-addr.js";
 import {
-  DEFAULT_DATA_PATH_PORT,
   L4_PROTOCOLS,
   type L4Protocol,
   type IngressPublication,
@@ -52,7 +51,6 @@ export const SET_NAMES = [
   "addr_ports",
   "egress_sources",
   "egress_bridges",
-  "encrypted_vnis",
 ] as const;
 export type SetName = (typeof SET_NAMES)[number];
 
@@ -77,7 +75,7 @@ export interface Group {
   /**
    * Unique per table, derived from the keys the group owns: the port it holds on every
    * address (`tcp/8080`: an ingress or a host/-p port, so two holders collide by id), on
-   * one address (`1.2.3.4 tcp/80`), `vip 10.0.0.2`, `egress`, `encrypted`.
+   * one address (`1.2.3.4 tcp/80`), `vip 10.0.0.2`, `egress`.
    */
   id: string;
   /** Everything in the input that shapes the elements; equal fingerprint → same group. */
@@ -127,7 +125,6 @@ export function flowsOf(g: Group, b: string): ConntrackFilter[] {
 /** Values baked into static rules: a change re-renders the whole table. */
 export interface RuleParams {
   ingressSource: string | undefined;
-  dataPathPort: number;
 }
 
 export interface TableModel {
@@ -171,7 +168,6 @@ export function hex(n: number): string {
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const IFNAME_PATTERN = /^[A-Za-z0-9_.-]{1,15}$/;
-const MAX_VNI = 0xffffff;
 
 function invalid(where: string, message: string): SwarmnetError {
   return new SwarmnetError(ErrorCode.InvalidArgument, `${where}: ${message}`);
@@ -296,10 +292,6 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
 
   const ingressSource =
     state.ingressSource === undefined ? undefined : checkIp("ingressSource", "address", state.ingressSource);
-  const dataPathPort =
-    state.dataPathPort === undefined
-      ? DEFAULT_DATA_PATH_PORT
-      : checkPort("dataPathPort", "port", state.dataPathPort);
 
   // The hot path of a one-backend change: S-1 unchanged services are checked and compared
   // in place, allocating nothing (the `where` text is only built for a new group or an error).
@@ -354,8 +346,6 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
   });
 
   if (state.egress !== undefined) add("egress", egressGroup(state.egress.sourceCidrs, state.egress.bridges));
-  if (state.encryptedVnis !== undefined && state.encryptedVnis.length > 0)
-    add("encryptedVnis", encryptedGroup(state.encryptedVnis));
 
   const pickChains = new Map<string, string>();
   let elementCount = 0;
@@ -364,7 +354,7 @@ export function buildModel(state: MeshState, previous?: TableModel): TableModel 
     if (g.pickChain !== undefined && !pickChains.has(g.pickChain))
       pickChains.set(g.pickChain, pickRule(g.pickChain));
   }
-  return { params: { ingressSource, dataPathPort }, groups, pickChains, elementCount };
+  return { params: { ingressSource }, groups, pickChains, elementCount };
 }
 
 function backendsText(b: unknown): string {
@@ -561,29 +551,6 @@ function egressGroup(sourceCidrs: readonly string[], bridges: readonly string[])
     groupFlows: [],
     claim: undefined,
     owner: "egress",
-  };
-}
-
-function encryptedGroup(vnis: readonly number[]): Group {
-  if (!Array.isArray(vnis)) throw invalid("encryptedVnis", "must be a list of VNIs");
-  const unique = [...new Set(vnis)];
-  unique.forEach((v, i) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_VNI)
-      throw invalid("encryptedVnis", `[${i}] must be a VNI in 1..${MAX_VNI}, got ${show(v)}`);
-  });
-  const elements = columns();
-  for (const v of unique) pushElement(elements, "encrypted_vnis", String(v));
-  return {
-    id: "encrypted",
-    fingerprint: unique.join(","),
-    input: undefined,
-    elements,
-    pickChain: undefined,
-    slots: undefined,
-    flowTemplates: [],
-    groupFlows: [],
-    claim: undefined,
-    owner: "encryption",
   };
 }
 

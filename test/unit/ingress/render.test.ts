@@ -53,7 +53,6 @@ export const SAMPLE: MeshState = {
     },
   ],
   egress: { sourceCidrs: ["172.18.0.0/16"], bridges: ["gwbridge"] },
-  encryptedVnis: [4097],
 };
 
 function services(n: number, backends: number): MeshState {
@@ -236,7 +235,6 @@ describe("ingress ruleset renderer", () => {
       ErrorCode.InvalidArgument,
       /overlaps/,
     ],
-    ["a VNI out of range", { encryptedVnis: [1 << 24] }, ErrorCode.InvalidArgument, /VNI in 1\.\.16777215/],
   ];
   for (const [name, state, code, message] of bad) {
     it(`rejects ${name} with one clear line`, () => {
