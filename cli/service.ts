@@ -8,7 +8,12 @@
  */
 import type { Command } from "commander";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
-import { formatPublishedPort, parsePublishSpec, type PublishSpec } from "../common/publish-spec.js";
+import {
+  formatPublishedPort,
+  parsePublishSpec,
+  publishedPortFromWire,
+  type PublishSpec,
+} from "../common/publish-spec.js";
 import type { ListServicesResponse__Output } from "../proto/generated/swarmnet/v1/ListServicesResponse.js";
 import type { ListTasksResponse__Output } from "../proto/generated/swarmnet/v1/ListTasksResponse.js";
 import type { PublishedPort, PublishedPort__Output } from "../proto/generated/swarmnet/v1/PublishedPort.js";
@@ -29,21 +34,11 @@ function invalid(message: string): SwarmnetError {
 }
 
 function toWire(p: PublishSpec): PublishedPort {
-  return {
-    protocol: p.protocol,
-    targetPort: p.targetPort,
-    publishedPort: p.publishedPort ?? 0,
-    publishMode: p.mode,
-  };
+  return { ...p, publishedPort: p.publishedPort ?? 0 };
 }
 
 function portText(p: PublishedPort__Output): string {
-  return formatPublishedPort({
-    protocol: p.protocol === "udp" ? "udp" : "tcp",
-    targetPort: p.targetPort,
-    publishedPort: p.publishedPort,
-    mode: p.publishMode === "host" ? "host" : "ingress",
-  });
+  return formatPublishedPort(publishedPortFromWire(p));
 }
 
 function wholeNumber(flag: string, raw: string): number {
@@ -73,7 +68,7 @@ export function inspectView(s: Service__Output) {
     Protocol: p.protocol,
     TargetPort: p.targetPort,
     PublishedPort: p.publishedPort,
-    PublishMode: p.publishMode,
+    PublishMode: p.mode,
   }));
   return {
     ID: s.id,
@@ -125,7 +120,7 @@ export function psRows(tasks: readonly Task__Output[], trunc: boolean, now = Dat
       `${capital(t.state)} ${ago(t.stateAt, now)}`.trim(),
       failed ? t.message : "",
       t.ports
-        .filter((p) => p.publishMode === "host")
+        .filter((p) => p.mode === "host")
         .map(portText)
         .join(", "),
     ];
@@ -151,7 +146,7 @@ function taskJson(t: Task__Output) {
       Protocol: p.protocol,
       TargetPort: p.targetPort,
       PublishedPort: p.publishedPort,
-      PublishMode: p.publishMode,
+      PublishMode: p.mode,
     })),
   };
 }

@@ -38,6 +38,25 @@ export interface PublishedPort {
 
 const LONG_KEYS = ["published", "target", "protocol", "mode"] as const;
 
+/**
+ * A published port as it comes off the wire (the managers' answers, the dispatcher
+ * stream): the same fields, with the enums checked — anything unknown reads as the
+ * default, as an empty field does.
+ */
+export function publishedPortFromWire(p: {
+  protocol: string;
+  targetPort: number;
+  publishedPort: number;
+  mode: string;
+}): PublishedPort {
+  return {
+    protocol: p.protocol === "udp" ? "udp" : "tcp",
+    targetPort: p.targetPort,
+    publishedPort: p.publishedPort,
+    mode: p.mode === "host" ? "host" : "ingress",
+  };
+}
+
 function bad(spec: string, why: string): SwarmnetError {
   return new SwarmnetError(ErrorCode.InvalidArgument, `invalid publish spec ${JSON.stringify(spec)}: ${why}`);
 }

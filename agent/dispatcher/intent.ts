@@ -50,7 +50,6 @@ import type { GossipSeed__Output } from "../../proto/generated/swarmnet/v1/Gossi
 import type { Network__Output } from "../../proto/generated/swarmnet/v1/Network.js";
 import type { SessionSnapshot__Output } from "../../proto/generated/swarmnet/v1/SessionSnapshot.js";
 import type { IngressEndpoint__Output } from "../../proto/generated/swarmnet/v1/IngressEndpoint.js";
-import type { PublishedPort__Output } from "../../proto/generated/swarmnet/v1/PublishedPort.js";
 import type { Service__Output } from "../../proto/generated/swarmnet/v1/Service.js";
 import type { Task__Output } from "../../proto/generated/swarmnet/v1/Task.js";
 import {
@@ -63,6 +62,7 @@ import {
   type ServiceIntent,
   type TaskIntent,
 } from "../../common/cluster-types.js";
+import { publishedPortFromWire } from "../../common/publish-spec.js";
 import { sameKeyRing, secretBytes, validateKeyRing, type KeyRing } from "../../common/key-schedule.js";
 import { cidrContains, parseCidr, parseIpv4 } from "../../common/net-addr.js";
 import type { Attachment } from "../attachments.js";
@@ -181,15 +181,6 @@ function applyKeys(
   return [{ kind: "keys", revision, dataKeys, gossipKeys, previousDataKeys, previousGossipKeys }];
 }
 
-function portFromProto(p: PublishedPort__Output): PublishedPort {
-  return {
-    protocol: p.protocol === "udp" ? "udp" : "tcp",
-    targetPort: p.targetPort,
-    publishedPort: p.publishedPort,
-    mode: p.publishMode === "host" ? "host" : "ingress",
-  };
-}
-
 export function serviceFromProto(s: Service__Output): ServiceIntent {
   return {
     id: s.id,
@@ -197,7 +188,7 @@ export function serviceFromProto(s: Service__Output): ServiceIntent {
     mode: s.mode === "global" ? "global" : "replicated",
     replicas: s.replicas,
     endpointMode: s.endpointMode === "dnsrr" ? "dnsrr" : "vip",
-    ports: s.ports.map(portFromProto),
+    ports: s.ports.map(publishedPortFromWire),
     vips: s.vips.map((v) => ({ networkId: v.networkId, ip: v.ip, prefixLength: v.prefixLength })),
     networks: [...s.networks],
     ingress: s.ingressNetworkId === "" ? undefined : { networkId: s.ingressNetworkId, vip: s.ingressVip },
@@ -218,7 +209,7 @@ export function taskFromProto(t: Task__Output): TaskIntent {
     command: [...t.command],
     env: { ...t.env },
     networks: t.networks.map((n) => ({ networkId: n.networkId, ip: n.ip })),
-    ports: t.ports.map(portFromProto),
+    ports: t.ports.map(publishedPortFromWire),
   };
 }
 

@@ -37,21 +37,13 @@ import {
   visibleTo,
   WorkloadIntent,
   type IngressEndpointIntent,
-  type ServiceIntent,
+  type ServiceDetail,
   type TaskIntent,
   type WorkloadChange,
 } from "./workload-intent.js";
 
-export interface GossipSeed {
-  nodeId: string;
-  hostname: string;
-  address: string;
-}
-
-export interface ClusterSettings {
-  clusterId: string;
-  dataPathPort: number;
-}
+export type { ClusterSettings, GossipSeed } from "../../common/cluster-types.js";
+import type { ClusterSettings, GossipSeed } from "../../common/cluster-types.js";
 
 export type IntentChange =
   | { kind: "networkUpsert"; network: NetworkRecord }
@@ -74,7 +66,7 @@ export interface IntentSnapshot {
   seeds: GossipSeed[];
   managers: string[];
   cluster: ClusterSettings | undefined;
-  services: ServiceIntent[];
+  services: ServiceDetail[];
   /** The node's own tasks. */
   tasks: TaskIntent[];
   /** The node's own ingress endpoint. */

@@ -18,7 +18,7 @@ import {
   serviceIntent,
   taskIntent,
   type IngressEndpointIntent,
-  type ServiceIntent,
+  type ServiceDetail,
   type TaskIntent,
 } from "../services/intent.js";
 import { keys, lastSegment } from "../store/keys.js";
@@ -31,10 +31,10 @@ import {
   type TaskRecord,
 } from "../store/records.js";
 
-export type { IngressEndpointIntent, ServiceIntent, TaskIntent };
+export type { IngressEndpointIntent, ServiceDetail, TaskIntent };
 
 export type WorkloadChange =
-  | { kind: "serviceUpsert"; service: ServiceIntent }
+  | { kind: "serviceUpsert"; service: ServiceDetail }
   | { kind: "serviceRemoved"; id: string; name: string }
   | { kind: "taskUpsert"; task: TaskIntent }
   | { kind: "taskRemoved"; id: string; serviceId: string; nodeId: string }
@@ -65,7 +65,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export class WorkloadIntent {
   private readonly records = new Map<string, ServiceRecord>();
-  private readonly services = new Map<string, ServiceIntent>();
+  private readonly services = new Map<string, ServiceDetail>();
   private readonly tasks = new Map<string, TaskIntent>();
   private readonly endpoints = new Map<string, IngressEndpointIntent>();
 
@@ -156,7 +156,7 @@ export class WorkloadIntent {
     return out;
   }
 
-  allServices(): ServiceIntent[] {
+  allServices(): ServiceDetail[] {
     return [...this.services.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 

@@ -24,7 +24,7 @@ import {
   type NetworkUsage,
 } from "../networks/index.js";
 import type { AttachNetworkResponse } from "../../proto/generated/swarmnet/v1/AttachNetworkResponse.js";
-import type { NetworkRecord, PortRecord } from "../store/records.js";
+import type { NetworkRecord } from "../store/records.js";
 import type { CreateServiceRequest__Output } from "../../proto/generated/swarmnet/v1/CreateServiceRequest.js";
 import type {
   PublishedPort as PublishedPortMsg,
@@ -39,7 +39,7 @@ import {
   taskName,
   type CreateServiceInput,
   type PortInput,
-  type ServiceIntent,
+  type ServiceDetail,
   type TaskIntent,
   type TaskStatusUpdate,
   type TaskView,
@@ -201,28 +201,19 @@ function changeToProto(c: IntentChange): IntentChangeMsg {
   }
 }
 
-function portToProto(p: PortRecord): PublishedPortMsg {
-  return {
-    protocol: p.protocol,
-    targetPort: p.targetPort,
-    publishedPort: p.publishedPort,
-    publishMode: p.mode,
-  };
-}
-
 /** A service on the wire; task counts only when the caller has them (List/Inspect). */
-export function serviceToProto(v: ServiceIntent & { runningTasks?: number; desiredTasks?: number }): Service {
+export function serviceToProto(v: ServiceDetail & { runningTasks?: number; desiredTasks?: number }): Service {
   return {
     id: v.id,
     name: v.name,
     mode: v.mode,
     replicas: v.replicas,
     endpointMode: v.endpointMode,
-    ports: v.ports.map(portToProto),
+    ports: v.ports,
     vips: v.vips,
     networks: v.networks,
-    ingressNetworkId: v.ingressNetworkId ?? "",
-    ingressVip: v.ingressVip ?? "",
+    ingressNetworkId: v.ingress?.networkId ?? "",
+    ingressVip: v.ingress?.vip ?? "",
     command: v.command,
     env: v.env,
     createdAt: v.createdAt,
@@ -247,7 +238,7 @@ export function taskToProto(t: TaskIntent): Task {
     command: t.command,
     env: t.env,
     networks: t.networks,
-    ports: t.ports.map(portToProto),
+    ports: t.ports,
   };
 }
 
@@ -269,22 +260,13 @@ export function taskViewToProto(t: TaskView): Task {
   };
 }
 
-function portInput(p: PublishedPort__Output): PortInput {
-  return {
-    protocol: p.protocol,
-    targetPort: p.targetPort,
-    publishedPort: p.publishedPort,
-    mode: p.publishMode,
-  };
-}
-
 export function createServiceInput(r: CreateServiceRequest__Output): CreateServiceInput {
   return {
     name: r.name,
     mode: r.mode,
     replicas: r.replicasSet ? r.replicas : undefined,
     networks: r.networks,
-    ports: r.ports.map(portInput),
+    ports: r.ports,
     endpointMode: r.endpointMode,
     command: r.command,
     env: r.env,
@@ -297,8 +279,8 @@ export function updateServiceInput(r: UpdateServiceRequest__Output): UpdateServi
     replicas: r.replicasSet ? r.replicas : undefined,
     networkAdd: r.networkAdd,
     networkRm: r.networkRm,
-    publishAdd: r.publishAdd.map(portInput),
-    publishRm: r.publishRm.map(portInput),
+    publishAdd: r.publishAdd,
+    publishRm: r.publishRm,
   };
 }
 

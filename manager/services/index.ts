@@ -46,7 +46,6 @@ export {
   serviceIntent,
   taskIntent,
   type IngressEndpointIntent,
-  type ServiceIntent,
-  type ServiceVipIntent,
+  type ServiceDetail,
   type TaskIntent,
 } from "./intent.js";

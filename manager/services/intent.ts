@@ -6,62 +6,25 @@
  * state, never the observed state, which is the agent's own). Pure.
  */
 import { addressInfo } from "../networks/address-allocation.js";
-import type {
-  NetworkRecord,
-  PortRecord,
-  ServiceRecord,
-  TaskNetworkRecord,
-  TaskRecord,
-} from "../store/records.js";
+import type { IngressEndpointIntent, ServiceIntent, TaskIntent } from "../../common/cluster-types.js";
+import type { NetworkRecord, ServiceRecord, TaskRecord } from "../store/records.js";
 import { hasIngressPort } from "./ports.js";
 import { containerName, effectiveNetworks, taskName } from "./tasks.js";
 
-export interface ServiceVipIntent {
-  networkId: string;
-  ip: string;
-  prefixLength: number;
-}
-
-export interface ServiceIntent {
-  id: string;
-  name: string;
-  mode: "replicated" | "global";
-  replicas: number;
-  endpointMode: "vip" | "dnsrr";
-  ports: PortRecord[];
-  vips: ServiceVipIntent[];
-  /** Every network the tasks are on, the ingress network included while needed. */
-  networks: string[];
-  ingressNetworkId: string | undefined;
-  ingressVip: string | undefined;
+/**
+ * A service as the managers hold it for the wire: what agents act on (the shared
+ * `ServiceIntent`) plus what only people read (command, environment, times).
+ */
+export interface ServiceDetail extends ServiceIntent {
   command: string[];
   env: Record<string, string>;
   createdAt: string;
   updatedAt: string;
-  version: number;
 }
 
-export interface TaskIntent {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  name: string;
-  containerName: string;
-  slot: number;
-  nodeId: string;
-  desiredState: "running" | "shutdown";
-  command: string[];
-  env: Record<string, string>;
-  networks: TaskNetworkRecord[];
-  ports: PortRecord[];
-}
+export type { IngressEndpointIntent, ServiceIntent, TaskIntent };
 
-export interface IngressEndpointIntent {
-  networkId: string;
-  ip: string;
-}
-
-export function serviceIntent(s: ServiceRecord, networks: ReadonlyMap<string, NetworkRecord>): ServiceIntent {
+export function serviceIntent(s: ServiceRecord, networks: ReadonlyMap<string, NetworkRecord>): ServiceDetail {
   const ingress = [...networks.values()].find((n) => n.ingress);
   const ingressId = hasIngressPort(s.ports) ? ingress?.id : undefined;
   const vips = s.vips.map((v) => {
@@ -81,8 +44,10 @@ export function serviceIntent(s: ServiceRecord, networks: ReadonlyMap<string, Ne
     ports: s.ports,
     vips,
     networks: effectiveNetworks(s, ingress?.id),
-    ingressNetworkId: ingressId,
-    ingressVip: ingressId === undefined ? undefined : s.vips.find((v) => v.networkId === ingressId)?.ip,
+    ingress:
+      ingressId === undefined
+        ? undefined
+        : { networkId: ingressId, vip: s.vips.find((v) => v.networkId === ingressId)?.ip ?? "" },
     command: s.command,
     env: s.env,
     createdAt: s.createdAt,

@@ -37,11 +37,11 @@ import {
   type UpdateServiceInput,
 } from "./service-spec.js";
 import { ServiceTxn } from "./service-txn.js";
-import { serviceIntent, type ServiceIntent } from "./intent.js";
+import { serviceIntent, type ServiceDetail } from "./intent.js";
 import { effectiveNetworks, isLive } from "./tasks.js";
 
 /** A service as `service ls/inspect` show it: what agents see, plus task counts. */
-export interface ServiceView extends ServiceIntent {
+export interface ServiceView extends ServiceDetail {
   /** The networks the user attached it to (`networks` adds the ingress network). */
   ownNetworks: string[];
   runningTasks: number;

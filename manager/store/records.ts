@@ -6,7 +6,7 @@
  * `decode` is the single place stored JSON becomes a typed record; a value that is not
  * a JSON object is reported with its key as corrupt instead of failing somewhere later.
  */
-import type { NodeCapabilities } from "../../common/cluster-types.js";
+import type { NodeCapabilities, PublishedPort, TaskNetworkIntent } from "../../common/cluster-types.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 
 export type NodeRole = "manager" | "worker";
@@ -134,13 +134,8 @@ export interface AddressCursorRecord {
 export type ServiceMode = "replicated" | "global";
 export type EndpointMode = "vip" | "dnsrr";
 
-/** A published port of a service (see common/publish-spec.ts). */
-export interface PortRecord {
-  protocol: "tcp" | "udp";
-  targetPort: number;
-  publishedPort: number;
-  mode: "ingress" | "host";
-}
+/** A published port of a service: the shared type (common/cluster-types.ts). */
+export type PortRecord = PublishedPort;
 
 /** `ports/<protocol>/<port>`: who holds a published port. */
 export interface PortOwnerRecord {
@@ -185,10 +180,7 @@ export interface ServiceRecord {
  */
 export type TaskState = "pending" | "assigned" | "running" | "failed" | "shutdown" | "orphaned";
 
-export interface TaskNetworkRecord {
-  networkId: string;
-  ip: string;
-}
+export type TaskNetworkRecord = TaskNetworkIntent;
 
 export interface TaskRecord {
   id: string;
