@@ -58,7 +58,6 @@ import {
   type GossipSeed,
   type IngressEndpointIntent,
   type NetworkIntent,
-  type PublishedPort,
   type ServiceIntent,
   type TaskIntent,
 } from "../../common/cluster-types.js";

@@ -26,10 +26,6 @@ import {
 import type { AttachNetworkResponse } from "../../proto/generated/swarmnet/v1/AttachNetworkResponse.js";
 import type { NetworkRecord } from "../store/records.js";
 import type { CreateServiceRequest__Output } from "../../proto/generated/swarmnet/v1/CreateServiceRequest.js";
-import type {
-  PublishedPort as PublishedPortMsg,
-  PublishedPort__Output,
-} from "../../proto/generated/swarmnet/v1/PublishedPort.js";
 import type { Service } from "../../proto/generated/swarmnet/v1/Service.js";
 import type { Task } from "../../proto/generated/swarmnet/v1/Task.js";
 import type { TaskStatusRequest__Output } from "../../proto/generated/swarmnet/v1/TaskStatusRequest.js";
@@ -38,7 +34,6 @@ import {
   containerName,
   taskName,
   type CreateServiceInput,
-  type PortInput,
   type ServiceDetail,
   type TaskIntent,
   type TaskStatusUpdate,
