@@ -95,4 +95,3 @@ export interface MeshState {
   portMappings?: readonly PortMapping[];
   egress?: EgressMasquerade;
 }
-
