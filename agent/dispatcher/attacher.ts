@@ -23,7 +23,7 @@ import type { AttachmentsClient } from "../../proto/generated/swarmnet/v1/Attach
 import type { Attachment, AttachRequest, NetworkAttacher } from "../attachments.js";
 import type { DispatcherClient } from "./client.js";
 import type { ClusterCredentials } from "./credentials.js";
-import { networkFromProto } from "./intent.js";
+import { networkFromProto } from "./intent-codec.js";
 
 export interface ManagerAttacherOptions {
   /** Managers to try (host:port), asked at every call so a changing list is followed. */

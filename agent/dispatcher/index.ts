@@ -13,17 +13,14 @@ export {
   type DispatcherClientOptions,
   type TaskStatusReport,
 } from "./client.js";
+export { keyRingFromProto, networkFromProto, serviceFromProto, taskFromProto } from "./intent-codec.js";
 export {
   applyBatch,
   diffSnapshot,
   emptyState,
-  keyRingFromProto,
-  networkFromProto,
   driverNetworkFor,
   dataPathPort,
-  serviceFromProto,
   taskAttachments,
-  taskFromProto,
   type ClusterSettings,
   type GossipSeed,
   type IngressEndpointIntent,

@@ -42,6 +42,10 @@
  * Lifecycle: start() builds the relay devices and starts the datapath process, stop()
  * removes both; a datapath that dies unexpectedly is restarted (keys and peers pushed
  * again) and counted in `datapathRestarts`.
+ *
+ * Long on purpose: the backend's lifecycle (relay devices, macvtap, datapath process,
+ * guard) is one ordered sequence with its rollback; its pure parts live in the files
+ * it imports.
  */
 import { SerialQueue } from "../../common/serial-queue.js";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -12,6 +12,9 @@
  * a step is dropped with a reason the caller counts; nothing in here throws to the
  * caller. Packet overhead (envelope, nonce, tag) is computed exactly so compound messages
  * never exceed the packet budget.
+ *
+ * Long on purpose: one exhaustive switch per message type, the wire in one file (its
+ * enum numbers are the protocol).
  */
 import type protobuf from "protobufjs";
 import { protoType } from "../../common/proto.js";

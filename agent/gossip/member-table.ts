@@ -24,6 +24,9 @@
  * random member selection for gossip and indirect probes.
  *
  * Side effects (queueing broadcasts, events, metrics) go through `MemberTableHooks`.
+ *
+ * Long on purpose: every state transition of a member (alive, suspect, dead, left,
+ * with incarnations) in one place, so the rules can be read and tested together.
  */
 import type { Clock } from "../../common/clock.js";
 import type { AliveMsg, DeadMsg, GossipMessage, MemberState, PushPullNode, SuspectMsg } from "./codec.js";

@@ -14,6 +14,10 @@
  *
  * The failure detector is probe.ts, the state rules member-table.ts. The protocol core
  * speaks callbacks (see transport.ts); join() and leave() wrap them in promises.
+ *
+ * Long on purpose: the SWIM state machine (probe, suspect, refute, push-pull) reads
+ * as one flow; its pieces with their own state already live beside it (probe.ts,
+ * suspicion.ts, awareness.ts, broadcast-queue.ts, member-table.ts).
  */
 import { RealClock, type Clock, type TimerHandle } from "../../common/clock.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";

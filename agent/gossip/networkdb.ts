@@ -20,6 +20,10 @@
  * The owner is the authority on its entries: if a member hears of an entry "owned" by
  * itself that it does not hold (it restarted and lost it) or a newer version than its
  * own, it answers with its real state at a later Lamport time, which wins everywhere.
+ *
+ * Long on purpose: membership of networks, table events, anti-entropy and the owner's
+ * authority are one protocol sharing one Lamport clock and one set of queues; the
+ * tables themselves are networkdb-tables.ts, the wire networkdb-codec.ts.
  */
 import type { Clock, TimerHandle } from "../../common/clock.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";

@@ -20,6 +20,9 @@
  *
  * Per packet the cost is one closure and one heap entry on the shared VirtualClock; a
  * per-pair link table is consulted only when overrides exist.
+ *
+ * Long on purpose: a whole simulated network (latency, loss, partitions, streams) on a
+ * virtual clock, behind the same Transport interface as the real one.
  */
 import { VirtualClock, type Clock, type TimerHandle } from "../../common/clock.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";

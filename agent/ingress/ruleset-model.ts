@@ -22,6 +22,9 @@
  * column-wise (one string per element, its text as added), and a backend's conntrack
  * filters are derived from the group's templates when needed: at 10,000 × 10 the first
  * build is dominated by garbage collection, so every object per backend counts.
+ *
+ * Long on purpose: validation, groups, slots and pick chains decide the table together;
+ * the differ and renderer beside it stay small because of it.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { ConntrackFilter } from "../../common/executor.js";

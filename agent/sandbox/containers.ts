@@ -28,7 +28,7 @@ import type { DriverNetwork, NetworkDriver } from "../drivers/driver.js";
 import type { DriverRegistry } from "../drivers/registry.js";
 import { findPredefined } from "../local-networks.js";
 import { HOST } from "../drivers/host/host-driver.js";
-import { NULL } from "../drivers/null/null-driver.js";
+import { checkJoinable, conflict, ERR } from "./network-modes.js";
 import { gatewayAddress } from "../gwbridge/index.js";
 import { findContainer, isTask, nextIfname, type ContainerRecord, type EndpointRecord } from "./container.js";
 import type { ContainerStore } from "./container-store.js";
@@ -78,36 +78,6 @@ export interface ContainerDeps {
 }
 
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-
-/** Docker's refusals (moby runconfig/errors.go), word for word. */
-const ERR = {
-  hostNetwork: "container cannot be disconnected from host network or connected to host network",
-  sharedNetwork:
-    "container sharing network namespace with another container or host cannot be connected to any other network",
-  noNetwork:
-    "container cannot be connected to multiple networks with one of the networks in private (none) mode",
-  mixedModes: "conflicting options: cannot attach both user-defined and non-user-defined network-modes",
-  ipOnPredefined: "user specified IP address is supported on user defined networks only",
-  aliasOnPredefined: "network-scoped alias is supported only for containers in user defined networks",
-};
-
-function conflict(message: string): SwarmnetError {
-  return new SwarmnetError(ErrorCode.Conflict, message);
-}
-
-/**
- * Host and none take the whole sandbox: a container on one is on nothing else. `current`
- * holds the drivers of the networks the container is on; `building`: `run` is still
- * choosing them (Docker's message for two network modes at once).
- */
-function checkJoinable(current: readonly string[], driver: NetworkDriver, building: boolean): void {
-  const exclusive = (d: string) => d === HOST || d === NULL;
-  if (current.length === 0 || (!current.some(exclusive) && !exclusive(driver.name))) return;
-  if (building) throw conflict(ERR.mixedModes);
-  if (driver.name === HOST) throw conflict(ERR.hostNetwork);
-  if (current.includes(HOST)) throw conflict(ERR.sharedNetwork);
-  throw conflict(ERR.noNetwork);
-}
 
 /** A network a container is about to join: resolved, its driver found, its address known. */
 interface Joining {
