@@ -79,6 +79,7 @@ export class BoundedFrequencyRunner {
   private next: Waiters | undefined;
   private requested = false;
   private resyncWanted = false;
+  private immediateWanted = false;
   private inFlight = false;
   private started = false;
   private stopped = false;
@@ -127,11 +128,20 @@ export class BoundedFrequencyRunner {
     this.timer = undefined;
   }
 
-  /** Asks for a pass; settles with the outcome of the first pass that starts after this call. */
-  run(options: { resync?: boolean } = {}): Promise<void> {
+  /**
+   * Asks for a pass; settles with the outcome of the first pass that starts after this call.
+   * `immediate`: do not wait out the minimum interval (still never two passes at once) —
+   * for an explicit request such as a test's or a person's, not for event storms.
+   */
+  run(options: { resync?: boolean; immediate?: boolean } = {}): Promise<void> {
     if (this.stopped) return Promise.reject(new SwarmnetError(ErrorCode.Unavailable, "stopped"));
     this.requested = true;
     if (options.resync === true) this.resyncWanted = true;
+    if (options.immediate === true) {
+      this.immediateWanted = true;
+      this.timer?.cancel();
+      this.timer = undefined;
+    }
     this.next ??= waiters();
     const promise = this.next.promise;
     this.schedule();
@@ -146,7 +156,9 @@ export class BoundedFrequencyRunner {
   private schedule(): void {
     this.stats.pending = this.requested;
     if (this.stopped || this.inFlight || this.timer !== undefined || !this.requested) return;
-    const due = Math.max(this.lastStart + this.options.minIntervalMs, this.retryAt);
+    const due = this.immediateWanted
+      ? -Infinity
+      : Math.max(this.lastStart + this.options.minIntervalMs, this.retryAt);
     const delay = due - this.clock.now();
     if (delay <= 0) {
       void this.pass();
@@ -164,6 +176,7 @@ export class BoundedFrequencyRunner {
     this.next = undefined;
     this.requested = false;
     this.resyncWanted = false;
+    this.immediateWanted = false;
     this.stats.pending = false;
     this.inFlight = true;
     const started = this.clock.now();

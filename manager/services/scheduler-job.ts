@@ -5,9 +5,11 @@
  * addresses of departed nodes (their ingress endpoint, their standalone containers').
  *
  *   trigger  any change under services/, tasks/, nodes/, sessions/ (seen in the
- *            manager's mirror of the store), coalesced for `debounceMs`; plus a tick
- *            every `tickMs` for what only time changes (a down node's grace running
- *            out, a failed task's restart delay) and for new networks
+ *            manager's mirror of the store) starts a pass at once, changes during a
+ *            pass coalesce into the next one, at most one every `debounceMs`; plus a
+ *            pass every `tickMs` for what only time changes (a down node's grace
+ *            running out, a failed task's restart delay) and for new networks —
+ *            common/bounded-frequency-runner.ts
  *   plan     from the mirror, in pure code, for every service (and the leftovers of
  *            removed ones); only services with something to do open a transaction
  *   apply    per service, one transaction that re-reads the service and its tasks
@@ -20,9 +22,11 @@
  * (it cannot know how long the node was down before), which only delays a reschedule.
  *
  * A failed reconcile changes nothing (its transaction did not commit); it is logged and
- * the next trigger or tick tries again on fresh data.
+ * retried with backoff on fresh data.
  */
-import type { Clock, TimerHandle } from "../../common/clock.js";
+import { BoundedFrequencyRunner } from "../../common/bounded-frequency-runner.js";
+import type { Clock } from "../../common/clock.js";
+import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { LeaderJob } from "../election/leader-jobs.js";
 import { networkUsage } from "../networks/network-usage.js";
@@ -64,12 +68,8 @@ const WATCHED = [keys.servicesPrefix, keys.tasksPrefix, keys.nodesPrefix, keys.s
 
 export class SchedulerJob implements LeaderJob {
   readonly name = "scheduler";
-  private running = false;
   private unsubscribe: (() => void) | undefined;
-  private ticker: TimerHandle | undefined;
-  private pending: TimerHandle | undefined;
-  private busy: Promise<void> | undefined;
-  private again = false;
+  private runner: BoundedFrequencyRunner | undefined;
   private readonly downSince = new Map<string, number>();
   /** Reconciles completed, for tests and metrics. */
   rounds = 0;
@@ -84,56 +84,43 @@ export class SchedulerJob implements LeaderJob {
   ) {}
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.runner !== undefined) return;
     this.downSince.clear();
-    this.unsubscribe = this.mirror.subscribe((c) => {
-      if (c.events.some((e) => WATCHED.some((p) => e.key.startsWith(p)))) this.trigger();
+    const runner = new BoundedFrequencyRunner(
+      async () => {
+        await this.reconcile();
+        this.rounds++;
+      },
+      {
+        minIntervalMs: this.opts.debounceMs,
+        maxIntervalMs: this.opts.tickMs,
+        // A round that failed committed nothing; fresh data soon, without spinning.
+        retryInitialMs: this.opts.debounceMs + 50,
+        retryMaxMs: this.opts.tickMs,
+        clock: this.clock,
+      },
+    );
+    runner.onPass((p) => {
+      if (p.error !== undefined)
+        this.log.warn({ err: errorMessage(p.error) }, "scheduling round failed; retrying");
     });
-    this.ticker = this.clock.setInterval(() => this.trigger(), this.opts.tickMs);
-    this.trigger();
+    this.runner = runner;
+    this.unsubscribe = this.mirror.subscribe((c) => {
+      if (c.events.some((e) => WATCHED.some((p) => e.key.startsWith(p)))) void runner.run();
+    });
+    runner.start();
+    void runner.run();
   }
 
   stop(): void {
-    if (!this.running) return;
-    this.running = false;
     this.unsubscribe?.();
-    this.ticker?.cancel();
-    this.pending?.cancel();
-    this.pending = undefined;
+    this.runner?.stop();
+    this.runner = undefined;
   }
 
-  /** Runs one reconcile now (after any in flight); for tests. */
+  /** Runs one reconcile that starts after this call (after any in flight); for tests. */
   async reconcileNow(): Promise<void> {
-    await this.busy;
-    await this.run();
-  }
-
-  private trigger(): void {
-    if (!this.running || this.pending !== undefined) return;
-    this.pending = this.clock.setTimeout(() => {
-      this.pending = undefined;
-      if (this.busy !== undefined) {
-        this.again = true;
-        return;
-      }
-      void this.run();
-    }, this.opts.debounceMs);
-  }
-
-  private async run(): Promise<void> {
-    const round = this.reconcile()
-      .catch((err: unknown) => this.log.warn({ err: String(err) }, "scheduling round failed; retrying"))
-      .finally(() => {
-        this.busy = undefined;
-        this.rounds++;
-        if (this.again && this.running) {
-          this.again = false;
-          this.trigger();
-        }
-      });
-    this.busy = round;
-    await round;
+    await this.runner?.run({ immediate: true });
   }
 
   private list<T extends object>(prefix: string): T[] {
@@ -167,7 +154,7 @@ export class SchedulerJob implements LeaderJob {
   }
 
   private async reconcile(): Promise<void> {
-    if (!this.running) return;
+    if (this.runner === undefined) return;
     const services = new Map(this.list<ServiceRecord>(keys.servicesPrefix).map((s) => [s.id, s]));
     const tasks = this.list<TaskRecord>(keys.tasksPrefix);
     const nodes = this.nodeStates(tasks);
@@ -177,7 +164,7 @@ export class SchedulerJob implements LeaderJob {
     for (const t of tasks) byService.set(t.serviceId, [...(byService.get(t.serviceId) ?? []), t]);
     const now = this.deps.now().getTime();
     for (const id of new Set([...services.keys(), ...byService.keys()])) {
-      if (!this.running) return;
+      if (this.runner === undefined) return;
       const s = services.get(id);
       const mine = byService.get(id) ?? [];
       const nets = s === undefined ? [] : effectiveNetworks(s, ingress?.id);
