@@ -4,7 +4,6 @@
  * until SIGTERM. Stopping leaves containers and kernel state in place for the next agent
  * to adopt.
  */
-import { join } from "node:path";
 import { createLogger } from "../common/logger.js";
 import { untilSignal } from "../common/process.js";
 import { Agent } from "./agent.js";
@@ -21,10 +20,8 @@ export { AgentClient, ControlServer } from "./control/index.js";
 export * from "./attachments.js";
 export * as dispatcher from "./dispatcher/index.js";
 
-/** The control socket of an agent with this state folder. */
-export function agentSocketPath(stateDir: string): string {
-  return join(stateDir, "agent.sock");
-}
+export { agentSocketPath } from "./control/socket.js";
+import { agentSocketPath } from "./control/socket.js";
 
 /** Runs an agent until SIGTERM or SIGINT. */
 export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>>): Promise<void> {

@@ -4,7 +4,9 @@
  * state folder's socket.
  */
 import { readConfigFile } from "../common/config.js";
-import { AgentClient, agentSocketPath, AGENT_DEFAULTS } from "../agent/index.js";
+import { AGENT_DEFAULTS } from "../agent/config.js";
+import { AgentClient } from "../agent/control/client.js";
+import { agentSocketPath } from "../agent/control/socket.js";
 
 export function agentSocket(): string {
   const fromEnv = process.env["SWARMNET_AGENT_SOCKET"];

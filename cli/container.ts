@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import type { ContainerInfo__Output } from "../proto/generated/swarmnet/v1/ContainerInfo.js";
-import { formatMapping, parsePortSpec } from "../agent/sandbox/index.js";
+import { formatMapping, parsePortSpec } from "../agent/sandbox/port-spec.js";
 import { withAgent } from "./agent-context.js";
 import { parseFormat, print, printJson, renderTable } from "./output.js";
 
