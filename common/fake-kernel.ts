@@ -211,20 +211,35 @@ export class FakeKernel implements CommandRunner {
     }
   }
 
-  private ip(ns: string, args: string[], input: string): CommandResult {
+  /**
+   * The options `ip` and `bridge` share: `-n NS`, `-j`, `-d`, and `-batch -` (one line at a
+   * time through `line`, stopping at the first that fails). Returns what is left to run,
+   * or the batch's result.
+   */
+  private options(
+    ns: string,
+    args: string[],
+    input: string,
+    line: (ns: string, words: string[]) => void,
+  ): { ns: string; args: string[]; json: boolean } | CommandResult {
     let json = false;
     while (args[0]?.startsWith("-")) {
       const flag = args.shift();
       if (flag === "-n") ns = args.shift() ?? "";
       else if (flag === "-j") json = true;
       else if (flag === "-batch") {
-        args.shift();
         this.ns(ns);
-        for (const line of input.split("\n"))
-          if (line.trim() !== "") this.ipLine(ns, line.trim().split(/\s+/));
+        for (const l of input.split("\n")) if (l.trim() !== "") line(ns, l.trim().split(/\s+/));
         return ok();
       }
     }
+    return { ns, args, json };
+  }
+
+  private ip(at: string, argv: string[], input: string): CommandResult {
+    const o = this.options(at, argv, input, (ns, w) => this.ipLine(ns, w));
+    if ("exitCode" in o) return o;
+    const { ns, args, json } = o;
     if (args[0] === "netns") return this.netns(args.slice(1));
     if (args[1] === "show" || args[1] === undefined) return this.ipShow(ns, args, json);
     this.ipLine(ns, args);
@@ -420,20 +435,10 @@ export class FakeKernel implements CommandRunner {
     throw new KernelError(`fake kernel: unsupported ip command: ${w.join(" ")}`);
   }
 
-  private bridge(ns: string, args: string[], input: string): CommandResult {
-    let json = false;
-    while (args[0]?.startsWith("-")) {
-      const flag = args.shift();
-      if (flag === "-n") ns = args.shift() ?? "";
-      else if (flag === "-j") json = true;
-      else if (flag === "-batch") {
-        args.shift();
-        this.ns(ns);
-        for (const line of input.split("\n"))
-          if (line.trim() !== "") this.fdbLine(ns, line.trim().split(/\s+/));
-        return ok();
-      }
-    }
+  private bridge(at: string, argv: string[], input: string): CommandResult {
+    const o = this.options(at, argv, input, (ns, w) => this.fdbLine(ns, w));
+    if ("exitCode" in o) return o;
+    const { ns, args, json } = o;
     if (args[0] === "fdb" && args[1] === "show") {
       const dev = args[args.indexOf("dev") + 1] ?? "";
       const l = this.devShown(ns, dev);

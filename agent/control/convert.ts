@@ -3,7 +3,7 @@
  * (`ContainerInfo`) and the node's own networks (`Network`, with this node's containers
  * on them, shaped as the managers' networks are so the CLI prints both alike).
  */
-import { parseCidr } from "../../common/net-addr.js";
+import { networkToWire } from "../../common/network-wire.js";
 import type { ContainerInfo } from "../../proto/generated/swarmnet/v1/ContainerInfo.js";
 import type { Network } from "../../proto/generated/swarmnet/v1/Network.js";
 import type { Agent } from "../agent.js";
@@ -36,40 +36,24 @@ export function containerInfo(c: ContainerRecord, nodeName: string): ContainerIn
 
 export function localNetworksInfo(agent: Agent): Network[] {
   const containers = agent.containers.list(true);
-  return agent.localNetworks.map((n) => ({
-    id: n.id,
-    name: n.name,
-    driver: n.driver,
-    scope: n.scope,
-    createdAt: n.createdAt,
-    internal: n.internal,
-    attachable: n.attachable,
-    ingress: n.ingress,
-    ipamDriver: n.ipam.driver,
-    ipamConfigs: n.ipam.configs.map((c) => ({
-      subnet: c.subnet,
-      gateway: c.gateway,
-      ipRange: c.ipRange ?? "",
-      auxAddresses: c.auxAddresses,
-    })),
-    ipamOptions: n.ipam.options,
-    options: n.options,
-    labels: n.labels,
-    endpoints: containers.flatMap((c) =>
-      c.endpoints
-        .filter((e) => e.networkId === n.id)
-        .map((e) => ({
-          kind: "container",
-          id: c.id,
-          name: c.name,
-          nodeId: agent.config.nodeName,
-          ip: e.ip,
-          mac: e.mac,
-          prefixLength: e.prefixLength || (parseCidr(n.ipam.configs[0]?.subnet ?? "")?.prefix ?? 0),
-        })),
-    ),
-    attached: containers
-      .filter((c) => c.endpoints.some((e) => e.networkId === n.id))
-      .map((c) => `container:${c.name}`),
-  }));
+  return agent.localNetworks.map((n) => {
+    const on = containers.filter((c) => c.endpoints.some((e) => e.networkId === n.id));
+    return networkToWire(n, {
+      attached: on.map((c) => `container:${c.name}`),
+      endpoints: on.flatMap((c) =>
+        c.endpoints
+          .filter((e) => e.networkId === n.id)
+          .map((e) => ({
+            kind: "container",
+            id: c.id,
+            name: c.name,
+            nodeId: agent.config.nodeName,
+            ip: e.ip,
+            mac: e.mac,
+            prefixLength: e.prefixLength,
+          })),
+      ),
+      peers: [],
+    });
+  });
 }

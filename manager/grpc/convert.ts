@@ -24,6 +24,7 @@ import {
   type NetworkUsage,
 } from "../networks/index.js";
 import type { AttachNetworkResponse } from "../../proto/generated/swarmnet/v1/AttachNetworkResponse.js";
+import { networkToWire } from "../../common/network-wire.js";
 import type { NetworkRecord } from "../store/records.js";
 import type { CreateServiceRequest__Output } from "../../proto/generated/swarmnet/v1/CreateServiceRequest.js";
 import type { Service } from "../../proto/generated/swarmnet/v1/Service.js";
@@ -42,35 +43,11 @@ import {
 } from "../services/index.js";
 
 export function networkToProto(n: NetworkRecord & Partial<NetworkUsage>): Network {
-  return {
-    id: n.id,
-    name: n.name,
-    driver: n.driver,
-    scope: n.scope,
-    createdAt: n.createdAt,
-    internal: n.internal,
-    attachable: n.attachable,
-    ingress: n.ingress,
-    ipamDriver: n.ipam.driver,
-    ipamConfigs: n.ipam.configs.map((c) => ({
-      subnet: c.subnet,
-      gateway: c.gateway,
-      ipRange: c.ipRange ?? "",
-      auxAddresses: c.auxAddresses,
-    })),
-    ipamOptions: n.ipam.options,
-    options: n.options,
-    labels: n.labels,
-    vni: n.vni ?? 0,
-    encrypted: n.encrypted,
-    mtu: n.mtu ?? 0,
+  return networkToWire(n, {
     attached: n.attached ?? [],
-    endpoints: (n.endpoints ?? []).map((e) => ({
-      ...e,
-      prefixLength: addressInfo(n, e.ip).prefixLength,
-    })),
+    endpoints: (n.endpoints ?? []).map((e) => ({ ...e, prefixLength: addressInfo(n, e.ip).prefixLength })),
     peers: n.peers ?? [],
-  };
+  });
 }
 
 export function attachResultToProto(r: AttachResult): AttachNetworkResponse {
