@@ -21,7 +21,7 @@
  * and traffic keeps flowing.
  */
 import { join } from "node:path";
-import type { Clock } from "../common/clock.js";
+import type { Clock, TimerHandle } from "../common/clock.js";
 import { RealClock } from "../common/clock.js";
 import { Executor } from "../common/executor.js";
 import { createLogger, type Logger } from "../common/logger.js";
@@ -59,6 +59,11 @@ export interface AgentDeps {
   logger?: Logger;
   /** Capabilities to use instead of probing the kernel (unit tests). */
   capabilities?: KernelCapabilities;
+  /**
+   * The node was in a cluster when the agent started: it waits for the managers' intent
+   * (and a moment of gossip) before it removes anything a previous agent left.
+   */
+  joined?: boolean;
 }
 
 const DEFAULT_UNDERLAY_MTU = 1500;
@@ -70,6 +75,9 @@ export const RECONCILE_DEFAULTS = {
   // A failing reconciler is retried soon, then less and less often.
   retryInitialMs: 200,
   retryMaxMs: 10_000,
+  // After a restart, how long gossip gets to bring back the other nodes' endpoints (one
+  // push-pull with a seed, a few gossip rounds) before anything missing is removed.
+  settleMs: 3_000,
 };
 
 export class Agent {
@@ -92,6 +100,7 @@ export class Agent {
   private readonly store: ContainerStore;
   private readonly ownsEndpointTable: boolean;
   private gossip: GossipNode | undefined;
+  private settleTimer: TimerHandle | undefined;
   private running = false;
 
   constructor(
@@ -110,6 +119,7 @@ export class Agent {
       { name: config.nodeName, advertiseAddr: config.advertiseAddr, underlayMtu: DEFAULT_UNDERLAY_MTU },
       this.store,
       () => this.endpoints,
+      deps.joined === true,
     );
     this.containers = new Containers({
       store: this.store,
@@ -173,6 +183,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.settleTimer?.cancel();
     await this.containers.stop();
     this.loop?.stop();
     this.gossip?.stop();
@@ -195,6 +206,15 @@ export class Agent {
   /** Intent changed (the dispatcher stream): `events` decide what to touch; none = everything. */
   setIntent(intent: IntentState, events?: readonly IntentEvent[]): void {
     this.state.setIntent(intent);
+    if (this.state.isSettling && this.settleTimer === undefined) {
+      // The first intent after a restart: give gossip its moment, then let removals happen.
+      const settle = () => {
+        this.state.settled();
+        this.loop?.touch();
+      };
+      if (this.gossip === undefined) settle();
+      else this.settleTimer = this.clock.setTimeout(settle, RECONCILE_DEFAULTS.settleMs);
+    }
     if (events === undefined) this.loop?.touch();
     else this.loop?.touch(events.flatMap(touchedByIntent));
   }

@@ -20,6 +20,8 @@ import { endpointKey } from "./sandbox/container.js";
 interface FactsDesired {
   networks: string[];
   facts: EndpointFact[];
+  /** Publish only: the agent is settling and may not know all it should publish yet. */
+  addOnly: boolean;
 }
 
 export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDesired {
@@ -42,7 +44,7 @@ export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDes
     }
   }
   for (const d of drivers.all()) facts.push(...(d.nodeFacts?.(s) ?? []));
-  return { networks: [...new Set(facts.map((f) => f.networkId))].sort(), facts };
+  return { networks: [...new Set(facts.map((f) => f.networkId))].sort(), facts, addOnly: s.settling };
 }
 
 /** Two facts say the same (field by field: the decoded ones come from JSON). */
@@ -78,6 +80,7 @@ export function endpointFactsReconciler(
         const h = held.get(f.key);
         if (h === undefined || !sameFact(h, f)) t.publish(f);
       }
+      if (d.addOnly) return;
       for (const f of held.values()) if (!wanted.has(f.key)) t.withdraw(f.networkId, f.key);
       const keep = new Set(d.networks);
       for (const n of t.networks()) if (!keep.has(n)) t.leaveNetwork(n);

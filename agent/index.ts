@@ -9,7 +9,7 @@ import { untilSignal } from "../common/process.js";
 import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
 import { ControlServer } from "./control/index.js";
-import { ClusterMembership } from "./dispatcher/index.js";
+import { ClusterMembership, readCredentials } from "./dispatcher/index.js";
 import { ClusterLink } from "./cluster-link.js";
 
 export { Agent, type AgentDeps } from "./agent.js";
@@ -25,7 +25,8 @@ import { agentSocketPath } from "./control/socket.js";
 
 /** Runs an agent until SIGTERM or SIGINT. */
 export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>>): Promise<void> {
-  const agent = new Agent(loadAgentConfig(flags));
+  const config = loadAgentConfig(flags);
+  const agent = new Agent(config, { joined: readCredentials(config.stateDir) !== undefined });
   await agent.start();
   let link: ClusterLink | undefined;
   const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir), () => link !== undefined);

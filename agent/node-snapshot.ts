@@ -27,18 +27,42 @@ export interface NodeSnapshot {
   /** Facts of every live endpoint (this node's included) on the networks this node joined. */
   readonly endpoints: readonly EndpointFact[];
   readonly containers: readonly ContainerRecord[];
+  /**
+   * The agent just started and does not know yet everything it should hold: it is in a
+   * cluster and the managers' first intent has not arrived, or gossip has not had time to
+   * bring back the other nodes' endpoints. Reconcilers add and repair but remove nothing
+   * meanwhile, and the mesh keeps the tables a previous agent left — so a restart never
+   * takes a node's published ports or a remote endpoint away, even for a moment.
+   */
+  readonly settling: boolean;
 }
 
 export class NodeState {
   private intentState: IntentState | undefined;
   private intentVersion = 0;
   private cached: { snapshot: NodeSnapshot; key: string } | undefined;
+  private settling: boolean;
 
+  /** `joined`: the node was in a cluster when the agent started (it waits for intent). */
   constructor(
     readonly node: NodeFacts,
     private readonly store: ContainerStore,
     private readonly endpoints: () => EndpointTable,
-  ) {}
+    joined: boolean,
+  ) {
+    this.settling = joined;
+  }
+
+  get isSettling(): boolean {
+    return this.settling;
+  }
+
+  /** The agent knows what it should hold: removals may happen from now on. */
+  settled(): void {
+    if (!this.settling) return;
+    this.settling = false;
+    this.intentVersion++;
+  }
 
   get intent(): IntentState | undefined {
     return this.intentState;
@@ -61,6 +85,7 @@ export class NodeState {
           intent: this.intentState,
           endpoints: table.all(),
           containers: this.store.all(),
+          settling: this.settling,
         },
       };
     }

@@ -18,7 +18,11 @@ import { Mesh } from "./mesh.js";
 export function nodeMeshReconciler(mesh: Mesh): Reconciler<MeshState> {
   return {
     name: R.mesh,
-    desired: (s) => nodeMeshState(s.intent, s.endpoints, s.containers, desiredGateway(s).length > 0),
+    // Until the agent has settled, the table a previous agent left is the best it knows.
+    desired: (s) =>
+      s.settling
+        ? undefined
+        : nodeMeshState(s.intent, s.endpoints, s.containers, desiredGateway(s).length > 0),
     same: () => false,
     apply: async (desired, { resync }) => {
       await mesh.apply(desired);
@@ -42,7 +46,7 @@ export class ContainerMeshes {
   reconciler(): Reconciler<ContainerMesh[]> {
     return {
       name: R.containerMesh,
-      desired: (s) => this.desired(s),
+      desired: (s) => (s.settling ? undefined : this.desired(s)),
       same: () => false,
       apply: (d, { resync }) => this.apply(d, resync),
     };

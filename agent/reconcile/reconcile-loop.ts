@@ -134,6 +134,10 @@ export class ReconcileLoop {
       runner: new BoundedFrequencyRunner(
         async ({ resync }) => {
           const desired = r.desired(this.snapshot());
+          if (desired === undefined) {
+            lane.skipped++;
+            return;
+          }
           if (!resync && lane.last !== undefined && same(lane.last.value, desired)) {
             lane.skipped++;
             return;

@@ -7,6 +7,9 @@
  *   apply(desired)     observe what it needs of the kernel, plan the difference, apply it
  *                      through the executor; `resync` = trust no cache, re-read the kernel
  *
+ * `desired` may return `undefined`: nothing can be decided yet (the mesh before the
+ * managers' first intent), and the pass leaves the kernel as it is.
+ *
  * The loop (reconcile-loop.ts) compares each new desired value with the last one applied
  * (`same`, deep equality unless given) and skips `apply` when nothing changed, unless the
  * pass is a resync — so a change that does not concern a reconciler costs it one pure
@@ -22,7 +25,7 @@ export interface ApplyContext {
 export interface Reconciler<D = unknown> {
   /** Stable; names the reconciler in logs, stats and metrics. */
   readonly name: string;
-  desired(snapshot: NodeSnapshot): D;
+  desired(snapshot: NodeSnapshot): D | undefined;
   apply(desired: D, ctx: ApplyContext): Promise<void>;
   /** Equality of two desired values; deep equality when absent. */
   same?(a: D, b: D): boolean;

@@ -49,6 +49,12 @@ export interface OverlayDesired {
   networks: OverlayNetwork[];
   local: LocalEndpoint[];
   remote: RemoteEndpoint[];
+  /**
+   * Add and repair only, remove nothing: the agent just started and does not know yet
+   * all it should hold (the managers' intent, the gossiped endpoints), so what a previous
+   * agent left stays in place until it does.
+   */
+  addOnly?: boolean;
 }
 
 /** One overlay sandbox as found in the kernel. */

@@ -189,6 +189,7 @@ export class OverlayDriver implements NetworkDriver {
       networks: [...networks.values()].map(({ encrypted: _, ...n }) => n),
       local,
       remote,
+      ...(s.settling ? { addOnly: true } : {}),
     };
   }
 }

@@ -7,7 +7,8 @@
  * stays on the underlay), then endpoints, then remote FDB + neighbour entries, then
  * removals (entries, endpoints, and last whole sandboxes: deleting a namespace removes
  * every device inside it, but only later, so a sandbox's VXLAN device is deleted first). A network gets a sandbox only while it has a local endpoint.
- * FDB and neighbour entries use `replace`, so re-applying a plan is harmless.
+ * FDB and neighbour entries use `replace`, so re-applying a plan is harmless. An add-only
+ * desired state (an agent that just started) plans no removal at all.
  */
 import { parseCidr } from "../../../common/net-addr.js";
 import type {
@@ -141,6 +142,10 @@ export function planOverlay(
     if (seen.hasVxlan)
       cleanup.push({ tool: "ip", netns: seen.netns, lines: [`link del ${vxlanDevice(vni)}`] });
     plan.deleteNetns.push(seen.netns);
+  }
+  if (desired.addOnly === true) {
+    plan.deleteNetns = [];
+    return plan;
   }
   plan.steps.push(...cleanup);
   return plan;

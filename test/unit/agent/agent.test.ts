@@ -239,6 +239,35 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     assert.equal(kernel.fdb("t-ov4097", "vx4097").size, 101, "every endpoint of the burst is programmed");
   });
 
+  it("a restarted agent in a cluster removes nothing until the managers' intent has arrived", async () => {
+    intent.services.set("web", service("web", "ov", "10.0.1.100", 8080));
+    table.publish(remoteFact("ingress", "10.255.0.9", "web"));
+    agent.setIntent(intent);
+    await agent.sync();
+    assert.deepEqual(kernel.elements("", "ingress_ports"), ["tcp . 8080"]);
+    await agent.stop();
+    // The new agent knows its containers but neither the intent nor any other node yet.
+    const fresh = new Agent(agent.config, {
+      executor: new Executor(kernel),
+      endpoints: new LocalEndpointTable(),
+      attacher: new FakeAttacher(intent.networks),
+      logger: silentLogger(),
+      capabilities: CAPS,
+      joined: true,
+    });
+    agent = fresh;
+    await fresh.start();
+    await fresh.sync();
+    assert.deepEqual(kernel.elements("", "ingress_ports"), ["tcp . 8080"], "published ports stay");
+    assert.equal(kernel.fdb("t-ov4097", "vx4097").size, 1, "remote endpoints stay");
+    // The intent arrives (no gossip here, so nothing more to wait for): now it converges.
+    intent.services.delete("web");
+    fresh.setIntent(intent);
+    await fresh.sync();
+    assert.deepEqual(kernel.elements("", "ingress_ports"), []);
+    assert.equal(kernel.fdb("t-ov4097", "vx4097").size, 0, "the endpoint no node reports is gone");
+  });
+
   it("host and none: the node's stack, or only lo; nothing joins them (Docker's messages)", async () => {
     const host = await agent.containers.run({
       name: "h",
