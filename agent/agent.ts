@@ -159,6 +159,7 @@ export class Agent {
     this.store.load();
     await this.containers.adopt(await this.ex.netnsList());
     this.endpoints.onChange(() => this.loop?.touch(TOUCHED_BY_FACTS));
+    this.store.onChange(() => this.loop?.touch(TOUCHED_BY_CONTAINERS));
     this.loop.start();
     await this.loop
       .sync()

@@ -2,7 +2,9 @@
  * Persistence of container records: one JSON file written atomically (write, rename) on
  * every change. Small by design: a node runs tens to hundreds of containers, and the
  * file is only read at start. Records are immutable values (see container.ts); `version`
- * counts changes so a snapshot of the node can be reused while nothing changed.
+ * counts changes so a snapshot of the node can be reused while nothing changed, and
+ * every change is announced (`onChange`), so no reconciler can miss one — a process
+ * that starts or exits changes what the mesh forwards as much as a new endpoint does.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +16,7 @@ export class ContainerStore {
   private readonly records = new Map<string, ContainerRecord>();
   private list: readonly ContainerRecord[] | undefined;
   version = 0;
+  private readonly listeners: (() => void)[] = [];
 
   /** `stateDir` undefined: memory only (unit tests). */
   constructor(readonly stateDir: string | undefined) {
@@ -52,12 +55,18 @@ export class ContainerStore {
     this.changed();
   }
 
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
   private changed(): void {
     this.list = undefined;
     this.version++;
-    if (this.file === undefined) return;
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.all(), null, 2) + "\n");
-    renameSync(tmp, this.file);
+    if (this.file !== undefined) {
+      const tmp = `${this.file}.tmp`;
+      writeFileSync(tmp, JSON.stringify(this.all(), null, 2) + "\n");
+      renameSync(tmp, this.file);
+    }
+    for (const l of this.listeners) l();
   }
 }
