@@ -1,5 +1,5 @@
 /**
- * The executor: the only module that spawns `ip`, `bridge`, `nft`, `sysctl`, `conntrack`
+ * The executor: the only module that spawns `ip`, `bridge`, `nft`, `sysctl`, `conntrack`, `tc`
  * (and `ip xfrm`, `ip netns exec` for processes inside namespaces). Everything that changes a
  * kernel decides what to do in pure code and hands the result here, preferably as one
  * batch: `ip -batch -`, `bridge -batch -`, `nft -f -` (atomic: all or nothing).
@@ -122,7 +122,7 @@ export function toolError(file: string, args: readonly string[], result: Command
   else if (/File exists|already exists/i.test(stderr)) code = ErrorCode.KernelExists;
   else if (/Operation not permitted|Permission denied/i.test(stderr)) code = ErrorCode.PermissionDenied;
   else if (
-    /Unknown device type|not supported|Protocol not supported|Address family not supported|Unknown (?:protocol|family)|Could not process rule: No such file or directory\n.*(?:expression|statement)/i.test(
+    /Unknown device type|not supported|qdisc kind is unknown|Protocol not supported|Address family not supported|Unknown (?:protocol|family)|Could not process rule: No such file or directory\n.*(?:expression|statement)/i.test(
       stderr,
     )
   )
@@ -214,6 +214,11 @@ export class Executor {
   async nftApply(script: string, o: InNetns = {}): Promise<void> {
     const [file, full] = this.nftCommand(["-f", "-"], o);
     await this.tool(file, full, script);
+  }
+
+  /** `tc` (traffic control: qdiscs such as netem); `-n` selects the namespace. */
+  tc(args: readonly string[], o: InNetns = {}): Promise<string> {
+    return this.tool("tc", [...Executor.ns(o), ...args]);
   }
 
   async sysctl(key: string, value: string, o: InNetns = {}): Promise<void> {

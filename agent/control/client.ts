@@ -23,7 +23,11 @@ const CALL_DEADLINE_MS = 120_000;
 export class AgentClient {
   private readonly client: AgentControlClient;
 
-  constructor(readonly socketPath: string) {
+  /** `deadlineMs` bounds every call (the chaos runner asks agents that may be paused). */
+  constructor(
+    readonly socketPath: string,
+    private readonly deadlineMs = CALL_DEADLINE_MS,
+  ) {
     const proto = grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType;
     this.client = new proto.swarmnet.v1.AgentControl(
       `unix://${socketPath}`,
@@ -84,7 +88,7 @@ export class AgentClient {
       cb: (err: grpc.ServiceError | null, res?: Res) => void,
     ) => void;
     return new Promise((resolve, reject) => {
-      fn.call(this.client, request, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => {
+      fn.call(this.client, request, { deadline: Date.now() + this.deadlineMs }, (err, res) => {
         if (err) reject(fromGrpcError(err, `the agent at ${this.socketPath}`));
         else if (res === undefined) reject(new SwarmnetError(ErrorCode.Internal, `${method}: empty answer`));
         else resolve(res);

@@ -93,3 +93,47 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
   }
   throw new SwarmnetError(ErrorCode.Timeout, `nodes not ready after joining: ${missing.join(", ")}`);
 }
+
+/** Joins `nodes` of a formed lab as workers (chaos `join`), then waits until they are Ready. */
+export async function joinWorkers(
+  ex: Executor,
+  layout: LabLayout,
+  nodes: readonly LabNode[],
+  o: FormOptions,
+): Promise<void> {
+  const first = layout.nodes.find((n) => n.role === "manager");
+  if (first === undefined) return;
+  const cli = async (node: LabNode, args: string[]) => {
+    const r = await ex.runIn(node.netns, [process.execPath, o.cliMain, ...args], {
+      env: { SWARMNET_LOG_LEVEL: "warn", ...o.env(node) },
+    });
+    if (r.exitCode !== 0) {
+      const err = (r.stderr.trim().split("\n")[0] ?? "").replace(/^swarmnet: /, "");
+      throw new SwarmnetError(
+        ErrorCode.Unavailable,
+        `swarmnet ${args[0]} ${args[1]} on ${node.name}: ${err}`,
+      );
+    }
+    return r.stdout.trim();
+  };
+  const token = await cli(first, ["swarm", "join-token", "-q", "worker"]);
+  const target = `${first.address}:${MANAGER_GRPC_PORT}`;
+  await Promise.all(
+    nodes.map((n) => cli(n, ["swarm", "join", "--token", token, "--advertise-addr", n.address, target])),
+  );
+  const readyBy = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const rows = JSON.parse(await cli(first, ["node", "ls", "--format", "json"])) as {
+      Hostname: string;
+      Status: string;
+    }[];
+    if (nodes.every((n) => rows.some((r) => r.Hostname === n.name && r.Status === "Ready"))) return;
+    if (Date.now() > readyBy) {
+      throw new SwarmnetError(
+        ErrorCode.Timeout,
+        `joined nodes not ready: ${nodes.map((n) => n.name).join(", ")}`,
+      );
+    }
+    await sleep(POLL_MS);
+  }
+}

@@ -43,7 +43,7 @@ import {
   type LabLayout,
   type LabNode,
 } from "./layout.js";
-import { formCluster } from "./cluster.js";
+import { formCluster, joinWorkers } from "./cluster.js";
 import {
   labDir,
   nodeDir,
@@ -138,12 +138,16 @@ export class Lab {
     }
   }
 
-  private async buildNetwork(layout: LabLayout): Promise<void> {
-    const members = allMembers(layout);
+  /** Builds the underlay and `members` on it; with `underlay: false`, only adds members to it. */
+  private async buildNetwork(
+    layout: LabLayout,
+    members = allMembers(layout),
+    underlay = true,
+  ): Promise<void> {
     const u = layout.underlayNetns;
     // One batch creates every namespace and every veth, each end straight in its namespace.
     await this.ex.ipBatch([
-      `netns add ${u}`,
+      ...(underlay ? [`netns add ${u}`] : []),
       ...members.map((m) => `netns add ${m.netns}`),
       ...members.map(
         (m) =>
@@ -152,9 +156,7 @@ export class Lab {
     ]);
     await this.ex.ipBatch(
       [
-        "link set lo up",
-        "link add br0 type bridge",
-        "link set br0 up",
+        ...(underlay ? ["link set lo up", "link add br0 type bridge", "link set br0 up"] : []),
         ...members.flatMap((m) => [`link set ${m.underlayPort} master br0`, `link set ${m.underlayPort} up`]),
       ],
       { netns: u },
@@ -167,13 +169,13 @@ export class Lab {
     }
   }
 
-  private writeNodeFiles(layout: LabLayout): void {
+  private writeNodeFiles(layout: LabLayout, members = allMembers(layout)): void {
     const bin = join(labDir(layout.name), "bin");
     mkdirSync(bin, { recursive: true });
     const shim = join(bin, "swarmnet");
     writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI_MAIN}" "$@"\n`);
     chmodSync(shim, 0o755);
-    for (const m of allMembers(layout)) {
+    for (const m of members) {
       const dir = nodeDir(layout.name, m.name);
       mkdirSync(dir, { recursive: true });
       const config = {
@@ -286,7 +288,9 @@ export class Lab {
     const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
     const sockets = layout.nodes.map((n) => join(nodeDir(layout.name, n.name), "agent.sock"));
     for (;;) {
-      const dead = state.processes.find((p) => !isAlive(p.pid));
+      const dead = state.processes.find(
+        (p) => layout.nodes.some((n) => n.name === p.node) && !isAlive(p.pid),
+      );
       if (dead !== undefined) {
         throw new SwarmnetError(
           ErrorCode.Unavailable,
@@ -301,7 +305,6 @@ export class Lab {
 
   private startSwarmnet(layout: LabLayout, state: LabState): void {
     const node = process.execPath;
-    const managers = managerAddresses(layout).join(",");
     for (const m of layout.nodes.filter((n) => n.role === "manager")) {
       this.record(state, m, "manager", [
         node,
@@ -312,18 +315,57 @@ export class Lab {
         `--etcd=${etcdEndpoints(layout).join(",")}`,
       ]);
     }
-    for (const m of layout.nodes) {
-      this.record(state, m, "agent", [
-        node,
-        CLI_MAIN,
-        "agent",
-        `--node-name=${m.name}`,
-        `--advertise-addr=${m.address}`,
-        `--manager=${managers}`,
-        `--state-dir=${nodeDir(layout.name, m.name)}`,
-        `--netns-prefix=${m.netns}-`,
-      ]);
-    }
+    for (const m of layout.nodes) this.startAgent(layout, state, m);
+  }
+
+  private startAgent(layout: LabLayout, state: LabState, m: LabNode): void {
+    this.record(state, m, "agent", [
+      process.execPath,
+      CLI_MAIN,
+      "agent",
+      `--node-name=${m.name}`,
+      `--advertise-addr=${m.address}`,
+      `--manager=${managerAddresses(layout).join(",")}`,
+      `--state-dir=${nodeDir(layout.name, m.name)}`,
+      `--netns-prefix=${m.netns}-`,
+    ]);
+  }
+
+  /**
+   * Adds `count` worker nodes to a running lab at once (chaos `join`): the next names
+   * (n<N+1>…), their namespaces on the underlay, their agents, and `swarm join` with the
+   * worker token, all joining together. Returns the new names once the managers list them
+   * Ready.
+   */
+  async addNodes(name: string, count: number): Promise<string[]> {
+    const state = this.requireState(name);
+    const layout = labLayout(state.name, state.nodes + count, state.managers);
+    const added = layout.nodes.slice(state.nodes);
+    state.nodes += count;
+    writeState(state);
+    await this.buildNetwork(layout, added, false);
+    this.writeNodeFiles(layout, added);
+    for (const m of added) this.startAgent(layout, state, m);
+    await this.waitAgents({ ...layout, nodes: added }, state);
+    await joinWorkers(this.ex, layout, added, {
+      cliMain: CLI_MAIN,
+      env: (n) => this.nodeEnv(layout.name, n),
+      say: () => {},
+    });
+    return added.map((m) => m.name);
+  }
+
+  /** Sends a signal to one lab process (chaos `kill`, `stop`, `cont`); false if it is not running. */
+  signal(
+    name: string,
+    member: string,
+    kind: LabProcessKind,
+    sig: "SIGKILL" | "SIGSTOP" | "SIGCONT",
+  ): boolean {
+    const proc = this.requireState(name).processes.find((p) => p.node === member && p.kind === kind);
+    if (proc === undefined || !isAlive(proc.pid) || !looksLikeLabProcess(proc.pid)) return false;
+    process.kill(proc.pid, sig);
+    return true;
   }
 
   /**
