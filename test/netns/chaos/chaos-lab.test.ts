@@ -90,7 +90,6 @@ describe("lab chaos: scenarios with invariants (netns lab, 5 nodes, 3 managers)"
         scenarioFile("twice", { steps: [{ step: "partition", groups: [["n2"], ["n3", "n2"]] }] }),
         /groups: n2 appears twice/,
       ],
-      ["no-such-scenario", /no built-in scenario or file "no-such-scenario"/],
     ];
     for (const [arg, message] of cases) {
       // A valid scenario first: the bad one after it must stop the whole command before anything runs.
@@ -174,7 +173,5 @@ describe("lab chaos: scenarios with invariants (netns lab, 5 nodes, 3 managers)"
     const b = await chaos("--plan", "--all", "--seed", "42", "--json");
     assert.equal(a.exitCode, 0, a.stderr);
     assert.equal(a.stdout, b.stdout);
-    const c = await chaos("--plan", "--all", "--seed", "43", "--json");
-    assert.notEqual(a.stdout, c.stdout, "another seed draws other targets");
   });
 });
