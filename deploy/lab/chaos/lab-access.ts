@@ -16,7 +16,7 @@ import { isAlive } from "../../../common/process.js";
 import { AgentClient } from "../../../agent/control/client.js";
 import { CLI_MAIN, type Lab } from "../lab.js";
 import { etcdEndpoints, labLayout, type LabLayout, type LabNode } from "../layout.js";
-import { labDir, nodeDir, type LabProcessKind, type LabState } from "../state.js";
+import { nodeDir, type LabProcessKind, type LabState } from "../state.js";
 
 /** An agent that does not answer in this long is treated as not answering (paused, cut). */
 const AGENT_CALL_DEADLINE_MS = 2000;
@@ -42,10 +42,6 @@ export class LabAccess {
   layout(): LabLayout {
     const s = this.state();
     return labLayout(s.name, s.nodes, s.managers);
-  }
-
-  dir(): string {
-    return labDir(this.name);
   }
 
   node(name: string): LabNode {

@@ -27,6 +27,8 @@ export interface FaultReport {
   nodes: string[];
   /** Milliseconds from the start of the run. */
   atMs: number;
+  /** How long the step itself took to act. */
+  tookMs: number;
   detail: string[];
   requests: number;
   failed: number;
@@ -79,6 +81,7 @@ export function faultReports(
       step: ev.text,
       nodes: ev.nodes,
       atMs: ev.at - start,
+      tookMs: ev.endedAt - ev.at,
       detail: ev.detail,
       requests: window.length,
       failed: window.filter((r) => !r.ok).length,

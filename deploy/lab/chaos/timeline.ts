@@ -78,11 +78,6 @@ export class Timeline {
     );
   }
 
-  /** Nodes ever disturbed (any kind). */
-  disturbedNodes(): string[] {
-    return [...new Set(this.intervals.map((i) => i.node))].sort();
-  }
-
   /** Is `member` seen dead by `observer` at `t` explained by the scenario? */
   deathExcused(observer: string, member: string, t: number): boolean {
     return (

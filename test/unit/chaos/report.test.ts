@@ -116,6 +116,7 @@ describe("chaos report (pure)", () => {
           step: "kill agent n2",
           nodes: ["n2"],
           atMs: 1000,
+          tookMs: 10,
           detail: [],
           requests: 2,
           failed: 1,
