@@ -20,7 +20,8 @@ import { nodeDir, type LabProcessKind, type LabState } from "../state.js";
 
 /** An agent that does not answer in this long is treated as not answering (paused, cut). */
 const AGENT_CALL_DEADLINE_MS = 2000;
-const CLI_TIMEOUT_MS = 30_000;
+/** One CLI call inside a node: seconds normally, over 30 s seen on a crushed machine. */
+const CLI_TIMEOUT_MS = 120_000;
 
 export interface CliAnswer {
   ok: boolean;

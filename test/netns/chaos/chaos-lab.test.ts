@@ -18,12 +18,13 @@
  * chaos` call waits by behaviour (readiness, settling) with generous bounds.
  */
 import assert from "node:assert/strict";
+import { execa } from "execa";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labDir, readState } from "../../../deploy/lab/state.js";
 import { swarmnet } from "../../support/cli.js";
-import { isRoot, uniqueLabName } from "../../support/netns.js";
+import { CLI_MAIN, isRoot, uniqueLabName } from "../../support/netns.js";
 
 interface BenchRow {
   scenario: string;
@@ -47,7 +48,7 @@ interface BenchRow {
 }
 
 describe("lab chaos: scenarios with invariants (netns lab, 5 nodes, 3 managers)", function () {
-  this.timeout(600_000);
+  this.timeout(900_000);
   const lab = uniqueLabName();
   const dir = mkdtempSync(join(tmpdir(), "chaos-"));
   let up = false;
@@ -69,7 +70,15 @@ describe("lab chaos: scenarios with invariants (netns lab, 5 nodes, 3 managers)"
     writeFileSync(f, JSON.stringify({ name, ...body }));
     return f;
   };
-  const chaos = (...args: string[]) => swarmnet(["lab", "chaos", "--name", lab, ...args]);
+  /** `lab chaos` may set up the workload and settle for minutes on a loaded machine: no 5-minute cap. */
+  const chaos = async (...args: string[]) => {
+    const r = await execa(process.execPath, [CLI_MAIN, "lab", "chaos", "--name", lab, ...args], {
+      reject: false,
+      env: { SWARMNET_LOG_LEVEL: "warn" },
+      timeout: 840_000,
+    });
+    return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  };
 
   it("bad input: one clear line, exit 1, nothing run", async () => {
     const pids = readState(lab)?.processes.map((p) => p.pid);
