@@ -11,8 +11,9 @@
  * so the mesh balances every one). Its targets live in a JSON file it re-reads every
  * second, so nodes that join or tasks that move are followed without a restart. It
  * appends one JSON line per finished request (`{"t":start ms,"id":target,"ok":1,"ms":…}`
- * or `"err":…`) to its output file and flushes on SIGTERM. A request that gets no answer
- * within the timeout is a failure.
+ * or `"err":…`) to its output file and flushes on SIGTERM; it exits by itself when the
+ * chaos run that started it is gone. A request that gets no answer within the timeout is
+ * a failure.
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -70,6 +71,9 @@ setInterval(load, 1000);
 setInterval(() => { for (const tg of targets) one(tg); }, 1000 / Number(rate));
 setInterval(flush, 250);
 process.on("SIGTERM", () => { flush(); process.exit(0); });
+// Orphaned (the chaos run was killed): stop, or it would write into the next run's file.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) { flush(); process.exit(0); } }, 1000);
 `;
 
 export class TrafficGenerator {
