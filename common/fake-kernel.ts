@@ -283,6 +283,13 @@ export class FakeKernel implements CommandRunner {
     return l;
   }
 
+  /** UP when set up; LOWER_UP (carrier) as well when it is up and, for a veth, its peer too. */
+  private flags(l: Link): string[] {
+    if (!l.up) return [];
+    const peer = l.peer === undefined ? undefined : this.namespaces.get(l.peer.ns)?.links.get(l.peer.name);
+    return l.kind !== "veth" || peer?.up === true ? ["UP", "LOWER_UP"] : ["UP"];
+  }
+
   private ipShow(ns: string, args: string[], json: boolean): CommandResult {
     if (!json) return ok();
     const [object] = args.filter((a) => a !== "-d");
@@ -296,7 +303,7 @@ export class FakeKernel implements CommandRunner {
             links.map((l) => ({
               ifname: l.name,
               mtu: l.mtu,
-              flags: l.up ? ["UP"] : [],
+              flags: this.flags(l),
               ...(l.master === undefined ? {} : { master: l.master }),
               linkinfo: { info_kind: l.kind, ...(l.id === undefined ? {} : { info_data: { id: l.id } }) },
             })),
@@ -309,7 +316,7 @@ export class FakeKernel implements CommandRunner {
             links.map((l) => ({
               ifname: l.name,
               mtu: l.mtu,
-              flags: l.up ? ["UP"] : [],
+              flags: this.flags(l),
               addr_info: l.addrs.map((a) => ({
                 family: "inet",
                 local: a.split("/")[0],
@@ -415,6 +422,10 @@ export class FakeKernel implements CommandRunner {
       const a = w[2] ?? "";
       if (l.addrs.includes(a)) throw new KernelError("RTNETLINK answers: File exists");
       l.addrs.push(a);
+      return;
+    }
+    if ((object === "addr" || object === "address") && verb === "flush") {
+      this.dev(ns, arg("dev") ?? "").addrs = [];
       return;
     }
     if (object === "route" && (verb === "replace" || verb === "add")) {

@@ -27,8 +27,8 @@ export function gatewayReconciler(gateway: GatewayBridge): Reconciler<GatewayPor
   return {
     name: R.gateway,
     desired: desiredGateway,
-    apply: async (ports) => {
-      await gateway.reconcile(ports);
+    apply: async (ports, { resync }) => {
+      await gateway.reconcile(ports, resync);
     },
   };
 }

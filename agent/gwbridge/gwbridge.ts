@@ -11,6 +11,7 @@
  * restart adoption and drift repair come from starting at the kernel.
  */
 import { createHash } from "node:crypto";
+import { DeepChecks } from "../reconcile/deep-checks.js";
 import type { Executor } from "../../common/executor.js";
 import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
 import { formatIpv4, parseCidr } from "../../common/net-addr.js";
@@ -40,10 +41,13 @@ export function gatewayAddress(index: number): string {
 interface JsonLink {
   ifname: string;
   master?: string;
+  flags?: string[];
   linkinfo?: { info_kind?: string };
 }
 
 export class GatewayBridge {
+  private readonly deepChecks = new DeepChecks();
+
   constructor(
     private readonly ex: Executor,
     private readonly nodeNetns: string | undefined,
@@ -53,10 +57,23 @@ export class GatewayBridge {
     return { netns: this.nodeNetns };
   }
 
-  async reconcile(ports: readonly GatewayPort[]): Promise<number> {
+  /**
+   * Makes the bridge and its ports match `ports`. A port's container side is looked at
+   * closely as reconcile/deep-checks.ts decides (`resync`: the periodic pass); otherwise
+   * its veth's carrier says whether the container side is there and up.
+   */
+  async reconcile(ports: readonly GatewayPort[], resync = true): Promise<number> {
     const links = await this.ex.ipJson<JsonLink>(["-d", "link", "show"], this.node);
     const hasBridge = links.some((l) => l.ifname === GW_BRIDGE && l.linkinfo?.info_kind === "bridge");
-    const attached = new Set(links.filter((l) => l.master === GW_BRIDGE).map((l) => l.ifname));
+    const bridged = links.filter((l) => l.master === GW_BRIDGE);
+    const attached = new Set(bridged.map((l) => l.ifname));
+    const carrier = new Set(bridged.filter((l) => (l.flags ?? []).includes("LOWER_UP")).map((l) => l.ifname));
+    const deep = this.deepChecks.pick(
+      ports.map((p) => p.containerId),
+      resync,
+    );
+    const healthy = (p: GatewayPort, veth: string) =>
+      deep.has(p.containerId) ? this.healthy(p) : Promise.resolve(carrier.has(veth));
     let batches = 0;
     if (ports.length > 0 && !hasBridge) {
       await this.ex.ipBatch(
@@ -73,7 +90,7 @@ export class GatewayBridge {
     const want = new Set(ports.map((p) => gatewayVeth(p.containerId)));
     for (const p of ports) {
       const veth = gatewayVeth(p.containerId);
-      if (attached.has(veth) && (await this.healthy(p))) continue;
+      if (attached.has(veth) && (await healthy(p, veth))) continue;
       if (attached.has(veth)) await this.ex.ip(["link", "del", veth], this.node);
       await this.ex.ipBatch(
         [

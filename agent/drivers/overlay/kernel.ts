@@ -13,6 +13,7 @@
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import type { Executor } from "../../../common/executor.js";
 import { SerialQueue } from "../../../common/serial-queue.js";
+import { DeepChecks } from "../../reconcile/deep-checks.js";
 import type { OverlayDesired } from "./model.js";
 import { observeOverlay } from "./observe.js";
 import { isEmptyPlan, planOverlay, type OverlayPlan, type Step } from "./plan.js";
@@ -34,27 +35,40 @@ export interface ReconcileResult {
 
 export class OverlayKernel {
   private readonly queue = new SerialQueue();
+  private readonly deepChecks = new DeepChecks();
 
   constructor(
     private readonly ex: Executor,
     private readonly options: OverlayKernelOptions,
   ) {}
 
-  /** Makes the kernel match `desired`; serialized with every other call. */
-  reconcile(desired: OverlayDesired): Promise<ReconcileResult> {
-    return this.queue.run(() => this.reconcileNow(desired));
+  /**
+   * Makes the kernel match `desired`; serialized with every other call. Containers' sides
+   * of their links are looked at closely as reconcile/deep-checks.ts decides (`resync`:
+   * the periodic pass that also repairs drift).
+   */
+  reconcile(desired: OverlayDesired, resync = true): Promise<ReconcileResult> {
+    return this.queue.run(() =>
+      this.reconcileNow(
+        desired,
+        this.deepChecks.pick(
+          desired.local.map((e) => e.id),
+          resync,
+        ),
+      ),
+    );
   }
 
   /** The plan a reconcile would apply now, without applying it (for inspection and tests). */
-  async plan(desired: OverlayDesired): Promise<OverlayPlan> {
+  async plan(desired: OverlayDesired, deep: ReadonlySet<string> | "all" = "all"): Promise<OverlayPlan> {
     const vnis = new Map(desired.networks.map((n) => [n.id, n.vni]));
     const { prefix, nodeNetns } = this.options;
-    const observed = await observeOverlay(this.ex, prefix, desired.local, vnis, nodeNetns);
+    const observed = await observeOverlay(this.ex, prefix, desired.local, vnis, nodeNetns, deep);
     return planOverlay(desired, observed, prefix, nodeNetns ?? String(process.pid));
   }
 
-  private async reconcileNow(desired: OverlayDesired): Promise<ReconcileResult> {
-    const plan = await this.plan(desired);
+  private async reconcileNow(desired: OverlayDesired, deep: ReadonlySet<string>): Promise<ReconcileResult> {
+    const plan = await this.plan(desired, deep);
     const result: ReconcileResult = { batches: 0, createdSandboxes: [], deletedSandboxes: [] };
     if (isEmptyPlan(plan)) return result;
     try {

@@ -65,6 +65,8 @@ export interface ObservedSandbox {
   hasVxlan: boolean;
   /** Names of the endpoint veths attached to the bridge. */
   veths: Set<string>;
+  /** Those of them with carrier (LOWER_UP): their container side exists and is up. */
+  carrier: Set<string>;
   /** mac → vtep of permanent FDB entries on the VXLAN device. */
   fdb: Map<string, string>;
   /** ip → mac of permanent neighbour entries on the VXLAN device. */
@@ -73,6 +75,9 @@ export interface ObservedSandbox {
 
 export interface ObservedOverlay {
   sandboxes: Map<number, ObservedSandbox>;
-  /** Local endpoint ids whose container side is configured (interface up with its address). */
+  /**
+   * Local endpoint ids whose container side is configured: looked at closely (interface up
+   * with its address) for the endpoints the pass picked, by carrier for the others.
+   */
   healthyEndpoints: Set<string>;
 }

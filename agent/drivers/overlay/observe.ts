@@ -32,12 +32,14 @@ interface JsonAddr {
   addr_info?: { family: string; local: string }[];
 }
 
+/** `deep`: the local endpoints whose container side is looked at closely (reconcile/deep-checks.ts). */
 export async function observeOverlay(
   ex: Executor,
   prefix: string,
   locals: readonly LocalEndpoint[],
   vnis: ReadonlyMap<string, number>,
   nodeNetns: string | undefined,
+  deep: ReadonlySet<string> | "all" = "all",
 ): Promise<ObservedOverlay> {
   const sandboxes = new Map<number, ObservedSandbox>();
   for (const netns of await ex.netnsList()) {
@@ -48,8 +50,13 @@ export async function observeOverlay(
   for (const ep of locals) {
     const vni = vnis.get(ep.networkId);
     const sb = vni === undefined ? undefined : sandboxes.get(vni);
-    if (sb === undefined || !sb.veths.has(endpointVeth(ep.id))) continue;
-    if (await containerSideHealthy(ex, ep, ep.containerNetns ?? nodeNetns)) healthyEndpoints.add(ep.id);
+    const veth = endpointVeth(ep.id);
+    if (sb === undefined || !sb.veths.has(veth)) continue;
+    const healthy =
+      deep === "all" || deep.has(ep.id)
+        ? await containerSideHealthy(ex, ep, ep.containerNetns ?? nodeNetns)
+        : sb.carrier.has(veth);
+    if (healthy) healthyEndpoints.add(ep.id);
   }
   return { sandboxes, healthyEndpoints };
 }
@@ -58,14 +65,14 @@ async function observeSandbox(ex: Executor, netns: string, vni: number): Promise
   const links = await ex.ipJson<JsonLink>(["-d", "link", "show"], { netns });
   const vx = vxlanDevice(vni);
   const hasVxlan = links.some((l) => l.ifname === vx && l.linkinfo?.info_kind === "vxlan");
+  const veths = links.filter((l) => l.ifname.startsWith("ve") && l.master === BRIDGE);
   const sb: ObservedSandbox = {
     netns,
     vni,
     hasBridge: links.some((l) => l.ifname === BRIDGE && l.linkinfo?.info_kind === "bridge"),
     hasVxlan,
-    veths: new Set(
-      links.filter((l) => l.ifname.startsWith("ve") && l.master === BRIDGE).map((l) => l.ifname),
-    ),
+    veths: new Set(veths.map((l) => l.ifname)),
+    carrier: new Set(veths.filter((l) => (l.flags ?? []).includes("LOWER_UP")).map((l) => l.ifname)),
     fdb: new Map(),
     neighbours: new Map(),
   };

@@ -60,8 +60,8 @@ export class OverlayDriver implements NetworkDriver {
     const overlay: Reconciler<OverlayDesired> = {
       name: R.overlay,
       desired: (s) => this.desired(s),
-      apply: async (d) => {
-        await this.kernel.reconcile(d);
+      apply: async (d, { resync }) => {
+        await this.kernel.reconcile(d, resync);
       },
     };
     this.reconcilers =

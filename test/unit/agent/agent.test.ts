@@ -239,6 +239,39 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     assert.equal(kernel.fdb("t-ov4097", "vx4097").size, 101, "every endpoint of the burst is programmed");
   });
 
+  it("work per pass does not grow with containers: a resync looks into at most 16 of them per reconciler, a run into none but its own", async function () {
+    this.timeout(60_000);
+    for (let i = 0; i < 39; i++)
+      await agent.containers.run({
+        name: `m${i}`,
+        networks: [{ network: "ov", ip: undefined, aliases: [] }],
+        command: ["sleep", "1"],
+        env: {},
+        detach: false,
+      });
+    const intoContainers = () => kernel.log.filter((l) => /-n t-c-\S+ .*addr show/.test(l)).length;
+    let before = intoContainers();
+    await agent.resync();
+    const perResync = intoContainers() - before;
+    assert.ok(perResync > 0 && perResync <= 2 * 16, `container namespaces read in one resync: ${perResync}`);
+    before = intoContainers();
+    await agent.containers.run({
+      name: "one-more",
+      networks: [{ network: "ov", ip: undefined, aliases: [] }],
+      command: ["sleep", "1"],
+      env: {},
+      detach: false,
+    });
+    await agent.sync();
+    assert.equal(intoContainers() - before, 0, "a run reads no other container's namespace");
+    // Drift inside a container is still found, within a rotation of resyncs.
+    const victim = agent.containers.find("m7");
+    await new Executor(kernel).ip(["addr", "flush", "dev", "eth0"], { netns: victim.netns });
+    for (let i = 0; i < 3 && kernel.addresses(victim.netns ?? "", "eth0").length === 0; i++)
+      await agent.resync();
+    assert.deepEqual(kernel.addresses(victim.netns ?? "", "eth0"), [victim.endpoints[0]?.ip + "/24"]);
+  });
+
   it("a restarted agent in a cluster removes nothing until the managers' intent has arrived", async () => {
     intent.services.set("web", service("web", "ov", "10.0.1.100", 8080));
     table.publish(remoteFact("ingress", "10.255.0.9", "web"));

@@ -38,6 +38,7 @@ function sandbox(partial: Partial<ObservedSandbox>): ObservedSandbox {
     hasBridge: true,
     hasVxlan: true,
     veths: new Set(),
+    carrier: new Set(),
     fdb: new Map(),
     neighbours: new Map(),
     ...partial,
