@@ -26,6 +26,17 @@ const RAW: Record<string, object> = {
       wait("10s"),
     ],
   },
+  "agent-crash": {
+    description:
+      "the agent of a node running a task is killed (SIGKILL) and started again 10 s later; its link stays up",
+    steps: [
+      wait("5s"),
+      { step: "kill", process: "agent", target: `random node-with-task ${S}`, as: "victim" },
+      wait("10s"),
+      { step: "heal" },
+      wait("15s"),
+    ],
+  },
   "manager-failover": {
     description: "the leading manager is killed (SIGKILL); another takes over; it comes back after 20 s",
     steps: [

@@ -8,6 +8,9 @@
  * - the CI-sized run: `manager-failover` (control plane) and `partition-minority` (data
  *   plane: a worker cut off for 30 s) must hold every invariant, with per-fault failed
  *   requests and recovery times in the report, and a picture;
+ * - issue 17's stale backend: `agent-crash` (a task's agent SIGKILLed, started again 10 s
+ *   later) five times; after each, every invariant holds (the kernel-state one reads every
+ *   node's mesh backends) and 200 requests through every node's published port succeed;
  * - a deliberately broken run (a worker's agent paused, then one of its FDB entries
  *   deleted by hand): the kernel-state invariant fails naming that entry, exit 1, and the
  *   lab is whole again afterwards (the agent continued);
@@ -22,7 +25,9 @@ import { execa } from "execa";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SETUP } from "../../../deploy/lab/chaos/setup.js";
 import { labDir, readState } from "../../../deploy/lab/state.js";
+import { failures, LabCluster } from "../../support/lab-cluster.js";
 import { swarmnet } from "../../support/cli.js";
 import { CLI_MAIN, isRoot, uniqueLabName } from "../../support/netns.js";
 
@@ -146,6 +151,20 @@ describe("lab chaos: scenarios with invariants (netns lab, 5 nodes, 3 managers)"
       assert.match(readFileSync(row.svg, "utf8"), /^<svg [^]*<\/svg>\n$/);
     });
   }
+
+  it("agent-crash five times (issue 17): every node's mesh holds exactly the running tasks, and 200 requests through every node succeed", async () => {
+    const probe = new LabCluster(5, lab);
+    for (let run = 1; run <= 5; run++) {
+      const r = await chaos("--json", "--seed", String(run), "agent-crash");
+      assert.equal(r.exitCode, 0, `run ${run}: ${r.stderr}\n${r.stdout}`);
+      const [row] = JSON.parse(r.stdout) as BenchRow[];
+      assert.equal(row?.invariantsHeld, true, `run ${run}: ${JSON.stringify(row?.broken)}`);
+      for (const node of probe.nodeNames) {
+        const batch = await probe.fromClient(probe.addr(node), SETUP.publishedPort, 200, { timeoutMs: 2000 });
+        assert.deepEqual(failures(batch), [], `run ${run}: 200 requests through ${node}`);
+      }
+    }
+  });
 
   it("a deliberately broken run: the kernel-state invariant fails naming the missing FDB entry", async () => {
     const file = scenarioFile("broken-fdb", {

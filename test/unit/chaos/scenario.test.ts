@@ -107,6 +107,7 @@ describe("chaos scenarios: validation", () => {
   it("every built-in scenario parses and plans on the issue's lab (5 nodes, 3 managers)", () => {
     assert.deepEqual(BUILTIN_NAMES, [
       "node-crash",
+      "agent-crash",
       "manager-failover",
       "etcd-quorum-loss",
       "partition-minority",
