@@ -101,6 +101,7 @@ export class Agent {
   private readonly ownsEndpointTable: boolean;
   private gossip: GossipNode | undefined;
   private settleTimer: TimerHandle | undefined;
+  private nodeMesh: Mesh | undefined;
   private running = false;
 
   constructor(
@@ -187,6 +188,7 @@ export class Agent {
     this.settleTimer?.cancel();
     await this.containers.stop();
     this.loop?.stop();
+    this.nodeMesh?.stop();
     this.gossip?.stop();
     await this.encryption?.stop();
     this.log.info({ node: this.config.nodeName }, "agent stopped");
@@ -260,7 +262,12 @@ export class Agent {
   }
 
   private reconcilers(drivers: DriverRegistry): ReconcilerEntry[] {
-    const mesh = new Mesh(this.ex, { log: this.log.child({ component: "mesh" }), clock: this.clock });
+    const mesh = new Mesh(this.ex, {
+      log: this.log.child({ component: "mesh" }),
+      clock: this.clock,
+      session: true,
+    });
+    this.nodeMesh = mesh;
     const resyncIntervalMs = loadMeshConfig().resyncIntervalMs;
     const entries: ReconcilerEntry[] = [];
     for (const d of drivers.all()) {

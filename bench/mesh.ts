@@ -200,7 +200,7 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
   const topo = new BenchTopology(ex);
   try {
     await topo.up(o.backends);
-    const mesh = new Mesh(ex, { netns: topo.ns("node") });
+    const mesh = new Mesh(ex, { netns: topo.ns("node"), session: true });
     const { state, measured } = meshState(o, topo);
     const full = await mesh.apply(state);
     const resync = await mesh.resync();
@@ -228,6 +228,7 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
     const through = await topo.connects("10.201.0.1", port, o.connects);
     const direct = await topo.connects(topo.backendIp(0), 80, o.connects);
     await mesh.flush();
+    mesh.stop();
     const round = (v: number) => Math.round(v * 100) / 100;
     return {
       benchmark: "mesh",

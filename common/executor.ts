@@ -27,9 +27,20 @@ export interface RunOptions {
   env?: Record<string, string>;
 }
 
+/** A program kept running, fed over stdin, its stdout and stderr read as one stream. */
+export interface LongLivedProcess {
+  write(text: string): void;
+  onOutput(listener: (chunk: string) => void): void;
+  /** Settles when the process has ended. */
+  exited: Promise<void>;
+  kill(): void;
+}
+
 /** Spawns one program to completion. Never throws for a non-zero exit: the caller decides. */
 export interface CommandRunner {
   run(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** Starts a long-lived program; runners that cannot (unit-test fakes) leave it out. */
+  open?(file: string, args: readonly string[]): LongLivedProcess;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -54,6 +65,26 @@ export class ExecaRunner implements CommandRunner {
       return { exitCode: missing ? 127 : 124, stdout: String(r.stdout ?? ""), stderr: reason };
     }
     return { exitCode: r.exitCode ?? 0, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  }
+
+  open(file: string, args: readonly string[]): LongLivedProcess {
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const exited = new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.once("error", () => resolve());
+    });
+    child.stdin.on("error", () => undefined); // a dead process: `exited` reports it
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    return {
+      write: (text) => void child.stdin.write(text),
+      onOutput: (listener) => {
+        child.stdout.on("data", listener);
+        child.stderr.on("data", listener);
+      },
+      exited,
+      kill: () => void child.kill("SIGKILL"),
+    };
   }
 }
 
@@ -214,6 +245,16 @@ export class Executor {
   async nftApply(script: string, o: InNetns = {}): Promise<void> {
     const [file, full] = this.nftCommand(["-f", "-"], o);
     await this.tool(file, full, script);
+  }
+
+  /**
+   * A long-lived `nft -i` with stderr merged into stdout (in order), for NftSession;
+   * undefined when the runner cannot keep a process (unit-test fakes).
+   */
+  openNftShell(o: InNetns = {}): LongLivedProcess | undefined {
+    const shell = ["sh", "-c", "exec nft -i 2>&1"];
+    const [file = "", ...args] = o.netns === undefined ? shell : ["ip", "netns", "exec", o.netns, ...shell];
+    return this.runner.open?.(file, args);
   }
 
   /** `tc` (traffic control: qdiscs such as netem); `-n` selects the namespace. */

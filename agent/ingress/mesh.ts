@@ -22,6 +22,7 @@ import { RealClock } from "../../common/clock.js";
 import type { ConntrackFilter, Executor } from "../../common/executor.js";
 import type { Logger } from "../../common/logger.js";
 import { silentLogger } from "../../common/logger.js";
+import { NftSession } from "../../common/nft-session.js";
 import { SerialQueue } from "../../common/serial-queue.js";
 import { loadMeshConfig, type MeshConfig } from "./config.js";
 import { changeSize, diffModels, needsFullRender } from "./diff.js";
@@ -37,6 +38,12 @@ export interface MeshOptions {
   config?: Partial<MeshConfig>;
   clock?: Clock;
   log?: Logger;
+  /**
+   * Apply through one long-lived `nft -i` (common/nft-session.ts): no process start per
+   * change. For the node's table, the hot path; a container's table changes rarely and a
+   * process per container would cost more memory than it saves.
+   */
+  session?: boolean;
 }
 
 export class Mesh implements LoadBalancer {
@@ -50,6 +57,7 @@ export class Mesh implements LoadBalancer {
   private sysctlsSet = false;
   private readonly queue = new SerialQueue();
   private timer: TimerHandle | undefined;
+  private readonly session: NftSession | undefined;
 
   constructor(
     private readonly ex: Executor,
@@ -59,6 +67,7 @@ export class Mesh implements LoadBalancer {
     this.netns = options.netns;
     this.clock = options.clock ?? new RealClock();
     this.log = options.log ?? silentLogger();
+    this.session = options.session === true ? new NftSession(ex, this.ns()) : undefined;
   }
 
   /** Starts the periodic resync (idempotent). */
@@ -71,10 +80,11 @@ export class Mesh implements LoadBalancer {
     }, this.config.resyncIntervalMs);
   }
 
-  /** Stops the periodic resync (idempotent); the table stays as it is. */
+  /** Stops the periodic resync and the nft session (idempotent); the table stays as it is. */
   stop(): void {
     this.timer?.cancel();
     this.timer = undefined;
+    this.session?.close();
   }
 
   apply(desired: MeshState): Promise<ApplyStats> {
@@ -96,7 +106,7 @@ export class Mesh implements LoadBalancer {
 
   flush(): Promise<void> {
     return this.serial(async () => {
-      await this.ex.nftApply(renderFlushScript(), this.ns());
+      await this.nft(renderFlushScript());
       this.applied = undefined;
       this.pendingFlows = [];
     });
@@ -125,7 +135,7 @@ export class Mesh implements LoadBalancer {
       const script = renderChangeScript(diff, this.config.elementsPerStatement);
       const t0 = this.clock.now();
       try {
-        await this.ex.nftApply(script, this.ns());
+        await this.nft(script);
         stats.mode = "incremental";
         stats.nftMs = this.clock.now() - t0;
         stats.scriptBytes = script.length;
@@ -169,7 +179,7 @@ export class Mesh implements LoadBalancer {
   private async replaceWhole(model: TableModel, started: number): Promise<ApplyStats> {
     const script = renderFullScript(model, this.config.elementsPerStatement);
     const t0 = this.clock.now();
-    await this.ex.nftApply(script, this.ns());
+    await this.nft(script);
     const stats = emptyStats(model);
     stats.mode = "full";
     stats.nftMs = this.clock.now() - t0;
@@ -197,6 +207,11 @@ export class Mesh implements LoadBalancer {
     }
     if (firstError !== undefined) throw firstError;
     return deleted;
+  }
+
+  /** One atomic transaction, through the session when there is one. */
+  private nft(script: string): Promise<void> {
+    return this.session === undefined ? this.ex.nftApply(script, this.ns()) : this.session.apply(script);
   }
 
   private ns(): { netns?: string } {
