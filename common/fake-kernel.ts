@@ -296,14 +296,13 @@ export class FakeKernel implements CommandRunner {
     const devIdx = args.indexOf("dev");
     const only = devIdx >= 0 ? args[devIdx + 1] : undefined;
     const links = only === undefined ? [...this.ns(ns).links.values()] : [this.devShown(ns, only)];
+    const head = (l: Link) => ({ ifname: l.name, mtu: l.mtu, flags: this.flags(l) });
     switch (object) {
       case "link":
         return ok(
           JSON.stringify(
             links.map((l) => ({
-              ifname: l.name,
-              mtu: l.mtu,
-              flags: this.flags(l),
+              ...head(l),
               ...(l.master === undefined ? {} : { master: l.master }),
               linkinfo: { info_kind: l.kind, ...(l.id === undefined ? {} : { info_data: { id: l.id } }) },
             })),
@@ -314,9 +313,7 @@ export class FakeKernel implements CommandRunner {
         return ok(
           JSON.stringify(
             links.map((l) => ({
-              ifname: l.name,
-              mtu: l.mtu,
-              flags: this.flags(l),
+              ...head(l),
               addr_info: l.addrs.map((a) => ({
                 family: "inet",
                 local: a.split("/")[0],
