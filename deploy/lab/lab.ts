@@ -6,8 +6,12 @@
  *   nN ─────┘
  *
  * Each node is a namespace whose `eth0` is a veth into the underlay bridge; managers run a
- * real etcd member and `swarmnet manager`, every node runs `swarmnet agent`, all under
- * `ip netns exec`. Nothing is routed to the host namespace: the bridge has no uplink and
+ * real etcd member (mutual TLS only, etcd-tls.ts) and `swarmnet manager` (its mutual-TLS
+ * listener on 2377, its local socket in the node dir), every node runs `swarmnet agent`,
+ * all under `ip netns exec`. Each node's dir is its state dir: the node's certificate
+ * lands there at `swarm init|join`, and `lab exec NODE -- swarmnet …` (its
+ * `$SWARMNET_CONFIG` names the dir) acts as that node; on manager nodes `etcdctl` is set
+ * up with the node's etcd certificate. Nothing is routed to the host namespace: the bridge has no uplink and
  * no address, and the host gets no link at all (veths are created straight into their
  * namespaces).
  *
@@ -44,6 +48,7 @@ import {
   type LabNode,
 } from "./layout.js";
 import { formCluster } from "./cluster.js";
+import { etcdctlEnv, etcdTlsFiles, etcdTlsFlags, writeEtcdTls } from "./etcd-tls.js";
 import {
   labDir,
   nodeDir,
@@ -118,6 +123,7 @@ export class Lab {
       say(`building ${layout.nodes.length} nodes and a client on an isolated underlay`);
       await this.buildNetwork(layout);
       this.writeNodeFiles(layout);
+      await writeEtcdTls(layout, (n) => nodeDir(layout.name, n.name));
       say(`starting etcd on ${options.managers} manager node(s)`);
       this.startEtcd(layout, state);
       await this.waitEtcd(layout);
@@ -196,6 +202,12 @@ export class Lab {
     return { SWARMNET_CONFIG: join(nodeDir(lab, node.name), "config.json"), SWARMNET_LAB: lab };
   }
 
+  /** etcdctl's settings on a manager node (its etcd certificate), nothing elsewhere. */
+  private etcdctlEnv(layout: LabLayout, node: LabNode): Record<string, string> {
+    if (node.role !== "manager") return {};
+    return etcdctlEnv(etcdTlsFiles(nodeDir(layout.name, node.name)), etcdEndpoints(layout));
+  }
+
   private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {
     const { pid } = this.ex.startDetached(argv, {
       netns: node.netns,
@@ -248,10 +260,11 @@ export class Lab {
         "etcd",
         `--name=${m.name}`,
         `--data-dir=${join(nodeDir(layout.name, m.name), "etcd")}`,
-        `--listen-client-urls=http://${m.address}:${ETCD_CLIENT_PORT},http://127.0.0.1:${ETCD_CLIENT_PORT}`,
-        `--advertise-client-urls=http://${m.address}:${ETCD_CLIENT_PORT}`,
-        `--listen-peer-urls=http://${m.address}:${ETCD_PEER_PORT}`,
-        `--initial-advertise-peer-urls=http://${m.address}:${ETCD_PEER_PORT}`,
+        `--listen-client-urls=https://${m.address}:${ETCD_CLIENT_PORT},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+        `--advertise-client-urls=https://${m.address}:${ETCD_CLIENT_PORT}`,
+        `--listen-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
+        `--initial-advertise-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
+        ...etcdTlsFlags(etcdTlsFiles(nodeDir(layout.name, m.name))),
         `--initial-cluster=${etcdInitialCluster(layout)}`,
         "--initial-cluster-state=new",
         `--initial-cluster-token=swarmnet-lab-${layout.name}`,
@@ -267,13 +280,9 @@ export class Lab {
     const deadline = Date.now() + ETCD_READY_TIMEOUT_MS;
     let last = "";
     while (Date.now() < deadline) {
-      const r = await this.ex.runIn(first.netns, [
-        "etcdctl",
-        `--endpoints=${etcdEndpoints(layout).join(",")}`,
-        "--dial-timeout=1s",
-        "endpoint",
-        "health",
-      ]);
+      const r = await this.ex.runIn(first.netns, ["etcdctl", "--dial-timeout=1s", "endpoint", "health"], {
+        env: this.etcdctlEnv(layout, first),
+      });
       if (r.exitCode === 0) return;
       last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";
       await sleep(200);
@@ -303,6 +312,7 @@ export class Lab {
     const node = process.execPath;
     const managers = managerAddresses(layout).join(",");
     for (const m of layout.nodes.filter((n) => n.role === "manager")) {
+      const tls = etcdTlsFiles(nodeDir(layout.name, m.name));
       this.record(state, m, "manager", [
         node,
         CLI_MAIN,
@@ -310,6 +320,10 @@ export class Lab {
         `--node-name=${m.name}`,
         `--listen=${m.address}:${MANAGER_GRPC_PORT}`,
         `--etcd=${etcdEndpoints(layout).join(",")}`,
+        `--etcd-ca=${tls.ca}`,
+        `--etcd-cert=${tls.cert}`,
+        `--etcd-key=${tls.key}`,
+        `--state-dir=${nodeDir(layout.name, m.name)}`,
       ]);
     }
     for (const m of layout.nodes) {
@@ -383,6 +397,7 @@ export class Lab {
         PATH: `${join(labDir(name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
         SWARMNET_CONFIG: join(nodeDir(name, node.name), "config.json"),
         SWARMNET_LAB: name,
+        ...this.etcdctlEnv(layout, node),
       },
     };
   }

@@ -65,17 +65,17 @@ describe("cluster formation (netns lab)", function () {
 
     const notYet = await exec("n1", "node", "ls");
     assert.equal(notYet.exitCode, 1);
-    assert.match(notYet.stderr, /not initialised: run 'swarmnet swarm init'/);
+    assert.match(notYet.stderr, /not part of a swarm: .* run 'swarmnet swarm init'/);
 
     const init = await exec("n1", "swarm", "init", "--advertise-addr", "100.64.1.1");
     assert.equal(init.exitCode, 0, init.stderr);
     const worker = (await exec("n1", "swarm", "join-token", "-q", "worker")).stdout.trim();
     const manager = (await exec("n1", "swarm", "join-token", "-q", "manager")).stdout.trim();
     assert.match(worker, /^SWMTKN-1-/);
-    const j2 = await exec("n2", "swarm", "join", "--token", manager, "100.64.1.1:4242");
+    const j2 = await exec("n2", "swarm", "join", "--token", manager, "100.64.1.1:2377");
     assert.equal(j2.exitCode, 0, j2.stderr);
     assert.match(j2.stdout, /joined a swarm as a manager/);
-    const j3 = await exec("n3", "swarm", "join", "--token", worker, "100.64.1.1:4242");
+    const j3 = await exec("n3", "swarm", "join", "--token", worker, "100.64.1.1:2377");
     assert.equal(j3.exitCode, 0, j3.stderr);
     assert.match(j3.stdout, /joined a swarm as a worker/);
 
@@ -97,10 +97,10 @@ describe("cluster formation (netns lab)", function () {
 
     const rotate = await exec("n1", "swarm", "join-token", "--rotate", "-q", "worker");
     assert.equal(rotate.exitCode, 0, rotate.stderr);
-    const refused = await exec("n4", "swarm", "join", "--token", worker, "100.64.1.1:4242");
+    const refused = await exec("n4", "swarm", "join", "--token", worker, "100.64.1.1:2377");
     assert.equal(refused.exitCode, 1);
     assert.match(refused.stderr, /invalid join token: it was rotated/);
-    const joined = await exec("n4", "swarm", "join", "--token", rotate.stdout.trim(), "100.64.1.1:4242");
+    const joined = await exec("n4", "swarm", "join", "--token", rotate.stdout.trim(), "100.64.1.1:2377");
     assert.equal(joined.exitCode, 0, joined.stderr);
     await waitReady(bare, 4);
 
