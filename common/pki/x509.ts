@@ -98,7 +98,7 @@ export async function createCsr(key: KeyPair): Promise<string> {
     keys: { privateKey: key.privateKey, publicKey: key.publicKey },
     signingAlgorithm: ALG,
   });
-  return csr.toString("pem");
+  return csr.toString("pem").trimEnd() + "\n";
 }
 
 export interface RootCa {
@@ -136,7 +136,7 @@ export async function createRootCa(
     signingAlgorithm: ALG,
     extensions: await caExtensions(key.publicKey),
   });
-  return { certPem: cert.toString("pem"), key };
+  return { certPem: cert.toString("pem").trimEnd() + "\n", key };
 }
 
 /**
@@ -165,7 +165,7 @@ export async function crossSign(
       await x509.AuthorityKeyIdentifierExtension.create(old.publicKey),
     ],
   });
-  return cert.toString("pem");
+  return cert.toString("pem").trimEnd() + "\n";
 }
 
 export interface IssueInput {
@@ -221,7 +221,7 @@ export async function issueNodeCertificate(input: IssueInput): Promise<string> {
       await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
     ],
   });
-  return cert.toString("pem");
+  return cert.toString("pem").trimEnd() + "\n";
 }
 
 export interface ServiceCertInput {
@@ -266,7 +266,7 @@ export async function issueServiceCertificate(
       ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
     ],
   });
-  return { certPem: cert.toString("pem"), key };
+  return { certPem: cert.toString("pem").trimEnd() + "\n", key };
 }
 
 /** The identity a node certificate states (subject O / OU / CN), or undefined. */
