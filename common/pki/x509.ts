@@ -195,18 +195,39 @@ export async function issueNodeCertificate(input: IssueInput): Promise<string> {
     throw invalid("invalid certificate request: the key must be ECDSA P-256");
   }
   if (!(await csr.verify())) throw invalid("invalid certificate request: its signature does not verify");
-  const issuer = new x509.X509Certificate(input.issuerPem);
-  const now = Date.now();
-  const notAfter = Math.min(now + input.validityMs, issuer.notAfter.getTime());
   const { clusterId, nodeId, role } = input.identity;
+  return issueLeaf({
+    subject: `O=${clusterId}, OU=${ROLE_OU[role]}, CN=${nodeId}`,
+    publicKey: csr.publicKey,
+    issuerPem: input.issuerPem,
+    issuerKey: input.issuerKey,
+    validityMs: input.validityMs,
+  });
+}
+
+/**
+ * A leaf certificate (server and client use) for `publicKey`, signed by the issuer,
+ * valid from a minute ago (clocks differ a little) for `validityMs`, never beyond the
+ * issuer.
+ */
+async function issueLeaf(o: {
+  subject: string;
+  publicKey: x509.PublicKey | webcrypto.CryptoKey;
+  issuerPem: string;
+  issuerKey: webcrypto.CryptoKey;
+  validityMs: number;
+  extensions?: x509.Extension[];
+}): Promise<string> {
+  const issuer = new x509.X509Certificate(o.issuerPem);
+  const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
-    subject: `O=${clusterId}, OU=${ROLE_OU[role]}, CN=${nodeId}`,
+    subject: o.subject,
     issuer: issuer.subject,
     notBefore: new Date(now - 60_000),
-    notAfter: new Date(notAfter),
-    publicKey: csr.publicKey,
-    signingKey: input.issuerKey,
+    notAfter: new Date(Math.min(now + o.validityMs, issuer.notAfter.getTime())),
+    publicKey: o.publicKey as webcrypto.CryptoKey,
+    signingKey: o.issuerKey,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -219,6 +240,7 @@ export async function issueNodeCertificate(input: IssueInput): Promise<string> {
         x509.ExtendedKeyUsage.clientAuth,
       ]),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
+      ...(o.extensions ?? []),
     ],
   });
   return cert.toString("pem").trimEnd() + "\n";
@@ -238,35 +260,19 @@ export async function issueServiceCertificate(
   input: ServiceCertInput,
 ): Promise<{ certPem: string; key: KeyPair }> {
   const key = await generateKeyPair();
-  const issuer = new x509.X509Certificate(input.issuerPem);
-  const now = Date.now();
   const names = [
     ...input.ips.map((value) => ({ type: "ip" as const, value })),
     ...input.dnsNames.map((value) => ({ type: "dns" as const, value })),
   ];
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serialNumber(),
+  const certPem = await issueLeaf({
     subject: `CN=${input.commonName}`,
-    issuer: issuer.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(Math.min(now + input.validityMs, issuer.notAfter.getTime())),
     publicKey: key.publicKey,
-    signingKey: input.issuerKey,
-    signingAlgorithm: ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
-        true,
-      ),
-      new x509.ExtendedKeyUsageExtension([
-        x509.ExtendedKeyUsage.serverAuth,
-        x509.ExtendedKeyUsage.clientAuth,
-      ]),
-      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
-    ],
+    issuerPem: input.issuerPem,
+    issuerKey: input.issuerKey,
+    validityMs: input.validityMs,
+    extensions: names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [],
   });
-  return { certPem: cert.toString("pem").trimEnd() + "\n", key };
+  return { certPem, key };
 }
 
 /** The identity a node certificate states (subject O / OU / CN), or undefined. */
