@@ -20,7 +20,7 @@ import { ManagerPool } from "../common/manager-pool.js";
 import { parseJoinToken } from "../common/pki/join-token.js";
 import type { NodeTlsFiles } from "../common/pki/node-files.js";
 import { clientCredentials, TlsSource, unverifiedCredentials } from "../common/pki/tls.js";
-import { bundleDigest, createCsr, generateKeyPair, nodeCertInfo } from "../common/pki/x509.js";
+import { bundleDigest, nodeCertInfo } from "../common/pki/cert-info.js";
 import type { GetRootCAResponse__Output } from "../proto/generated/swarmnet/v1/GetRootCAResponse.js";
 import type { JoinResponse__Output } from "../proto/generated/swarmnet/v1/JoinResponse.js";
 
@@ -64,6 +64,8 @@ export async function joinFlow(input: JoinFlowInput): Promise<JoinedNode> {
       `the manager at ${input.address} does not have the CA this join token names: a man in the middle, or a token of another cluster (or from before a CA rotation)`,
     );
   }
+  // Loaded on use: the issuing library costs every CLI command start-up time.
+  const { createCsr, generateKeyPair } = await import("../common/pki/x509.js");
   const key = await generateKeyPair();
   const csr = await createCsr(key);
   const trust = new TlsSource({ trustPem: root.trustBundle });

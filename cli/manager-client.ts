@@ -25,7 +25,7 @@ import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { ManagerPool, type ManagerCall } from "../common/manager-pool.js";
 import { certDir, nodeTlsSource } from "../common/pki/node-files.js";
 import { clientCredentials } from "../common/pki/tls.js";
-import { nodeCertInfo } from "../common/pki/x509.js";
+import { nodeCertInfo } from "../common/pki/cert-info.js";
 import { AGENT_DEFAULTS } from "../agent/config.js";
 import { readCredentials } from "../agent/dispatcher/credentials.js";
 

@@ -15,7 +15,6 @@ import { parseDurationMs } from "../common/config.js";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { removeCredentials, writeCredentials } from "../agent/dispatcher/credentials.js";
 import { removeNodeTls, writeNodeTls, type NodeTlsFiles } from "../common/pki/node-files.js";
-import { createCsr, generateKeyPair } from "../common/pki/x509.js";
 import type { CaStatus__Output } from "../proto/generated/swarmnet/v1/CaStatus.js";
 import type { ClusterInfo__Output } from "../proto/generated/swarmnet/v1/ClusterInfo.js";
 import type { JoinResponse__Output } from "../proto/generated/swarmnet/v1/JoinResponse.js";
@@ -208,6 +207,8 @@ export function register(program: Command): void {
         const dataPathPort = parseIntFlag("data-path-port", o.dataPathPort, 1024, 49151);
         const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
         const certExpiryMs = parseCertExpiry(o.certExpiry);
+        // Loaded on use: the issuing library costs every CLI command start-up time.
+        const { createCsr, generateKeyPair } = await import("../common/pki/x509.js");
         const key = await generateKeyPair();
         const csr = await createCsr(key);
         await withLocalManager(me.stateDir, async (client) => {

@@ -35,7 +35,7 @@ import type { Logger } from "../common/logger.js";
 import { ManagerPool } from "../common/manager-pool.js";
 import { watchNodeTls, type NodeTlsFiles } from "../common/pki/node-files.js";
 import { clientCredentials, TlsSource } from "../common/pki/tls.js";
-import { nodeCertInfo } from "../common/pki/x509.js";
+import { nodeCertInfo } from "../common/pki/cert-info.js";
 import {
   CaRotationJob,
   caDigest,

@@ -17,7 +17,7 @@ import type { Logger } from "../../common/logger.js";
 import type { ManagerPool } from "../../common/manager-pool.js";
 import { writeNodeTls } from "../../common/pki/node-files.js";
 import type { TlsSource } from "../../common/pki/tls.js";
-import { bundleDigest, createCsr, generateKeyPair, nodeCertInfo } from "../../common/pki/x509.js";
+import { bundleDigest, nodeCertInfo } from "../../common/pki/cert-info.js";
 import type { NodeCertificateResponse__Output } from "../../proto/generated/swarmnet/v1/NodeCertificateResponse.js";
 import type { DispatcherClient, HeartbeatEvent } from "./client.js";
 
@@ -110,6 +110,8 @@ export class CertificateRenewer {
     if (this.busy || this.stopped) return;
     this.busy = true;
     try {
+      // Loaded on use: the CLI imports this folder and should not pay for the issuing library.
+      const { createCsr, generateKeyPair } = await import("../../common/pki/x509.js");
       const key = await generateKeyPair();
       const csr = await createCsr(key);
       const res = await this.o.pool.call<NodeCertificateResponse__Output>((c, opts, cb) =>

@@ -29,7 +29,7 @@ import {
 import { join } from "node:path";
 import { ErrorCode, SwarmnetError } from "../errors.js";
 import { TlsSource } from "./tls.js";
-import { pemBlocks, type PrivateKeyPem } from "./x509.js";
+import { pemBlocks, type PrivateKeyPem } from "./cert-info.js";
 
 export const CERT_DIR = "certificates";
 export const NODE_FILE = "swarm-node.pem";

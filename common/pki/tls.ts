@@ -25,7 +25,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
-import { identityFromSubject, type CertIdentity } from "./x509.js";
+import { identityFromSubject, type CertIdentity } from "./cert-info.js";
 
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;

@@ -4,7 +4,9 @@
  * verifies certificates but cannot issue them). Everything here is pure apart from
  * randomness: PEM in, PEM out; nothing touches a file or a socket.
  *
- * Names follow Docker swarm's, so a node certificate reads the same:
+ * Reading certificates is cert-info.ts (Node's crypto only); this file is loaded only
+ * where certificates are made. Names follow Docker swarm's, so a node certificate reads
+ * the same:
  *   subject  O=<cluster id>, OU=swarm-manager | swarm-worker, CN=<node id>
  *   issuer   O=<cluster id>, CN=swarm-ca-<generation>    (a new root per `swarm ca --rotate`)
  * Node certificates carry both serverAuth and clientAuth: a manager's node certificate is
@@ -16,31 +18,19 @@
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from "node:crypto";
+import { randomBytes, webcrypto } from "node:crypto";
 import { ErrorCode, SwarmnetError } from "../errors.js";
+import { der, ROLE_OU, type CertIdentity, type PrivateKeyPem } from "./cert-info.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
-
-export type NodeRole = "manager" | "worker";
-/** Docker's OU values: the role as the certificate states it. */
-export const ROLE_OU: Record<NodeRole, string> = { manager: "swarm-manager", worker: "swarm-worker" };
-
-export type PrivateKeyPem = string & { readonly __privateKey: unique symbol };
 
 export interface KeyPair {
   privateKeyPem: PrivateKeyPem;
   /** The key as Web Crypto holds it, to sign CSRs and certificates in this process. */
   privateKey: webcrypto.CryptoKey;
   publicKey: webcrypto.CryptoKey;
-}
-
-/** Who a node certificate names. */
-export interface CertIdentity {
-  clusterId: string;
-  nodeId: string;
-  role: NodeRole;
 }
 
 function invalid(message: string): SwarmnetError {
@@ -50,20 +40,6 @@ function invalid(message: string): SwarmnetError {
 function toPem(label: string, der: ArrayBuffer | Uint8Array): string {
   const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString("base64");
   return `-----BEGIN ${label}-----\n${b64.replace(/.{1,64}/g, "$&\n")}-----END ${label}-----\n`;
-}
-
-/** The PEM blocks of one label in `text`, in order. */
-export function pemBlocks(text: string, label: string): string[] {
-  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----\\n?`, "g");
-  return (text.match(re) ?? []).map((b) => (b.endsWith("\n") ? b : `${b}\n`));
-}
-
-function der(pem: string, label: string): Buffer {
-  const body = pem
-    .replace(`-----BEGIN ${label}-----`, "")
-    .replace(`-----END ${label}-----`, "")
-    .replace(/\s+/g, "");
-  return Buffer.from(body, "base64");
 }
 
 export async function generateKeyPair(): Promise<KeyPair> {
@@ -273,88 +249,4 @@ export async function issueServiceCertificate(
     extensions: names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [],
   });
   return { certPem, key };
-}
-
-/** The identity a node certificate states (subject O / OU / CN), or undefined. */
-export function identityFromSubject(subject: {
-  O?: string | string[];
-  OU?: string | string[];
-  CN?: string | string[];
-}): CertIdentity | undefined {
-  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  const clusterId = one(subject.O);
-  const nodeId = one(subject.CN);
-  const ou = one(subject.OU);
-  const role = ou === ROLE_OU.manager ? "manager" : ou === ROLE_OU.worker ? "worker" : undefined;
-  if (clusterId === undefined || nodeId === undefined || role === undefined) return undefined;
-  return { clusterId, nodeId, role };
-}
-
-function subjectFields(subject: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of subject.split("\n")) {
-    const i = line.indexOf("=");
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
-
-export interface CertInfo extends CertIdentity {
-  notBefore: Date;
-  notAfter: Date;
-  serial: string;
-  /** The issuer's name (which root, or which cross-signed root, signed it). */
-  issuer: string;
-}
-
-/** Reads a node certificate (the first of a chain). Throws InvalidArgument when it is none. */
-export function nodeCertInfo(certPem: string): CertInfo {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certPem);
-  } catch (err) {
-    throw new SwarmnetError(ErrorCode.InvalidArgument, "not a PEM certificate", { cause: err });
-  }
-  const identity = identityFromSubject(subjectFields(cert.subject));
-  if (identity === undefined) throw invalid("the certificate names no swarm node (O, OU, CN)");
-  return {
-    ...identity,
-    notBefore: new Date(cert.validFrom),
-    notAfter: new Date(cert.validTo),
-    serial: cert.serialNumber,
-    issuer: cert.issuer,
-  };
-}
-
-/** True if `certPem` was signed by the key of `issuerPem`. */
-export function signedBy(certPem: string, issuerPem: string): boolean {
-  try {
-    return new X509Certificate(certPem).verify(new X509Certificate(issuerPem).publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/** True if the certificate's public key is the key pair's (a node's key and its certificate). */
-export function certMatchesKey(certPem: string, keyPem: PrivateKeyPem): boolean {
-  try {
-    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
-  } catch {
-    return false;
-  }
-}
-
-const DIGEST_LENGTH = 50;
-
-/**
- * The digest a join token carries: SHA-256 over the DER of every certificate of the trust
- * bundle, in order, as 50 base-36 characters (Docker's token length).
- */
-export function bundleDigest(bundlePem: string): string {
-  const h = createHash("sha256");
-  for (const block of pemBlocks(bundlePem, "CERTIFICATE")) h.update(der(block, "CERTIFICATE"));
-  return BigInt(`0x${h.digest("hex")}`)
-    .toString(36)
-    .padStart(DIGEST_LENGTH, "0")
-    .slice(-DIGEST_LENGTH);
 }

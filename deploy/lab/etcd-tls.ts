@@ -22,7 +22,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ETCD_TLS_SERVER_NAME } from "../../manager/store/etcd-kv.js";
-import { createRootCa, issueServiceCertificate } from "../../common/pki/x509.js";
 import { managers, type LabLayout, type LabNode } from "./layout.js";
 
 /** Ten years: a lab lives for minutes, but a long-lived demo lab should not expire. */
@@ -41,6 +40,8 @@ export function etcdTlsFiles(nodeDir: string): EtcdTlsFiles {
 
 /** Makes the etcd CA and every manager node's certificate (see the header). */
 export async function writeEtcdTls(layout: LabLayout, nodeDir: (n: LabNode) => string): Promise<void> {
+  // Loaded on use: the CLI (which imports the lab) should not pay for the issuing library.
+  const { createRootCa, issueServiceCertificate } = await import("../../common/pki/x509.js");
   const ca = await createRootCa(
     `etcd-${layout.name}`,
     1,

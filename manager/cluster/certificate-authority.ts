@@ -28,14 +28,10 @@ import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import {
   bundleDigest,
-  createRootCa,
-  crossSign,
-  importPrivateKey,
-  issueNodeCertificate,
   nodeCertInfo,
   type CertIdentity,
   type PrivateKeyPem,
-} from "../../common/pki/x509.js";
+} from "../../common/pki/cert-info.js";
 import type { LeaderJob } from "../election/leader-jobs.js";
 import { notInitialised } from "../networks/network-service.js";
 import { keys } from "../store/keys.js";
@@ -43,6 +39,9 @@ import type { CaRecord, ClusterRecord, NodeRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import type { PrefixMirror } from "../store/watch.js";
 import { hashSecret } from "./ids.js";
+
+/** The issuing library, loaded on use: the CLI imports this folder (resolveNode) and must not pay for it. */
+const pki = () => import("../../common/pki/x509.js");
 
 export const CA_DEFAULTS = {
   // Docker's root CA lives 20 years; rotation, not expiry, is how a root is replaced.
@@ -71,7 +70,7 @@ export function certExpiryOf(cluster: ClusterRecord): number {
 
 /** A new CA for cluster `clusterId` (generation 1). */
 export async function newCaRecord(clusterId: string): Promise<CaRecord> {
-  const root = await createRootCa(clusterId, 1, CA_DEFAULTS.rootValidityMs);
+  const root = await (await pki()).createRootCa(clusterId, 1, CA_DEFAULTS.rootValidityMs);
   return {
     generation: 1,
     signingCert: root.certPem,
@@ -120,7 +119,8 @@ export class CertificateAuthority {
 
   private async signingKey(ca: CaRecord): Promise<webcrypto.CryptoKey> {
     if (this.signer?.pem !== ca.signingKey) {
-      this.signer = { pem: ca.signingKey, key: await importPrivateKey(ca.signingKey as PrivateKeyPem) };
+      const key = await (await pki()).importPrivateKey(ca.signingKey as PrivateKeyPem);
+      this.signer = { pem: ca.signingKey, key };
     }
     return this.signer.key;
   }
@@ -132,7 +132,9 @@ export class CertificateAuthority {
     identity: CertIdentity,
     validityMs: number,
   ): Promise<IssuedCertificate> {
-    const leaf = await issueNodeCertificate({
+    const leaf = await (
+      await pki()
+    ).issueNodeCertificate({
       csrPem,
       identity,
       issuerPem: ca.signingCert,
@@ -192,6 +194,7 @@ export class CertificateAuthority {
       );
     }
     const generation = ca.generation + 1;
+    const { createRootCa, crossSign } = await pki();
     const root = await createRootCa(cluster.id, generation, CA_DEFAULTS.rootValidityMs);
     const cross = await crossSign(root.certPem, ca.signingCert, await this.signingKey(ca));
     await this.store.transact(async (tx) => {

@@ -23,13 +23,8 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { protoType } from "../../common/proto.js";
-import {
-  createCsr,
-  createRootCa,
-  generateKeyPair,
-  issueNodeCertificate,
-  pemBlocks,
-} from "../../common/pki/x509.js";
+import { createCsr, createRootCa, generateKeyPair, issueNodeCertificate } from "../../common/pki/x509.js";
+import { pemBlocks } from "../../common/pki/cert-info.js";
 
 export interface ProbeOptions {
   targets: string[];

@@ -15,15 +15,13 @@ import { ManagerPool } from "../../../common/manager-pool.js";
 import { formatJoinToken, parseJoinToken } from "../../../common/pki/join-token.js";
 import { readNodeTls, writeNodeTls } from "../../../common/pki/node-files.js";
 import {
-  bundleDigest,
   createCsr,
   createRootCa,
   crossSign,
   generateKeyPair,
   issueNodeCertificate,
-  nodeCertInfo,
-  signedBy,
 } from "../../../common/pki/x509.js";
+import { bundleDigest, nodeCertInfo, signedBy } from "../../../common/pki/cert-info.js";
 import { renewalTime } from "../../../agent/dispatcher/renewal.js";
 import { CertificateAuthority, ClusterService } from "../../../manager/cluster/index.js";
 import { authorize, NOT_A_MANAGER, type AuthorizationSource } from "../../../manager/grpc/authorization.js";
