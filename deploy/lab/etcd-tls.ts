@@ -22,7 +22,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ETCD_TLS_SERVER_NAME } from "../../manager/store/etcd-kv.js";
-import { managers, type LabLayout, type LabNode } from "./layout.js";
+import { etcdEndpoints, managers, type LabLayout, type LabNode } from "./layout.js";
 
 /** Ten years: a lab lives for minutes, but a long-lived demo lab should not expire. */
 const VALIDITY_MS = 10 * 365 * 86_400_000;
@@ -81,13 +81,32 @@ export function etcdTlsFlags(files: EtcdTlsFiles): string[] {
   ];
 }
 
-/** etcdctl's environment on a manager node: endpoints and the node's certificate. */
-export function etcdctlEnv(files: EtcdTlsFiles, endpoints: readonly string[]): Record<string, string> {
+/**
+ * How a client reaches the lab's etcd from manager node `node`: every member's client
+ * URL, the node's certificate files, and the same as etcdctl's environment. The one
+ * place the lab (its manager flags, its health wait, `lab exec`) and tools reading etcd
+ * beside the managers (tests, chaos invariants) get it, so none spells endpoints or
+ * certificate paths itself.
+ */
+export interface EtcdAccess {
+  endpoints: string[];
+  tls: EtcdTlsFiles;
+  /** `etcdctl` needs no flag with this environment (ETCDCTL_ENDPOINTS, _CACERT, _CERT, _KEY). */
+  etcdctlEnv: Record<string, string>;
+}
+
+export function etcdAccess(layout: LabLayout, nodeDir: string): EtcdAccess {
+  const endpoints = etcdEndpoints(layout);
+  const tls = etcdTlsFiles(nodeDir);
   return {
-    ETCDCTL_API: "3",
-    ETCDCTL_ENDPOINTS: endpoints.join(","),
-    ETCDCTL_CACERT: files.ca,
-    ETCDCTL_CERT: files.cert,
-    ETCDCTL_KEY: files.key,
+    endpoints,
+    tls,
+    etcdctlEnv: {
+      ETCDCTL_API: "3",
+      ETCDCTL_ENDPOINTS: endpoints.join(","),
+      ETCDCTL_CACERT: tls.ca,
+      ETCDCTL_CERT: tls.cert,
+      ETCDCTL_KEY: tls.key,
+    },
   };
 }

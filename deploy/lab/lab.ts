@@ -40,6 +40,7 @@ import {
   findMember,
   labLayout,
   managerAddresses,
+  managers,
   MANAGER_GRPC_PORT,
   UNDERLAY_MTU,
   UNDERLAY_PREFIX,
@@ -48,7 +49,7 @@ import {
   type LabNode,
 } from "./layout.js";
 import { formCluster } from "./cluster.js";
-import { etcdctlEnv, etcdTlsFiles, etcdTlsFlags, writeEtcdTls } from "./etcd-tls.js";
+import { etcdAccess, etcdTlsFlags, writeEtcdTls, type EtcdAccess } from "./etcd-tls.js";
 import {
   labDir,
   nodeDir,
@@ -202,10 +203,28 @@ export class Lab {
     return { SWARMNET_CONFIG: join(nodeDir(lab, node.name), "config.json"), SWARMNET_LAB: lab };
   }
 
-  /** etcdctl's settings on a manager node (its etcd certificate), nothing elsewhere. */
-  private etcdctlEnv(layout: LabLayout, node: LabNode): Record<string, string> {
-    if (node.role !== "manager") return {};
-    return etcdctlEnv(etcdTlsFiles(nodeDir(layout.name, node.name)), etcdEndpoints(layout));
+  /** The lab's etcd as manager node `node` reaches it (etcd-tls.ts). */
+  private etcdOf(layout: LabLayout, node: LabNode): EtcdAccess {
+    return etcdAccess(layout, nodeDir(layout.name, node.name));
+  }
+
+  /**
+   * How to read lab `name`'s etcd beside the managers (tests, chaos invariants): its
+   * endpoints and the certificate of manager node `member` (the first manager when not
+   * given), run inside that node's namespace. Only manager nodes hold an etcd certificate.
+   */
+  etcd(name: string, member?: string): EtcdAccess & { netns: string } {
+    const state = this.requireState(name);
+    const layout = labLayout(state.name, state.nodes, state.managers);
+    const node = member === undefined ? managers(layout)[0] : findMember(layout, member);
+    if (node?.role !== "manager") {
+      const names = managers(layout).map((m) => m.name);
+      throw new SwarmnetError(
+        ErrorCode.NotFound,
+        `lab ${name} has no manager node ${JSON.stringify(member ?? "")} to reach etcd from (managers: ${names.join(", ")})`,
+      );
+    }
+    return { ...this.etcdOf(layout, node), netns: node.netns };
   }
 
   private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {
@@ -264,7 +283,7 @@ export class Lab {
         `--advertise-client-urls=https://${m.address}:${ETCD_CLIENT_PORT}`,
         `--listen-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
         `--initial-advertise-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
-        ...etcdTlsFlags(etcdTlsFiles(nodeDir(layout.name, m.name))),
+        ...etcdTlsFlags(this.etcdOf(layout, m).tls),
         `--initial-cluster=${etcdInitialCluster(layout)}`,
         "--initial-cluster-state=new",
         `--initial-cluster-token=swarmnet-lab-${layout.name}`,
@@ -281,7 +300,7 @@ export class Lab {
     let last = "";
     while (Date.now() < deadline) {
       const r = await this.ex.runIn(first.netns, ["etcdctl", "--dial-timeout=1s", "endpoint", "health"], {
-        env: this.etcdctlEnv(layout, first),
+        env: this.etcdOf(layout, first).etcdctlEnv,
       });
       if (r.exitCode === 0) return;
       last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";
@@ -312,17 +331,17 @@ export class Lab {
     const node = process.execPath;
     const managers = managerAddresses(layout).join(",");
     for (const m of layout.nodes.filter((n) => n.role === "manager")) {
-      const tls = etcdTlsFiles(nodeDir(layout.name, m.name));
+      const etcd = this.etcdOf(layout, m);
       this.record(state, m, "manager", [
         node,
         CLI_MAIN,
         "manager",
         `--node-name=${m.name}`,
         `--listen=${m.address}:${MANAGER_GRPC_PORT}`,
-        `--etcd=${etcdEndpoints(layout).join(",")}`,
-        `--etcd-ca=${tls.ca}`,
-        `--etcd-cert=${tls.cert}`,
-        `--etcd-key=${tls.key}`,
+        `--etcd=${etcd.endpoints.join(",")}`,
+        `--etcd-ca=${etcd.tls.ca}`,
+        `--etcd-cert=${etcd.tls.cert}`,
+        `--etcd-key=${etcd.tls.key}`,
         `--state-dir=${nodeDir(layout.name, m.name)}`,
       ]);
     }
@@ -397,7 +416,7 @@ export class Lab {
         PATH: `${join(labDir(name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
         SWARMNET_CONFIG: join(nodeDir(name, node.name), "config.json"),
         SWARMNET_LAB: name,
-        ...this.etcdctlEnv(layout, node),
+        ...(node.role === "manager" ? this.etcdOf(layout, node).etcdctlEnv : {}),
       },
     };
   }
