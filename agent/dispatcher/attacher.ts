@@ -17,21 +17,10 @@ import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { ManagerPool } from "../../common/manager-pool.js";
 import type { AttachNetworkResponse__Output } from "../../proto/generated/swarmnet/v1/AttachNetworkResponse.js";
 import type { Attachment, AttachRequest, NetworkAttacher } from "../attachments.js";
-import type { DispatcherClient } from "./client.js";
-import type { ClusterCredentials } from "./credentials.js";
 import { networkFromProto } from "./intent-codec.js";
 
 export class ManagerAttacher implements NetworkAttacher {
   constructor(private readonly pool: ManagerPool) {}
-
-  /** The attacher of a node in a cluster: over its dispatcher client's pool. */
-  static fromCredentials(
-    _creds: ClusterCredentials,
-    dispatcher: DispatcherClient,
-    _extra: readonly string[] = [],
-  ): ManagerAttacher {
-    return new ManagerAttacher(dispatcher.pool);
-  }
 
   async attach(req: AttachRequest): Promise<Attachment> {
     const res = await this.pool.call<AttachNetworkResponse__Output>((c, o, cb) =>
