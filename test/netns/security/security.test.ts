@@ -6,7 +6,8 @@
  *     any node: no `network create`, no agent call, no etcd read — in plaintext, over TLS
  *     without a certificate, or with a certificate of another CA; garbage bytes and
  *     malformed TLS leave every process running;
- *   - a worker's `network create` is refused with Docker's message;
+ *   - a worker's `network create` is refused with Docker's message; `node promote` and
+ *     `demote` re-issue its certificate with the new role; local sockets are 0600;
  *   - a capture of the underlay during join, `swarm rotate-keys` and service creation
  *     holds no plaintext HTTP/2 preface and none of the key bytes (read from the managers
  *     by an authorized path: etcd with n1's certificate, opened with n1's KEK);
@@ -17,7 +18,8 @@
  *     answering;
  *   - autolock: a restarted manager serves nothing until `swarm unlock`; a wrong key is
  *     refused;
- *   - no key bytes, token secret, unlock key or private key in any log of the lab.
+ *   - no key bytes, token secret, unlock key or private key in any log of the lab or
+ *     `inspect` output.
  *
  * About 6-10 minutes on this machine (most of it the 2-minute certificates' renewals).
  */
@@ -201,6 +203,12 @@ describe("security: PKI, mutual TLS, authorization, closed etcd, secrets at rest
     );
     assert.match(tlsOn2377?.error ?? "", /needs a certificate of this swarm/);
     assert.ok(!(await nodes()).some((n) => n.Hostname === "evil"));
+    for (const n of ["n1", "n2", "n3"]) {
+      for (const sock of ["agent.sock", "manager.sock"]) {
+        const p = join(nodeDir(lab, n), sock);
+        if (existsSync(p)) assert.equal(statSync(p).mode & 0o777, 0o600, `${n}'s ${sock} is not root-only`);
+      }
+    }
     assert.doesNotMatch(await ok("n1", "network", "ls"), /\bevil\b/);
     const status = JSON.parse(
       (await swarmnet(["lab", "status", "--name", lab, "--format", "json"])).stdout,
@@ -230,6 +238,21 @@ describe("security: PKI, mutual TLS, authorization, closed etcd, secrets at rest
     const s = await sx("client", "network", "create", "--manager", `${N1}:2377`, "evil");
     assert.equal(s.exitCode, 1);
     assert.match(s.stderr, /not part of a swarm: it has no certificate/);
+  });
+
+  it("node promote re-issues a node's certificate as a manager's; demote refuses it at once and re-issues a worker's", async () => {
+    const pemFile = join(nodeDir(lab, "n2"), "certificates", "swarm-node.pem");
+    const role = () => nodeCertInfo(pemBlocks(readFileSync(pemFile, "utf8"), "CERTIFICATE")[0] ?? "").role;
+    assert.equal(role(), "worker");
+    assert.match(await ok("n1", "node", "promote", "n2"), /Node n2 promoted to a manager in the swarm\./);
+    await until("n2's certificate names a manager", async () => (role() === "manager" ? true : undefined));
+    await ok("n2", "network", "ls");
+    assert.match(await ok("n1", "node", "demote", "n2"), /Manager n2 demoted in the swarm\./);
+    // The managers take the lower of the certificate's role and their record's.
+    const r = await sx("n2", "network", "ls");
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr, /not a swarm manager/);
+    await until("n2's certificate names a worker", async () => (role() === "worker" ? true : undefined));
   });
 
   it("tokens with an altered CA digest or of another cluster are refused before the secret is sent", async () => {
@@ -376,7 +399,15 @@ describe("security: PKI, mutual TLS, authorization, closed etcd, secrets at rest
     await ok("n1", "swarm", "update", "--autolock=false");
   });
 
-  it("no key bytes, token secret, unlock key or private key in any log of the lab", () => {
+  it("no key bytes, token secret, unlock key or private key in any log of the lab or inspect output", async () => {
+    const inspected = [
+      await ok("n1", "swarm", "inspect"),
+      await ok("n1", "node", "inspect", "n1", "n2"),
+      await ok("n1", "network", "inspect", "sec-net"),
+      await ok("n1", "service", "inspect", "web"),
+    ].join("\n");
+    for (const s of secrets) assert.ok(!inspected.includes(s), "an inspect output holds a secret");
+    assert.ok(!inspected.includes("PRIVATE KEY"), "an inspect output holds a private key");
     const files: string[] = [];
     const walk = (d: string) => {
       for (const e of readdirSync(d)) {
