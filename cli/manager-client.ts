@@ -10,9 +10,8 @@
  *
  * Credentials: the CLI acts as the node it runs on — the node's certificate from its
  * state dir (`--state-dir`, `$SWARMNET_STATE_DIR`, the config file's `stateDir`, else
- * /var/lib/swarmnet; see
- * common/pki/node-files.ts), so `swarmnet …` on a manager node may run control commands
- * and on a worker node is told it is not a manager. A node without a certificate (not
+ * /var/lib/swarmnet; see common/pki/node-files.ts), so `swarmnet …` on a manager node
+ * may run control commands and on a worker node is told it is not a manager. A node without a certificate (not
  * joined) or with an expired one is refused here, before anything is sent. The only
  * calls without a certificate are `swarm init` and `swarm unlock` (the manager's local
  * socket, `withLocalManager`) and `swarm join` (join-flow.ts).

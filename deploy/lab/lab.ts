@@ -11,9 +11,9 @@
  * all under `ip netns exec`. Each node's dir is its state dir: the node's certificate
  * lands there at `swarm init|join`, and `lab exec NODE -- swarmnet …` (its
  * `$SWARMNET_CONFIG` names the dir) acts as that node; on manager nodes `etcdctl` is set
- * up with the node's etcd certificate. Nothing is routed to the host namespace: the bridge has no uplink and
- * no address, and the host gets no link at all (veths are created straight into their
- * namespaces).
+ * up with the node's etcd certificate (`etcd()` gives the same to code beside the lab).
+ * Nothing is routed to the host namespace: the bridge has no uplink and no address, and
+ * the host gets no link at all (veths are created straight into their namespaces).
  *
  * Unless told `init: false` (`lab up --no-init`), `up` ends with a formed cluster: swarm
  * initialised on the first manager node, every other node joined with the right token,
