@@ -65,7 +65,7 @@ describe("cluster formation (netns lab)", function () {
 
     const notYet = await exec("n1", "node", "ls");
     assert.equal(notYet.exitCode, 1);
-    assert.match(notYet.stderr, /not part of a swarm: .* run 'swarmnet swarm init'/);
+    assert.match(notYet.stderr, /not part of a swarm: .*run 'swarmnet swarm init'/);
 
     const init = await exec("n1", "swarm", "init", "--advertise-addr", "100.64.1.1");
     assert.equal(init.exitCode, 0, init.stderr);
@@ -91,9 +91,13 @@ describe("cluster formation (netns lab)", function () {
     assert.equal(rows.find((r) => r.Hostname === "n1")?.ManagerStatus, "Leader");
     assert.equal(rows.find((r) => r.Self)?.Hostname, "n1");
 
-    const table = await exec("n3", "node", "ls");
+    const table = await exec("n2", "node", "ls");
     assert.match(table.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS$/m);
-    assert.match(table.stdout, /\s\*\s+n3\s+Ready\s+Active\s*$/m);
+    assert.match(table.stdout, /\s\*\s+n2\s+Ready\s+Active\b/m);
+    // Cluster state is the managers' to show: a worker is refused, as Docker refuses it.
+    const onWorker = await exec("n3", "node", "ls");
+    assert.equal(onWorker.exitCode, 1);
+    assert.match(onWorker.stderr, /This node is not a swarm manager/);
 
     const rotate = await exec("n1", "swarm", "join-token", "--rotate", "-q", "worker");
     assert.equal(rotate.exitCode, 0, rotate.stderr);
@@ -105,7 +109,7 @@ describe("cluster formation (netns lab)", function () {
     await waitReady(bare, 4);
 
     // The agent reported its kernel capabilities over its stream.
-    const inspect = await exec("n4", "node", "inspect", "self");
+    const inspect = await exec("n1", "node", "inspect", "n4");
     const [me] = JSON.parse(inspect.stdout) as { Description: { Capabilities: { Name: string }[] } }[];
     assert.ok(me?.Description.Capabilities.some((c) => c.Name === "vxlan"));
 
@@ -130,7 +134,8 @@ describe("cluster formation (netns lab)", function () {
     );
     assert.equal(rows.filter((r) => r.ManagerStatus === "Leader").length, 1);
     assert.equal(rows.filter((r) => r.ManagerStatus === "Reachable").length, 2);
-    const ls = await swarmnet(["lab", "exec", "--name", formed, "n4", "--", "swarmnet", "network", "ls"]);
-    assert.match(ls.stdout, /ingress\s+overlay\s+swarm/);
+    // Cluster state is the managers' to show (a worker's CLI is refused, as Docker's is).
+    const ls = await swarmnet(["lab", "exec", "--name", formed, "n3", "--", "swarmnet", "network", "ls"]);
+    assert.match(ls.stdout, /ingress\s+overlay\s+swarm/, ls.stderr);
   });
 });
