@@ -8,12 +8,7 @@
 import type { Logger } from "../common/logger.js";
 import type { Agent } from "./agent.js";
 import { NoClusterAttacher } from "./attachments.js";
-import {
-  ManagerAttacher,
-  type ClusterCredentials,
-  type DispatcherClient,
-  type IntentEvent,
-} from "./dispatcher/index.js";
+import { ManagerAttacher, type DispatcherClient, type IntentEvent } from "./dispatcher/index.js";
 import { TaskRunner } from "./tasks.js";
 
 export class ClusterLink {
@@ -23,10 +18,10 @@ export class ClusterLink {
   constructor(
     private readonly agent: Agent,
     private readonly client: DispatcherClient,
-    creds: ClusterCredentials,
     private readonly log: Logger,
   ) {
-    agent.attacher = ManagerAttacher.fromCredentials(creds, client, agent.config.managers);
+    // Over the stream's own pool: the same TLS channels, managers and fail-over.
+    agent.attacher = new ManagerAttacher(client.pool);
     this.tasks = new TaskRunner(agent, client, log);
     client.on("change", (e) => this.onIntent([e]));
     client.on("snapshot", () => this.onIntent(undefined));

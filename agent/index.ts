@@ -41,9 +41,9 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
     capabilities: () => agent.description(),
     log: log.child({ component: "dispatcher" }),
   });
-  membership.on("joined", (client, creds) => {
+  membership.on("joined", (client) => {
     link?.detach();
-    link = new ClusterLink(agent, client, creds, log);
+    link = new ClusterLink(agent, client, log);
   });
   membership.on("left", () => {
     link?.detach();

@@ -14,9 +14,14 @@
  *   ipam_alloc_ms                     allocating `ipam_addresses` addresses in one /16
  *                                     (pure IPAM, in process)
  *
+ *   join_p50_ms / _p99_ms             one node joining: token → CA pinned → key + CSR →
+ *                                     certificate → its dispatcher stream's first snapshot
+ *                                     (`join_samples` synthetic nodes, sequential)
+ *
  * The lab has no route from the host, so the measuring runs inside the lab's `client`
- * namespace (`--inside`, internal), which reaches every manager on the underlay; the
- * agents' streams are real `DispatcherClient`s of joined (synthetic) nodes.
+ * namespace (`--inside`, internal), which reaches every manager on the underlay, as node
+ * n1 (its certificate, `--state-dir`: every call is mutual TLS, as in production); the
+ * agents' streams are real `DispatcherClient`s of nodes joined with the real join flow.
  */
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
@@ -24,12 +29,14 @@ import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import { parseCidr, parseIpv4 } from "../common/net-addr.js";
 import { DispatcherClient } from "../agent/dispatcher/index.js";
+import { TlsSource } from "../common/pki/tls.js";
+import { joinFlow } from "./join-flow.js";
 import { CLI_MAIN, Lab } from "../deploy/lab/lab.js";
 import { managerAddresses as labManagerAddresses, labLayout } from "../deploy/lab/layout.js";
+import { nodeDir } from "../deploy/lab/state.js";
 import { allocateAddress, type AddressSpace } from "../manager/ipam/index.js";
-import type { JoinResponse__Output } from "../proto/generated/swarmnet/v1/JoinResponse.js";
 import type { Network__Output } from "../proto/generated/swarmnet/v1/Network.js";
-import { ManagerClient } from "./manager-client.js";
+import { ManagerClient, nodeCredentials } from "./manager-client.js";
 import { print, printJson } from "./output.js";
 
 export const CONTROL_BENCH_DEFAULTS = {
@@ -40,6 +47,7 @@ export const CONTROL_BENCH_DEFAULTS = {
   createConcurrency: 30,
   fanoutAgents: 25,
   fanoutChanges: 30,
+  joinSamples: 20,
   ipamAddresses: 10_000,
 };
 
@@ -75,10 +83,11 @@ export function benchIpam(count: number): number {
 }
 
 /** The measurements, against running managers (inside the lab). */
-async function measure(managers: string[]): Promise<Record<string, number>> {
+async function measure(managers: string[], stateDir: string): Promise<Record<string, number>> {
   const d = CONTROL_BENCH_DEFAULTS;
-  const per = managers.map((m) => new ManagerClient([m]));
-  const any = new ManagerClient(managers);
+  const creds = nodeCredentials(stateDir);
+  const per = managers.map((m) => new ManagerClient([m], creds));
+  const any = new ManagerClient(managers, creds);
   const agents: DispatcherClient[] = [];
   const tag = randomBytes(2).toString("hex");
   const create = (c: ManagerClient, name: string) =>
@@ -107,23 +116,40 @@ async function measure(managers: string[]): Promise<Record<string, number>> {
     const token = (
       await any.call<{ token: string }>((x, o, cb) => x.cluster.JoinToken({ role: "worker" }, o, cb))
     ).token;
-    for (let i = 0; i < d.fanoutAgents; i++) {
-      const joined = await any.call<JoinResponse__Output>((x, o, cb) =>
-        x.cluster.Join({ token, hostname: `bench-${tag}-${i}`, advertiseAddr: "100.64.0.100" }, o, cb),
-      );
+    const joinAgent = async (name: string, i: number): Promise<DispatcherClient> => {
       const rotated = [...managers.slice(i % managers.length), ...managers.slice(0, i % managers.length)];
+      const { response, files } = await joinFlow({
+        token,
+        address: rotated[0] as string,
+        hostname: name,
+        advertiseAddr: "100.64.0.100",
+        underlayAddrs: [],
+      });
       const client = new DispatcherClient({
         managers: rotated,
-        nodeId: joined.nodeId,
-        nodeSecret: joined.nodeSecret,
-        hostname: `bench-${tag}-${i}`,
+        tls: new TlsSource({
+          trustPem: files.trustPem,
+          identity: { keyPem: files.keyPem, chainPem: files.chainPem },
+        }),
+        clusterId: response.clusterId,
+        hostname: name,
         advertiseAddr: "100.64.0.100",
         underlayAddrs: [],
         capabilities: undefined,
       });
       client.start();
+      return client;
+    };
+    // 3a. Join time: token → certificate → first stream snapshot, one node at a time.
+    const joins: number[] = [];
+    for (let i = 0; i < d.joinSamples; i++) {
+      const t = performance.now();
+      const client = await joinAgent(`join-${tag}-${i}`, i);
       agents.push(client);
+      await client.whenReady();
+      joins.push(performance.now() - t);
     }
+    for (let i = 0; i < d.fanoutAgents; i++) agents.push(await joinAgent(`bench-${tag}-${i}`, i));
     await Promise.all(agents.map((a) => a.whenReady()));
     const fanout: number[] = [];
     for (let c = 0; c < d.fanoutChanges; c++) {
@@ -148,6 +174,7 @@ async function measure(managers: string[]): Promise<Record<string, number>> {
 
     const create50 = summary(latencies);
     const fan = summary(fanout);
+    const join = summary(joins);
     return {
       network_create_p50_ms: create50.p50,
       network_create_p99_ms: create50.p99,
@@ -158,6 +185,9 @@ async function measure(managers: string[]): Promise<Record<string, number>> {
       fanout_p99_ms: fan.p99,
       fanout_agents: d.fanoutAgents,
       fanout_changes: d.fanoutChanges,
+      join_p50_ms: join.p50,
+      join_p99_ms: join.p99,
+      join_samples: d.joinSamples,
       ipam_addresses: d.ipamAddresses,
       ipam_alloc_ms: benchIpam(d.ipamAddresses),
     };
@@ -173,9 +203,10 @@ export function register(bench: Command): void {
     .description("control plane: network create latency/throughput, change fan-out to 25 agents, IPAM speed")
     .option("--json", "print JSON (the default and only format)")
     .option("--inside <managers>", "internal: measure against these managers (run inside the lab)")
-    .action(async (o: { inside?: string }) => {
+    .option("--state-dir <dir>", "internal, with --inside: the node whose certificate the bench uses")
+    .action(async (o: { inside?: string; stateDir?: string }) => {
       if (o.inside !== undefined) {
-        printJson(await measure(o.inside.split(",")));
+        printJson(await measure(o.inside.split(","), o.stateDir ?? ""));
         return;
       }
       const ex = new Executor();
@@ -190,7 +221,16 @@ export function register(bench: Command): void {
         const target = lab.execTarget(name, "client");
         const r = await ex.runIn(
           target.netns,
-          [process.execPath, CLI_MAIN, "bench", "control", "--inside", managers.join(",")],
+          [
+            process.execPath,
+            CLI_MAIN,
+            "bench",
+            "control",
+            "--inside",
+            managers.join(","),
+            "--state-dir",
+            nodeDir(name, "n1"),
+          ],
           { env: { ...target.env, SWARMNET_LOG_LEVEL: "warn" }, timeoutMs: 600_000 },
         );
         if (r.exitCode !== 0) {

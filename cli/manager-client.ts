@@ -1,30 +1,36 @@
 /**
- * How the CLI reaches the managers: which addresses, and one gRPC call with fail-over.
+ * How the CLI reaches the managers: which addresses, with which credentials, and one
+ * gRPC call with fail-over (the `ManagerPool` of common/manager-pool.ts).
  *
  * Addresses, first found wins: `--manager` flags, `$SWARMNET_MANAGERS` (comma-separated),
  * the `managers` field of the JSON file in `$SWARMNET_CONFIG` (the lab writes one per
- * node), else 127.0.0.1:4242. A manager on this node (same host as the node's advertise
- * address) is tried first, as `docker swarm init` acts on the local node.
+ * node), the managers this node learnt at join (`cluster.json`), else 127.0.0.1:2377.
+ * A manager on this node (same host as the node's advertise address) is tried first, as
+ * `docker swarm init` acts on the local node.
  *
- * A call goes to the first manager that answers: a manager that cannot be reached, or
- * that cannot reach etcd, is skipped for the next. Any other error is the answer.
- * gRPC errors become SwarmnetErrors in `fromGrpcError` (common/grpc-errors.ts), the one
- * boundary on this side.
+ * Credentials: the CLI acts as the node it runs on — the node's certificate from its
+ * state dir (`--state-dir`, `$SWARMNET_STATE_DIR`, the config file's `stateDir`, else
+ * /var/lib/swarmnet; see common/pki/node-files.ts), so `swarmnet …` on a manager node
+ * may run control commands and on a worker node is told it is not a manager. A node without a certificate (not
+ * joined) or with an expired one is refused here, before anything is sent. The only
+ * calls without a certificate are `swarm init` and `swarm unlock` (the manager's local
+ * socket, `withLocalManager`) and `swarm join` (join-flow.ts).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { readConfigFile } from "../common/config.js";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
-import { fromGrpcError } from "../common/grpc-errors.js";
-import { grpcPackageDefinition } from "../common/proto.js";
-import type { ProtoGrpcType } from "../proto/generated/swarmnet.js";
-import type { ClusterClient } from "../proto/generated/swarmnet/v1/Cluster.js";
-import type { NetworksClient } from "../proto/generated/swarmnet/v1/Networks.js";
-import type { NodesClient } from "../proto/generated/swarmnet/v1/Nodes.js";
-import type { ServicesClient } from "../proto/generated/swarmnet/v1/Services.js";
+import { ManagerPool, type ManagerCall } from "../common/manager-pool.js";
+import { certDir, nodeTlsSource } from "../common/pki/node-files.js";
+import { clientCredentials } from "../common/pki/tls.js";
+import { nodeCertInfo } from "../common/pki/cert-info.js";
+import { AGENT_DEFAULTS } from "../agent/config.js";
+import { readCredentials } from "../agent/dispatcher/credentials.js";
 
-export const DEFAULT_MANAGER = "127.0.0.1:4242";
-/** A CLI call that takes longer than this is reported, not waited for. */
-const CALL_TIMEOUT_MS = 15_000;
+/** Docker's swarm port on this host. */
+export const DEFAULT_MANAGER = "127.0.0.1:2377";
+export const MANAGER_PORT = 2377;
 
 /** The per-node config file the lab writes ($SWARMNET_CONFIG), or {} when there is none. */
 export function nodeConfigFile(): Record<string, unknown> {
@@ -36,107 +42,113 @@ function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
-export function managerAddresses(flags: readonly string[] | undefined): string[] {
+/** This node's state dir: the flag, `$SWARMNET_STATE_DIR`, the config file's `stateDir`, or the default. */
+export function nodeStateDir(flag?: string): string {
+  const env = process.env["SWARMNET_STATE_DIR"];
+  if (flag !== undefined) return flag;
+  if (env !== undefined && env !== "") return env;
+  const fromFile = nodeConfigFile()["stateDir"];
+  return typeof fromFile === "string" && fromFile !== "" ? fromFile : AGENT_DEFAULTS.stateDir;
+}
+
+export function managerAddresses(flags: readonly string[] | undefined, stateDir?: string): string[] {
   const fromFlags = (flags ?? []).flatMap((f) => f.split(",")).filter((a) => a !== "");
   if (fromFlags.length > 0) return fromFlags;
   const env = (process.env["SWARMNET_MANAGERS"] ?? "").split(",").filter((a) => a !== "");
   if (env.length > 0) return env;
   const cfg = nodeConfigFile();
   const fromFile = strings(cfg["managers"]);
-  if (fromFile.length === 0) return [DEFAULT_MANAGER];
+  const known = fromFile.length > 0 ? fromFile : (readCredentials(nodeStateDir(stateDir))?.managers ?? []);
+  if (known.length === 0) return [DEFAULT_MANAGER];
   const local = typeof cfg["advertiseAddr"] === "string" ? cfg["advertiseAddr"] : "";
   return [
-    ...fromFile.filter((a) => a.startsWith(`${local}:`)),
-    ...fromFile.filter((a) => !a.startsWith(`${local}:`)),
+    ...known.filter((a) => a.startsWith(`${local}:`)),
+    ...known.filter((a) => !a.startsWith(`${local}:`)),
   ];
 }
 
-interface Clients {
-  cluster: ClusterClient;
-  nodes: NodesClient;
-  networks: NetworksClient;
-  services: ServicesClient;
+/** `host` → `host:2377`; `host:port` as it is. */
+export function withDefaultPort(address: string): string {
+  return /:\d+$/.test(address) ? address : `${address}:${MANAGER_PORT}`;
 }
 
-type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
+/** The node's mutual-TLS channel credentials, or a clear refusal. */
+export function nodeCredentials(stateDir: string): grpc.ChannelCredentials {
+  const source = nodeTlsSource(stateDir);
+  const chain = source?.currentIdentity?.chainPem;
+  if (source === undefined || chain === undefined) {
+    throw new SwarmnetError(
+      ErrorCode.Unauthenticated,
+      `this node is not part of a swarm: it has no certificate in ${certDir(stateDir)} (run 'swarmnet swarm init', or join one with 'swarmnet swarm join')`,
+    );
+  }
+  const info = nodeCertInfo(chain);
+  if (info.notAfter.getTime() <= Date.now()) {
+    throw new SwarmnetError(
+      ErrorCode.Unauthenticated,
+      `this node's certificate expired at ${info.notAfter.toISOString()} (its agent renews it while it runs): join the swarm again`,
+    );
+  }
+  return clientCredentials(source, { clusterId: info.clusterId, withIdentity: true });
+}
 
+/** The CLI's face of the pool: `call` with fail-over over the resolved managers. */
 export class ManagerClient {
-  private readonly clients = new Map<string, Clients>();
+  private readonly pool: ManagerPool;
 
-  constructor(readonly addresses: readonly string[]) {
+  constructor(
+    readonly addresses: readonly string[],
+    credentials: grpc.ChannelCredentials,
+  ) {
     if (addresses.length === 0)
       throw new SwarmnetError(ErrorCode.InvalidArgument, "no manager address given");
+    this.pool = new ManagerPool({ addresses: () => addresses, credentials });
   }
 
   /** Calls one RPC on the first manager that can serve it. */
-  call<T>(fn: (c: Clients, options: grpc.CallOptions, cb: Callback<T>) => void): Promise<T> {
-    return this.tryFrom(0, fn, undefined);
-  }
-
-  private async tryFrom<T>(
-    i: number,
-    fn: (c: Clients, options: grpc.CallOptions, cb: Callback<T>) => void,
-    last: SwarmnetError | undefined,
-  ): Promise<T> {
-    const address = this.addresses[i];
-    if (address === undefined) {
-      throw last ?? new SwarmnetError(ErrorCode.Unavailable, "no manager reachable", { retryable: true });
-    }
-    try {
-      return await new Promise<T>((resolve, reject) => {
-        fn(this.clientsFor(address), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
-          if (err !== null) reject(fromGrpcError(err, `manager ${address}`));
-          else if (res === undefined)
-            reject(new SwarmnetError(ErrorCode.Internal, `manager ${address}: empty answer`));
-          else resolve(res);
-        });
-      });
-    } catch (err) {
-      if (
-        err instanceof SwarmnetError &&
-        err.code === ErrorCode.Unavailable &&
-        i + 1 < this.addresses.length
-      ) {
-        return this.tryFrom(i + 1, fn, err);
-      }
-      throw err;
-    }
-  }
-
-  private clientsFor(address: string): Clients {
-    let c = this.clients.get(address);
-    if (c === undefined) {
-      const v1 = (grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType).swarmnet
-        .v1;
-      const creds = grpc.credentials.createInsecure();
-      c = {
-        cluster: new v1.Cluster(address, creds),
-        nodes: new v1.Nodes(address, creds),
-        networks: new v1.Networks(address, creds),
-        services: new v1.Services(address, creds),
-      };
-      this.clients.set(address, c);
-    }
-    return c;
+  call<T>(fn: ManagerCall<T>): Promise<T> {
+    return this.pool.call(fn);
   }
 
   close(): void {
-    for (const c of this.clients.values()) {
-      c.cluster.close();
-      c.nodes.close();
-      c.networks.close();
-      c.services.close();
-    }
-    this.clients.clear();
+    this.pool.close();
   }
 }
 
-/** Runs `fn` with a client for the resolved managers and closes it afterwards. */
+/** Runs `fn` with a client for the resolved managers, as this node, and closes it afterwards. */
 export async function withManagers<T>(
   flags: readonly string[] | undefined,
   fn: (client: ManagerClient) => Promise<T>,
+  stateDirFlag?: string,
 ): Promise<T> {
-  const client = new ManagerClient(managerAddresses(flags));
+  const stateDir = nodeStateDir(stateDirFlag);
+  const client = new ManagerClient(managerAddresses(flags, stateDir), nodeCredentials(stateDir));
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+/** The local socket of the manager that shares this node's state dir. */
+export function localManagerSocket(stateDir: string): string {
+  return join(stateDir, "manager.sock");
+}
+
+/** Runs `fn` against the manager on this node, over its local (root-only) socket. */
+export async function withLocalManager<T>(
+  stateDir: string,
+  fn: (client: ManagerClient) => Promise<T>,
+): Promise<T> {
+  const socket = localManagerSocket(stateDir);
+  if (!existsSync(socket)) {
+    throw new SwarmnetError(
+      ErrorCode.Unavailable,
+      `cannot reach the manager of this node: no socket at ${socket} (is 'swarmnet manager' running here?)`,
+      { retryable: true },
+    );
+  }
+  const client = new ManagerClient([`unix://${socket}`], grpc.credentials.createInsecure());
   try {
     return await fn(client);
   } finally {

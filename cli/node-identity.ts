@@ -7,10 +7,9 @@
  */
 import { hostname } from "node:os";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
-import { AGENT_DEFAULTS } from "../agent/config.js";
 import { readCredentials, type ClusterCredentials } from "../agent/dispatcher/credentials.js";
 import { interfaceAddresses } from "../agent/dispatcher/membership.js";
-import { nodeConfigFile } from "./manager-client.js";
+import { nodeConfigFile, nodeStateDir } from "./manager-client.js";
 
 export interface NodeIdentity {
   hostname: string;
@@ -38,12 +37,11 @@ export function nodeIdentity(flags: { advertiseAddr?: string; stateDir?: string 
     hostname: field(cfg, "node") ?? hostname(),
     advertiseAddr,
     underlayAddrs: underlay,
-    stateDir: flags.stateDir ?? field(cfg, "stateDir") ?? AGENT_DEFAULTS.stateDir,
+    stateDir: nodeStateDir(flags.stateDir),
   };
 }
 
 /** The credentials of this node, if it joined a cluster. */
 export function localCredentials(stateDir?: string): ClusterCredentials | undefined {
-  const dir = stateDir ?? field(nodeConfigFile(), "stateDir") ?? AGENT_DEFAULTS.stateDir;
-  return readCredentials(dir);
+  return readCredentials(nodeStateDir(stateDir));
 }

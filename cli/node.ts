@@ -1,7 +1,9 @@
 /**
- * `swarmnet node ls|inspect|rm`, as `docker node …`: the managers' view of every node —
- * status from its agent's dispatcher stream and heartbeats, availability, role, the
- * leader mark, and (inspect) the kernel capabilities its agent reported.
+ * `swarmnet node ls|inspect|rm|promote|demote`, as `docker node …`: the managers' view
+ * of every node — status from its agent's dispatcher stream and heartbeats,
+ * availability, role, the leader mark, and (inspect) the kernel capabilities its agent
+ * reported. `rm` revokes the node's certificate; `promote|demote` change the role it is
+ * authorized as (its certificate follows at its next heartbeat).
  */
 import type { Command } from "commander";
 import { resolveNode } from "../manager/cluster/index.js";
@@ -119,4 +121,29 @@ export function register(program: Command): void {
         }
       });
     });
+
+  for (const [name, role] of [
+    ["promote", "manager"],
+    ["demote", "worker"],
+  ] as const) {
+    node
+      .command(name)
+      .description(role === "manager" ? "make nodes managers" : "make manager nodes workers")
+      .argument("<node...>", "node id, id prefix or hostname")
+      .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+      .action(async (refs: string[], o: { manager?: string[] }) => {
+        await withManagers(o.manager, async (client) => {
+          for (const r of refs) {
+            const n = await client.call<NodeInfo__Output>((c, opts, cb) =>
+              c.nodes.SetRole({ node: r, role }, opts, cb),
+            );
+            print(
+              role === "manager"
+                ? `Node ${n.hostname} promoted to a manager in the swarm.`
+                : `Manager ${n.hostname} demoted in the swarm.`,
+            );
+          }
+        });
+      });
+  }
 }

@@ -1,18 +1,25 @@
 /**
- * `swarmnet swarm init|join|join-token|leave|inspect|update|rotate-keys`, as `docker
- * swarm …` has them. `init` and `join` run on the node that becomes part of the cluster:
- * they call the manager, then write the node's credentials into its agent's state dir,
- * where the agent picks them up and opens its dispatcher stream. `leave` does the
- * reverse. `inspect` shows the encryption keys by tag and role only (the managers never
+ * `swarmnet swarm init|join|join-token|leave|inspect|update|rotate-keys|unlock|unlock-key|ca`,
+ * as `docker swarm …` has them. `init` and `join` run on the node that becomes part of
+ * the cluster: the node makes its own key and CSR, gets its certificate (init: from the
+ * manager of this node over its local socket; join: from the manager named, after
+ * pinning its CA by the token's digest — join-flow.ts), then writes certificate and
+ * membership into its state dir, where the agent picks them up and opens its dispatcher
+ * stream. `leave` does the reverse. `unlock` talks to this node's manager over its local
+ * socket. `inspect` shows the encryption keys by tag and role only (the managers never
  * send key bytes to the CLI), and the join tokens only with `--show-tokens`.
  */
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parseDurationMs } from "../common/config.js";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { removeCredentials, writeCredentials } from "../agent/dispatcher/credentials.js";
+import { removeNodeTls, writeNodeTls, type NodeTlsFiles } from "../common/pki/node-files.js";
+import type { CaStatus__Output } from "../proto/generated/swarmnet/v1/CaStatus.js";
 import type { ClusterInfo__Output } from "../proto/generated/swarmnet/v1/ClusterInfo.js";
 import type { JoinResponse__Output } from "../proto/generated/swarmnet/v1/JoinResponse.js";
-import { collect, ManagerClient, withManagers } from "./manager-client.js";
+import { joinFlow } from "./join-flow.js";
+import { collect, ManagerClient, withDefaultPort, withLocalManager, withManagers } from "./manager-client.js";
 import { localCredentials, nodeIdentity } from "./node-identity.js";
 import { parseFormat, print, printJson } from "./output.js";
 
@@ -27,8 +34,8 @@ function parseIntFlag(flag: string, raw: string | undefined, min: number, max: n
   return Number(raw);
 }
 
-/** `--key-rotation-interval`: "12h", "30m", "2s" or milliseconds; 0 = the default/unchanged. */
-function parseInterval(raw: string | undefined): number {
+/** A duration flag: "12h", "30m", "2s" or milliseconds; 0 = the default/unchanged. */
+function parseDurationFlag(flag: string, raw: string | undefined, example: string): number {
   if (raw === undefined) return 0;
   try {
     const ms = parseDurationMs(raw);
@@ -38,8 +45,33 @@ function parseInterval(raw: string | undefined): number {
   }
   throw new SwarmnetError(
     ErrorCode.InvalidArgument,
-    `--key-rotation-interval must be a duration of at least 1s like 12h, got ${JSON.stringify(raw)}`,
+    `--${flag} must be a duration of at least 1s like ${example}, got ${JSON.stringify(raw)}`,
   );
+}
+
+const parseInterval = (raw: string | undefined) => parseDurationFlag("key-rotation-interval", raw, "12h");
+const parseCertExpiry = (raw: string | undefined) => parseDurationFlag("cert-expiry", raw, "2160h");
+
+function parseAutolock(raw: string | boolean | undefined): string {
+  if (raw === undefined) return "";
+  if (raw === true || raw === "true") return "true";
+  if (raw === "false") return "false";
+  throw new SwarmnetError(
+    ErrorCode.InvalidArgument,
+    `--autolock must be true or false, got ${JSON.stringify(raw)}`,
+  );
+}
+
+function unlockKeyText(key: string): string {
+  return [
+    "To unlock a swarm manager after it restarts, run the `swarmnet swarm unlock`",
+    "command and provide the following key:",
+    "",
+    `    ${key}`,
+    "",
+    "Please remember to store this key in a password manager, since without it you",
+    "will not be able to restart the manager.",
+  ].join("\n");
 }
 
 /** 43200000 → "12h", 5400000 → "1h30m", 2000 → "2s", 1500 → "1500ms". */
@@ -63,12 +95,19 @@ export function inspectView(info: ClusterInfo__Output, tokens?: { worker: string
       .filter((k) => k.kind === kind)
       .map((k) => ({ Tag: Number(k.tag), Role: k.primary ? "primary" : "rx-only" }));
   const interval = Number(info.keyRotationIntervalMs);
+  const expiry = Number(info.certExpiryMs);
   return {
     ID: info.id,
     CreatedAt: info.createdAt,
     Spec: {
-      EncryptionConfig: { KeyRotationInterval: formatDuration(interval), KeyRotationIntervalMs: interval },
+      EncryptionConfig: {
+        KeyRotationInterval: formatDuration(interval),
+        KeyRotationIntervalMs: interval,
+        AutoLockManagers: info.autolock,
+      },
+      CAConfig: { NodeCertExpiry: expiry === 0 ? "2160h" : formatDuration(expiry) },
     },
+    TLSInfo: { TrustRootDigest: info.caDigest },
     DefaultAddrPool: info.defaultAddrPools,
     SubnetSize: info.subnetSize,
     DataPathPort: info.dataPathPort,
@@ -92,13 +131,19 @@ function describeTags(info: ClusterInfo__Output, kind: string): string {
     .join(" ");
 }
 
-function saveCredentials(stateDir: string, res: JoinResponse__Output): void {
+/** The node's certificate, then its membership (the agent waits for both). */
+function saveNode(
+  stateDir: string,
+  res: JoinResponse__Output,
+  files: NodeTlsFiles,
+  managers: string[],
+): void {
+  writeNodeTls(stateDir, files);
   writeCredentials(stateDir, {
     clusterId: res.clusterId,
     nodeId: res.nodeId,
-    nodeSecret: res.nodeSecret,
     role: res.role === "manager" ? "manager" : "worker",
-    managers: res.managers,
+    managers,
     joinedAt: new Date().toISOString(),
   });
 }
@@ -111,6 +156,9 @@ function refuseIfJoined(stateDir: string): void {
     );
   }
 }
+
+/** How long `swarm ca --rotate` waits for every node (Docker waits until done; -d to detach). */
+const CA_ROTATION_WAIT_MS = 300_000;
 
 async function token(client: ManagerClient, role: "worker" | "manager", rotate = false): Promise<string> {
   const res = await client.call<{ token: string }>((c, o, cb) =>
@@ -136,7 +184,8 @@ export function register(program: Command): void {
     .option("--default-addr-pool-mask-length <n>", "prefix length of each overlay subnet (default 24)")
     .option("--data-path-port <port>", "UDP port of the VXLAN data path (default 4789)")
     .option("--key-rotation-interval <duration>", "how often encryption keys rotate, e.g. 12h (default)")
-    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .option("--autolock", "lock managers when they restart: they need the unlock key ('swarm unlock')")
+    .option("--cert-expiry <duration>", "validity of node certificates, e.g. 2160h (default, 90 days)")
     .option("--state-dir <dir>", "this node's agent state dir (default from $SWARMNET_CONFIG)")
     .option("--format <format>", "table or json", "table")
     .action(
@@ -146,7 +195,8 @@ export function register(program: Command): void {
         defaultAddrPoolMaskLength?: string;
         dataPathPort?: string;
         keyRotationInterval?: string;
-        manager?: string[];
+        autolock?: boolean;
+        certExpiry?: string;
         stateDir?: string;
         format: string;
       }) => {
@@ -156,7 +206,12 @@ export function register(program: Command): void {
         const maskLength = parseIntFlag("default-addr-pool-mask-length", o.defaultAddrPoolMaskLength, 1, 30);
         const dataPathPort = parseIntFlag("data-path-port", o.dataPathPort, 1024, 49151);
         const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
-        await withManagers(o.manager, async (client) => {
+        const certExpiryMs = parseCertExpiry(o.certExpiry);
+        // Loaded on use: the issuing library costs every CLI command start-up time.
+        const { createCsr, generateKeyPair } = await import("../common/pki/x509.js");
+        const key = await generateKeyPair();
+        const csr = await createCsr(key);
+        await withLocalManager(me.stateDir, async (client) => {
           const res = await client.call<JoinResponse__Output>((c, opts, cb) =>
             c.cluster.Init(
               {
@@ -167,15 +222,23 @@ export function register(program: Command): void {
                 defaultAddrPoolMaskLength: maskLength,
                 dataPathPort,
                 keyRotationIntervalMs: String(keyRotationIntervalMs),
+                csr,
+                autolock: o.autolock === true,
+                certExpiryMs: String(certExpiryMs),
               },
               opts,
               cb,
             ),
           );
-          saveCredentials(me.stateDir, res);
+          saveNode(
+            me.stateDir,
+            res,
+            { keyPem: key.privateKeyPem, chainPem: res.certificate, trustPem: res.trustBundle },
+            res.managers,
+          );
           const worker = await token(client, "worker");
           const manager = await token(client, "manager");
-          const at = res.managers[0] ?? client.addresses[0] ?? "";
+          const at = res.managers[0] ?? `${me.advertiseAddr}:2377`;
           if (format === "json") {
             return printJson({
               ClusterID: res.clusterId,
@@ -183,6 +246,7 @@ export function register(program: Command): void {
               WorkerToken: worker,
               ManagerToken: manager,
               Managers: res.managers,
+              ...(res.unlockKey === "" ? {} : { UnlockKey: res.unlockKey }),
             });
           }
           print(
@@ -196,6 +260,7 @@ export function register(program: Command): void {
               "To add a manager to this swarm, run the following command:",
               "",
               `    swarmnet swarm join --token ${manager} ${at}`,
+              ...(res.unlockKey === "" ? [] : ["", unlockKeyText(res.unlockKey)]),
             ].join("\n"),
           );
         });
@@ -208,29 +273,20 @@ export function register(program: Command): void {
     .requiredOption("--token <token>", "the join token (its role: worker or manager)")
     .option("--advertise-addr <ip>", "this node's address other nodes reach it on")
     .option("--state-dir <dir>", "this node's agent state dir (default from $SWARMNET_CONFIG)")
-    .argument("<manager>", "a manager's address, host:port")
+    .argument("<manager>", "a manager's address, host[:port] (port 2377 when not given)")
     .action(async (manager: string, o: { token: string; advertiseAddr?: string; stateDir?: string }) => {
       const me = nodeIdentity(o);
       refuseIfJoined(me.stateDir);
-      await withManagers([manager], async (client) => {
-        const res = await client.call<JoinResponse__Output>((c, opts, cb) =>
-          c.cluster.Join(
-            {
-              token: o.token,
-              hostname: me.hostname,
-              advertiseAddr: me.advertiseAddr,
-              underlayAddrs: me.underlayAddrs,
-            },
-            opts,
-            cb,
-          ),
-        );
-        saveCredentials(me.stateDir, {
-          ...res,
-          managers: res.managers.length > 0 ? res.managers : [manager],
-        });
-        print(`This node joined a swarm as a ${res.role}.`);
+      const address = withDefaultPort(manager);
+      const { response, files } = await joinFlow({
+        token: o.token,
+        address,
+        hostname: me.hostname,
+        advertiseAddr: me.advertiseAddr,
+        underlayAddrs: me.underlayAddrs,
       });
+      saveNode(me.stateDir, response, files, response.managers.length > 0 ? response.managers : [address]);
+      print(`This node joined a swarm as a ${response.role}.`);
     });
 
   swarm
@@ -269,16 +325,13 @@ export function register(program: Command): void {
       if (creds === undefined)
         throw new SwarmnetError(ErrorCode.NotFound, "this node is not part of a swarm");
       const managers = o.manager ?? (creds.managers.length > 0 ? creds.managers : undefined);
-      await withManagers(managers, (client) =>
-        client.call((c, opts, cb) =>
-          c.cluster.Leave(
-            { nodeId: creds.nodeId, nodeSecret: creds.nodeSecret, force: o.force === true },
-            opts,
-            cb,
-          ),
-        ),
+      await withManagers(
+        managers,
+        (client) => client.call((c, opts, cb) => c.cluster.Leave({ force: o.force === true }, opts, cb)),
+        me.stateDir,
       );
       removeCredentials(me.stateDir);
+      removeNodeTls(me.stateDir);
       print("Node left the swarm.");
     });
 
@@ -301,19 +354,113 @@ export function register(program: Command): void {
     .command("update")
     .description("change the cluster's settings")
     .option("--key-rotation-interval <duration>", "how often encryption keys rotate, e.g. 12h, 30m, 2s")
+    .option("--cert-expiry <duration>", "validity of node certificates, e.g. 2160h")
+    .option("--autolock [bool]", "true or false: lock managers when they restart")
     .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
-    .action(async (o: { keyRotationInterval?: string; manager?: string[] }) => {
-      const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
-      if (keyRotationIntervalMs === 0) {
-        throw new SwarmnetError(ErrorCode.InvalidArgument, "nothing to update: give --key-rotation-interval");
-      }
+    .action(
+      async (o: {
+        keyRotationInterval?: string;
+        certExpiry?: string;
+        autolock?: string | boolean;
+        manager?: string[];
+      }) => {
+        const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
+        const certExpiryMs = parseCertExpiry(o.certExpiry);
+        const autolock = parseAutolock(o.autolock);
+        if (keyRotationIntervalMs === 0 && certExpiryMs === 0 && autolock === "") {
+          throw new SwarmnetError(
+            ErrorCode.InvalidArgument,
+            "nothing to update: give --key-rotation-interval, --cert-expiry or --autolock",
+          );
+        }
+        await withManagers(o.manager, async (client) => {
+          const info = await client.call<ClusterInfo__Output>((c, opts, cb) =>
+            c.cluster.Update(
+              {
+                keyRotationIntervalMs: String(keyRotationIntervalMs),
+                certExpiryMs: String(certExpiryMs),
+                autolock,
+              },
+              opts,
+              cb,
+            ),
+          );
+          print(
+            `Swarm updated: keys rotate every ${formatDuration(Number(info.keyRotationIntervalMs))}, next at ${info.nextKeyRotationAt}.`,
+          );
+          if (autolock === "true") {
+            const r = await client.call<{ unlockKey: string }>((c, opts, cb) =>
+              c.cluster.UnlockKey({}, opts, cb),
+            );
+            print(unlockKeyText(r.unlockKey));
+          }
+        });
+      },
+    );
+
+  swarm
+    .command("unlock")
+    .description("unlock this node's manager after a restart (autolock): reads the unlock key on stdin")
+    .option("--state-dir <dir>", "this node's state dir (default from $SWARMNET_CONFIG)")
+    .action(async (o: { stateDir?: string }) => {
+      const me = nodeIdentity(o);
+      if (process.stdin.isTTY) process.stderr.write("Please enter unlock key: ");
+      const key = (readFileSync(0, "utf8").split("\n")[0] ?? "").trim();
+      await withLocalManager(me.stateDir, (client) =>
+        client.call((c, opts, cb) => c.cluster.Unlock({ unlockKey: key }, opts, cb)),
+      );
+    });
+
+  swarm
+    .command("unlock-key")
+    .description("show (or rotate) the key that unlocks a restarted manager")
+    .option("-q, --quiet", "print the key only")
+    .option("--rotate", "make a new unlock key; the old one stops working")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (o: { quiet?: boolean; rotate?: boolean; manager?: string[] }) => {
       await withManagers(o.manager, async (client) => {
-        const info = await client.call<ClusterInfo__Output>((c, opts, cb) =>
-          c.cluster.Update({ keyRotationIntervalMs: String(keyRotationIntervalMs) }, opts, cb),
+        const r = await client.call<{ unlockKey: string }>((c, opts, cb) =>
+          c.cluster.UnlockKey({ rotate: o.rotate === true }, opts, cb),
         );
-        print(
-          `Swarm updated: keys rotate every ${formatDuration(Number(info.keyRotationIntervalMs))}, next at ${info.nextKeyRotationAt}.`,
-        );
+        if (r.unlockKey === "") {
+          throw new SwarmnetError(ErrorCode.Conflict, "no unlock key is set: autolock is off");
+        }
+        if (o.quiet) return print(r.unlockKey);
+        if (o.rotate) print("Successfully rotated manager unlock key.\n");
+        print(unlockKeyText(r.unlockKey));
+      });
+    });
+
+  swarm
+    .command("ca")
+    .description("show the root CA certificate; --rotate replaces it (cross-signed, nobody drops)")
+    .option("--rotate", "make a new root CA; nodes move to it without dropping a connection")
+    .option("-d, --detach", "with --rotate: return at once instead of waiting for every node")
+    .option("-q, --quiet", "with --rotate: no progress lines")
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (o: { rotate?: boolean; detach?: boolean; quiet?: boolean; manager?: string[] }) => {
+      await withManagers(o.manager, async (client) => {
+        const status = (fn: "Status" | "Rotate") =>
+          client.call<CaStatus__Output>((c, opts, cb) => c.ca[fn]({}, opts, cb));
+        let s = await status(o.rotate ? "Rotate" : "Status");
+        if (o.rotate && !o.detach) {
+          const deadline = Date.now() + CA_ROTATION_WAIT_MS;
+          while (s.rotating && Date.now() < deadline) {
+            if (!o.quiet)
+              print(`rotating: ${s.nodesOnCurrent}/${s.nodes} nodes have a certificate of the new root`);
+            await new Promise((r) => setTimeout(r, 1_000));
+            s = await status("Status");
+          }
+          if (s.rotating) {
+            throw new SwarmnetError(
+              ErrorCode.Timeout,
+              `the CA rotation is still in progress (${s.nodesOnCurrent}/${s.nodes} nodes): 'swarmnet swarm ca' shows it; down nodes must come back or be removed`,
+            );
+          }
+          if (!o.quiet)
+            print(`rotated: all ${s.nodes} nodes have a certificate of the new root; join tokens changed`);
+        }
+        print(s.rootCertificate.trimEnd());
       });
     });
 

@@ -21,8 +21,19 @@ export interface ManagerConfig {
   listen: string;
   /** Address agents and the CLI should dial (host:port); the listen address when unset. */
   advertiseAddr: string | undefined;
-  /** etcd client URLs. */
+  /** etcd client URLs: https, or http on loopback only. */
   etcd: string[];
+  /** etcd TLS: the CA of etcd's certificates, and this manager's client certificate and key (files). */
+  etcdCa: string | undefined;
+  etcdCert: string | undefined;
+  etcdKey: string | undefined;
+  /**
+   * The node's state dir: its certificate (certificates/, shared with the node's agent
+   * and CLI), the manager's KEK file and its local socket (manager.sock).
+   */
+  stateDir: string;
+  /** How often the node's certificate files are checked for a renewal. */
+  certPollMs: number;
   /** Deadline of each etcd call. */
   etcdCallTimeoutMs: number;
   /** TTL of this manager's lease (its registration and its agents' sessions). */
@@ -56,10 +67,17 @@ export interface ManagerConfig {
 export const MANAGER_DEFAULTS: ManagerConfig = {
   // The hostname is what a person sees in `node ls`; the lab passes n1…nN.
   nodeName: hostname(),
-  // Loopback only unless told otherwise: the control plane is not exposed by accident.
-  listen: "127.0.0.1:4242",
+  // Docker's swarm port, on loopback unless told otherwise: not exposed by accident.
+  listen: "127.0.0.1:2377",
   advertiseAddr: undefined,
   etcd: ["http://127.0.0.1:2379"],
+  etcdCa: undefined,
+  etcdCert: undefined,
+  etcdKey: undefined,
+  // The agent's default: one state dir per node, shared by its processes.
+  stateDir: "/var/lib/swarmnet",
+  // A renewal reaches the manager's TLS listener within a second; a stat per second costs nothing.
+  certPollMs: 1_000,
   // Well above a healthy etcd's milliseconds, well below a person's patience.
   etcdCallTimeoutMs: 5_000,
   // A dead manager's agents show down (and its sessions move) within ~5 s.
@@ -100,7 +118,17 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   nodeName: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: "a name of letters, digits, . _ -" }),
   listen: hostPort(),
   advertiseAddr: optional(hostPort()),
-  etcd: list(str({ pattern: /^https?:\/\/[^\s,]+$/, hint: "an etcd URL like http://127.0.0.1:2379" })),
+  etcd: list(
+    str({
+      pattern: /^(https:\/\/[^\s,]+|http:\/\/(127\.\d+\.\d+\.\d+|localhost)(:\d+)?)$/,
+      hint: "an etcd URL like https://10.0.0.1:2379 (http:// on loopback only)",
+    }),
+  ),
+  etcdCa: optional(str({ pattern: /^\//, hint: "an absolute path" })),
+  etcdCert: optional(str({ pattern: /^\//, hint: "an absolute path" })),
+  etcdKey: optional(str({ pattern: /^\//, hint: "an absolute path" })),
+  stateDir: str({ pattern: /^\//, hint: "an absolute path" }),
+  certPollMs: durationMs({ min: 50 }),
   etcdCallTimeoutMs: durationMs({ min: 100 }),
   leaseTtlSeconds: int({ min: 2, max: 3600 }),
   electionTtlSeconds: int({ min: 2, max: 3600 }),

@@ -1,10 +1,11 @@
 /**
  * The agent's control service: gRPC on a unix socket in the agent's state folder, for the
- * CLI on the same node (`swarmnet run`, `ps`, `exec`, …). A socket file, not a TCP port:
- * only local root can use it, and nothing listens on the network for it.
+ * CLI on the same node (`swarmnet run`, `ps`, `exec`, …). A socket file, not a TCP port,
+ * mode 0600 (common/local-socket.ts): only local root can use it, and nothing listens on
+ * the network for it.
  */
-import { existsSync, unlinkSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { bindLocalSocket } from "../../common/local-socket.js";
 import { unary } from "../../common/grpc-errors.js";
 import { grpcPackageDefinition } from "../../common/proto.js";
 import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
@@ -29,12 +30,7 @@ export class ControlServer {
     const proto = grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType;
     const server = new grpc.Server();
     server.addService(proto.swarmnet.v1.AgentControl.service, this.handlers());
-    if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix://${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+    await bindLocalSocket(server, this.socketPath);
     this.server = server;
   }
 

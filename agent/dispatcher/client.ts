@@ -1,15 +1,19 @@
 /**
  * The agent's end of the dispatcher: one gRPC server stream to any manager.
  *
- *   connect   Session(node id + secret, hostname, advertise and underlay addresses,
- *             kernel capabilities, resume revision) to the current manager
+ *   connect   Session(hostname, advertise and underlay addresses, kernel capabilities,
+ *             resume revision) to the current manager, over mutual TLS with the node's
+ *             certificate (the managers take the node's id from it)
  *   receive   SessionResumed (the manager had every change after our revision) or a
  *             snapshot (diffed against what we hold), then one ChangeBatch per revision
  *   beat      Heartbeat every period the manager asked for; a heartbeat that fails
- *             ends the stream (the manager is gone or forgot us)
+ *             ends the stream (the manager is gone or forgot us); each answer is emitted
+ *             as `heartbeat` (the trust bundle's digest and the node's role: the
+ *             certificate renewer acts on them, renewal.ts)
  *   fail-over on any stream error: the next manager of the list (the managers the
  *             stream itself reported, then the configured ones), at once; after a full
- *             round without success, exponential backoff up to `maxBackoffMs`
+ *             round without success, backoff — both decided by the `ManagerPool`
+ *             (common/manager-pool.ts), which the node's attachments client shares
  *   stop      an `Unauthenticated` answer (the node left or was removed) stops the
  *             client for good and emits `unauthenticated`
  *   report    `reportTaskStatus` sends what became of this node's tasks on the current
@@ -29,9 +33,8 @@ import { RealClock, type Clock, type TimerHandle } from "../../common/clock.js";
 import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
 import { fromGrpcError } from "../../common/grpc-errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
-import { grpcPackageDefinition } from "../../common/proto.js";
-import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
-import type { DispatcherClient as GrpcDispatcherClient } from "../../proto/generated/swarmnet/v1/Dispatcher.js";
+import { ManagerPool } from "../../common/manager-pool.js";
+import { clientCredentials, type TlsSource } from "../../common/pki/tls.js";
 import type { HeartbeatResponse__Output } from "../../proto/generated/swarmnet/v1/HeartbeatResponse.js";
 import type { SessionMessage__Output } from "../../proto/generated/swarmnet/v1/SessionMessage.js";
 import type { KernelCapabilities } from "../probe.js";
@@ -40,8 +43,10 @@ import { applyBatch, diffSnapshot, emptyState, type IntentEvent, type IntentStat
 export interface DispatcherClientOptions {
   /** Managers to try, host:port, in order. */
   managers: string[];
-  nodeId: string;
-  nodeSecret: string;
+  /** The node's certificate and trust bundle (they may change: renewal). */
+  tls: TlsSource;
+  /** The cluster the managers must belong to (their certificates say). */
+  clusterId?: string;
   hostname: string;
   advertiseAddr: string;
   /** "ip/len" of the node's underlay interfaces. */
@@ -56,6 +61,12 @@ export interface DispatcherClientOptions {
 
 /** Deadline of one status report: a manager that does not answer in this is not there. */
 const REPORT_TIMEOUT_MS = 5_000;
+/**
+ * Deadline of the pool's unary calls (attachments, renewal): an attach is one etcd
+ * transaction; 5 s covers an etcd leader change without keeping `swarmnet run` waiting
+ * on a dead manager for long.
+ */
+const ATTACH_TIMEOUT_MS = 5_000;
 
 export const DISPATCHER_CLIENT_DEFAULTS = {
   // Fast enough that a manager restart is invisible, slow enough not to spin.
@@ -93,7 +104,15 @@ interface PendingReport {
   waiters: { resolve: () => void; reject: (err: Error) => void }[];
 }
 
+export interface HeartbeatEvent {
+  /** Digest of the cluster's trust bundle now. */
+  trustDigest: string;
+  /** The role the managers hold for this node now. */
+  role: string;
+}
+
 export interface DispatcherClientEvents {
+  heartbeat: [HeartbeatEvent];
   connected: [ConnectedEvent];
   disconnected: [DisconnectedEvent];
   change: [IntentEvent];
@@ -107,20 +126,14 @@ type Stream = grpc.ClientReadableStream<SessionMessage__Output>;
 export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
   /** The intent as known now; read it, never change it. */
   readonly state: IntentState = emptyState();
+  /** The managers: shared with the node's attachments client (attacher.ts). */
+  readonly pool: ManagerPool;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly configured: string[];
   private running = false;
   private isReady = false;
-  private index = 0;
-  private failuresInRound = 0;
-  private backoffMs: number;
   private retryTimer: TimerHandle | undefined;
   private beatTimer: TimerHandle | undefined;
-  private client: GrpcDispatcherClient | undefined;
-  private clientAddress = "";
   private stream: Stream | undefined;
   private sessionId = "";
   private current = "";
@@ -137,12 +150,23 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
         "the dispatcher client needs at least one manager address",
       );
     }
-    this.configured = [...opts.managers];
+    const configured = [...opts.managers];
     this.clock = opts.clock ?? new RealClock();
     this.log = opts.log ?? silentLogger();
-    this.initialBackoffMs = opts.initialBackoffMs ?? DISPATCHER_CLIENT_DEFAULTS.initialBackoffMs;
-    this.maxBackoffMs = opts.maxBackoffMs ?? DISPATCHER_CLIENT_DEFAULTS.maxBackoffMs;
-    this.backoffMs = this.initialBackoffMs;
+    this.pool = new ManagerPool({
+      // Those the stream reported, then the configured ones.
+      addresses: () => [...this.state.managers, ...configured],
+      credentials: clientCredentials(opts.tls, { clusterId: opts.clusterId, withIdentity: true }),
+      initialBackoffMs: opts.initialBackoffMs ?? DISPATCHER_CLIENT_DEFAULTS.initialBackoffMs,
+      maxBackoffMs: opts.maxBackoffMs ?? DISPATCHER_CLIENT_DEFAULTS.maxBackoffMs,
+      callTimeoutMs: ATTACH_TIMEOUT_MS,
+      channelOptions: {
+        // Find a manager that vanished without closing the connection.
+        "grpc.keepalive_time_ms": 10_000,
+        "grpc.keepalive_timeout_ms": 5_000,
+        "grpc.keepalive_permit_without_calls": 1,
+      },
+    });
   }
 
   /** The manager serving the stream now ("" while disconnected). */
@@ -165,8 +189,7 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     this.running = false;
     this.retryTimer?.cancel();
     this.endStream();
-    this.client?.close();
-    this.client = undefined;
+    this.pool.close();
     this.failReports(new SwarmnetError(ErrorCode.Unavailable, "the dispatcher client stopped"));
   }
 
@@ -191,16 +214,15 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
 
   /** Sends every pending report in one call on the current session. */
   private flushReports(): void {
-    const client = this.client;
     const sessionId = this.sessionId;
-    if (this.sending || this.reports.size === 0 || client === undefined || sessionId === "") return;
+    if (this.sending || this.reports.size === 0 || sessionId === "") return;
+    const client = this.pool.clients(this.current).dispatcher;
     // Snapshot: reports and waiters that arrive while this call is in flight wait for the next.
     const batch = [...this.reports.values()].map((p) => ({ report: p.report, waiters: [...p.waiters] }));
     this.sending = true;
     client.ReportTaskStatus(
       {
         sessionId,
-        nodeId: this.opts.nodeId,
         updates: batch.map(({ report: r }) => ({
           taskId: r.taskId,
           serviceId: r.serviceId,
@@ -251,19 +273,10 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     return new Promise((resolve) => this.once("ready", resolve));
   }
 
-  /** Managers to try: those the stream reported, then the configured ones. */
-  private candidates(): string[] {
-    return [...new Set([...this.state.managers, ...this.configured])];
-  }
-
   private connect(): void {
     if (!this.running) return;
-    const list = this.candidates();
-    const address = list[this.index % list.length] as string;
-    const client = this.clientFor(address);
-    const stream = client.Session({
-      nodeId: this.opts.nodeId,
-      nodeSecret: this.opts.nodeSecret,
+    const address = this.pool.streamTarget() as string;
+    const stream = this.pool.clients(address).dispatcher.Session({
       hostname: this.opts.hostname,
       advertiseAddr: this.opts.advertiseAddr,
       underlayAddrs: this.opts.underlayAddrs,
@@ -331,8 +344,7 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     this.sessionId = sessionId;
     this.current = address;
     this.sessions++;
-    this.failuresInRound = 0;
-    this.backoffMs = this.initialBackoffMs;
+    this.pool.streamOpened(address);
     this.startHeartbeats(Math.max(50, periodMs));
     this.log.info({ manager: address, resumed, revision: this.state.revision }, "dispatcher session open");
     this.emit("connected", { manager: address, sessionId, resumed });
@@ -349,17 +361,22 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     this.beatTimer?.cancel();
     const sessionId = this.sessionId;
     this.beatTimer = this.clock.setInterval(() => {
-      const client = this.client;
-      if (client === undefined || this.sessionId !== sessionId) return;
+      if (this.sessionId !== sessionId) return;
       this.flushReports();
-      client.Heartbeat(
-        { sessionId, nodeId: this.opts.nodeId },
-        { deadline: Date.now() + periodMs },
-        (err: grpc.ServiceError | null, _res?: HeartbeatResponse__Output) => {
-          if (err === null || this.sessionId !== sessionId) return;
-          this.onStreamLost(this.current, fromGrpcError(err, `manager ${this.current}`));
-        },
-      );
+      this.pool
+        .clients(this.current)
+        .dispatcher.Heartbeat(
+          { sessionId },
+          { deadline: Date.now() + periodMs },
+          (err: grpc.ServiceError | null, res?: HeartbeatResponse__Output) => {
+            if (this.sessionId !== sessionId) return;
+            if (err === null) {
+              if (res !== undefined) this.emit("heartbeat", { trustDigest: res.trustDigest, role: res.role });
+              return;
+            }
+            this.onStreamLost(this.current, fromGrpcError(err, `manager ${this.current}`));
+          },
+        );
     }, periodMs);
   }
 
@@ -371,27 +388,15 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     if (error.code === ErrorCode.Unauthenticated) {
       this.log.warn({ manager: address, err: error.message }, "dispatcher credential rejected; stopping");
       this.running = false;
-      this.client?.close();
-      this.client = undefined;
+      this.pool.close();
       this.failReports(error);
       this.emit("unauthenticated", error);
       return;
     }
     this.log.info({ manager: address, err: error.message }, "dispatcher stream lost; failing over");
-    this.index++;
-    if (wasOpen) {
-      this.connect(); // a stream that worked: try the next manager at once
-      return;
-    }
-    this.failuresInRound++;
-    if (this.failuresInRound < this.candidates().length) {
-      this.connect();
-      return;
-    }
-    this.failuresInRound = 0;
-    const delay = this.backoffMs * (0.5 + Math.random() / 2);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
-    this.retryTimer = this.clock.setTimeout(() => this.connect(), delay);
+    const delay = this.pool.streamFailed(wasOpen);
+    if (delay === 0) this.connect();
+    else this.retryTimer = this.clock.setTimeout(() => this.connect(), delay);
   }
 
   private endStream(): void {
@@ -402,22 +407,5 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
     const stream = this.stream;
     this.stream = undefined;
     stream?.cancel();
-  }
-
-  private clientFor(address: string): GrpcDispatcherClient {
-    if (this.client !== undefined && this.clientAddress === address) return this.client;
-    this.client?.close();
-    const v1 = (grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType).swarmnet.v1;
-    this.client = new v1.Dispatcher(address, grpc.credentials.createInsecure(), {
-      // Find a manager that vanished without closing the connection.
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-      "grpc.keepalive_permit_without_calls": 1,
-      // Fail over instead of waiting on a dead manager's reconnect backoff.
-      "grpc.initial_reconnect_backoff_ms": 100,
-      "grpc.max_reconnect_backoff_ms": 1_000,
-    });
-    this.clientAddress = address;
-    return this.client;
   }
 }

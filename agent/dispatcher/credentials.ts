@@ -1,11 +1,12 @@
 /**
  * How a node knows it belongs to a cluster: `<state dir>/cluster.json`, written by
- * `swarmnet swarm init|join` (run on the node) with the credential the manager issued,
- * and removed by `swarmnet swarm leave`. The agent reads it at start and watches for it,
- * so joining or leaving never needs an agent restart.
+ * `swarmnet swarm init|join` (run on the node) next to the node's certificate
+ * (`<state dir>/certificates/`, common/pki/node-files.ts — the certificate is the
+ * credential), and removed by `swarmnet swarm leave`. The agent reads it at start and
+ * watches for it, so joining or leaving never needs an agent restart.
  *
- * The file holds the node's secret: it is written with mode 0600, atomically (temp file
- * + rename) so the agent never reads half of it.
+ * Written with mode 0600, atomically (temp file + rename) so the agent never reads half
+ * of it.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -14,8 +15,6 @@ import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 export interface ClusterCredentials {
   clusterId: string;
   nodeId: string;
-  /** The node's secret for Dispatcher.Session and Cluster.Leave. Never logged. */
-  nodeSecret: string;
   role: "manager" | "worker";
   /** Managers known at join time (host:port); the dispatcher stream keeps it current. */
   managers: string[];
@@ -34,13 +33,10 @@ export function readCredentials(stateDir: string): ClusterCredentials | undefine
   if (!existsSync(file)) return undefined;
   try {
     const v = JSON.parse(readFileSync(file, "utf8")) as Partial<ClusterCredentials>;
-    if (typeof v.nodeId !== "string" || typeof v.nodeSecret !== "string" || typeof v.clusterId !== "string") {
-      return undefined;
-    }
+    if (typeof v.nodeId !== "string" || typeof v.clusterId !== "string") return undefined;
     return {
       clusterId: v.clusterId,
       nodeId: v.nodeId,
-      nodeSecret: v.nodeSecret,
       role: v.role === "manager" ? "manager" : "worker",
       managers: Array.isArray(v.managers) ? v.managers.filter((m): m is string => typeof m === "string") : [],
       joinedAt: typeof v.joinedAt === "string" ? v.joinedAt : "",

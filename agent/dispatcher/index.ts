@@ -1,6 +1,6 @@
 /**
  * The agent's dispatcher: the client end of the managers' intent stream, the typed
- * intent it yields, the node's cluster credentials (cluster.json) that tell the agent
+ * intent it yields, the certificate renewer, the node's membership (cluster.json) that tells the agent
  * whether to open the stream at all, and the managers' attachments API for standalone
  * containers (`ManagerAttacher`). See `client.ts` for the protocol.
  */
@@ -11,9 +11,11 @@ export {
   type DisconnectedEvent,
   type DispatcherClientEvents,
   type DispatcherClientOptions,
+  type HeartbeatEvent,
   type TaskStatusReport,
 } from "./client.js";
 export { keyRingFromProto, networkFromProto, serviceFromProto, taskFromProto } from "./intent-codec.js";
+export { CertificateRenewer, renewalTime, RENEWAL_DEFAULTS, type RenewerOptions } from "./renewal.js";
 export {
   applyBatch,
   diffSnapshot,
@@ -48,5 +50,5 @@ export {
   type MembershipEvents,
   type MembershipOptions,
 } from "./membership.js";
-export { ManagerAttacher, MANAGER_ATTACHER_DEFAULTS, type ManagerAttacherOptions } from "./attacher.js";
+export { ManagerAttacher } from "./attacher.js";
 export { DEFAULT_DATA_PATH_PORT } from "../../common/cluster-types.js";

@@ -1,11 +1,14 @@
 /**
  * Whether this node is in a cluster, and the dispatcher stream that follows from it.
  *
- * The node's credentials live in `<state dir>/cluster.json` (see `credentials.ts`).
- * `ClusterMembership` reads the file at start and then checks it every `pollMs`: when
- * it appears (after `swarm init|join` on this node) a `DispatcherClient` is started with
- * it and `joined` is emitted; when it goes (`swarm leave`) or changes, the client is
- * stopped (and a new one started for a new credential). Polling a small file twice a
+ * The node's membership lives in `<state dir>/cluster.json` (see `credentials.ts`) and
+ * its certificate in `<state dir>/certificates/` (common/pki/node-files.ts).
+ * `ClusterMembership` reads them at start and then checks every `pollMs`: when both are
+ * there (after `swarm init|join` on this node) a `DispatcherClient` is started over the
+ * node's mutual-TLS credentials, with a `CertificateRenewer` (renewal.ts), and `joined`
+ * is emitted; when they go (`swarm leave`) or name another node, the client is stopped
+ * (and a new one started for a new node). A renewed certificate is applied to the running
+ * client's TLS source: its stream stays open. Polling a small file twice a
  * second costs nothing and, unlike inotify, works on every filesystem a state dir may
  * sit on.
  */
@@ -14,8 +17,11 @@ import { networkInterfaces } from "node:os";
 import { RealClock, type Clock, type TimerHandle } from "../../common/clock.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import type { KernelCapabilities } from "../probe.js";
+import { readNodeTls, watchNodeTls } from "../../common/pki/node-files.js";
+import { TlsSource } from "../../common/pki/tls.js";
 import { DispatcherClient } from "./client.js";
 import { readCredentials, type ClusterCredentials } from "./credentials.js";
+import { CertificateRenewer } from "./renewal.js";
 
 export interface MembershipOptions {
   stateDir: string;
@@ -50,6 +56,8 @@ export function interfaceAddresses(): string[] {
 
 export class ClusterMembership extends EventEmitter<MembershipEvents> {
   private client: DispatcherClient | undefined;
+  private renewer: CertificateRenewer | undefined;
+  private certWatch: { stop(): void } | undefined;
   private creds: ClusterCredentials | undefined;
   private timer: TimerHandle | undefined;
   private readonly clock: Clock;
@@ -83,12 +91,9 @@ export class ClusterMembership extends EventEmitter<MembershipEvents> {
   }
 
   private check(): void {
-    const creds = readCredentials(this.opts.stateDir);
-    const same =
-      creds !== undefined &&
-      this.creds !== undefined &&
-      creds.nodeId === this.creds.nodeId &&
-      creds.nodeSecret === this.creds.nodeSecret;
+    const found = readCredentials(this.opts.stateDir);
+    const creds = found !== undefined && readNodeTls(this.opts.stateDir) !== undefined ? found : undefined;
+    const same = creds !== undefined && this.creds !== undefined && creds.nodeId === this.creds.nodeId;
     if (same) return;
     if (this.creds !== undefined) void this.leave();
     if (creds !== undefined) this.join(creds);
@@ -97,10 +102,12 @@ export class ClusterMembership extends EventEmitter<MembershipEvents> {
   private join(creds: ClusterCredentials): void {
     const underlay = (this.opts.underlayAddrs ?? interfaceAddresses)();
     const advertiseAddr = this.opts.advertiseAddr ?? underlay[0]?.split("/")[0] ?? "";
+    const tls = new TlsSource();
+    this.certWatch = watchNodeTls(this.opts.stateDir, tls, this.opts.pollMs ?? DEFAULT_POLL_MS);
     const client = new DispatcherClient({
       managers: [...new Set([...creds.managers, ...this.opts.managers])],
-      nodeId: creds.nodeId,
-      nodeSecret: creds.nodeSecret,
+      tls,
+      clusterId: creds.clusterId,
       hostname: this.opts.hostname,
       advertiseAddr,
       underlayAddrs: underlay,
@@ -121,6 +128,14 @@ export class ClusterMembership extends EventEmitter<MembershipEvents> {
       "node is in a cluster; opening the dispatcher stream",
     );
     client.start();
+    this.renewer = new CertificateRenewer({
+      stateDir: this.opts.stateDir,
+      tls,
+      pool: client.pool,
+      dispatcher: client,
+      log: this.log.child({ component: "certificates" }),
+    });
+    this.renewer.start();
     this.emit("joined", client, creds);
   }
 
@@ -128,6 +143,10 @@ export class ClusterMembership extends EventEmitter<MembershipEvents> {
     const client = this.client;
     this.client = undefined;
     this.creds = undefined;
+    this.renewer?.stop();
+    this.renewer = undefined;
+    this.certWatch?.stop();
+    this.certWatch = undefined;
     if (client === undefined) return;
     await client.stop();
     this.log.info("node left the cluster; dispatcher stream closed");

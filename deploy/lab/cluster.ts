@@ -2,15 +2,20 @@
  * Cluster formation for the lab: what a person would type, run inside the nodes.
  *
  *   n1 (first manager):   swarmnet swarm init --advertise-addr 100.64.1.1
- *   other managers:       swarmnet swarm join --token <manager token> 100.64.1.1:4242
- *   workers:              swarmnet swarm join --token <worker token>  100.64.1.1:4242
+ *                         (over its manager's local socket: it makes the cluster CA and
+ *                         n1's certificate)
+ *   other managers:       swarmnet swarm join --token <manager token> 100.64.1.1:2377
+ *   workers:              swarmnet swarm join --token <worker token>  100.64.1.1:2377
+ *                         (each pins the CA by the token's digest, makes its own key and
+ *                         gets its certificate; every later call is mutual TLS)
  *   then wait until `swarmnet node ls` shows every node Ready (its agent's dispatcher
  *   stream is open).
  *
  * It goes through the real CLI in each node's namespace (with the node's config file,
  * so credentials land in that node's agent state dir) rather than calling the managers
  * from here: the host has no route into the lab, and the lab proves the commands work.
- * `swarm init` is retried while the manager is still starting.
+ * `swarm init` is retried while the manager is still starting, and joins while the first
+ * manager's TLS listener is still opening (it opens once n1's certificate is written).
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { Executor } from "../../common/executor.js";
@@ -25,7 +30,7 @@ export interface FormOptions {
 }
 
 /** How long the first manager may take to answer `swarm init`. */
-const MANAGER_START_TIMEOUT_MS = 30_000;
+const MANAGER_START_TIMEOUT_MS = 120_000;
 /** How long every agent may take to open its stream after joining. */
 const READY_TIMEOUT_MS = 60_000;
 /** Joins run this many at a time (each is a short Node process). */
@@ -72,7 +77,13 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
     await Promise.all(
       rest.slice(i, i + JOIN_PARALLELISM).map(async (n) => {
         const token = n.role === "manager" ? tokens.ManagerToken : tokens.WorkerToken;
-        const r = await cli(n, ["swarm", "join", "--token", token, "--advertise-addr", n.address, target]);
+        const args = ["swarm", "join", "--token", token, "--advertise-addr", n.address, target];
+        const joinBy = Date.now() + MANAGER_START_TIMEOUT_MS;
+        let r = await cli(n, args);
+        while (!r.ok && /cannot reach/i.test(r.err) && Date.now() < joinBy) {
+          await sleep(POLL_MS);
+          r = await cli(n, args);
+        }
         if (!r.ok) throw new SwarmnetError(ErrorCode.Unavailable, `swarm join on ${n.name} failed: ${r.err}`);
       }),
     );

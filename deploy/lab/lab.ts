@@ -6,10 +6,14 @@
  *   nN ─────┘
  *
  * Each node is a namespace whose `eth0` is a veth into the underlay bridge; managers run a
- * real etcd member and `swarmnet manager`, every node runs `swarmnet agent`, all under
- * `ip netns exec`. Nothing is routed to the host namespace: the bridge has no uplink and
- * no address, and the host gets no link at all (veths are created straight into their
- * namespaces).
+ * real etcd member (mutual TLS only, etcd-tls.ts) and `swarmnet manager` (its mutual-TLS
+ * listener on 2377, its local socket in the node dir), every node runs `swarmnet agent`,
+ * all under `ip netns exec`. Each node's dir is its state dir: the node's certificate
+ * lands there at `swarm init|join`, and `lab exec NODE -- swarmnet …` (its
+ * `$SWARMNET_CONFIG` names the dir) acts as that node; on manager nodes `etcdctl` is set
+ * up with the node's etcd certificate (`etcd()` gives the same to code beside the lab).
+ * Nothing is routed to the host namespace: the bridge has no uplink and no address, and
+ * the host gets no link at all (veths are created straight into their namespaces).
  *
  * Unless told `init: false` (`lab up --no-init`), `up` ends with a formed cluster: swarm
  * initialised on the first manager node, every other node joined with the right token,
@@ -36,6 +40,7 @@ import {
   findMember,
   labLayout,
   managerAddresses,
+  managers,
   MANAGER_GRPC_PORT,
   UNDERLAY_MTU,
   UNDERLAY_PREFIX,
@@ -44,6 +49,7 @@ import {
   type LabNode,
 } from "./layout.js";
 import { formCluster, joinWorkers } from "./cluster.js";
+import { etcdAccess, etcdTlsFlags, writeEtcdTls, type EtcdAccess } from "./etcd-tls.js";
 import {
   labDir,
   nodeDir,
@@ -118,6 +124,7 @@ export class Lab {
       say(`building ${layout.nodes.length} nodes and a client on an isolated underlay`);
       await this.buildNetwork(layout);
       this.writeNodeFiles(layout);
+      await writeEtcdTls(layout, (n) => nodeDir(layout.name, n.name));
       say(`starting etcd on ${options.managers} manager node(s)`);
       this.startEtcd(layout, state);
       await this.waitEtcd(layout);
@@ -198,6 +205,30 @@ export class Lab {
     return { SWARMNET_CONFIG: join(nodeDir(lab, node.name), "config.json"), SWARMNET_LAB: lab };
   }
 
+  /** The lab's etcd as manager node `node` reaches it (etcd-tls.ts). */
+  private etcdOf(layout: LabLayout, node: LabNode): EtcdAccess {
+    return etcdAccess(layout, nodeDir(layout.name, node.name));
+  }
+
+  /**
+   * How to read lab `name`'s etcd beside the managers (tests, chaos invariants): its
+   * endpoints and the certificate of manager node `member` (the first manager when not
+   * given), run inside that node's namespace. Only manager nodes hold an etcd certificate.
+   */
+  etcd(name: string, member?: string): EtcdAccess & { netns: string } {
+    const state = this.requireState(name);
+    const layout = labLayout(state.name, state.nodes, state.managers);
+    const node = member === undefined ? managers(layout)[0] : findMember(layout, member);
+    if (node?.role !== "manager") {
+      const names = managers(layout).map((m) => m.name);
+      throw new SwarmnetError(
+        ErrorCode.NotFound,
+        `lab ${name} has no manager node ${JSON.stringify(member ?? "")} to reach etcd from (managers: ${names.join(", ")})`,
+      );
+    }
+    return { ...this.etcdOf(layout, node), netns: node.netns };
+  }
+
   private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {
     const { pid } = this.ex.startDetached(argv, {
       netns: node.netns,
@@ -250,10 +281,11 @@ export class Lab {
         "etcd",
         `--name=${m.name}`,
         `--data-dir=${join(nodeDir(layout.name, m.name), "etcd")}`,
-        `--listen-client-urls=http://${m.address}:${ETCD_CLIENT_PORT},http://127.0.0.1:${ETCD_CLIENT_PORT}`,
-        `--advertise-client-urls=http://${m.address}:${ETCD_CLIENT_PORT}`,
-        `--listen-peer-urls=http://${m.address}:${ETCD_PEER_PORT}`,
-        `--initial-advertise-peer-urls=http://${m.address}:${ETCD_PEER_PORT}`,
+        `--listen-client-urls=https://${m.address}:${ETCD_CLIENT_PORT},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+        `--advertise-client-urls=https://${m.address}:${ETCD_CLIENT_PORT}`,
+        `--listen-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
+        `--initial-advertise-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
+        ...etcdTlsFlags(this.etcdOf(layout, m).tls),
         `--initial-cluster=${etcdInitialCluster(layout)}`,
         "--initial-cluster-state=new",
         `--initial-cluster-token=swarmnet-lab-${layout.name}`,
@@ -269,13 +301,9 @@ export class Lab {
     const deadline = Date.now() + ETCD_READY_TIMEOUT_MS;
     let last = "";
     while (Date.now() < deadline) {
-      const r = await this.ex.runIn(first.netns, [
-        "etcdctl",
-        `--endpoints=${etcdEndpoints(layout).join(",")}`,
-        "--dial-timeout=1s",
-        "endpoint",
-        "health",
-      ]);
+      const r = await this.ex.runIn(first.netns, ["etcdctl", "--dial-timeout=1s", "endpoint", "health"], {
+        env: this.etcdOf(layout, first).etcdctlEnv,
+      });
       if (r.exitCode === 0) return;
       last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";
       await sleep(200);
@@ -306,13 +334,18 @@ export class Lab {
   private startSwarmnet(layout: LabLayout, state: LabState): void {
     const node = process.execPath;
     for (const m of layout.nodes.filter((n) => n.role === "manager")) {
+      const etcd = this.etcdOf(layout, m);
       this.record(state, m, "manager", [
         node,
         CLI_MAIN,
         "manager",
         `--node-name=${m.name}`,
         `--listen=${m.address}:${MANAGER_GRPC_PORT}`,
-        `--etcd=${etcdEndpoints(layout).join(",")}`,
+        `--etcd=${etcd.endpoints.join(",")}`,
+        `--etcd-ca=${etcd.tls.ca}`,
+        `--etcd-cert=${etcd.tls.cert}`,
+        `--etcd-key=${etcd.tls.key}`,
+        `--state-dir=${nodeDir(layout.name, m.name)}`,
       ]);
     }
     for (const m of layout.nodes) this.startAgent(layout, state, m);
@@ -425,6 +458,7 @@ export class Lab {
         PATH: `${join(labDir(name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
         SWARMNET_CONFIG: join(nodeDir(name, node.name), "config.json"),
         SWARMNET_LAB: name,
+        ...(node.role === "manager" ? this.etcdOf(layout, node).etcdctlEnv : {}),
       },
     };
   }

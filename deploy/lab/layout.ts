@@ -22,7 +22,8 @@ export const UNDERLAY_PREFIX = 16;
 export const CLIENT_ADDRESS = "100.64.0.100";
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
-export const MANAGER_GRPC_PORT = 4242;
+/** Docker's swarm port: the managers' mutual-TLS listener. */
+export const MANAGER_GRPC_PORT = 2377;
 /** The underlay is a plain veth segment: 1500 like an ordinary Ethernet LAN. */
 export const UNDERLAY_MTU = 1500;
 
@@ -111,12 +112,12 @@ export function managerAddresses(layout: LabLayout): string[] {
 }
 
 export function etcdEndpoints(layout: LabLayout): string[] {
-  return managers(layout).map((n) => `http://${n.address}:${ETCD_CLIENT_PORT}`);
+  return managers(layout).map((n) => `https://${n.address}:${ETCD_CLIENT_PORT}`);
 }
 
 export function etcdInitialCluster(layout: LabLayout): string {
   return managers(layout)
-    .map((n) => `${n.name}=http://${n.address}:${ETCD_PEER_PORT}`)
+    .map((n) => `${n.name}=https://${n.address}:${ETCD_PEER_PORT}`)
     .join(",");
 }
 

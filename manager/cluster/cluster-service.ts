@@ -1,9 +1,11 @@
 /**
- * The cluster's life: `swarm init` (cluster id, join tokens, defaults, the ingress
- * network, the first key material, the first manager node — one transaction, so a
- * half-initialised cluster never exists), `swarm join` (a token decides the role and the
- * node gets its own credential), `swarm leave` (the credential is revoked, so the
- * node's agent cannot come back without joining again), and the join tokens.
+ * The cluster's life: `swarm init` (cluster id, the cluster CA, the first manager's
+ * certificate, join tokens, defaults, the ingress network, the first key material — one
+ * transaction, so a half-initialised cluster never exists), `swarm join` (a token
+ * decides the role; the node's CSR gets a certificate naming its new id, role and
+ * cluster), `swarm leave` (the node stops being a member, so its certificate is refused
+ * from then on), the join tokens (`SWMTKN-1-<CA digest>-<secret>`), `node promote|demote`
+ * and the autolock settings (manager/keys/kek-file.ts holds the why).
  *
  * Defaults follow Docker: pool 10.0.0.0/8 in /24s, data path port 4789, keys rotated
  * every 12 hours. `update` changes the cluster's settings (today: the key rotation
@@ -11,6 +13,7 @@
  * with the first subnet of the pool (10.0.0.0/24 by default).
  */
 import { randomBytes } from "node:crypto";
+import { formatJoinToken } from "../../common/pki/join-token.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { parseCidr, parseIpv4 } from "../../common/net-addr.js";
 import { GLOBAL_DEFAULT_POOLS, GLOBAL_DEFAULT_SUBNET_SIZE, poolSpecs } from "../ipam/index.js";
@@ -18,6 +21,7 @@ import { notInitialised, planNetwork } from "../networks/network-service.js";
 import { parseNetworkSpec } from "../networks/network-spec.js";
 import { keys } from "../store/keys.js";
 import type {
+  CaRecord,
   ClusterRecord,
   EncryptionKeyRecord,
   ManagerRecord,
@@ -34,8 +38,17 @@ import {
   ringTags,
   type KeyTagView,
 } from "../keys/index.js";
-import { hashSecret, newId, newSecret, sameSecret } from "./ids.js";
-import { formatJoinToken, roleForToken } from "./tokens.js";
+import { newUnlockKey } from "../keys/kek-file.js";
+import {
+  caDigest,
+  certExpiryOf,
+  checkCertExpiry,
+  newCaRecord,
+  CertificateAuthority,
+  type IssuedCertificate,
+} from "./certificate-authority.js";
+import { newId, newSecret } from "./ids.js";
+import { roleForToken } from "./tokens.js";
 
 export const CLUSTER_DEFAULTS = {
   // Docker's VXLAN port (IANA 4789); --data-path-port changes it for networks that block it.
@@ -64,18 +77,27 @@ export interface InitInput extends NodeAddressInput {
   dataPathPort: number;
   /** 0 = default. */
   keyRotationIntervalMs: number;
+  /** The first manager's CSR. */
+  csr: string;
+  autolock?: boolean;
+  /** 0 or absent = default (90 days). */
+  certExpiryMs?: number;
 }
 
 export interface JoinInput extends NodeAddressInput {
   token: string;
+  csr: string;
 }
 
 export interface JoinResult {
   clusterId: string;
   nodeId: string;
-  nodeSecret: string;
   role: NodeRole;
   managers: string[];
+  certificate: string;
+  trustBundle: string;
+  /** Init with autolock: the unlock key, shown once. */
+  unlockKey: string;
 }
 
 export interface ClusterView {
@@ -86,11 +108,15 @@ export interface ClusterView {
   lastKeyRotationAt: string;
   nextKeyRotationAt: string;
   managers: string[];
+  /** Digest of the CA's trust bundle (what join tokens carry). */
+  caDigest: string;
 }
 
 export interface UpdateInput {
   /** undefined = unchanged. */
   keyRotationIntervalMs: number | undefined;
+  certExpiryMs?: number | undefined;
+  autolock?: boolean | undefined;
 }
 
 function invalid(message: string): SwarmnetError {
@@ -114,6 +140,7 @@ export class ClusterService {
   constructor(
     private readonly store: Store,
     private readonly now: () => Date = () => new Date(),
+    private readonly ca: CertificateAuthority = new CertificateAuthority(store),
   ) {}
 
   async init(input: InitInput): Promise<JoinResult> {
@@ -128,9 +155,12 @@ export class ClusterService {
     const keyRotationIntervalMs = checkRotationInterval(
       input.keyRotationIntervalMs || CLUSTER_DEFAULTS.keyRotationIntervalMs,
     );
+    const certExpiryMs = input.certExpiryMs ? checkCertExpiry(input.certExpiryMs) : undefined;
     const createdAt = this.now().toISOString();
+    const clusterId = newId();
+    const ca = await newCaRecord(clusterId);
     const cluster: ClusterRecord = {
-      id: newId(),
+      id: clusterId,
       createdAt,
       defaultAddrPools: pools,
       subnetSize: size,
@@ -138,8 +168,17 @@ export class ClusterService {
       joinSecrets: { worker: newSecret(), manager: newSecret() },
       keyRotationIntervalMs,
       keyClock: 0,
+      ...(input.autolock ? { autolock: true, unlockKey: newUnlockKey() } : {}),
+      ...(certExpiryMs === undefined ? {} : { certExpiryMs }),
     };
-    const node = this.newNode(input, "manager", createdAt);
+    const nodeId = newId();
+    const issued = await this.ca.issue(
+      ca,
+      input.csr,
+      { clusterId, nodeId, role: "manager" },
+      certExpiryOf(cluster),
+    );
+    const node = this.newNode(nodeId, input, "manager", createdAt, issued);
     const ingressSpec = parseNetworkSpec({
       name: INGRESS_NETWORK,
       driver: "overlay",
@@ -163,54 +202,63 @@ export class ClusterService {
           "this cluster is already initialised (leave it with 'swarmnet swarm leave' or join it with a token)",
         );
       }
-      await planNetwork(tx, ingressSpec, { cluster, extraNodes: [node.record], id: ingressId, createdAt });
+      await planNetwork(tx, ingressSpec, { cluster, extraNodes: [node], id: ingressId, createdAt });
       this.planKeys(tx, cluster, createdAt);
       tx.put(keys.cluster, cluster);
-      tx.put(keys.node(node.record.id), node.record);
+      tx.put(keys.ca, ca);
+      tx.put(keys.node(node.id), node);
     });
     return {
       clusterId: cluster.id,
-      nodeId: node.record.id,
-      nodeSecret: node.secret,
+      nodeId: node.id,
       role: "manager",
       managers: await this.managerAddresses(),
+      certificate: issued.chain,
+      trustBundle: issued.trustBundle,
+      unlockKey: cluster.unlockKey ?? "",
     };
   }
 
   async join(input: JoinInput): Promise<JoinResult> {
     checkNodeAddress(input);
-    const cluster = await this.requireCluster();
-    const role = roleForToken(cluster.id, cluster.joinSecrets, input.token);
-    const node = this.newNode(input, role, this.now().toISOString());
+    const [cluster, ca] = await Promise.all([this.requireCluster(), this.ca.current()]);
+    const role = roleForToken(caDigest(ca), cluster.joinSecrets, input.token);
+    const nodeId = newId();
+    const issued = await this.ca.issue(
+      ca,
+      input.csr,
+      { clusterId: cluster.id, nodeId, role },
+      certExpiryOf(cluster),
+    );
+    const node = this.newNode(nodeId, input, role, this.now().toISOString(), issued);
     await this.store.transact(async (tx) => {
-      // The token is checked again against what the commit sees: a rotation racing the
-      // join makes the join retry and then fail.
-      const current = await tx.get<ClusterRecord>(keys.cluster);
-      if (current === undefined) throw notInitialised();
-      roleForToken(current.id, current.joinSecrets, input.token);
-      tx.put(keys.node(node.record.id), node.record);
+      // The token is checked again against what the commit sees: a token or CA rotation
+      // racing the join makes the join retry and then fail.
+      const [current, currentCa] = await Promise.all([
+        tx.get<ClusterRecord>(keys.cluster),
+        tx.get<CaRecord>(keys.ca),
+      ]);
+      if (current === undefined || currentCa === undefined) throw notInitialised();
+      roleForToken(caDigest(currentCa), current.joinSecrets, input.token);
+      tx.put(keys.node(node.id), node);
     });
     return {
       clusterId: cluster.id,
-      nodeId: node.record.id,
-      nodeSecret: node.secret,
+      nodeId,
       role,
       managers: await this.managerAddresses(),
+      certificate: issued.chain,
+      trustBundle: issued.trustBundle,
+      unlockKey: "",
     };
   }
 
-  async leave(nodeId: string, nodeSecret: string, force: boolean): Promise<void> {
+  /** `swarm leave` by the node of the client certificate. */
+  async leave(nodeId: string, force: boolean): Promise<void> {
     await this.store.transact(async (tx) => {
       const node = await tx.get<NodeRecord>(keys.node(nodeId));
-      if (
-        node === undefined ||
-        node.credentialHash === "" ||
-        !sameSecret(node.credentialHash, hashSecret(nodeSecret))
-      ) {
-        throw new SwarmnetError(
-          ErrorCode.Unauthenticated,
-          "this node is not part of the cluster (unknown credential)",
-        );
+      if (node === undefined || node.credentialHash === "") {
+        throw new SwarmnetError(ErrorCode.Unauthenticated, "this node is not part of the cluster");
       }
       if (node.role === "manager" && !force) {
         throw new SwarmnetError(
@@ -225,13 +273,17 @@ export class ClusterService {
 
   async inspect(): Promise<ClusterView> {
     const cluster = await this.requireCluster();
-    const records = await this.store.list<EncryptionKeyRecord>(keys.keysPrefix);
+    const [records, ca] = await Promise.all([
+      this.store.list<EncryptionKeyRecord>(keys.keysPrefix),
+      this.ca.current(),
+    ]);
     return {
       cluster,
       keyTags: KEY_KINDS.flatMap((kind) => ringTags(kind, ringFromRecords(records, kind))),
       lastKeyRotationAt: new Date(lastRotationAt(cluster)).toISOString(),
       nextKeyRotationAt: new Date(nextRotationAt(cluster)).toISOString(),
       managers: await this.managerAddresses(),
+      caDigest: caDigest(ca),
     };
   }
 
@@ -241,21 +293,51 @@ export class ClusterService {
       input.keyRotationIntervalMs === undefined
         ? undefined
         : checkRotationInterval(input.keyRotationIntervalMs);
+    const expiry = input.certExpiryMs === undefined ? undefined : checkCertExpiry(input.certExpiryMs);
     await this.store.transact(async (tx) => {
       const cluster = await tx.get<ClusterRecord>(keys.cluster);
       if (cluster === undefined) throw notInitialised();
-      if (interval === undefined || interval === cluster.keyRotationIntervalMs) return;
-      tx.put(keys.cluster, { ...cluster, keyRotationIntervalMs: interval });
+      const next: ClusterRecord = { ...cluster };
+      if (interval !== undefined) next.keyRotationIntervalMs = interval;
+      if (expiry !== undefined) next.certExpiryMs = expiry;
+      if (input.autolock !== undefined) {
+        next.autolock = input.autolock;
+        if (input.autolock && next.unlockKey === undefined) next.unlockKey = newUnlockKey();
+      }
+      if (JSON.stringify(next) !== JSON.stringify(cluster)) tx.put(keys.cluster, next);
     });
+  }
+
+  /** `swarm unlock-key [--rotate]`: the unlock key ("" when autolock is off). */
+  async unlockKey(rotate: boolean): Promise<string> {
+    if (!rotate) {
+      const cluster = await this.requireCluster();
+      return cluster.autolock === true ? (cluster.unlockKey ?? "") : "";
+    }
+    const { result } = await this.store.transact(async (tx) => {
+      const cluster = await tx.get<ClusterRecord>(keys.cluster);
+      if (cluster === undefined) throw notInitialised();
+      if (cluster.autolock !== true) {
+        throw new SwarmnetError(
+          ErrorCode.Conflict,
+          "autolock is off: there is no unlock key to rotate (turn it on with 'swarmnet swarm update --autolock=true')",
+        );
+      }
+      const next = { ...cluster, unlockKey: newUnlockKey() };
+      tx.put(keys.cluster, next);
+      return next.unlockKey;
+    });
+    return result;
   }
 
   /** The current token of `role`; with `rotate`, a new secret replaces the old first. */
   async joinToken(role: string, rotate: boolean): Promise<string> {
     if (role !== "worker" && role !== "manager")
       throw invalid(`role must be worker or manager, got ${JSON.stringify(role)}`);
+    const digest = caDigest(await this.ca.current());
     if (!rotate) {
       const cluster = await this.requireCluster();
-      return formatJoinToken(cluster.id, cluster.joinSecrets[role]);
+      return formatJoinToken(digest, cluster.joinSecrets[role]);
     }
     const { result } = await this.store.transact(async (tx) => {
       const cluster = await tx.get<ClusterRecord>(keys.cluster);
@@ -265,7 +347,7 @@ export class ClusterService {
         joinSecrets: { ...cluster.joinSecrets, [role]: newSecret() },
       };
       tx.put(keys.cluster, next);
-      return formatJoinToken(next.id, next.joinSecrets[role]);
+      return formatJoinToken(digest, next.joinSecrets[role]);
     });
     return result;
   }
@@ -281,25 +363,24 @@ export class ClusterService {
   }
 
   private newNode(
+    id: string,
     input: NodeAddressInput,
     role: NodeRole,
     at: string,
-  ): { record: NodeRecord; secret: string } {
-    const secret = newSecret();
+    issued: IssuedCertificate,
+  ): NodeRecord {
     return {
-      secret,
-      record: {
-        id: newId(),
-        hostname: input.hostname,
-        role,
-        availability: "active",
-        advertiseAddr: input.advertiseAddr,
-        underlayAddrs: [...input.underlayAddrs],
-        capabilities: undefined,
-        credentialHash: hashSecret(secret),
-        createdAt: at,
-        updatedAt: at,
-      },
+      id,
+      hostname: input.hostname,
+      role,
+      availability: "active",
+      advertiseAddr: input.advertiseAddr,
+      underlayAddrs: [...input.underlayAddrs],
+      capabilities: undefined,
+      credentialHash: issued.credentialHash,
+      certGeneration: issued.generation,
+      createdAt: at,
+      updatedAt: at,
     };
   }
 

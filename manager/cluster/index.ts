@@ -11,6 +11,18 @@ export {
   type UpdateInput,
 } from "./cluster-service.js";
 export { NodeService, nodeViews, resolveNode, type NodeView } from "./node-service.js";
-export { clusterFingerprint, formatJoinToken, parseJoinToken, roleForToken } from "./tokens.js";
+export { roleForToken } from "./tokens.js";
+export { formatJoinToken, parseJoinToken } from "../../common/pki/join-token.js";
 export { hashSecret, newId, newSecret, sameSecret } from "./ids.js";
-export { checkNodeCredential } from "./node-auth.js";
+export { checkMember } from "./node-auth.js";
+export {
+  CA_DEFAULTS,
+  CaRotationJob,
+  CertificateAuthority,
+  caDigest,
+  certExpiryOf,
+  checkCertExpiry,
+  newCaRecord,
+  type CaStatusView,
+  type IssuedCertificate,
+} from "./certificate-authority.js";

@@ -9,12 +9,13 @@
  *   a manager process of that node is registered (`managers/<name>`, on its lease),
  *   `Unreachable` otherwise.
  *
- * Removal follows Docker: a ready node, or a manager, is removed only with --force.
+ * Removal follows Docker: a ready node, or a manager, is removed only with --force; a
+ * removed node's certificate is refused from then on (it is no member any more).
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { notInitialised } from "../networks/network-service.js";
 import { keys } from "../store/keys.js";
-import type { ManagerRecord, NodeRecord, SessionRecord } from "../store/records.js";
+import type { ManagerRecord, NodeRecord, NodeRole, SessionRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 
 export interface NodeView extends NodeRecord {
@@ -109,5 +110,33 @@ export class NodeService {
       tx.deletePrefix(keys.nodeSessions(node.id));
     });
     return node;
+  }
+
+  /**
+   * `node promote|demote`: the role the managers hold for the node. Its certificate is
+   * re-issued with that role at its next heartbeat; authorization uses the lower of the
+   * certificate's role and this one, so a demotion takes effect at once. The last
+   * manager cannot be demoted (the cluster would have nobody to manage it).
+   */
+  async setRole(ref: string, role: NodeRole): Promise<NodeView> {
+    const node = resolveNode(await this.list(), ref);
+    await this.store.transact(async (tx) => {
+      const current = await tx.get<NodeRecord>(keys.node(node.id));
+      if (current === undefined) throw new SwarmnetError(ErrorCode.NotFound, `node ${ref} not found`);
+      if (current.role === role) return;
+      if (role === "worker") {
+        const managers = (await tx.list<NodeRecord>(keys.nodesPrefix)).filter(
+          (n) => n.role === "manager" && n.credentialHash !== "",
+        );
+        if (managers.length <= 1) {
+          throw new SwarmnetError(
+            ErrorCode.Conflict,
+            `node ${current.hostname} is the last manager of the swarm: promote another node first`,
+          );
+        }
+      }
+      tx.put(keys.node(node.id), { ...current, role, updatedAt: new Date().toISOString() });
+    });
+    return { ...node, role };
   }
 }

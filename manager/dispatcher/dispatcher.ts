@@ -1,7 +1,7 @@
 /**
  * The dispatcher, server side: one session per connected agent.
  *
- *   open:  check the node's credential → record what it reports (advertise and underlay
+ *   open:  check the node is a member (its id is the peer certificate's) → record what it reports (advertise and underlay
  *          addresses, kernel capabilities) → write `sessions/<node>/<session>` on this
  *          manager's lease (the node is now `ready`) → send SessionResumed + the missed
  *          batches if the agent's resume revision is still in the log, else a snapshot
@@ -21,7 +21,7 @@ import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { Clock, TimerHandle } from "../../common/clock.js";
 import type { Logger } from "../../common/logger.js";
 import { newId } from "../cluster/ids.js";
-import { checkNodeCredential } from "../cluster/node-auth.js";
+import { checkMember } from "../cluster/node-auth.js";
 import { keys } from "../store/keys.js";
 import type { NodeRecord, SessionRecord } from "../store/records.js";
 import type { NodeCapabilities } from "../../common/cluster-types.js";
@@ -43,7 +43,6 @@ export interface SessionSink {
 
 export interface SessionOpenRequest {
   nodeId: string;
-  nodeSecret: string;
   hostname: string;
   advertiseAddr: string;
   underlayAddrs: string[];
@@ -119,10 +118,7 @@ export class Dispatcher {
   }
 
   async open(req: SessionOpenRequest, sink: SessionSink): Promise<void> {
-    const node = checkNodeCredential(
-      this.view.node(req.nodeId) ?? (await this.store.getNode(req.nodeId)),
-      req.nodeSecret,
-    );
+    const node = checkMember(this.view.node(req.nodeId) ?? (await this.store.getNode(req.nodeId)));
     await this.recordNode(req);
     const session: Session = {
       id: newId(),

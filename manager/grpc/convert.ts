@@ -130,7 +130,6 @@ export function keysToProto(data: KeyRing | undefined, gossip: KeyRing | undefin
 export function sessionRequest(r: SessionRequest__Output): SessionOpenRequest {
   return {
     nodeId: r.nodeId,
-    nodeSecret: r.nodeSecret,
     hostname: r.hostname,
     advertiseAddr: r.advertiseAddr,
     underlayAddrs: r.underlayAddrs,

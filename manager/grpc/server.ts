@@ -1,26 +1,49 @@
 /**
- * The manager's gRPC server: the services of `proto/control.proto` wired to the
- * domain services. Handlers only convert (see `convert.ts`) and delegate; every error
- * leaves through `toGrpcError` (common/grpc-errors.ts), the one SwarmnetError → status
- * boundary on this side.
+ * The manager's gRPC servers: the services of `proto/control.proto` wired to the domain
+ * services, each handler behind an authorization policy (authorization.ts) decided from
+ * the transport and the peer certificate. Handlers only convert (see `convert.ts`) and
+ * delegate; every error leaves through `toGrpcError` (common/grpc-errors.ts), the one
+ * SwarmnetError → status boundary on this side.
+ *
+ * Two listeners serve the same handlers:
+ *   tls    `--listen` (2377 by default, as Docker's): mutual TLS with the node's
+ *          certificate (common/pki/tls.ts); opened only once the manager has a manager
+ *          certificate and its key-encryption key (unlocked) — no listener on an
+ *          underlay address ever speaks plaintext
+ *   local  `<state dir>/manager.sock`, mode 0600: `swarm init` (there is no CA before
+ *          it) and `swarm unlock` (a locked manager has no TLS listener); root on the
+ *          manager's node, as Docker's local socket
  */
 import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { toGrpcError, unary } from "../../common/grpc-errors.js";
+import { toGrpcError } from "../../common/grpc-errors.js";
 import type { Logger } from "../../common/logger.js";
+import { serverCredentials, type TlsSource } from "../../common/pki/tls.js";
 import { grpcPackageDefinition } from "../../common/proto.js";
 import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
+import type { CaHandlers } from "../../proto/generated/swarmnet/v1/Ca.js";
 import type { ClusterHandlers } from "../../proto/generated/swarmnet/v1/Cluster.js";
+import type { ClusterInfo } from "../../proto/generated/swarmnet/v1/ClusterInfo.js";
 import type { DispatcherHandlers } from "../../proto/generated/swarmnet/v1/Dispatcher.js";
+import type { JoinResponse } from "../../proto/generated/swarmnet/v1/JoinResponse.js";
 import type { NetworksHandlers } from "../../proto/generated/swarmnet/v1/Networks.js";
 import type { AttachmentsHandlers } from "../../proto/generated/swarmnet/v1/Attachments.js";
 import type { ServicesHandlers } from "../../proto/generated/swarmnet/v1/Services.js";
 import type { ServiceControl, TaskStatusUpdate } from "../services/index.js";
 import type { NodesHandlers } from "../../proto/generated/swarmnet/v1/Nodes.js";
-import type { ClusterService, NodeService } from "../cluster/index.js";
+import type {
+  CaStatusView,
+  CertificateAuthority,
+  ClusterService,
+  InitInput,
+  JoinResult,
+  NodeService,
+} from "../cluster/index.js";
 import type { Dispatcher, SessionSink } from "../dispatcher/dispatcher.js";
 import type { KeyManager } from "../keys/index.js";
 import type { AttachmentService, NetworkService } from "../networks/index.js";
+import type { NodeRole } from "../store/records.js";
+import { authorize, authorized, callerNode, type AuthorizationSource } from "./authorization.js";
 import {
   attachResultToProto,
   clusterToProto,
@@ -38,6 +61,7 @@ import {
 
 export interface ManagerServices {
   cluster: ClusterService;
+  ca: CertificateAuthority;
   keys: KeyManager;
   nodes: NodeService;
   networks: NetworkService;
@@ -47,9 +71,21 @@ export interface ManagerServices {
   taskStatus: (nodeId: string, updates: TaskStatusUpdate[]) => Promise<void>;
   dispatcher: Dispatcher;
   leader: () => Promise<string | undefined>;
+  /** `swarm init` on this manager: makes the KEK, then the cluster. */
+  init: (input: InitInput) => Promise<JoinResult>;
+  /** `swarm unlock` with the unlock key. */
+  unlock: (unlockKey: string) => Promise<void>;
+  /** The key-encryption key, for another manager. */
+  exportKek: () => Buffer;
+  /** Digest of the trust bundle now, for heartbeat answers. */
+  trustDigest: () => string;
+  /** The role the managers hold for a node now. */
+  nodeRole: (nodeId: string) => NodeRole | undefined;
+  /** Who may call (see authorization.ts); `transport` is set per listener. */
+  auth: Omit<AuthorizationSource, "transport">;
 }
 
-function role(raw: string): "worker" | "manager" {
+function role(raw: string): NodeRole {
   if (raw === "worker" || raw === "manager") return raw;
   throw new SwarmnetError(
     ErrorCode.InvalidArgument,
@@ -57,76 +93,142 @@ function role(raw: string): "worker" | "manager" {
   );
 }
 
-export function clusterHandlers(s: ManagerServices): ClusterHandlers {
+function autolockFlag(raw: string): boolean | undefined {
+  if (raw === "") return undefined;
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw new SwarmnetError(
+    ErrorCode.InvalidArgument,
+    `autolock must be true or false, got ${JSON.stringify(raw)}`,
+  );
+}
+
+function joinToProto(r: JoinResult): JoinResponse {
   return {
-    Init: unary(async (r) => {
-      const res = await s.cluster.init({
-        hostname: r.hostname,
-        advertiseAddr: r.advertiseAddr,
-        underlayAddrs: r.underlayAddrs,
-        defaultAddrPools: r.defaultAddrPools,
-        defaultAddrPoolMaskLength: r.defaultAddrPoolMaskLength,
-        dataPathPort: r.dataPathPort,
-        keyRotationIntervalMs: Number(r.keyRotationIntervalMs),
-      });
-      return res;
-    }),
-    Join: unary(async (r) =>
-      s.cluster.join({
-        token: r.token,
-        hostname: r.hostname,
-        advertiseAddr: r.advertiseAddr,
-        underlayAddrs: r.underlayAddrs,
-      }),
+    clusterId: r.clusterId,
+    nodeId: r.nodeId,
+    nodeSecret: "",
+    role: r.role,
+    managers: r.managers,
+    certificate: r.certificate,
+    trustBundle: r.trustBundle,
+    unlockKey: r.unlockKey,
+  };
+}
+
+async function clusterInfo(s: ManagerServices): Promise<ClusterInfo> {
+  const v = await s.cluster.inspect();
+  return {
+    ...clusterToProto(v, await s.leader()),
+    autolock: v.cluster.autolock === true,
+    certExpiryMs: String(v.cluster.certExpiryMs ?? 0),
+    caDigest: v.caDigest,
+  };
+}
+
+function caStatusToProto(v: CaStatusView) {
+  return {
+    trustBundle: v.trustBundle,
+    digest: v.digest,
+    rotating: v.rotating,
+    nodes: v.nodes,
+    nodesOnCurrent: v.nodesOnCurrent,
+    rootCertificate: v.rootCertificate,
+  };
+}
+
+export function clusterHandlers(s: ManagerServices, a: AuthorizationSource): ClusterHandlers {
+  return {
+    Init: authorized(a, "local", async (r) =>
+      joinToProto(
+        await s.init({
+          hostname: r.hostname,
+          advertiseAddr: r.advertiseAddr,
+          underlayAddrs: r.underlayAddrs,
+          defaultAddrPools: r.defaultAddrPools,
+          defaultAddrPoolMaskLength: r.defaultAddrPoolMaskLength,
+          dataPathPort: r.dataPathPort,
+          keyRotationIntervalMs: Number(r.keyRotationIntervalMs),
+          csr: r.csr,
+          autolock: r.autolock,
+          certExpiryMs: Number(r.certExpiryMs),
+        }),
+      ),
     ),
-    Leave: unary(async (r) => {
-      await s.cluster.leave(r.nodeId, r.nodeSecret, r.force);
+    Join: authorized(a, "anyone", async (r) =>
+      joinToProto(
+        await s.cluster.join({
+          token: r.token,
+          hostname: r.hostname,
+          advertiseAddr: r.advertiseAddr,
+          underlayAddrs: r.underlayAddrs,
+          csr: r.csr,
+        }),
+      ),
+    ),
+    Leave: authorized(a, "node", async (r, caller) => {
+      await s.cluster.leave(callerNode(caller), r.force);
       return {};
     }),
-    Inspect: unary(async () => clusterToProto(await s.cluster.inspect(), await s.leader())),
-    JoinToken: unary(async (r) => ({
+    Inspect: authorized(a, "manager", async () => clusterInfo(s)),
+    JoinToken: authorized(a, "manager", async (r) => ({
       role: r.role,
       token: await s.cluster.joinToken(role(r.role), r.rotate),
     })),
-    RotateKeys: unary(async () => {
+    RotateKeys: authorized(a, "manager", async () => {
       await s.keys.rotateNow();
-      return clusterToProto(await s.cluster.inspect(), await s.leader());
+      return clusterInfo(s);
     }),
-    Update: unary(async (r) => {
+    Update: authorized(a, "manager", async (r) => {
       const interval = Number(r.keyRotationIntervalMs);
-      await s.cluster.update({ keyRotationIntervalMs: interval === 0 ? undefined : interval });
-      return clusterToProto(await s.cluster.inspect(), await s.leader());
+      const expiry = Number(r.certExpiryMs);
+      await s.cluster.update({
+        keyRotationIntervalMs: interval === 0 ? undefined : interval,
+        certExpiryMs: expiry === 0 ? undefined : expiry,
+        autolock: autolockFlag(r.autolock),
+      });
+      return clusterInfo(s);
+    }),
+    Unlock: authorized(a, "local", async (r) => {
+      await s.unlock(r.unlockKey);
+      return {};
+    }),
+    UnlockKey: authorized(a, "manager", async (r) => ({ unlockKey: await s.cluster.unlockKey(r.rotate) })),
+    ManagerKek: authorized(a, "manager", async (_r, caller) => {
+      callerNode(caller);
+      return { kek: s.exportKek() };
     }),
   };
 }
 
-export function nodesHandlers(s: ManagerServices): NodesHandlers {
+export function nodesHandlers(s: ManagerServices, a: AuthorizationSource): NodesHandlers {
   return {
-    List: unary(async () => ({ nodes: (await s.nodes.list()).map(nodeToProto) })),
-    Remove: unary(async (r) => ({ id: (await s.nodes.remove(r.node, r.force)).id })),
+    List: authorized(a, "manager", async () => ({ nodes: (await s.nodes.list()).map(nodeToProto) })),
+    Remove: authorized(a, "manager", async (r) => ({ id: (await s.nodes.remove(r.node, r.force)).id })),
+    SetRole: authorized(a, "manager", async (r) => nodeToProto(await s.nodes.setRole(r.node, role(r.role)))),
   };
 }
 
-export function networksHandlers(s: ManagerServices): NetworksHandlers {
+export function networksHandlers(s: ManagerServices, a: AuthorizationSource): NetworksHandlers {
   return {
-    Create: unary(async (r) => networkToProto(await s.networks.create(createNetworkInput(r)))),
-    List: unary(async () => ({ networks: (await s.networks.list()).map(networkToProto) })),
-    Inspect: unary(async (r) => networkToProto(await s.networks.inspect(r.network))),
-    Remove: unary(async (r) => {
+    Create: authorized(a, "manager", async (r) =>
+      networkToProto(await s.networks.create(createNetworkInput(r))),
+    ),
+    List: authorized(a, "manager", async () => ({ networks: (await s.networks.list()).map(networkToProto) })),
+    Inspect: authorized(a, "manager", async (r) => networkToProto(await s.networks.inspect(r.network))),
+    Remove: authorized(a, "manager", async (r) => {
       const n = await s.networks.remove(r.network);
       return { id: n.id, name: n.name };
     }),
-    Prune: unary(async () => ({ removed: await s.networks.prune() })),
+    Prune: authorized(a, "manager", async () => ({ removed: await s.networks.prune() })),
   };
 }
 
-export function attachmentsHandlers(s: ManagerServices): AttachmentsHandlers {
+export function attachmentsHandlers(s: ManagerServices, a: AuthorizationSource): AttachmentsHandlers {
   return {
-    Attach: unary(async (r) =>
+    Attach: authorized(a, "node", async (r, caller) =>
       attachResultToProto(
         await s.attachments.attach({
-          nodeId: r.nodeId,
-          nodeSecret: r.nodeSecret,
+          nodeId: callerNode(caller),
           network: r.network,
           containerId: r.containerId,
           containerName: r.containerName,
@@ -134,10 +236,9 @@ export function attachmentsHandlers(s: ManagerServices): AttachmentsHandlers {
         }),
       ),
     ),
-    Release: unary(async (r) => {
+    Release: authorized(a, "node", async (r, caller) => {
       await s.attachments.release({
-        nodeId: r.nodeId,
-        nodeSecret: r.nodeSecret,
+        nodeId: callerNode(caller),
         networkId: r.networkId,
         containerId: r.containerId,
       });
@@ -146,7 +247,11 @@ export function attachmentsHandlers(s: ManagerServices): AttachmentsHandlers {
   };
 }
 
-export function dispatcherHandlers(s: ManagerServices, log: Logger): DispatcherHandlers {
+export function dispatcherHandlers(
+  s: ManagerServices,
+  a: AuthorizationSource,
+  log: Logger,
+): DispatcherHandlers {
   return {
     Session: (call) => {
       let ended = false;
@@ -173,57 +278,97 @@ export function dispatcherHandlers(s: ManagerServices, log: Logger): DispatcherH
           else closers.push(fn);
         },
       };
-      s.dispatcher.open(sessionRequest(call.request), sink).catch((err: unknown) => {
-        log.info({ err: String(err), node: call.request.hostname }, "agent session refused");
-        sink.end(err instanceof SwarmnetError ? err : new SwarmnetError(ErrorCode.Internal, String(err)));
-      });
+      authorize(call, "node", a)
+        .then((caller) =>
+          s.dispatcher.open({ ...sessionRequest(call.request), nodeId: callerNode(caller) }, sink),
+        )
+        .catch((err: unknown) => {
+          log.info({ err: String(err), node: call.request.hostname }, "agent session refused");
+          sink.end(err instanceof SwarmnetError ? err : new SwarmnetError(ErrorCode.Internal, String(err)));
+        });
     },
-    Heartbeat: unary(async (r) => ({ periodMs: s.dispatcher.heartbeat(r.sessionId, r.nodeId) })),
-    ReportTaskStatus: unary(async (r) => {
-      s.dispatcher.heartbeat(r.sessionId, r.nodeId);
-      await s.taskStatus(r.nodeId, taskStatusUpdates(r));
+    Heartbeat: authorized(a, "node", async (r, caller) => {
+      const nodeId = callerNode(caller);
+      return {
+        periodMs: s.dispatcher.heartbeat(r.sessionId, nodeId),
+        trustDigest: s.trustDigest(),
+        role: s.nodeRole(nodeId) ?? "",
+      };
+    }),
+    ReportTaskStatus: authorized(a, "node", async (r, caller) => {
+      const nodeId = callerNode(caller);
+      s.dispatcher.heartbeat(r.sessionId, nodeId);
+      await s.taskStatus(nodeId, taskStatusUpdates(r));
       return {};
     }),
   };
 }
 
-export function servicesHandlers(s: ManagerServices): ServicesHandlers {
+export function servicesHandlers(s: ManagerServices, a: AuthorizationSource): ServicesHandlers {
   return {
-    Create: unary(async (r) => serviceToProto(await s.services.create(createServiceInput(r)))),
-    List: unary(async () => ({ services: (await s.services.list()).map((v) => serviceToProto(v)) })),
-    Inspect: unary(async (r) => serviceToProto(await s.services.inspect(r.service))),
-    Update: unary(async (r) => serviceToProto(await s.services.update(updateServiceInput(r)))),
-    Remove: unary(async (r) => {
+    Create: authorized(a, "manager", async (r) =>
+      serviceToProto(await s.services.create(createServiceInput(r))),
+    ),
+    List: authorized(a, "manager", async () => ({
+      services: (await s.services.list()).map((v) => serviceToProto(v)),
+    })),
+    Inspect: authorized(a, "manager", async (r) => serviceToProto(await s.services.inspect(r.service))),
+    Update: authorized(a, "manager", async (r) =>
+      serviceToProto(await s.services.update(updateServiceInput(r))),
+    ),
+    Remove: authorized(a, "manager", async (r) => {
       const v = await s.services.remove(r.service);
       return { id: v.id, name: v.name };
     }),
-    ListTasks: unary(async (r) => ({ tasks: (await s.services.tasks(r.service)).map(taskViewToProto) })),
+    ListTasks: authorized(a, "manager", async (r) => ({
+      tasks: (await s.services.tasks(r.service)).map(taskViewToProto),
+    })),
   };
 }
 
-/** Builds the server with every service; the caller binds and starts it. */
-export function createServer(s: ManagerServices, log: Logger): grpc.Server {
-  const proto = grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType;
-  const v1 = proto.swarmnet.v1;
-  const server = new grpc.Server({
-    // Agents keep one stream open for hours: keepalive pings find dead peers.
-    "grpc.keepalive_time_ms": 10_000,
-    "grpc.keepalive_timeout_ms": 5_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-  });
-  server.addService(v1.Cluster.service, clusterHandlers(s));
-  server.addService(v1.Nodes.service, nodesHandlers(s));
-  server.addService(v1.Networks.service, networksHandlers(s));
-  server.addService(v1.Dispatcher.service, dispatcherHandlers(s, log));
-  server.addService(v1.Attachments.service, attachmentsHandlers(s));
-  server.addService(v1.Services.service, servicesHandlers(s));
+export function caHandlers(s: ManagerServices, a: AuthorizationSource): CaHandlers {
+  return {
+    GetRootCACertificate: authorized(a, "anyone", async () => ({
+      trustBundle: (await s.ca.current()).trustBundle,
+    })),
+    RenewNodeCertificate: authorized(a, "node", async (r, caller) => {
+      const issued = await s.ca.renew(callerNode(caller), r.csr);
+      return { certificate: issued.chain, trustBundle: issued.trustBundle, role: issued.role };
+    }),
+    Rotate: authorized(a, "manager", async () => {
+      await s.ca.rotate();
+      return caStatusToProto(await s.ca.status());
+    }),
+    Status: authorized(a, "manager", async () => caStatusToProto(await s.ca.status())),
+  };
+}
+
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  // Agents keep one stream open for hours: keepalive pings find dead peers.
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+};
+
+/** Builds a server with every service for one transport; the caller binds and starts it. */
+export function createServer(s: ManagerServices, transport: "tls" | "local", log: Logger): grpc.Server {
+  const v1 = (grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType).swarmnet.v1;
+  const a: AuthorizationSource = { ...s.auth, transport };
+  const server = new grpc.Server(SERVER_OPTIONS);
+  server.addService(v1.Cluster.service, clusterHandlers(s, a));
+  server.addService(v1.Nodes.service, nodesHandlers(s, a));
+  server.addService(v1.Networks.service, networksHandlers(s, a));
+  server.addService(v1.Dispatcher.service, dispatcherHandlers(s, a, log));
+  server.addService(v1.Attachments.service, attachmentsHandlers(s, a));
+  server.addService(v1.Services.service, servicesHandlers(s, a));
+  server.addService(v1.Ca.service, caHandlers(s, a));
   return server;
 }
 
-export function bindServer(server: grpc.Server, address: string): Promise<number> {
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, creds, (err, port) => {
       if (err !== null) {
         reject(
           new SwarmnetError(ErrorCode.Unavailable, `cannot listen on ${address}: ${err.message}`, {
@@ -233,4 +378,9 @@ export function bindServer(server: grpc.Server, address: string): Promise<number
       } else resolve(port);
     });
   });
+}
+
+/** Binds the TLS listener: identity and trust from `tls` (they may change later). */
+export function bindTls(server: grpc.Server, address: string, tls: TlsSource): Promise<number> {
+  return bind(server, address, serverCredentials(tls));
 }

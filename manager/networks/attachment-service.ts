@@ -20,7 +20,7 @@
  * may release only its own containers' attachments.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { checkNodeCredential } from "../cluster/node-auth.js";
+import { checkMember } from "../cluster/node-auth.js";
 import { keys } from "../store/keys.js";
 import {
   attachmentOwner,
@@ -33,9 +33,9 @@ import type { Store } from "../store/store.js";
 import { addressInfo, TxnAddresses, type AllocatedAddress } from "./address-allocation.js";
 import { resolveNetwork } from "./network-service.js";
 
+/** The calling node: its id comes from its verified client certificate. */
 export interface NodeCredential {
   nodeId: string;
-  nodeSecret: string;
 }
 
 export interface AttachInput extends NodeCredential {
@@ -79,10 +79,9 @@ export class AttachmentService {
     private readonly cachedNode: (id: string) => NodeRecord | undefined = () => undefined,
   ) {}
 
-  /** The node behind a credential, or `Unauthenticated`. */
+  /** The calling node, if it is still a member; else `Unauthenticated`. */
   async authenticate(c: NodeCredential): Promise<NodeRecord> {
-    const node = this.cachedNode(c.nodeId) ?? (await this.store.getNode(c.nodeId));
-    return checkNodeCredential(node, c.nodeSecret);
+    return checkMember(this.cachedNode(c.nodeId) ?? (await this.store.getNode(c.nodeId)));
   }
 
   async attach(input: AttachInput): Promise<AttachResult> {

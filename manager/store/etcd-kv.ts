@@ -7,6 +7,11 @@
  * the builder cannot express. Non-stream calls get a deadline, so a partitioned member
  * turns into an error instead of a hang; etcd3 retries a failed call on another endpoint.
  *
+ * TLS: with `tls` (the CA that signed etcd's certificates, and this manager's client
+ * certificate and key), every call is mutual TLS and the members' certificates must name
+ * `etcd` (the fixed TLS server name: no IP address as SNI); plain `http://` endpoints are
+ * accepted on loopback only (manager/config.ts refuses the rest).
+ *
  * Watches: etcd3 re-creates a watch after a lost stream, but it resumes from the revision
  * it saw in the last *created* response, which can skip events still in flight. So this
  * wrapper tracks the next revision it owes its listener, rewinds the request to it on
@@ -32,7 +37,12 @@ export interface EtcdKvOptions {
   endpoints: string[];
   /** Deadline of every non-stream call. */
   callTimeoutMs: number;
+  /** PEM contents: etcd's CA, this client's certificate and key. */
+  tls?: { ca: string; cert: string; key: string } | undefined;
 }
+
+/** The TLS name etcd members' certificates carry (deploy/lab/etcd-tls.ts issues them). */
+export const ETCD_TLS_SERVER_NAME = "etcd";
 
 const COMPARE_OP = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
@@ -40,9 +50,20 @@ export class EtcdKv implements Kv {
   private readonly client: Etcd3;
 
   constructor(options: EtcdKvOptions) {
+    const tls = options.tls;
     this.client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: options.callTimeoutMs,
+      ...(tls === undefined
+        ? {}
+        : {
+            credentials: {
+              rootCertificate: Buffer.from(tls.ca),
+              certChain: Buffer.from(tls.cert),
+              privateKey: Buffer.from(tls.key),
+            },
+            grpcOptions: { "grpc.ssl_target_name_override": ETCD_TLS_SERVER_NAME },
+          }),
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
     });
   }

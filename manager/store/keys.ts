@@ -4,6 +4,8 @@
  * incompatible layout can live beside this one during a migration.
  *
  *   /swarmnet/v1/cluster                          ClusterRecord (one per etcd cluster)
+ *   /swarmnet/v1/ca                               CaRecord: the cluster CA (sealed, see
+ *                                                  manager/keys/sealed-kv.ts)
  *   /swarmnet/v1/keys/<kind>/<tag>                 EncryptionKeyRecord: kind data|gossip,
  *                                                  tag = Lamport tag, zero-padded (sorts)
  *   /swarmnet/v1/nodes/<nodeId>                    NodeRecord
@@ -40,6 +42,7 @@ export const ROOT = "/swarmnet/v1/";
 export const keys = {
   root: ROOT,
   cluster: `${ROOT}cluster`,
+  ca: `${ROOT}ca`,
   keysPrefix: `${ROOT}keys/`,
   keysOfKind: (kind: "data" | "gossip") => `${ROOT}keys/${kind}/`,
   key: (kind: "data" | "gossip", tag: number) => `${ROOT}keys/${kind}/${String(tag).padStart(12, "0")}`,

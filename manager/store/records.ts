@@ -39,6 +39,30 @@ export interface ClusterRecord {
    * so a new leader neither rotates again nor skips one.
    */
   lastKeyRotationAt?: string;
+  /** `swarm init --autolock` / `swarm update --autolock`: managers keep the KEK wrapped. */
+  autolock?: boolean;
+  /** The unlock key (SWMKEY-1-…); the record is sealed (manager/keys/sealed-kv.ts). */
+  unlockKey?: string;
+  /** Validity of node certificates (`--cert-expiry`); 90 days when absent. */
+  certExpiryMs?: number;
+}
+
+/**
+ * The cluster CA (manager/cluster/certificate-authority.ts), sealed in etcd. During a
+ * rotation the bundle holds the old and the new root, and `crossSigned` (the new root
+ * signed by the old key) follows every node certificate the new key issues.
+ */
+export interface CaRecord {
+  /** 1 at init, +1 per `swarm ca --rotate`. */
+  generation: number;
+  /** The root that issues node certificates now (PEM). */
+  signingCert: string;
+  /** Its private key (PKCS#8 PEM). */
+  signingKey: string;
+  /** Every root nodes trust now (PEM). */
+  trustBundle: string;
+  crossSigned?: string;
+  rotationStartedAt?: string;
 }
 
 export type { KernelCapability as KernelCapabilityRecord } from "../../common/cluster-types.js";
@@ -52,8 +76,14 @@ export interface NodeRecord {
   /** Every underlay address the agent reported; IPAM keeps subnets clear of them. */
   underlayAddrs: string[];
   capabilities: NodeCapabilities | undefined;
-  /** sha256 (hex) of the node's secret; "" once the node left (it may not reconnect). */
+  /**
+   * Non-empty while the node is a member: sha256 (hex) of its latest certificate's serial
+   * (of its secret before certificates existed); "" once the node left — its certificate
+   * is refused from then on.
+   */
   credentialHash: string;
+  /** The CA generation that issued the node's latest certificate (rotation progress). */
+  certGeneration?: number;
   createdAt: string;
   updatedAt: string;
 }

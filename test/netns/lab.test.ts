@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Executor } from "../../common/executor.js";
+import { Lab } from "../../deploy/lab/lab.js";
 import { swarmnet } from "../support/cli.js";
 import { isRoot, labNamespaces, labProcesses, uniqueLabName } from "../support/netns.js";
 
@@ -51,12 +52,42 @@ describe("lab (netns, real kernel)", function () {
     }
   });
 
-  it("etcd on the manager answers a put and get from another node", async () => {
-    const sh =
-      "etcdctl --endpoints=http://100.64.1.1:2379 put lab-key hello && etcdctl --endpoints=http://100.64.1.1:2379 get --print-value-only lab-key";
-    const r = await swarmnet(["lab", "exec", "--name", lab, "n3", "--", "sh", "-c", sh]);
+  it("etcd answers a put and get over mutual TLS on the manager node; another node without its certificate is refused", async () => {
+    const sh = "etcdctl put lab-key hello && etcdctl get --print-value-only lab-key";
+    const r = await swarmnet(["lab", "exec", "--name", lab, "n1", "--", "sh", "-c", sh]);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(r.stdout.trim().split("\n").pop(), "hello");
+    // The accessor tools beside the managers use (chaos invariants): the same store.
+    const etcd = new Lab(ex).etcd(lab);
+    assert.deepEqual(etcd.endpoints, ["https://100.64.1.1:2379"]);
+    const read = await ex.runIn(etcd.netns, ["etcdctl", "get", "--print-value-only", "lab-key"], {
+      env: etcd.etcdctlEnv,
+    });
+    assert.equal(read.stdout.trim(), "hello", read.stderr);
+    assert.throws(() => new Lab(ex).etcd(lab, "n2"), /no manager node "n2"/);
+    for (const url of ["http://100.64.1.1:2379", "https://100.64.1.1:2379"]) {
+      const stranger = await swarmnet([
+        "lab",
+        "exec",
+        "--name",
+        lab,
+        "n3",
+        "--",
+        "etcdctl",
+        `--endpoints=${url}`,
+        "--insecure-skip-tls-verify",
+        "--dial-timeout=2s",
+        "--command-timeout=4s",
+        "get",
+        "lab-key",
+      ]);
+      assert.notEqual(
+        stranger.exitCode,
+        0,
+        `${url} answered without a client certificate: ${stranger.stdout}`,
+      );
+      assert.ok(!stranger.stdout.includes("hello"));
+    }
   });
 
   it("puts swarmnet on PATH inside a node, pointed at the lab", async () => {

@@ -15,7 +15,7 @@ import type { Executor } from "../../../common/executor.js";
 import { isAlive } from "../../../common/process.js";
 import { AgentClient } from "../../../agent/control/client.js";
 import { CLI_MAIN, type Lab } from "../lab.js";
-import { etcdEndpoints, labLayout, type LabLayout, type LabNode } from "../layout.js";
+import { labLayout, type LabLayout, type LabNode } from "../layout.js";
 import { nodeDir, type LabProcessKind, type LabState } from "../state.js";
 
 /** An agent that does not answer in this long is treated as not answering (paused, cut). */
@@ -101,23 +101,14 @@ export class LabAccess {
   /** Every key under the managers' prefix and its value, read from a live etcd member. */
   async etcd(prefix = "/swarmnet/v1/"): Promise<Map<string, string>> {
     const layout = this.layout();
-    const endpoints = etcdEndpoints(layout).join(",");
     let last = "no etcd member running";
     for (const m of layout.nodes.filter((n) => n.role === "manager" && this.running(n.name, "etcd"))) {
+      // etcd is closed (mutual TLS): the lab says where it is and which certificate reads it.
+      const access = this.lab.etcd(this.name, m.name);
       const r = await this.ex.runIn(
-        m.netns,
-        [
-          "etcdctl",
-          `--endpoints=${endpoints}`,
-          "--dial-timeout=2s",
-          "--command-timeout=5s",
-          "get",
-          "--prefix",
-          prefix,
-          "-w",
-          "json",
-        ],
-        { timeoutMs: 15_000 },
+        access.netns,
+        ["etcdctl", "--dial-timeout=2s", "--command-timeout=5s", "get", "--prefix", prefix, "-w", "json"],
+        { timeoutMs: 15_000, env: access.etcdctlEnv },
       );
       if (r.exitCode !== 0) {
         last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";

@@ -2,18 +2,20 @@
  * Standalone containers' attachments through the agent's `ManagerAttacher`, two real
  * manager processes and a real etcd: addresses from the network's subnet, the clear
  * refusals (unknown or non-attachable network, --ip outside the subnet or taken, a full
- * pool, a wrong credential) each leaving etcd unchanged, `network inspect` showing the
+ * pool, a node whose certificate was revoked) each leaving etcd unchanged, `network inspect` showing the
  * containers (IP, MAC) and peers, `network rm` refused while attached, and fail-over
  * to a live manager.
  */
 import assert from "node:assert/strict";
 import { ErrorCode, isSwarmnetError, SwarmnetError } from "../../../common/errors.js";
 import { ManagerAttacher } from "../../../agent/dispatcher/index.js";
-import type { JoinResponse__Output } from "../../../proto/generated/swarmnet/v1/JoinResponse.js";
+import { ManagerPool } from "../../../common/manager-pool.js";
+import { clientCredentials } from "../../../common/pki/tls.js";
 import type { Network__Output } from "../../../proto/generated/swarmnet/v1/Network.js";
 import { EtcdKv, keys } from "../../../manager/store/index.js";
+import { inspectView } from "../../../cli/network.js";
 import { swarmnet } from "../../support/cli.js";
-import { Fixture, type ManagerProc } from "./support.js";
+import { Fixture, type JoinedNode, type ManagerProc } from "./support.js";
 
 async function refusal(p: Promise<unknown>): Promise<SwarmnetError> {
   try {
@@ -31,8 +33,18 @@ describe("attachments for standalone containers (integration: agent client → m
   let kv: EtcdKv;
   let m1: ManagerProc;
   let m2: ManagerProc;
-  let node: JoinResponse__Output;
   let attacher: ManagerAttacher;
+  let nodeId = "";
+  let revoked: ManagerAttacher;
+  const pools: ManagerPool[] = [];
+  const poolOf = (n: JoinedNode, addresses: string[]) => {
+    const p = new ManagerPool({
+      addresses: () => addresses,
+      credentials: clientCredentials(n.tls, { clusterId: n.response.clusterId, withIdentity: true }),
+    });
+    pools.push(p);
+    return p;
+  };
   let env: Record<string, string> = {};
 
   let ingressId = "";
@@ -46,17 +58,16 @@ describe("attachments for standalone containers (integration: agent client → m
     await fx.startEtcd(1);
     [m1, m2] = await Promise.all([fx.startManager("m1"), fx.startManager("m2")]);
     kv = new EtcdKv({ endpoints: fx.endpoints, callTimeoutMs: 2000 });
-    env = { SWARMNET_MANAGERS: m1.address, SWARMNET_CONFIG: "" };
+    env = { SWARMNET_MANAGERS: m1.address, SWARMNET_CONFIG: "", SWARMNET_STATE_DIR: m1.stateDir };
+    await fx.init(m1);
+    await fx.joinManager(m2);
     const admin = fx.client([m1.address]);
-    await admin.call((c, o, cb) =>
-      c.cluster.Init({ hostname: "m1", advertiseAddr: "127.0.0.1", underlayAddrs: ["127.0.0.1/8"] }, o, cb),
-    );
-    const { token } = await admin.call<{ token: string }>((c, o, cb) =>
-      c.cluster.JoinToken({ role: "worker" }, o, cb),
-    );
-    node = await admin.call<JoinResponse__Output>((c, o, cb) =>
-      c.cluster.Join({ token, hostname: "w1", advertiseAddr: "127.0.0.9" }, o, cb),
-    );
+    const node = await fx.joinNode("w1", "worker", "127.0.0.9");
+    nodeId = node.response.nodeId;
+    // A node that left: its certificate is still unexpired, but no longer a member's.
+    const gone = await fx.joinNode("w2", "worker", "127.0.0.10");
+    await poolOf(gone, [m1.address]).call((c, o, cb) => c.cluster.Leave({}, o, cb));
+    revoked = new ManagerAttacher(poolOf(gone, [m1.address]));
     const create = (name: string, more: Record<string, unknown>) =>
       admin.call<Network__Output>((c, o, cb) =>
         c.networks.Create({ name, driver: "overlay", ...more }, o, cb),
@@ -68,15 +79,11 @@ describe("attachments for standalone containers (integration: agent client → m
       c.networks.Inspect({ network: "ingress" }, o, cb),
     );
     ingressId = ingress.id;
-    attacher = new ManagerAttacher({
-      managers: () => [m1.address, m2.address],
-      nodeId: node.nodeId,
-      nodeSecret: node.nodeSecret,
-    });
+    attacher = new ManagerAttacher(poolOf(node, [m1.address, m2.address]));
   });
 
   after(async () => {
-    attacher?.close();
+    for (const p of pools) p.close();
     await kv?.close();
     await fx.cleanup();
   });
@@ -113,7 +120,7 @@ describe("attachments for standalone containers (integration: agent client → m
     assert.equal(fixed.ip, "10.70.0.5");
   });
 
-  const refused: [string, { network: string; ip?: string; secret?: string }, ErrorCode, RegExp][] = [
+  const refused: [string, { network: string; ip?: string; revoked?: boolean }, ErrorCode, RegExp][] = [
     ["unknown network", { network: "nope" }, ErrorCode.NotFound, /^network nope not found$/],
     [
       "network not attachable",
@@ -136,23 +143,19 @@ describe("attachments for standalone containers (integration: agent client → m
     ],
     ["--ip is the gateway", { network: "ov1", ip: "10.70.0.1" }, ErrorCode.InvalidArgument, /reserved/],
     [
-      "a wrong node secret",
-      { network: "ov1", secret: "wrong" },
+      "a node that left (its certificate revoked)",
+      { network: "ov1", revoked: true },
       ErrorCode.Unauthenticated,
-      /credential rejected/,
+      /no longer valid: the node left or was removed/,
     ],
   ];
   for (const [what, r, code, message] of refused) {
     it(`refuses ${what} with one clear line, storing nothing`, async () => {
       const before = await intentKeys();
-      const client =
-        r.secret === undefined
-          ? attacher
-          : new ManagerAttacher({ managers: () => [m1.address], nodeId: node.nodeId, nodeSecret: r.secret });
+      const client = r.revoked === true ? revoked : attacher;
       const err = await refusal(
         client.attach({ network: r.network, containerId: "cbad01", containerName: "bad", ip: r.ip }),
       );
-      if (client !== attacher) client.close();
       assert.equal(err.code, code, err.message);
       assert.match(err.message, message);
       assert.ok(!err.message.includes("\n"));
@@ -174,20 +177,22 @@ describe("attachments for standalone containers (integration: agent client → m
   });
 
   it("network inspect shows the containers (IP, MAC) and the peer node; rm is refused while attached", async () => {
-    const r = await swarmnet(["network", "inspect", "ov1"], env);
-    assert.equal(r.exitCode, 0, r.stderr);
-    const [view] = JSON.parse(r.stdout) as {
-      Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
-      Peers: { Name: string; IP: string }[];
-    }[];
-    assert.ok(view);
+    // The CLI acts as a node (m1 here, which holds none of them): the view of every
+    // node's containers is inspect's shape over the manager's answer.
+    const cli = await swarmnet(["network", "inspect", "ov1"], env);
+    assert.equal(cli.exitCode, 0, cli.stderr);
+    const [own] = JSON.parse(cli.stdout) as { Containers: Record<string, unknown> }[];
+    assert.deepEqual(own?.Containers, {});
+    const view = inspectView(
+      await fx.client().call<Network__Output>((c, o, cb) => c.networks.Inspect({ network: "ov1" }, o, cb)),
+    );
     assert.deepEqual(view.Containers["c1aaaa"], {
       Name: "web1",
       EndpointID: "container:c1aaaa",
       MacAddress: "02:42:0a:46:00:02",
       IPv4Address: "10.70.0.2/29",
       IPv6Address: "",
-      Node: node.nodeId,
+      Node: nodeId,
     });
     assert.equal(Object.keys(view.Containers).length, 5);
     assert.deepEqual(view.Peers, [{ Name: "w1", IP: "127.0.0.9" }]);

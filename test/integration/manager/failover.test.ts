@@ -8,10 +8,9 @@ import assert from "node:assert/strict";
 import { DispatcherClient } from "../../../agent/dispatcher/index.js";
 import type { ManagerClient } from "../../../cli/manager-client.js";
 import type { ClusterInfo__Output } from "../../../proto/generated/swarmnet/v1/ClusterInfo.js";
-import type { JoinResponse__Output } from "../../../proto/generated/swarmnet/v1/JoinResponse.js";
 import type { ListNodesResponse__Output } from "../../../proto/generated/swarmnet/v1/ListNodesResponse.js";
 import type { Network__Output } from "../../../proto/generated/swarmnet/v1/Network.js";
-import { eventually, Fixture, type ManagerProc } from "./support.js";
+import { eventually, Fixture, type JoinedNode, type ManagerProc } from "./support.js";
 
 const createOn = (client: ManagerClient, name: string) =>
   client.call<Network__Output>((c, o, cb) => c.networks.Create({ name, driver: "overlay" }, o, cb));
@@ -28,29 +27,21 @@ describe("managers: failover on a 3-member etcd cluster (integration)", function
     await Promise.all(
       ["m1", "m2", "m3"].map((n) => fx.startManager(n, fx.endpoints, ["--heartbeat-period=500ms"])),
     );
-    const admin = fx.client();
-    await admin.call((c, o, cb) =>
-      c.cluster.Init({ hostname: "m1", advertiseAddr: "127.0.0.1", underlayAddrs: ["127.0.0.1/8"] }, o, cb),
-    );
-    const token = async (role: string) =>
-      (await admin.call<{ token: string }>((c, o, cb) => c.cluster.JoinToken({ role }, o, cb))).token;
-    const [wt, mt] = [await token("worker"), await token("manager")];
+    await fx.init();
+    // m2 and m3 join as managers (their certificates open their listeners); their
+    // agents' streams use those certificates, the workers' their own.
+    const joinedManagers = new Map<string, JoinedNode>();
+    for (const m of fx.managers.slice(1)) joinedManagers.set(m.name, await fx.joinManager(m));
     const names = ["m2", "m3", "w1", "w2", "w3", "w4"];
     const addresses = fx.managers.map((m) => m.address);
     for (const [i, name] of names.entries()) {
-      const joined = await admin.call<JoinResponse__Output>((c, o, cb) =>
-        c.cluster.Join(
-          { token: name.startsWith("m") ? mt : wt, hostname: name, advertiseAddr: `127.0.0.${i + 2}` },
-          o,
-          cb,
-        ),
-      );
+      const joined = joinedManagers.get(name) ?? (await fx.joinNode(name, "worker", `127.0.0.${i + 2}`));
       // Spread the streams: each agent starts with a different manager first.
       const rotated = [...addresses.slice(i % 3), ...addresses.slice(0, i % 3)];
       const client = new DispatcherClient({
         managers: rotated,
-        nodeId: joined.nodeId,
-        nodeSecret: joined.nodeSecret,
+        tls: joined.tls,
+        clusterId: joined.response.clusterId,
         hostname: name,
         advertiseAddr: `127.0.0.${i + 2}`,
         underlayAddrs: [],

@@ -13,9 +13,8 @@ import { pino } from "pino";
 import { DispatcherClient, type IntentEvent } from "../../../agent/dispatcher/index.js";
 import type { ManagerClient } from "../../../cli/manager-client.js";
 import { describeKeyRing, isLosslessStep, type KeyRing } from "../../../common/key-schedule.js";
-import { EtcdKv, keys, type EncryptionKeyRecord, type KvWatch } from "../../../manager/store/index.js";
+import { keys, type EncryptionKeyRecord, type Kv, type KvWatch } from "../../../manager/store/index.js";
 import type { ClusterInfo__Output } from "../../../proto/generated/swarmnet/v1/ClusterInfo.js";
-import type { JoinResponse__Output } from "../../../proto/generated/swarmnet/v1/JoinResponse.js";
 import { swarmnet, type CliResult } from "../../support/cli.js";
 import { eventually, Fixture, type ManagerProc } from "./support.js";
 
@@ -28,7 +27,7 @@ describe("key rotation: managers over etcd, an agent's dispatcher stream, the CL
   const fx = new Fixture();
   let managers: ManagerProc[] = [];
   let admin: ManagerClient;
-  let kv: EtcdKv;
+  let kv: Kv;
   let watch: KvWatch | undefined;
   let agent: DispatcherClient;
   let env: Record<string, string> = {};
@@ -54,11 +53,19 @@ describe("key rotation: managers over etcd, an agent's dispatcher stream, the CL
     managers = await Promise.all(
       ["m1", "m2"].map((n) => fx.startManager(n, fx.endpoints, ["--heartbeat-period=300ms"])),
     );
-    env = { SWARMNET_MANAGERS: managers.map((m) => m.address).join(","), SWARMNET_CONFIG: "" };
-    admin = fx.client();
-    const init = await cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--state-dir", `${fx.dir}/m1`);
+    const [m1, m2] = managers as [ManagerProc, ManagerProc];
+    env = {
+      SWARMNET_MANAGERS: managers.map((m) => m.address).join(","),
+      SWARMNET_CONFIG: "",
+      SWARMNET_STATE_DIR: m1.stateDir,
+    };
+    const init = await cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--state-dir", m1.stateDir);
     assert.equal(init.exitCode, 0, init.stderr);
-    kv = new EtcdKv({ endpoints: fx.endpoints, callTimeoutMs: 2000 });
+    await fx.serving(m1);
+    await fx.joinManager(m2);
+    admin = fx.client();
+    // Key records are sealed in etcd: the test reads them as a manager does (with the KEK).
+    kv = fx.openedKv();
     const { revision } = await kv.get(keys.cluster);
     watch = kv.watch(keys.keysOfKind("data"), 1, {
       events: (evs) => {
@@ -71,12 +78,7 @@ describe("key rotation: managers over etcd, an agent's dispatcher stream, the CL
       failed: (err) => assert.fail(err),
     });
     await eventually(async () => createdAt.size >= 3, 5_000, `the watch to reach ${revision}`);
-    const { token } = await admin.call<{ token: string }>((c, o, cb) =>
-      c.cluster.JoinToken({ role: "worker" }, o, cb),
-    );
-    const joined = await admin.call<JoinResponse__Output>((c, o, cb) =>
-      c.cluster.Join({ token, hostname: "w1", advertiseAddr: "127.0.1.1" }, o, cb),
-    );
+    const joined = await fx.joinNode("w1", "worker", "127.0.1.1");
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
         agentLog += chunk.toString();
@@ -85,8 +87,8 @@ describe("key rotation: managers over etcd, an agent's dispatcher stream, the CL
     });
     agent = new DispatcherClient({
       managers: managers.map((m) => m.address),
-      nodeId: joined.nodeId,
-      nodeSecret: joined.nodeSecret,
+      tls: joined.tls,
+      clusterId: joined.response.clusterId,
       hostname: "w1",
       advertiseAddr: "127.0.1.1",
       underlayAddrs: [],

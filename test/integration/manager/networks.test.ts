@@ -30,11 +30,12 @@ describe("networks (integration: CLI → manager → etcd)", function () {
   before(async () => {
     await fx.startEtcd(1);
     const m = await fx.startManager("m1");
-    env = { SWARMNET_MANAGERS: m.address, SWARMNET_CONFIG: "" };
+    env = { SWARMNET_MANAGERS: m.address, SWARMNET_CONFIG: "", SWARMNET_STATE_DIR: m.stateDir };
     kv = new EtcdKv({ endpoints: fx.endpoints, callTimeoutMs: 2000 });
-    const init = await cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--state-dir", `${fx.dir}/n1`);
+    const init = await cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--state-dir", m.stateDir);
     assert.equal(init.exitCode, 0, init.stderr);
     assert.match(init.stdout, /Swarm initialized/);
+    await fx.serving(m);
   });
 
   after(async () => {
@@ -202,7 +203,7 @@ describe("networks (integration: CLI → manager → etcd)", function () {
     try {
       await small.startEtcd(1);
       const m = await small.startManager("s1");
-      const e = { SWARMNET_MANAGERS: m.address, SWARMNET_CONFIG: "" };
+      const e = { SWARMNET_MANAGERS: m.address, SWARMNET_CONFIG: "", SWARMNET_STATE_DIR: m.stateDir };
       // A documentation range this machine's own interfaces do not use (IPAM avoids those).
       const pool = ["198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24"].find((p) => {
         const c = parseCidr(p);
@@ -216,7 +217,7 @@ describe("networks (integration: CLI → manager → etcd)", function () {
           "--advertise-addr",
           "127.0.0.1",
           "--state-dir",
-          `${small.dir}/n1`,
+          m.stateDir,
           "--default-addr-pool",
           pool,
           "--default-addr-pool-mask-length",
@@ -225,6 +226,7 @@ describe("networks (integration: CLI → manager → etcd)", function () {
         e,
       );
       assert.equal(init.exitCode, 0, init.stderr);
+      await small.serving(m);
       const client = small.client();
       for (let i = 0; i < 3; i++)
         await client.call((c, o, cb) => c.networks.Create({ name: `p${i}`, driver: "overlay" }, o, cb));

@@ -10,7 +10,6 @@
  */
 import assert from "node:assert/strict";
 import { DispatcherClient, type IntentEvent, type TaskIntent } from "../../../agent/dispatcher/index.js";
-import type { JoinResponse__Output } from "../../../proto/generated/swarmnet/v1/JoinResponse.js";
 import type { ListTasksResponse__Output } from "../../../proto/generated/swarmnet/v1/ListTasksResponse.js";
 import type { Network__Output } from "../../../proto/generated/swarmnet/v1/Network.js";
 import type { Task__Output } from "../../../proto/generated/swarmnet/v1/Task.js";
@@ -87,22 +86,23 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
       fx.startManager("m1", fx.endpoints, flags),
       fx.startManager("m2", fx.endpoints, flags),
     ]);
-    env = { SWARMNET_MANAGERS: `${m1.address},${m2.address}`, SWARMNET_CONFIG: "" };
+    env = {
+      SWARMNET_MANAGERS: `${m1.address},${m2.address}`,
+      SWARMNET_CONFIG: "",
+      SWARMNET_STATE_DIR: m1.stateDir,
+    };
     kv = new EtcdKv({ endpoints: fx.endpoints, callTimeoutMs: 2000 });
-    admin = fx.client([m1.address, m2.address]);
-    const init = await cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--state-dir", `${fx.dir}/m1`);
+    const init = await cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--state-dir", m1.stateDir);
     assert.equal(init.exitCode, 0, init.stderr);
-    const { token } = await admin.call<{ token: string }>((c, o, cb) =>
-      c.cluster.JoinToken({ role: "worker" }, o, cb),
-    );
+    await fx.serving(m1);
+    await fx.joinManager(m2);
+    admin = fx.client([m1.address, m2.address]);
     for (const [i, name] of ["w1", "w2", "w3"].entries()) {
-      const joined = await admin.call<JoinResponse__Output>((c, o, cb) =>
-        c.cluster.Join({ token, hostname: name, advertiseAddr: `127.0.1.${i + 1}` }, o, cb),
-      );
+      const joined = await fx.joinNode(name, "worker", `127.0.1.${i + 1}`);
       const client = new DispatcherClient({
         managers: i % 2 === 0 ? [m1.address, m2.address] : [m2.address, m1.address],
-        nodeId: joined.nodeId,
-        nodeSecret: joined.nodeSecret,
+        tls: joined.tls,
+        clusterId: joined.response.clusterId,
         hostname: name,
         advertiseAddr: `127.0.1.${i + 1}`,
         underlayAddrs: [],

@@ -3,15 +3,30 @@
  * unique ports (asked from the kernel) and a temporary data dir per run, and a `Fixture`
  * that stops every process it started and removes its files — call `cleanup()` in
  * `after`, it is safe after a failure half-way through.
+ *
+ * Managers speak mutual TLS only, as in production: each has a state dir
+ * (`<dir>/<name>`); `init()` runs `swarm init` on the first one's local socket (its node
+ * certificate becomes the fixture's admin identity), `joinManager(m)` gives another
+ * manager its certificate with the manager token (the real join flow) so it opens its
+ * listener, and `joinNode()` makes the certificate of a synthetic agent.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
-import { ManagerClient } from "../../../cli/manager-client.js";
+import * as grpc from "@grpc/grpc-js";
+import { writeCredentials } from "../../../agent/dispatcher/credentials.js";
+import { joinFlow } from "../../../cli/join-flow.js";
+import { localManagerSocket, ManagerClient, nodeCredentials } from "../../../cli/manager-client.js";
+import { writeNodeTls, type NodeTlsFiles } from "../../../common/pki/node-files.js";
+import { TlsSource } from "../../../common/pki/tls.js";
+import { createCsr, generateKeyPair } from "../../../common/pki/x509.js";
+import { readKekFile } from "../../../manager/keys/kek-file.js";
+import { SealedKv } from "../../../manager/keys/sealed-kv.js";
+import { Vault } from "../../../manager/keys/vault.js";
 import { EtcdKv } from "../../../manager/store/index.js";
+import type { JoinResponse__Output } from "../../../proto/generated/swarmnet/v1/JoinResponse.js";
 import { CLI_MAIN } from "../../support/netns.js";
 
 export async function freePort(): Promise<number> {
@@ -60,7 +75,15 @@ export interface EtcdMember {
 export interface ManagerProc {
   name: string;
   address: string;
+  stateDir: string;
   proc: ChildProcess;
+}
+
+/** A node that joined: its answer and its TLS material (for a DispatcherClient). */
+export interface JoinedNode {
+  response: JoinResponse__Output;
+  files: NodeTlsFiles;
+  tls: TlsSource;
 }
 
 export class Fixture {
@@ -135,9 +158,14 @@ export class Fixture {
     m.proc = undefined;
   }
 
-  /** A manager process on loopback; resolves when it answers gRPC. */
+  /**
+   * A manager process on loopback; resolves when its local socket is up (it opens its
+   * TLS listener once it has a certificate: `init()` or `joinManager()`).
+   */
   async startManager(name: string, endpoints = this.endpoints, extra: string[] = []): Promise<ManagerProc> {
     const address = `127.0.0.1:${await freePort()}`;
+    const stateDir = join(this.dir, name);
+    mkdirSync(stateDir, { recursive: true });
     const proc = this.spawnLogged(
       `manager-${name}`,
       process.execPath,
@@ -147,35 +175,150 @@ export class Fixture {
         `--node-name=${name}`,
         `--listen=${address}`,
         `--etcd=${endpoints.join(",")}`,
+        `--state-dir=${stateDir}`,
+        "--cert-poll=100ms",
         ...extra,
       ],
       { SWARMNET_LOG_LEVEL: "info" },
     );
-    const m = { name, address, proc };
+    const m = { name, address, stateDir, proc };
     this.managers.push(m);
-    const client = this.client([address]);
     await eventually(
-      async () => {
-        try {
-          await client.call((c, o, cb) => c.cluster.Inspect({}, o, cb));
-          return true;
-        } catch (err) {
-          // Answering "not initialised" means it serves.
-          return isSwarmnetError(err, ErrorCode.NotFound);
-        }
-      },
-      20_000,
-      `manager ${name} to serve`,
+      async () => existsSync(localManagerSocket(stateDir)),
+      90_000,
+      `manager ${name} to start`,
     );
     return m;
+  }
+
+  /** The admin identity: the first manager's node (after `init`). */
+  get adminStateDir(): string {
+    const first = this.managers[0];
+    if (first === undefined) throw new Error("no manager started");
+    return first.stateDir;
+  }
+
+  /** `swarm init` on `m`'s local socket (the library path the CLI takes); waits until it serves. */
+  async init(
+    m: ManagerProc = this.managers[0] as ManagerProc,
+    extra: Record<string, unknown> = {},
+  ): Promise<JoinResponse__Output> {
+    const key = await generateKeyPair();
+    const csr = await createCsr(key);
+    const local = new ManagerClient(
+      [`unix://${localManagerSocket(m.stateDir)}`],
+      grpc.credentials.createInsecure(),
+    );
+    this.clients.push(local);
+    const res = await local.call<JoinResponse__Output>((c, o, cb) =>
+      c.cluster.Init(
+        {
+          hostname: m.name,
+          advertiseAddr: "127.0.0.1",
+          underlayAddrs: ["127.0.0.1/8"],
+          csr,
+          ...extra,
+        },
+        o,
+        cb,
+      ),
+    );
+    this.save(m.stateDir, res, {
+      keyPem: key.privateKeyPem,
+      chainPem: res.certificate,
+      trustPem: res.trustBundle,
+    });
+    await this.serving(m);
+    return res;
+  }
+
+  private save(stateDir: string, res: JoinResponse__Output, files: NodeTlsFiles): void {
+    writeNodeTls(stateDir, files);
+    writeCredentials(stateDir, {
+      clusterId: res.clusterId,
+      nodeId: res.nodeId,
+      role: res.role === "manager" ? "manager" : "worker",
+      managers: res.managers,
+      joinedAt: new Date().toISOString(),
+    });
+  }
+
+  /** Waits until `m` answers over mutual TLS. */
+  async serving(m: ManagerProc): Promise<void> {
+    const client = this.client([m.address]);
+    await eventually(
+      async () => {
+        await client.call((c, o, cb) => c.cluster.Inspect({}, o, cb));
+        return true;
+      },
+      90_000,
+      `manager ${m.name} to serve over TLS`,
+    );
+  }
+
+  /** The current join token of `role`. */
+  async token(role: "worker" | "manager"): Promise<string> {
+    return (await this.client().call<{ token: string }>((c, o, cb) => c.cluster.JoinToken({ role }, o, cb)))
+      .token;
+  }
+
+  /** A synthetic node joins through `via` (the real join flow). */
+  async joinNode(
+    hostname: string,
+    role: "worker" | "manager",
+    advertiseAddr = "127.0.0.1",
+    via?: ManagerProc,
+  ): Promise<JoinedNode> {
+    const target = via ?? this.servingManagers()[0];
+    if (target === undefined) throw new Error("no serving manager");
+    const { response, files } = await joinFlow({
+      token: await this.token(role),
+      address: target.address,
+      hostname,
+      advertiseAddr,
+      underlayAddrs: [],
+    });
+    const tls = new TlsSource({
+      trustPem: files.trustPem,
+      identity: { keyPem: files.keyPem, chainPem: files.chainPem },
+    });
+    return { response, files, tls };
+  }
+
+  /** Manager `m` joins with the manager token and opens its TLS listener. */
+  async joinManager(m: ManagerProc): Promise<JoinedNode> {
+    const joined = await this.joinNode(m.name, "manager");
+    this.save(m.stateDir, joined.response, joined.files);
+    this.served.add(m);
+    await this.serving(m);
+    return joined;
+  }
+
+  private readonly served = new Set<ManagerProc>();
+
+  private servingManagers(): ManagerProc[] {
+    return this.managers.filter((m, i) => i === 0 || this.served.has(m));
+  }
+
+  /**
+   * The store as the managers see it (secrets opened with the first manager's KEK, read
+   * from its KEK file): what a test may read of sealed records, an authorized path.
+   */
+  openedKv(callTimeoutMs = 2000): SealedKv {
+    const vault = new Vault();
+    const disk = readKekFile(this.adminStateDir);
+    if (disk.kind !== "clear") throw new Error("the first manager has no KEK file in clear");
+    vault.unlock(disk.kek);
+    return new SealedKv(new EtcdKv({ endpoints: this.endpoints, callTimeoutMs }), vault);
   }
 
   async killManager(m: ManagerProc, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     await killProc(m.proc, signal);
   }
 
-  client(addresses: string[] = this.managers.map((m) => m.address)): ManagerClient {
-    const c = new ManagerClient(addresses);
+  /** A client with the admin identity (the first manager's node certificate). */
+  client(addresses: string[] = this.servingManagers().map((m) => m.address)): ManagerClient {
+    const c = new ManagerClient(addresses, nodeCredentials(this.adminStateDir));
     this.clients.push(c);
     return c;
   }

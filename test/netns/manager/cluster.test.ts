@@ -65,17 +65,17 @@ describe("cluster formation (netns lab)", function () {
 
     const notYet = await exec("n1", "node", "ls");
     assert.equal(notYet.exitCode, 1);
-    assert.match(notYet.stderr, /not initialised: run 'swarmnet swarm init'/);
+    assert.match(notYet.stderr, /not part of a swarm: .*run 'swarmnet swarm init'/);
 
     const init = await exec("n1", "swarm", "init", "--advertise-addr", "100.64.1.1");
     assert.equal(init.exitCode, 0, init.stderr);
     const worker = (await exec("n1", "swarm", "join-token", "-q", "worker")).stdout.trim();
     const manager = (await exec("n1", "swarm", "join-token", "-q", "manager")).stdout.trim();
     assert.match(worker, /^SWMTKN-1-/);
-    const j2 = await exec("n2", "swarm", "join", "--token", manager, "100.64.1.1:4242");
+    const j2 = await exec("n2", "swarm", "join", "--token", manager, "100.64.1.1:2377");
     assert.equal(j2.exitCode, 0, j2.stderr);
     assert.match(j2.stdout, /joined a swarm as a manager/);
-    const j3 = await exec("n3", "swarm", "join", "--token", worker, "100.64.1.1:4242");
+    const j3 = await exec("n3", "swarm", "join", "--token", worker, "100.64.1.1:2377");
     assert.equal(j3.exitCode, 0, j3.stderr);
     assert.match(j3.stdout, /joined a swarm as a worker/);
 
@@ -91,21 +91,25 @@ describe("cluster formation (netns lab)", function () {
     assert.equal(rows.find((r) => r.Hostname === "n1")?.ManagerStatus, "Leader");
     assert.equal(rows.find((r) => r.Self)?.Hostname, "n1");
 
-    const table = await exec("n3", "node", "ls");
+    const table = await exec("n2", "node", "ls");
     assert.match(table.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS$/m);
-    assert.match(table.stdout, /\s\*\s+n3\s+Ready\s+Active\s*$/m);
+    assert.match(table.stdout, /\s\*\s+n2\s+Ready\s+Active\b/m);
+    // Cluster state is the managers' to show: a worker is refused, as Docker refuses it.
+    const onWorker = await exec("n3", "node", "ls");
+    assert.equal(onWorker.exitCode, 1);
+    assert.match(onWorker.stderr, /This node is not a swarm manager/);
 
     const rotate = await exec("n1", "swarm", "join-token", "--rotate", "-q", "worker");
     assert.equal(rotate.exitCode, 0, rotate.stderr);
-    const refused = await exec("n4", "swarm", "join", "--token", worker, "100.64.1.1:4242");
+    const refused = await exec("n4", "swarm", "join", "--token", worker, "100.64.1.1:2377");
     assert.equal(refused.exitCode, 1);
     assert.match(refused.stderr, /invalid join token: it was rotated/);
-    const joined = await exec("n4", "swarm", "join", "--token", rotate.stdout.trim(), "100.64.1.1:4242");
+    const joined = await exec("n4", "swarm", "join", "--token", rotate.stdout.trim(), "100.64.1.1:2377");
     assert.equal(joined.exitCode, 0, joined.stderr);
     await waitReady(bare, 4);
 
     // The agent reported its kernel capabilities over its stream.
-    const inspect = await exec("n4", "node", "inspect", "self");
+    const inspect = await exec("n1", "node", "inspect", "n4");
     const [me] = JSON.parse(inspect.stdout) as { Description: { Capabilities: { Name: string }[] } }[];
     assert.ok(me?.Description.Capabilities.some((c) => c.Name === "vxlan"));
 
@@ -130,7 +134,8 @@ describe("cluster formation (netns lab)", function () {
     );
     assert.equal(rows.filter((r) => r.ManagerStatus === "Leader").length, 1);
     assert.equal(rows.filter((r) => r.ManagerStatus === "Reachable").length, 2);
-    const ls = await swarmnet(["lab", "exec", "--name", formed, "n4", "--", "swarmnet", "network", "ls"]);
-    assert.match(ls.stdout, /ingress\s+overlay\s+swarm/);
+    // Cluster state is the managers' to show (a worker's CLI is refused, as Docker's is).
+    const ls = await swarmnet(["lab", "exec", "--name", formed, "n3", "--", "swarmnet", "network", "ls"]);
+    assert.match(ls.stdout, /ingress\s+overlay\s+swarm/, ls.stderr);
   });
 });

@@ -32,9 +32,9 @@ describe("lab layout", () => {
     const l = labLayout("x", 5, 3);
     assert.equal(
       etcdInitialCluster(l),
-      "n1=http://100.64.1.1:2380,n2=http://100.64.1.2:2380,n3=http://100.64.1.3:2380",
+      "n1=https://100.64.1.1:2380,n2=https://100.64.1.2:2380,n3=https://100.64.1.3:2380",
     );
-    assert.deepEqual(managerAddresses(l), ["100.64.1.1:4242", "100.64.1.2:4242", "100.64.1.3:4242"]);
+    assert.deepEqual(managerAddresses(l), ["100.64.1.1:2377", "100.64.1.2:2377", "100.64.1.3:2377"]);
   });
 
   it("rejects bad names, counts and more managers than nodes", () => {

@@ -2,8 +2,14 @@ import assert from "node:assert/strict";
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import { ClusterService, NodeService, parseJoinToken } from "../../../manager/cluster/index.js";
 import { keys, MemoryKv, Store, type SessionRecord } from "../../../manager/store/index.js";
+import { TEST_CSR } from "../../support/pki.js";
 
-const addr = (hostname: string, ip: string) => ({ hostname, advertiseAddr: ip, underlayAddrs: [`${ip}/16`] });
+const addr = (hostname: string, ip: string) => ({
+  hostname,
+  advertiseAddr: ip,
+  underlayAddrs: [`${ip}/16`],
+  csr: TEST_CSR,
+});
 
 async function initCluster() {
   const store = new Store(new MemoryKv());
@@ -14,6 +20,7 @@ async function initCluster() {
     defaultAddrPoolMaskLength: 0,
     dataPathPort: 0,
     keyRotationIntervalMs: 0,
+    csr: TEST_CSR,
   });
   return { store, clusterSvc, first };
 }
@@ -29,6 +36,7 @@ describe("cluster (in-memory store)", () => {
         defaultAddrPoolMaskLength: 0,
         dataPathPort: 0,
         keyRotationIntervalMs: 0,
+        csr: TEST_CSR,
       }),
       (e: unknown) => isSwarmnetError(e, ErrorCode.AlreadyExists),
     );
@@ -45,18 +53,30 @@ describe("cluster (in-memory store)", () => {
     const worker = await clusterSvc.joinToken("worker", false);
     const manager = await clusterSvc.joinToken("manager", false);
     assert.match(worker, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);
-    assert.equal((await clusterSvc.join({ ...addr("n2", "100.64.1.2"), token: worker })).role, "worker");
-    assert.equal((await clusterSvc.join({ ...addr("n3", "100.64.1.3"), token: manager })).role, "manager");
+    assert.equal(
+      (await clusterSvc.join({ ...addr("n2", "100.64.1.2"), token: worker, csr: TEST_CSR })).role,
+      "worker",
+    );
+    assert.equal(
+      (await clusterSvc.join({ ...addr("n3", "100.64.1.3"), token: manager, csr: TEST_CSR })).role,
+      "manager",
+    );
     const rotated = await clusterSvc.joinToken("worker", true);
     assert.notEqual(rotated, worker);
     await assert.rejects(
-      clusterSvc.join({ ...addr("n4", "100.64.1.4"), token: worker }),
+      clusterSvc.join({ ...addr("n4", "100.64.1.4"), token: worker, csr: TEST_CSR }),
       (e: unknown) => isSwarmnetError(e, ErrorCode.Unauthenticated) && /rotated/.test(e.message),
     );
-    assert.equal((await clusterSvc.join({ ...addr("n4", "100.64.1.4"), token: rotated })).role, "worker");
+    assert.equal(
+      (await clusterSvc.join({ ...addr("n4", "100.64.1.4"), token: rotated, csr: TEST_CSR })).role,
+      "worker",
+    );
     const other = await initCluster();
     const foreign = await other.clusterSvc.joinToken("worker", false);
-    await assert.rejects(clusterSvc.join({ ...addr("n5", "100.64.1.5"), token: foreign }), /another cluster/);
+    await assert.rejects(
+      clusterSvc.join({ ...addr("n5", "100.64.1.5"), token: foreign, csr: TEST_CSR }),
+      /another cluster, or one from before a CA rotation/,
+    );
     assert.throws(() => parseJoinToken("nonsense"), /invalid join token/);
   });
 
@@ -81,10 +101,10 @@ describe("cluster (in-memory store)", () => {
       ],
     );
     await assert.rejects(nodes.remove("n2", false), /not down/);
-    await clusterSvc.leave(w.nodeId, w.nodeSecret, false);
+    await clusterSvc.leave(w.nodeId, false);
     assert.equal((await nodes.list()).find((n) => n.hostname === "n2")?.status, "down");
-    await assert.rejects(clusterSvc.leave(w.nodeId, w.nodeSecret, false), /not part of the cluster/);
-    await assert.rejects(clusterSvc.leave(first.nodeId, first.nodeSecret, false), /use --force/);
+    await assert.rejects(clusterSvc.leave(w.nodeId, false), /not part of the cluster/);
+    await assert.rejects(clusterSvc.leave(first.nodeId, false), /use --force/);
     await nodes.remove("n2", false);
     assert.deepEqual(
       (await nodes.list()).map((n) => n.hostname),

@@ -13,6 +13,7 @@ import { protoType } from "../../../common/proto.js";
 import type { ChangeBatch__Output } from "../../../proto/generated/swarmnet/v1/ChangeBatch.js";
 import type { SessionMessage__Output } from "../../../proto/generated/swarmnet/v1/SessionMessage.js";
 import type { SessionSnapshot__Output } from "../../../proto/generated/swarmnet/v1/SessionSnapshot.js";
+import { TEST_CSR } from "../../support/pki.js";
 
 class FakeSink implements SessionSink {
   readonly messages: SessionOutput[] = [];
@@ -47,6 +48,7 @@ async function setup() {
     defaultAddrPoolMaskLength: 0,
     dataPathPort: 0,
     keyRotationIntervalMs: 0,
+    csr: TEST_CSR,
   });
   const token = await clusterSvc.joinToken("worker", false);
   const node = await clusterSvc.join({
@@ -54,6 +56,7 @@ async function setup() {
     advertiseAddr: "100.64.1.2",
     underlayAddrs: [],
     token,
+    csr: TEST_CSR,
   });
   const view = new IntentView(kv, 100);
   await view.start();
@@ -70,7 +73,6 @@ async function setup() {
   dispatcher.start();
   const request = (resumeRevision = 0) => ({
     nodeId: node.nodeId,
-    nodeSecret: node.nodeSecret,
     hostname: "n2",
     advertiseAddr: "100.64.1.2",
     underlayAddrs: ["100.64.1.2/16"],
@@ -190,10 +192,13 @@ describe("dispatcher (server side, in-memory store, virtual clock)", () => {
     const t = await setup();
     const sink = new FakeSink();
     await t.dispatcher.open(t.request(), sink);
-    await t.clusterSvc.leave(t.node.nodeId, t.node.nodeSecret, false);
+    await t.clusterSvc.leave(t.node.nodeId, false);
     for (let i = 0; i < 50 && sink.ended === undefined; i++) await tick();
     assert.equal((sink.ended as SwarmnetError | undefined)?.code, ErrorCode.Unauthenticated);
-    await assert.rejects(t.dispatcher.open(t.request(), new FakeSink()), /credential rejected/);
+    await assert.rejects(
+      t.dispatcher.open(t.request(), new FakeSink()),
+      /no longer valid: the node left or was removed/,
+    );
   });
 });
 

@@ -30,6 +30,7 @@ import {
 } from "../../../manager/store/index.js";
 import type { SessionMessage } from "../../../proto/generated/swarmnet/v1/SessionMessage.js";
 import type { SessionMessage__Output } from "../../../proto/generated/swarmnet/v1/SessionMessage.js";
+import { TEST_CSR } from "../../support/pki.js";
 
 const T0 = Date.parse("2030-01-01T00:00:00.000Z");
 const SECOND = 1000;
@@ -60,6 +61,7 @@ async function setup(intervalMs: number) {
     defaultAddrPoolMaskLength: 0,
     dataPathPort: 0,
     keyRotationIntervalMs: intervalMs,
+    csr: TEST_CSR,
   });
   const keyManager = new KeyManager(store, wall);
   const mirrors: PrefixMirror[] = [];

@@ -3,6 +3,7 @@ import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import { ClusterService } from "../../../manager/cluster/index.js";
 import { NetworkService, type CreateNetworkInput } from "../../../manager/networks/index.js";
 import { keys, MemoryKv, PrefixMirror, ROOT, Store } from "../../../manager/store/index.js";
+import { TEST_CSR } from "../../support/pki.js";
 
 function input(name: string, more: Partial<CreateNetworkInput> = {}): CreateNetworkInput {
   return {
@@ -34,6 +35,7 @@ async function cluster(pools: string[] = [], mask = 0) {
     defaultAddrPoolMaskLength: mask,
     dataPathPort: 0,
     keyRotationIntervalMs: 0,
+    csr: TEST_CSR,
   });
   return { kv, store, networks: new NetworkService(store) };
 }

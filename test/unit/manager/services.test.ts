@@ -19,6 +19,7 @@ import {
   type CreateServiceInput,
 } from "../../../manager/services/index.js";
 import { keys, MemoryKv, Store, type SessionRecord, type TaskRecord } from "../../../manager/store/index.js";
+import { TEST_CSR } from "../../support/pki.js";
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -55,6 +56,7 @@ async function setup() {
     defaultAddrPoolMaskLength: 0,
     dataPathPort: 0,
     keyRotationIntervalMs: 0,
+    csr: TEST_CSR,
   });
   const wt = await cluster.joinToken("worker", false);
   const n2 = await cluster.join({
@@ -62,6 +64,7 @@ async function setup() {
     hostname: "n2",
     advertiseAddr: "100.64.1.2",
     underlayAddrs: [],
+    csr: TEST_CSR,
   });
   const view = new IntentView(kv, 1000);
   await view.start();
@@ -99,7 +102,6 @@ async function setup() {
     networks: new NetworkService(store),
     n1: init.nodeId,
     n2: n2.nodeId,
-    n2Secret: n2.nodeSecret,
     wallNow: () => new Date(wall),
     advance: (ms: number) => {
       wall += ms;
@@ -253,7 +255,7 @@ describe("services (in-memory store)", () => {
   });
 
   it("a removed node's standalone containers give their addresses back", async () => {
-    const { networks, store, settle, n2, n2Secret, job } = await setup();
+    const { networks, store, settle, n2, job } = await setup();
     job.start();
     await networks.create({
       name: "att",
@@ -272,7 +274,6 @@ describe("services (in-memory store)", () => {
     });
     const a = await new AttachmentService(store).attach({
       nodeId: n2,
-      nodeSecret: n2Secret,
       network: "att",
       containerId: "c1",
       containerName: "c1",
