@@ -14,6 +14,7 @@ import type { IntentEvent } from "../dispatcher/index.js";
 /** The agent's reconcilers by name. */
 export const R = {
   overlay: "overlay",
+  bridge: "bridge",
   encryption: "encryption",
   gateway: "gateway",
   mesh: "mesh",

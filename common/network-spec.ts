@@ -15,10 +15,11 @@
  *   parent, macvlan_mode                   macvlan (mode bridge|private|vepa|passthru)
  * Other keys are kept and passed to the driver unchecked, as Docker does.
  */
-import { PREDEFINED_NETWORK_NAMES } from "../../common/cluster-types.js";
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { parseIpamRequest, type ParsedIpamConfig } from "../ipam/index.js";
-import type { NetworkScope } from "../store/records.js";
+import { PREDEFINED_NETWORK_NAMES, type NetworkIntent } from "./cluster-types.js";
+import { ErrorCode, SwarmnetError } from "./errors.js";
+import { parseIpamRequest, type ParsedIpamConfig } from "./ipam/index.js";
+
+type NetworkScope = NetworkIntent["scope"];
 
 export interface CreateNetworkInput {
   name: string;
