@@ -3,7 +3,8 @@
  * decision itself.
  *
  *   containers     sandbox/containers.ts   run, stop, rm, connect, disconnect
- *   drivers        drivers/                overlay, bridge, host, null behind one interface
+ *   drivers        drivers/                overlay, bridge, macvlan, ipvlan, host, null
+ *                                          behind one interface
  *   local networks local-network*.ts       the node's own networks (bridge, user-defined
  *                                          bridges…), kept in the state folder
  *   reconcilers    reconcile/              one per piece of kernel state (each driver's,
@@ -47,6 +48,8 @@ import { GossipNode, type MemberView } from "./gossip-node.js";
 import { GatewayBridge, desiredGateway, gatewayReconciler } from "./gwbridge/index.js";
 import { ContainerMeshes, Mesh, loadMeshConfig, nodeMeshReconciler } from "./ingress/index.js";
 import { BridgeDriver, bridgeNetworks } from "./drivers/bridge/index.js";
+import { IpvlanDriver } from "./drivers/ipvlan/ipvlan-driver.js";
+import { MacvlanDriver } from "./drivers/macvlan/index.js";
 import { GW_BRIDGE, GW_SUBNET } from "./gwbridge/index.js";
 import { LocalNetworkService } from "./local-network-service.js";
 import { LocalNetworks } from "./local-networks.js";
@@ -290,6 +293,8 @@ export class Agent {
         log: this.log.child({ component: "overlay" }),
       }),
       new BridgeDriver(this.ex),
+      new MacvlanDriver(this.ex, () => this.capabilities),
+      new IpvlanDriver(this.ex, () => this.capabilities),
       new HostDriver(),
       new NullDriver(),
     ];

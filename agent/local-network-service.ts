@@ -57,6 +57,14 @@ export class LocalNetworkService {
     if ([...networks.all(), ...clusterNetworks].some((n) => n.name === spec.name))
       throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${spec.name} already exists`);
     const driver = this.deps.drivers().get(spec.driver, spec.name);
+    // Docker's rule: one network per parent interface.
+    const parent = spec.options["parent"];
+    const sharing = networks.all().find((n) => parent !== undefined && n.options["parent"] === parent);
+    if (sharing !== undefined)
+      throw new SwarmnetError(
+        ErrorCode.Conflict,
+        `network ${sharing.name} is already using parent interface ${parent ?? ""}`,
+      );
     const taken: TakenPrefix[] = [
       ...networkPrefixes(networks.all()),
       ...networkPrefixes(clusterNetworks),

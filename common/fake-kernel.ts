@@ -465,6 +465,18 @@ export class FakeKernel implements CommandRunner {
         }
         return;
       }
+      const rename = arg("name");
+      if (rename !== undefined) {
+        if (node.links.has(rename)) throw new KernelError("RTNETLINK answers: File exists");
+        node.links.delete(l.name);
+        for (const other of node.links.values()) if (other.master === l.name) other.master = rename;
+        if (l.peer !== undefined) {
+          const other = this.namespaces.get(l.peer.ns)?.links.get(l.peer.name);
+          if (other?.peer !== undefined) other.peer = { ns: other.peer.ns, name: rename };
+        }
+        l.name = rename;
+        node.links.set(rename, l);
+      }
       const master = arg("master");
       if (master !== undefined) {
         this.dev(ns, master);

@@ -15,6 +15,8 @@ import type { IntentEvent } from "../dispatcher/index.js";
 export const R = {
   overlay: "overlay",
   bridge: "bridge",
+  macvlan: "macvlan",
+  ipvlan: "ipvlan",
   encryption: "encryption",
   gateway: "gateway",
   mesh: "mesh",

@@ -111,6 +111,29 @@ describe("drivers: bridge (netns lab)", function () {
       await answers("n1", "swarmnet", "exec", "alpine3", "--"),
       "hairpin from alpine3 on the same bridge",
     );
+    // -P publishes every --expose'd port on a free port of the ephemeral range.
+    await lab.ok(
+      "n1",
+      "run",
+      "-d",
+      "--name",
+      "webp",
+      "-P",
+      "--expose",
+      "80",
+      "--",
+      "swarmnet",
+      "whoami",
+      "--port",
+      "80",
+    );
+    const published = /^80\/tcp -> 0\.0\.0\.0:(\d+)$/.exec((await lab.ok("n1", "port", "webp")).trim());
+    assert.ok(published, "port shows the -P mapping");
+    const viaP = await eventually(async () => {
+      const r = await lab.exec("client", "curl", "-s", "-m", "2", `http://${N1}:${published[1]}/`);
+      return r.exitCode === 0 && /Task: webp/.test(r.stdout);
+    }, 30);
+    assert.ok(viaP, "the -P port answers from client");
     const rulesBefore = (await lab.exec("n1", "nft", "list", "ruleset")).stdout;
     const again = await lab.sx("n1", "run", "-d", "--name", "web2", "-p", "8080:81", "--", "sleep", "60");
     assert.equal(again.exitCode, 1);

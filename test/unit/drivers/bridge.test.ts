@@ -201,44 +201,50 @@ describe("drivers: bridge networks (fake kernel)", () => {
     await run("busy", [on("taken", "10.50.0.9")]);
     await run("nobody", [on("none")]);
     const before = state();
-    const refusals: [Promise<unknown>, RegExp][] = [
+    const refusals: [() => Promise<unknown>, RegExp][] = [
       [
-        agent.networks.create(createInput("x1", { subnets: ["10.50.0.0/16"] })),
+        () => agent.networks.create(createInput("x1", { subnets: ["10.50.0.0/16"] })),
         /overlaps 10\.50\.0\.0\/24 \(network taken\)/,
       ],
       [
-        agent.networks.create(createInput("x2", { subnets: ["172.17.5.0/24"] })),
+        () => agent.networks.create(createInput("x2", { subnets: ["172.17.5.0/24"] })),
         /overlaps 172\.17\.0\.0\/16 \(network bridge\)/,
       ],
       [
-        agent.networks.create(createInput("x3", { subnets: ["10.60.0.0/24"], gateways: ["10.61.0.1"] })),
+        () =>
+          agent.networks.create(createInput("x3", { subnets: ["10.60.0.0/24"], gateways: ["10.61.0.1"] })),
         /gateway 10\.61\.0\.1 is outside subnet 10\.60\.0\.0\/24/,
       ],
-      [agent.networks.create(createInput("taken")), /network with name taken already exists/],
-      [agent.networks.create(createInput("bridge")), /network with name bridge already exists/],
+      [() => agent.networks.create(createInput("taken")), /network with name taken already exists/],
+      [() => agent.networks.create(createInput("bridge")), /network with name bridge already exists/],
       [
-        agent.networks.create(
-          createInput("x5", { options: { "com.docker.network.bridge.enable_icc": "maybe" } }),
-        ),
+        () =>
+          agent.networks.create(
+            createInput("x5", { options: { "com.docker.network.bridge.enable_icc": "maybe" } }),
+          ),
         /enable_icc/,
       ],
       [
-        agent.networks.create(
-          createInput("x6", { options: { "com.docker.network.bridge.name": "swarmnet0" } }),
-        ),
+        () =>
+          agent.networks.create(
+            createInput("x6", { options: { "com.docker.network.bridge.name": "swarmnet0" } }),
+          ),
         /bridge name swarmnet0 is already used/,
       ],
-      [run("y1", [on("taken", "10.51.0.3")]), /address 10\.51\.0\.3 is outside subnet 10\.50\.0\.0\/24/],
-      [run("y2", [on("taken", "10.50.0.9")]), /address 10\.50\.0\.9 is already in use/],
       [
-        run("y3", [on("bridge", "172.17.0.50")]),
+        () => run("y1", [on("taken", "10.51.0.3")]),
+        /address 10\.51\.0\.3 is outside subnet 10\.50\.0\.0\/24/,
+      ],
+      [() => run("y2", [on("taken", "10.50.0.9")]), /address 10\.50\.0\.9 is already in use/],
+      [
+        () => run("y3", [on("bridge", "172.17.0.50")]),
         /user specified IP address is supported on user defined networks only/,
       ],
-      [agent.networks.remove("taken"), /network taken id [0-9a-f]+ has active endpoints/],
-      [agent.networks.remove("bridge"), /bridge is a pre-defined network and cannot be removed/],
-      [agent.containers.connect("nobody", on("taken")), /private \(none\) mode/],
+      [() => agent.networks.remove("taken"), /network taken id [0-9a-f]+ has active endpoints/],
+      [() => agent.networks.remove("bridge"), /bridge is a pre-defined network and cannot be removed/],
+      [() => agent.containers.connect("nobody", on("taken")), /private \(none\) mode/],
     ];
-    for (const [p, message] of refusals) await assert.rejects(p, message);
+    for (const [attempt, message] of refusals) await assert.rejects(attempt(), message);
     assert.deepEqual(state(), before);
   });
 
