@@ -36,7 +36,10 @@ import {
 } from "./attachments.js";
 import type { AgentConfig } from "./config.js";
 import { dataPathPort, type IntentEvent, type IntentState } from "./dispatcher/index.js";
+import { BridgeDriver, bridgeNetworks } from "./drivers/bridge/index.js";
 import type { NetworkDriver } from "./drivers/driver.js";
+import { IpvlanDriver } from "./drivers/ipvlan/ipvlan-driver.js";
+import { MacvlanDriver } from "./drivers/macvlan/index.js";
 import { HostDriver } from "./drivers/host/host-driver.js";
 import { NullDriver } from "./drivers/null/null-driver.js";
 import { OverlayDriver, OverlayEncryption } from "./drivers/overlay/index.js";
@@ -45,17 +48,17 @@ import { endpointFactsReconciler } from "./endpoint-facts.js";
 import type { KeyRing } from "./encryption/index.js";
 import { GossipEndpointTable } from "./gossip-endpoints.js";
 import { GossipNode, type MemberView } from "./gossip-node.js";
-import { GatewayBridge, desiredGateway, gatewayReconciler } from "./gwbridge/index.js";
-import { ContainerMeshes, Mesh, loadMeshConfig, nodeMeshReconciler } from "./ingress/index.js";
-import { BridgeDriver, bridgeNetworks } from "./drivers/bridge/index.js";
-import { IpvlanDriver } from "./drivers/ipvlan/ipvlan-driver.js";
-import { MacvlanDriver } from "./drivers/macvlan/index.js";
-import { GW_BRIDGE, GW_SUBNET } from "./gwbridge/index.js";
+import { GW_BRIDGE, GW_SUBNET, GatewayBridge, desiredGateway, gatewayReconciler } from "./gwbridge/index.js";
+import {
+  ContainerMeshes,
+  Mesh,
+  loadMeshConfig,
+  nodeMeshReconciler,
+  type EgressMasquerade,
+} from "./ingress/index.js";
 import { LocalNetworkService } from "./local-network-service.js";
 import { LocalNetworks } from "./local-networks.js";
-import type { NodeSnapshot } from "./node-snapshot.js";
-import type { EgressMasquerade } from "./ingress/index.js";
-import { NodeState } from "./node-snapshot.js";
+import { NodeState, type NodeSnapshot } from "./node-snapshot.js";
 import { probeKernel, type KernelCapabilities, type NodeCapabilities } from "./probe.js";
 import { ReconcileLoop, type ReconcilerEntry } from "./reconcile/reconcile-loop.js";
 import { R, TOUCHED_BY_CONTAINERS, TOUCHED_BY_FACTS, touchedByIntent } from "./reconcile/triggers.js";

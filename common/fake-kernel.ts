@@ -130,6 +130,9 @@ export class FakeKernel implements CommandRunner {
     return { links: new Map([["lo", link("lo", "loopback")]]), routes: [], tables: new Map() };
   }
 
+  /** Ports something listens on (`ss` answers for them), e.g. "8080". */
+  readonly listeners: string[] = [];
+
   /** Device kinds this kernel has beyond the base set (`ipvlan`, `vlan`: absent by default, as here). */
   readonly extraKinds: string[] = [];
 
@@ -247,6 +250,10 @@ export class FakeKernel implements CommandRunner {
         return this.nft(ns, args, input);
       case "sysctl":
         return ok();
+      case "ss":
+        return ok(
+          this.listeners.some((l) => args.join(" ").endsWith(`sport = :${l}`)) ? "LISTEN 0 0 *\n" : "",
+        );
       case "conntrack":
         return fail("conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.");
       default:

@@ -248,6 +248,7 @@ export class Containers {
       // container's own) and on none (nothing to forward to).
       const ports =
         kind === "own" ? allocateHostPorts(o.ports ?? [], this.deps.store.all(), this.deps.intent()) : [];
+      for (const p of ports) await this.checkNotListening(p);
       c = {
         ...draft,
         netns: kind === "host" ? undefined : draft.netns,
@@ -434,6 +435,24 @@ export class Containers {
     for (const c of this.deps.store.all()) {
       if (c.status === "running" && !this.deps.runtime.isRunning(c)) this.markExited(c, -1);
     }
+  }
+
+  /**
+   * A port a process of the node listens on (a host-network container, a program) would
+   * shadow or be shadowed by the DNAT: refused, naming the node's host-network
+   * containers as the likely holders.
+   */
+  private async checkNotListening(p: PortMapping): Promise<void> {
+    if (!(await this.deps.runtime.listening(p.protocol, p.hostPort))) return;
+    const host = this.deps.store.all().filter((c) => c.netns === undefined && c.status === "running");
+    const holder =
+      host.length === 0
+        ? "a process of the node"
+        : `a process of the node (host-network containers: ${host.map((c) => c.name).join(", ")})`;
+    throw new SwarmnetError(
+      ErrorCode.PortInUse,
+      `host port ${p.hostPort}/${p.protocol} is already in use by ${holder}`,
+    );
   }
 
   /** The lowest free gateway-bridge address on this node. */

@@ -163,6 +163,25 @@ describe("drivers: bridge (netns lab)", function () {
 
   it("refuses bad input with one clear line, exit 1, and changes nothing", async () => {
     await sleeper("nobody", "--network", "none");
+    await lab.ok(
+      "n1",
+      "run",
+      "-d",
+      "--name",
+      "hostweb",
+      "--network",
+      "host",
+      "--",
+      "swarmnet",
+      "whoami",
+      "--port",
+      "8093",
+    );
+    const listening = await eventually(
+      async () => (await lab.exec("n1", "curl", "-s", "-m", "2", `http://${N1}:8093/`)).exitCode === 0,
+      30,
+    );
+    assert.ok(listening, "the host-network container listens");
     const cases: [string[], RegExp][] = [
       [
         ["network", "create", "--subnet", "100.64.5.0/24", "x1"],
@@ -183,6 +202,10 @@ describe("drivers: bridge (netns lab)", function () {
       [["network", "rm", "alpine-net"], /network alpine-net id [0-9a-f]+ has active endpoints/],
       [["network", "connect", "alpine-net", "nobody"], /private \(none\) mode/],
       [["network", "rm", "bridge"], /bridge is a pre-defined network and cannot be removed/],
+      [
+        ["run", "-d", "-p", "8093:80", "--", "sleep", "60"],
+        /host port 8093\/tcp is already in use by a process of the node \(host-network containers: hostweb\)/,
+      ],
     ];
     const snapshot = async () => ({
       networks: await lab.ok("n1", "network", "ls"),

@@ -193,6 +193,11 @@ describe("drivers: bridge networks (fake kernel)", () => {
       run("web2", [], [mapping]),
       /host port 8080\/tcp is already in use by container web/,
     );
+    kernel.listeners.push("8090");
+    await assert.rejects(
+      run("web3", [], [{ ...mapping, hostPort: 8090 }]),
+      /host port 8090\/tcp is already in use by a process of the node/,
+    );
     assert.deepEqual(state(), before);
   });
 
