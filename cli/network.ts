@@ -317,6 +317,7 @@ export function register(program: Command): void {
                 Ingress: n.ingress,
                 Labels: n.labels,
                 CreatedAt: n.createdAt,
+                ...(n.node === "" ? {} : { Node: n.node }),
               })),
             );
           }

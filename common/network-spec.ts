@@ -37,6 +37,26 @@ export interface CreateNetworkInput {
   ipamOptions: Readonly<Record<string, string>>;
 }
 
+/** `network create NAME` with Docker's defaults (bridge, no subnet, no option), and `more`. */
+export function networkRequest(name: string, more: Partial<CreateNetworkInput> = {}): CreateNetworkInput {
+  return {
+    name,
+    driver: DEFAULT_DRIVER,
+    subnets: [],
+    gateways: [],
+    ipRanges: [],
+    auxAddresses: [],
+    options: {},
+    labels: {},
+    attachable: false,
+    ingress: false,
+    internal: false,
+    ipamDriver: "",
+    ipamOptions: {},
+    ...more,
+  };
+}
+
 export interface NetworkSpec {
   name: string;
   driver: string;

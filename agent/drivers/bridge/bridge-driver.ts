@@ -20,8 +20,8 @@ import type { NodeSnapshot } from "../../node-snapshot.js";
 import { hasFeature, type KernelCapabilities } from "../../probe.js";
 import type { Reconciler } from "../../reconcile/reconciler.js";
 import { R } from "../../reconcile/triggers.js";
-import { defaultRouteEndpoint, endpointKey } from "../../sandbox/container.js";
 import type { DriverEndpoint, DriverNetwork, EndpointRequest, JoinInfo, NetworkDriver } from "../driver.js";
+import { localEndpointsOn, localNetworksOf } from "../local-scope.js";
 import { BridgeKernel } from "./kernel.js";
 import type { BridgeDesired, BridgeEndpoint } from "./model.js";
 import { ownerOfAlias } from "./names.js";
@@ -88,41 +88,26 @@ export class BridgeDriver implements NetworkDriver {
   }
 }
 
-/** Bridge networks of the node, skipping (and so never building) one with a bad option. */
+/** Bridge networks of the node. */
 export function bridgeNetworks(s: NodeSnapshot): BridgeNetwork[] {
-  return s.localNetworks.flatMap((n) => {
-    if (n.driver !== BRIDGE) return [];
-    try {
-      return [bridgeNetwork(n)];
-    } catch {
-      return [];
-    }
-  });
+  return [...localNetworksOf(s, BRIDGE, bridgeNetwork).values()];
 }
 
 export function desiredBridges(s: NodeSnapshot): BridgeDesired {
-  const networks = bridgeNetworks(s);
-  const byId = new Map(networks.map((n) => [n.id, n]));
-  const endpoints: BridgeEndpoint[] = [];
-  for (const c of s.containers) {
-    if (c.netns === undefined) continue;
-    const routeHolder = defaultRouteEndpoint(c);
-    for (const ep of c.endpoints) {
-      const n = byId.get(ep.networkId);
-      if (ep.driver !== BRIDGE || n === undefined) continue;
-      endpoints.push({
-        key: endpointKey(c, ep),
-        device: n.device,
-        netns: c.netns,
-        ifname: ep.ifname,
-        ip: ep.ip,
-        prefix: n.prefix,
-        mac: ep.mac,
-        mtu: n.mtu,
-        isolated: !n.icc,
-        defaultVia: routeHolder === ep ? n.gateway : undefined,
-      });
-    }
-  }
-  return { networks, endpoints, ...(s.settling ? { addOnly: true } : {}) };
+  const networks = localNetworksOf(s, BRIDGE, bridgeNetwork);
+  const endpoints = localEndpointsOn(s, BRIDGE, networks).map(
+    ({ key, netns, ep, network: n, holdsDefaultRoute }): BridgeEndpoint => ({
+      key,
+      device: n.device,
+      netns,
+      ifname: ep.ifname,
+      ip: ep.ip,
+      prefix: n.prefix,
+      mac: ep.mac,
+      mtu: n.mtu,
+      isolated: !n.icc,
+      defaultVia: holdsDefaultRoute ? n.gateway : undefined,
+    }),
+  );
+  return { networks: [...networks.values()], endpoints, ...(s.settling ? { addOnly: true } : {}) };
 }

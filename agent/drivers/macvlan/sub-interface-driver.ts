@@ -16,11 +16,11 @@ import { macFromIpv4, parseIpv4 } from "../../../common/net-addr.js";
 import type { NodeSnapshot } from "../../node-snapshot.js";
 import { hasFeature, type Feature, type KernelCapabilities } from "../../probe.js";
 import type { Reconciler } from "../../reconcile/reconciler.js";
-import { defaultRouteEndpoint, endpointKey } from "../../sandbox/container.js";
 import type { DriverEndpoint, DriverNetwork, EndpointRequest, JoinInfo, NetworkDriver } from "../driver.js";
+import { localEndpointsOn, localNetworksOf } from "../local-scope.js";
 import { SubInterfaceKernel } from "./kernel.js";
 import type { OwnedVlan, SubDesired, SubEndpoint } from "./model.js";
-import { parentNetwork, type ParentNetwork, type SubKind } from "./options.js";
+import { parentNetwork, type SubKind } from "./options.js";
 
 export class SubInterfaceDriver implements NetworkDriver {
   readonly sandbox = "own" as const;
@@ -95,40 +95,25 @@ export class SubInterfaceDriver implements NetworkDriver {
 }
 
 export function desiredSub(kind: SubKind, s: NodeSnapshot): SubDesired {
-  const networks = new Map<string, ParentNetwork>();
-  for (const n of s.localNetworks) {
-    if (n.driver !== kind) continue;
-    try {
-      networks.set(n.id, parentNetwork(n, kind));
-    } catch {
-      // A network with a bad option is never built (create refused it; a hand-edited file).
-    }
-  }
+  const networks = localNetworksOf(s, kind, (n) => parentNetwork(n, kind));
   const vlans: OwnedVlan[] = [...networks.values()].flatMap((n) =>
     n.vlan === undefined ? [] : [{ ...n.vlan, networkId: n.id }],
   );
-  const endpoints: SubEndpoint[] = [];
-  for (const c of s.containers) {
-    if (c.netns === undefined) continue;
-    const routeHolder = defaultRouteEndpoint(c);
-    for (const ep of c.endpoints) {
-      const n = networks.get(ep.networkId);
-      if (ep.driver !== kind || n === undefined) continue;
-      const l3 = kind === "ipvlan" && n.mode !== "l2";
-      endpoints.push({
-        key: endpointKey(c, ep),
-        kind,
-        parent: n.parent,
-        mode: n.mode,
-        netns: c.netns,
-        ifname: ep.ifname,
-        ip: ep.ip,
-        prefix: n.prefix,
-        mac: ep.mac,
-        mtu: n.mtu,
-        defaultRoute: routeHolder !== ep ? undefined : l3 ? "dev" : n.gateway,
-      });
-    }
-  }
+  const endpoints = localEndpointsOn(s, kind, networks).map(
+    ({ key, netns, ep, network: n, holdsDefaultRoute }): SubEndpoint => ({
+      key,
+      kind,
+      parent: n.parent,
+      mode: n.mode,
+      netns,
+      ifname: ep.ifname,
+      ip: ep.ip,
+      prefix: n.prefix,
+      mac: ep.mac,
+      mtu: n.mtu,
+      // ipvlan l3/l3s: the parent routes; the container has a device route only.
+      defaultRoute: !holdsDefaultRoute ? undefined : kind === "ipvlan" && n.mode !== "l2" ? "dev" : n.gateway,
+    }),
+  );
   return { vlans, endpoints, ...(s.settling ? { addOnly: true } : {}) };
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Executor } from "../../../common/executor.js";
 import { FakeKernel } from "../../../common/fake-kernel.js";
 import { silentLogger } from "../../../common/logger.js";
-import type { CreateNetworkInput } from "../../../common/network-spec.js";
+import { networkRequest } from "../../../common/network-spec.js";
 import { Agent } from "../../../agent/agent.js";
 import { LocalEndpointTable } from "../../../agent/attachments.js";
 import { AGENT_DEFAULTS } from "../../../agent/config.js";
@@ -30,25 +30,6 @@ const CAPS: KernelCapabilities = {
     detail: "fake",
   })),
 };
-
-export function createInput(name: string, o: Partial<CreateNetworkInput> = {}): CreateNetworkInput {
-  return {
-    name,
-    driver: "bridge",
-    subnets: [],
-    gateways: [],
-    ipRanges: [],
-    auxAddresses: [],
-    options: {},
-    labels: {},
-    attachable: false,
-    ingress: false,
-    internal: false,
-    ipamDriver: "",
-    ipamOptions: {},
-    ...o,
-  };
-}
 
 const on = (network: string, ip?: string): AttachOptions => ({ network, ip, aliases: [] });
 
@@ -122,7 +103,7 @@ describe("drivers: bridge networks (fake kernel)", () => {
   });
 
   it("walks Docker's user-defined bridge tutorial: subnets from the local pools, connect, disconnect", async () => {
-    const net = await agent.networks.create(createInput("alpine-net"));
+    const net = await agent.networks.create(networkRequest("alpine-net"));
     assert.equal(net.scope, "local");
     assert.equal(
       net.ipam.configs[0]?.subnet,
@@ -160,20 +141,20 @@ describe("drivers: bridge networks (fake kernel)", () => {
 
   it("enable_icc=false isolates the bridge ports; --internal has no route out and no masquerade", async () => {
     await agent.networks.create(
-      createInput("quiet", { options: { "com.docker.network.bridge.enable_icc": "false" } }),
+      networkRequest("quiet", { options: { "com.docker.network.bridge.enable_icc": "false" } }),
     );
     const q = await run("q1", [on("quiet")]);
     const ep = q.endpoints[0];
     assert.ok(ep);
     assert.equal(kernel.device("", bridgeVeth(endpointKey(q, ep)))?.isolated, true);
-    await agent.networks.create(createInput("inner", { internal: true, subnets: ["10.77.0.0/24"] }));
+    await agent.networks.create(networkRequest("inner", { internal: true, subnets: ["10.77.0.0/24"] }));
     const i = await run("i1", [on("inner")]);
     assert.deepEqual(kernel.routes(i.netns ?? ""), []);
     assert.ok(!kernel.elements("", "egress_sources").includes("10.77.0.0/24"));
     const dev = deviceOf("inner");
     assert.ok(kernel.dump().includes(`oifname "${dev}" iifname != "${dev}" drop`));
     await agent.networks.create(
-      createInput("nomasq", { options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } }),
+      networkRequest("nomasq", { options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } }),
     );
     assert.deepEqual(kernel.elements("", "egress_sources"), ["172.17.0.0/16", "172.19.0.0/16"]);
   });
@@ -202,37 +183,37 @@ describe("drivers: bridge networks (fake kernel)", () => {
   });
 
   it("refuses bad input with one clear line and changes nothing", async () => {
-    await agent.networks.create(createInput("taken", { subnets: ["10.50.0.0/24"] }));
+    await agent.networks.create(networkRequest("taken", { subnets: ["10.50.0.0/24"] }));
     await run("busy", [on("taken", "10.50.0.9")]);
     await run("nobody", [on("none")]);
     const before = state();
     const refusals: [() => Promise<unknown>, RegExp][] = [
       [
-        () => agent.networks.create(createInput("x1", { subnets: ["10.50.0.0/16"] })),
+        () => agent.networks.create(networkRequest("x1", { subnets: ["10.50.0.0/16"] })),
         /overlaps 10\.50\.0\.0\/24 \(network taken\)/,
       ],
       [
-        () => agent.networks.create(createInput("x2", { subnets: ["172.17.5.0/24"] })),
+        () => agent.networks.create(networkRequest("x2", { subnets: ["172.17.5.0/24"] })),
         /overlaps 172\.17\.0\.0\/16 \(network bridge\)/,
       ],
       [
         () =>
-          agent.networks.create(createInput("x3", { subnets: ["10.60.0.0/24"], gateways: ["10.61.0.1"] })),
+          agent.networks.create(networkRequest("x3", { subnets: ["10.60.0.0/24"], gateways: ["10.61.0.1"] })),
         /gateway 10\.61\.0\.1 is outside subnet 10\.60\.0\.0\/24/,
       ],
-      [() => agent.networks.create(createInput("taken")), /network with name taken already exists/],
-      [() => agent.networks.create(createInput("bridge")), /network with name bridge already exists/],
+      [() => agent.networks.create(networkRequest("taken")), /network with name taken already exists/],
+      [() => agent.networks.create(networkRequest("bridge")), /network with name bridge already exists/],
       [
         () =>
           agent.networks.create(
-            createInput("x5", { options: { "com.docker.network.bridge.enable_icc": "maybe" } }),
+            networkRequest("x5", { options: { "com.docker.network.bridge.enable_icc": "maybe" } }),
           ),
         /enable_icc/,
       ],
       [
         () =>
           agent.networks.create(
-            createInput("x6", { options: { "com.docker.network.bridge.name": "swarmnet0" } }),
+            networkRequest("x6", { options: { "com.docker.network.bridge.name": "swarmnet0" } }),
           ),
         /bridge name swarmnet0 is already used/,
       ],
@@ -254,12 +235,12 @@ describe("drivers: bridge networks (fake kernel)", () => {
   });
 
   it("removes a network's bridge with it; prune removes unused local networks; a restart adopts the rest", async () => {
-    await agent.networks.create(createInput("gone"));
+    await agent.networks.create(networkRequest("gone"));
     const dev = deviceOf("gone");
     await agent.networks.remove("gone");
     assert.equal(kernel.device("", dev), undefined);
-    await agent.networks.create(createInput("kept"));
-    await agent.networks.create(createInput("idle"));
+    await agent.networks.create(networkRequest("kept"));
+    await agent.networks.create(networkRequest("idle"));
     await run("k1", [on("kept")]);
     assert.deepEqual(await agent.networks.prune(), ["idle"]);
     await agent.stop();

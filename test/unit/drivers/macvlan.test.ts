@@ -17,7 +17,7 @@ import { Agent } from "../../../agent/agent.js";
 import { LocalEndpointTable } from "../../../agent/attachments.js";
 import { AGENT_DEFAULTS } from "../../../agent/config.js";
 import { FEATURES, type Feature, type KernelCapabilities } from "../../../agent/probe.js";
-import { createInput } from "./bridge.test.js";
+import { networkRequest } from "../../../common/network-spec.js";
 
 const caps = (missing: Feature[]): KernelCapabilities => ({
   kernelRelease: "fake",
@@ -79,7 +79,7 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
   it("gives a container a macvlan child of the parent with its address and route; disconnect removes it", async () => {
     await start(["ipvlan", "vlan_8021q"]);
     await agent.networks.create(
-      createInput("mv", { ...MV, gateways: ["100.64.0.1"], options: { parent: "eth0" } }),
+      networkRequest("mv", { ...MV, gateways: ["100.64.0.1"], options: { parent: "eth0" } }),
     );
     const c = await run("m1", "mv");
     const ns = c.netns ?? "";
@@ -103,7 +103,7 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
   it("makes an 802.1q parent with the network and removes it with it, where the kernel has 802.1q", async () => {
     kernel.extraKinds.push("vlan");
     await start(["ipvlan"]);
-    await agent.networks.create(createInput("tagged", { ...MV, options: { parent: "eth0.10" } }));
+    await agent.networks.create(networkRequest("tagged", { ...MV, options: { parent: "eth0.10" } }));
     assert.equal(kernel.device("", "eth0.10")?.kind, "vlan");
     await run("t1", "tagged");
     await agent.containers.remove("t1", true);
@@ -113,9 +113,9 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
 
   it("refuses with one clear line and changes nothing: 802.1q and ipvlan missing here, bad parents", async () => {
     await start(["ipvlan", "vlan_8021q"]);
-    await agent.networks.create(createInput("mv", { ...MV, options: { parent: "eth0" } }));
+    await agent.networks.create(networkRequest("mv", { ...MV, options: { parent: "eth0" } }));
     const before = state();
-    const refusals: [Partial<Parameters<typeof createInput>[1]>, RegExp][] = [
+    const refusals: [Partial<Parameters<typeof networkRequest>[1]>, RegExp][] = [
       [
         { ...MV, subnets: ["10.10.0.0/24"], ipRanges: [], options: { parent: "eth0.10" } },
         /eth0\.10 is an 802\.1q VLAN sub-interface, and this kernel has no 802\.1q VLAN support/,
@@ -142,7 +142,7 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
       ],
     ];
     for (const [o, message] of refusals)
-      await assert.rejects(agent.networks.create(createInput("x", o)), message);
+      await assert.rejects(agent.networks.create(networkRequest("x", o)), message);
     assert.deepEqual(state(), before);
   });
 });
