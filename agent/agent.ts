@@ -3,7 +3,10 @@
  * decision itself.
  *
  *   containers     sandbox/containers.ts   run, stop, rm, connect, disconnect
- *   drivers        drivers/                overlay, host, null behind one interface
+ *   drivers        drivers/                overlay, bridge, macvlan, ipvlan, host, null
+ *                                          behind one interface
+ *   local networks local-network*.ts       the node's own networks (bridge, user-defined
+ *                                          bridges…), kept in the state folder
  *   reconcilers    reconcile/              one per piece of kernel state (each driver's,
  *                                          the gateway bridge, the mesh tables, the
  *                                          node's entries in the endpoint tables), all
@@ -32,8 +35,11 @@ import {
   type NetworkAttacher,
 } from "./attachments.js";
 import type { AgentConfig } from "./config.js";
-import { dataPathPort, type IntentEvent, type IntentState, type NetworkIntent } from "./dispatcher/index.js";
+import { dataPathPort, type IntentEvent, type IntentState } from "./dispatcher/index.js";
+import { BridgeDriver, bridgeNetworks } from "./drivers/bridge/index.js";
 import type { NetworkDriver } from "./drivers/driver.js";
+import { IpvlanDriver } from "./drivers/ipvlan/ipvlan-driver.js";
+import { MacvlanDriver } from "./drivers/macvlan/index.js";
 import { HostDriver } from "./drivers/host/host-driver.js";
 import { NullDriver } from "./drivers/null/null-driver.js";
 import { OverlayDriver, OverlayEncryption } from "./drivers/overlay/index.js";
@@ -42,10 +48,17 @@ import { endpointFactsReconciler } from "./endpoint-facts.js";
 import type { KeyRing } from "./encryption/index.js";
 import { GossipEndpointTable } from "./gossip-endpoints.js";
 import { GossipNode, type MemberView } from "./gossip-node.js";
-import { GatewayBridge, gatewayReconciler } from "./gwbridge/index.js";
-import { ContainerMeshes, Mesh, loadMeshConfig, nodeMeshReconciler } from "./ingress/index.js";
-import { predefinedNetworks } from "./local-networks.js";
-import { NodeState } from "./node-snapshot.js";
+import { GW_BRIDGE, GW_SUBNET, GatewayBridge, desiredGateway, gatewayReconciler } from "./gwbridge/index.js";
+import {
+  ContainerMeshes,
+  Mesh,
+  loadMeshConfig,
+  nodeMeshReconciler,
+  type EgressMasquerade,
+} from "./ingress/index.js";
+import { LocalNetworkService } from "./local-network-service.js";
+import { LocalNetworks } from "./local-networks.js";
+import { NodeState, type NodeSnapshot } from "./node-snapshot.js";
 import { probeKernel, type KernelCapabilities, type NodeCapabilities } from "./probe.js";
 import { ReconcileLoop, type ReconcilerEntry } from "./reconcile/reconcile-loop.js";
 import { R, TOUCHED_BY_CONTAINERS, TOUCHED_BY_FACTS, touchedByIntent } from "./reconcile/triggers.js";
@@ -68,6 +81,22 @@ export interface AgentDeps {
 
 const DEFAULT_UNDERLAY_MTU = 1500;
 
+/**
+ * What the node masquerades on the way out: the gateway bridge's range while it has
+ * ports, and every bridge network that masquerades (not `--internal`, not
+ * `enable_ip_masquerade=false`). Traffic between the node's bridges is never masqueraded.
+ */
+export function egress(s: NodeSnapshot): EgressMasquerade | undefined {
+  const bridges = bridgeNetworks(s);
+  const gw = desiredGateway(s).length > 0;
+  const sourceCidrs = [
+    ...(gw ? [GW_SUBNET] : []),
+    ...bridges.filter((b) => b.masquerade).map((b) => b.subnet),
+  ];
+  if (sourceCidrs.length === 0) return undefined;
+  return { sourceCidrs, bridges: [...(gw ? [GW_BRIDGE] : []), ...bridges.map((b) => b.device)] };
+}
+
 /** Timings of the reconcile loop; the resync period is the agent's `resyncIntervalMs`. */
 export const RECONCILE_DEFAULTS = {
   // Bursts closer than this coalesce into one pass (a gossip storm, a scale-up).
@@ -88,8 +117,10 @@ export class Agent {
   endpoints: EndpointTable;
   readonly containers: Containers;
   readonly state: NodeState;
-  /** The node's own networks (bridge, host, none). */
-  readonly localNetworks: readonly NetworkIntent[];
+  /** The node's own networks (bridge, host, none, user-defined local ones). */
+  readonly localNetworks: LocalNetworks;
+  /** `network create|rm|prune` of the node's own networks. */
+  readonly networks: LocalNetworkService;
   drivers: DriverRegistry | undefined;
   loop: ReconcileLoop | undefined;
   /** Encrypted overlays' backend (decided from the probe at start). */
@@ -115,10 +146,11 @@ export class Agent {
     this.endpoints = deps.endpoints ?? new LocalEndpointTable();
     this.ownsEndpointTable = deps.endpoints === undefined;
     this.store = new ContainerStore(config.stateDir);
-    this.localNetworks = predefinedNetworks(config.nodeName);
+    this.localNetworks = new LocalNetworks(config.nodeName, config.stateDir);
     this.state = new NodeState(
       { name: config.nodeName, advertiseAddr: config.advertiseAddr, underlayMtu: DEFAULT_UNDERLAY_MTU },
       this.store,
+      this.localNetworks,
       () => this.endpoints,
       deps.joined === true,
     );
@@ -135,6 +167,14 @@ export class Agent {
       log: this.log.child({ component: "containers" }),
       clock: this.clock,
       livenessIntervalMs: config.resyncIntervalMs,
+    });
+    this.networks = new LocalNetworkService({
+      networks: this.localNetworks,
+      drivers: () => this.registry(),
+      containers: () => this.store.all(),
+      intent: () => this.state.intent,
+      ex: this.ex,
+      kernel: { sync: () => this.sync() },
     });
   }
 
@@ -158,6 +198,7 @@ export class Agent {
       log: this.log.child({ component: "reconcile" }),
     });
     this.store.load();
+    this.localNetworks.load();
     await this.containers.adopt(await this.ex.netnsList());
     this.endpoints.onChange(() => this.loop?.touch(TOUCHED_BY_FACTS));
     this.store.onChange(() => this.loop?.touch(TOUCHED_BY_CONTAINERS));
@@ -256,6 +297,9 @@ export class Agent {
         encryption: this.encryption,
         log: this.log.child({ component: "overlay" }),
       }),
+      new BridgeDriver(this.ex),
+      new MacvlanDriver(this.ex, () => this.capabilities),
+      new IpvlanDriver(this.ex, () => this.capabilities),
       new HostDriver(),
       new NullDriver(),
     ];
@@ -276,7 +320,7 @@ export class Agent {
     }
     entries.push(
       { reconciler: gatewayReconciler(new GatewayBridge(this.ex, undefined)) },
-      { reconciler: nodeMeshReconciler(mesh), resyncIntervalMs },
+      { reconciler: nodeMeshReconciler(mesh, egress), resyncIntervalMs },
       { reconciler: new ContainerMeshes(this.ex).reconciler(), resyncIntervalMs },
       {
         reconciler: endpointFactsReconciler(

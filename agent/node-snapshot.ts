@@ -1,7 +1,7 @@
 /**
  * One node snapshot: everything the agent's reconcilers compute desired kernel state
- * from — the managers' intent, the gossiped endpoint facts, this node's containers and a
- * few facts about the node itself. Taken synchronously at the start of a pass, and every
+ * from — the managers' intent, the gossiped endpoint facts, this node's containers, its
+ * own networks and a few facts about the node itself. Taken synchronously at the start of a pass, and every
  * `desired()` is synchronous, so a pass never sees a half-applied change.
  *
  * The parts are immutable values (container records are replaced, never mutated; the
@@ -9,7 +9,8 @@
  * changed only between passes. A snapshot is reused while none of its sources changed.
  */
 import type { EndpointFact, EndpointTable } from "./attachments.js";
-import type { IntentState } from "./dispatcher/index.js";
+import type { IntentState, NetworkIntent } from "./dispatcher/index.js";
+import type { LocalNetworks } from "./local-networks.js";
 import type { ContainerRecord } from "./sandbox/container.js";
 import type { ContainerStore } from "./sandbox/container-store.js";
 
@@ -27,6 +28,8 @@ export interface NodeSnapshot {
   /** Facts of every live endpoint (this node's included) on the networks this node joined. */
   readonly endpoints: readonly EndpointFact[];
   readonly containers: readonly ContainerRecord[];
+  /** The node's own networks: predefined (bridge, host, none) and user-defined local ones. */
+  readonly localNetworks: readonly NetworkIntent[];
   /**
    * The agent just started and does not know yet everything it should hold: it is in a
    * cluster and the managers' first intent has not arrived, or gossip has not had time to
@@ -47,6 +50,7 @@ export class NodeState {
   constructor(
     readonly node: NodeFacts,
     private readonly store: ContainerStore,
+    private readonly local: LocalNetworks,
     private readonly endpoints: () => EndpointTable,
     joined: boolean,
   ) {
@@ -76,7 +80,7 @@ export class NodeState {
 
   snapshot(): NodeSnapshot {
     const table = this.endpoints();
-    const key = `${this.intentVersion}/${this.store.version}/${table.version}`;
+    const key = `${this.intentVersion}/${this.store.version}/${table.version}/${this.local.version}`;
     if (this.cached?.key !== key) {
       this.cached = {
         key,
@@ -85,6 +89,7 @@ export class NodeState {
           intent: this.intentState,
           endpoints: table.all(),
           containers: this.store.all(),
+          localNetworks: this.local.all(),
           settling: this.settling,
         },
       };

@@ -2,13 +2,19 @@
  * `swarmnet network create|ls|inspect|rm|prune`, with `docker network …`'s flags,
  * output and filters. `inspect` prints a JSON array shaped like Docker's (Name, Id,
  * Created, Scope, Driver, IPAM.Config, Internal, Attachable, Ingress, Options with the
- * VNI, Labels, Peers); `ls` filters on driver, id, name, label, scope, type, dangling.
+ * VNI, Labels, Peers; Node for a local network); `ls` filters on driver, id, name,
+ * label, scope, type, dangling.
+ *
+ * Where a network lives decides where a command goes: local-scope drivers (bridge,
+ * macvlan, ipvlan) to this node's agent, as a Docker daemon keeps them; overlay to the
+ * managers. `rm` asks the agent first for each name it holds; `prune` asks both.
  */
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { PREDEFINED_NETWORK_NAMES } from "../common/cluster-types.js";
 import { ErrorCode, SwarmnetError, errorMessage } from "../common/errors.js";
+import { DEFAULT_DRIVER, DRIVER_SCOPES } from "../common/network-spec.js";
 import { resolveNetwork } from "../manager/networks/index.js";
 import type { ListNetworksResponse__Output } from "../proto/generated/swarmnet/v1/ListNetworksResponse.js";
 import type { Network__Output } from "../proto/generated/swarmnet/v1/Network.js";
@@ -144,6 +150,7 @@ export function inspectView(n: Network__Output, nodeId?: string) {
     ...(n.mtu === 0 ? {} : { MTU: n.mtu }),
     Attached: n.attached,
     ...(n.scope === "swarm" ? { Peers: n.peers.map((p) => ({ Name: p.name, IP: p.ip })) } : {}),
+    ...(n.node === "" ? {} : { Node: n.node }),
   };
 }
 
@@ -247,28 +254,32 @@ export function register(program: Command): void {
     .option("--ipam-opt <key=value>", "IPAM option (repeatable)", collect)
     .option(...managerOption, collect)
     .action(async (name: string, o: CreateFlags) => {
+      const request = {
+        name,
+        driver: o.driver,
+        subnets: o.subnet ?? [],
+        gateways: o.gateway ?? [],
+        ipRanges: o.ipRange ?? [],
+        auxAddresses: o.auxAddress ?? [],
+        options: keyValues("--opt", o.opt ?? []),
+        labels: keyValues("--label", o.label ?? []),
+        attachable: o.attachable === true,
+        ingress: o.ingress === true,
+        internal: o.internal === true,
+        ipamDriver: o.ipamDriver,
+        ipamOptions: keyValues("--ipam-opt", o.ipamOpt ?? []),
+      };
+      // Local-scope networks are this node's (checked by its agent); a request the rules
+      // refuse anyway (-d bridge --attachable…) is refused by whoever gets it, alike.
+      if (
+        DRIVER_SCOPES[o.driver === "" ? DEFAULT_DRIVER : o.driver] === "local" &&
+        existsSync(agentSocket())
+      ) {
+        print((await withAgent((a) => a.createNetwork(request))).id);
+        return;
+      }
       await withManagers(o.manager, async (client) => {
-        const n = await client.call<Network__Output>((c, opts, cb) =>
-          c.networks.Create(
-            {
-              name,
-              driver: o.driver,
-              subnets: o.subnet ?? [],
-              gateways: o.gateway ?? [],
-              ipRanges: o.ipRange ?? [],
-              auxAddresses: o.auxAddress ?? [],
-              options: keyValues("--opt", o.opt ?? []),
-              labels: keyValues("--label", o.label ?? []),
-              attachable: o.attachable === true,
-              ingress: o.ingress === true,
-              internal: o.internal === true,
-              ipamDriver: o.ipamDriver,
-              ipamOptions: keyValues("--ipam-opt", o.ipamOpt ?? []),
-            },
-            opts,
-            cb,
-          ),
-        );
+        const n = await client.call<Network__Output>((c, opts, cb) => c.networks.Create(request, opts, cb));
         print(n.id);
       });
     });
@@ -306,6 +317,7 @@ export function register(program: Command): void {
                 Ingress: n.ingress,
                 Labels: n.labels,
                 CreatedAt: n.createdAt,
+                ...(n.node === "" ? {} : { Node: n.node }),
               })),
             );
           }
@@ -331,7 +343,7 @@ export function register(program: Command): void {
         refs.map((r) => {
           const n = resolveNetwork(all, r);
           // The node's own networks list this node's containers whatever its cluster id.
-          return inspectView(n, PREDEFINED_NETWORK_NAMES.includes(n.name) ? undefined : self);
+          return inspectView(n, n.node !== "" ? undefined : self);
         }),
       );
     });
@@ -343,24 +355,33 @@ export function register(program: Command): void {
     .argument("<network...>", "name, id or id prefix")
     .option(...managerOption, collect)
     .action(async (refs: string[], o: { manager?: string[] }) => {
-      await withManagers(o.manager, async (client) => {
-        // Like Docker: remove what can be removed, then fail naming what could not.
-        const failures: unknown[] = [];
-        for (const r of refs) {
-          try {
-            refusePredefined(r);
-            await client.call<RemoveNetworkResponse__Output>((c, opts, cb) =>
-              c.networks.Remove({ network: r }, opts, cb),
-            );
-            print(r);
-          } catch (err) {
-            failures.push(err);
-          }
+      const local = new Set(((await nodeNetworks())?.networks ?? []).flatMap((n) => [n.name, n.id]));
+      // Like Docker: remove what can be removed, then fail naming what could not.
+      const failures: unknown[] = [];
+      const remove = async (r: string, fn: () => Promise<unknown>) => {
+        try {
+          refusePredefined(r);
+          await fn();
+          print(r);
+        } catch (err) {
+          failures.push(err);
         }
-        if (failures.length === 1) throw failures[0];
-        if (failures.length > 1)
-          throw new SwarmnetError(ErrorCode.InUse, failures.map(errorMessage).join("; "));
-      });
+      };
+      const clusterRefs = refs.filter((r) => !local.has(r) || PREDEFINED_NETWORK_NAMES.includes(r));
+      for (const r of refs.filter((x) => !clusterRefs.includes(x)))
+        await remove(r, () => withAgent((a) => a.removeNetwork(r)));
+      if (clusterRefs.length > 0)
+        await withManagers(o.manager, async (client) => {
+          for (const r of clusterRefs)
+            await remove(r, () =>
+              client.call<RemoveNetworkResponse__Output>((c, opts, cb) =>
+                c.networks.Remove({ network: r }, opts, cb),
+              ),
+            );
+        });
+      if (failures.length === 1) throw failures[0];
+      if (failures.length > 1)
+        throw new SwarmnetError(ErrorCode.InUse, failures.map(errorMessage).join("; "));
     });
 
   network
@@ -375,11 +396,15 @@ export function register(program: Command): void {
         );
         if (!ok) return;
       }
-      await withManagers(o.manager, async (client) => {
-        const res = await client.call<PruneNetworksResponse__Output>((c, opts, cb) =>
-          c.networks.Prune({}, opts, cb),
-        );
-        if (res.removed.length > 0) print(["Deleted Networks:", ...res.removed].join("\n"));
-      });
+      const node = await nodeNetworks();
+      const removed = node === undefined ? [] : (await withAgent((a) => a.pruneNetworks())).removed;
+      if (node === undefined || node.joined || o.manager !== undefined)
+        await withManagers(o.manager, async (client) => {
+          const res = await client.call<PruneNetworksResponse__Output>((c, opts, cb) =>
+            c.networks.Prune({}, opts, cb),
+          );
+          removed.push(...res.removed);
+        });
+      if (removed.length > 0) print(["Deleted Networks:", ...removed].join("\n"));
     });
 }

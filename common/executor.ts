@@ -268,6 +268,17 @@ export class Executor {
     else await this.tool("ip", ["netns", "exec", o.netns, "sysctl", ...args]);
   }
 
+  /**
+   * Whether a socket of this namespace listens on `port` (`ss`, of iproute2): a program
+   * of the node or a host-network container holding a port `-p` wants.
+   */
+  async listening(protocol: "tcp" | "udp", port: number, o: InNetns = {}): Promise<boolean> {
+    const args = ["-H", "-l", "-n", protocol === "tcp" ? "-t" : "-u", `sport = :${port}`];
+    const [file, full] =
+      o.netns === undefined ? ["ss", args] : ["ip", ["netns", "exec", o.netns, "ss", ...args]];
+    return (await this.tool(file, full)).trim() !== "";
+  }
+
   async netnsAdd(name: string): Promise<void> {
     await this.ip(["netns", "add", name]);
   }

@@ -28,6 +28,17 @@ interface Link {
   peer: { ns: string; name: string } | undefined;
   fdb: Map<string, string>;
   neigh: Map<string, string>;
+  alias: string | undefined;
+  /** macvlan/ipvlan/vlan: the parent device. */
+  parent: string | undefined;
+  /** Bridge port isolation (`bridge_slave isolated on`). */
+  isolated: boolean;
+}
+
+interface Route {
+  dst: string;
+  gateway: string | undefined;
+  dev: string;
 }
 
 interface NftSet {
@@ -42,7 +53,7 @@ interface NftTable {
 
 interface Netns {
   links: Map<string, Link>;
-  routes: string[];
+  routes: Route[];
   tables: Map<string, NftTable>;
 }
 
@@ -65,6 +76,9 @@ function link(name: string, kind: string): Link {
     peer: undefined,
     fdb: new Map(),
     neigh: new Map(),
+    alias: undefined,
+    parent: undefined,
+    isolated: false,
   };
 }
 
@@ -116,6 +130,12 @@ export class FakeKernel implements CommandRunner {
     return { links: new Map([["lo", link("lo", "loopback")]]), routes: [], tables: new Map() };
   }
 
+  /** Ports something listens on (`ss` answers for them), e.g. "8080". */
+  readonly listeners: string[] = [];
+
+  /** Device kinds this kernel has beyond the base set (`ipvlan`, `vlan`: absent by default, as here). */
+  readonly extraKinds: string[] = [];
+
   /** The next `times` commands matching `match` fail with `stderr`. */
   failNext(match: RegExp, stderr: string, times = 1): void {
     this.faults.push({ match, stderr, times });
@@ -156,6 +176,32 @@ export class FakeKernel implements CommandRunner {
 
   addresses(ns: string, dev: string): string[] {
     return [...(this.ns(ns).links.get(dev)?.addrs ?? [])];
+  }
+
+  /** A device's master, kind, isolation and parent; undefined when it does not exist. */
+  device(
+    ns: string,
+    dev: string,
+  ):
+    | { kind: string; master?: string; isolated: boolean; parent?: string; mtu: number; up: boolean }
+    | undefined {
+    const l = this.namespaces.get(ns)?.links.get(dev);
+    if (l === undefined) return undefined;
+    return {
+      kind: l.kind,
+      ...(l.master === undefined ? {} : { master: l.master }),
+      isolated: l.isolated,
+      ...(l.parent === undefined ? {} : { parent: l.parent }),
+      mtu: l.mtu,
+      up: l.up,
+    };
+  }
+
+  /** Routes of a namespace as `dst [via gw] dev d`, sorted. */
+  routes(ns = ROOT): string[] {
+    return this.ns(ns)
+      .routes.map((r) => `${r.dst}${r.gateway === undefined ? "" : ` via ${r.gateway}`} dev ${r.dev}`)
+      .sort();
   }
 
   /** Keys of a set or map of a table, sorted; [] when there is none. */
@@ -204,6 +250,10 @@ export class FakeKernel implements CommandRunner {
         return this.nft(ns, args, input);
       case "sysctl":
         return ok();
+      case "ss":
+        return ok(
+          this.listeners.some((l) => args.join(" ").endsWith(`sport = :${l}`)) ? "LISTEN 0 0 *\n" : "",
+        );
       case "conntrack":
         return fail("conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.");
       default:
@@ -304,6 +354,8 @@ export class FakeKernel implements CommandRunner {
             links.map((l) => ({
               ...head(l),
               ...(l.master === undefined ? {} : { master: l.master }),
+              ...(l.alias === undefined ? {} : { ifalias: l.alias }),
+              ...(l.parent === undefined ? {} : { link: l.parent }),
               linkinfo: { info_kind: l.kind, ...(l.id === undefined ? {} : { info_data: { id: l.id } }) },
             })),
           ),
@@ -314,6 +366,9 @@ export class FakeKernel implements CommandRunner {
           JSON.stringify(
             links.map((l) => ({
               ...head(l),
+              ...(l.master === undefined ? {} : { master: l.master }),
+              ...(l.alias === undefined ? {} : { ifalias: l.alias }),
+              linkinfo: { info_kind: l.kind },
               addr_info: l.addrs.map((a) => ({
                 family: "inet",
                 local: a.split("/")[0],
@@ -330,8 +385,18 @@ export class FakeKernel implements CommandRunner {
             ),
           ),
         );
-      case "route":
-        return ok(JSON.stringify(this.ns(ns).routes.map((r) => ({ dst: r }))));
+      case "route": {
+        const routes = this.ns(ns).routes.filter((r) => !args.includes("default") || r.dst === "default");
+        return ok(
+          JSON.stringify(
+            routes.map((r) => ({
+              dst: r.dst,
+              dev: r.dev,
+              ...(r.gateway === undefined ? {} : { gateway: r.gateway }),
+            })),
+          ),
+        );
+      }
       default:
         return ok("[]");
     }
@@ -351,12 +416,17 @@ export class FakeKernel implements CommandRunner {
       return i >= 0 ? w[i + 1] : undefined;
     };
     if (object === "link" && verb === "add") {
-      const name = w[2] ?? "";
+      const name = w[2] === "link" ? (arg("name") ?? "") : (w[2] ?? "");
       if (node.links.has(name)) throw new KernelError("RTNETLINK answers: File exists");
       const kind = arg("type") ?? "";
-      if (!["bridge", "vxlan", "veth", "macvlan", "dummy"].includes(kind))
+      if (!["bridge", "vxlan", "veth", "macvlan", "dummy", ...this.extraKinds].includes(kind))
         throw new KernelError("Error: Unknown device type.");
       const l = link(name, kind);
+      const parent = w[2] === "link" ? w[3] : undefined;
+      if (parent !== undefined) {
+        this.dev(ns, parent);
+        l.parent = parent;
+      }
       const mtu = arg("mtu");
       if (mtu !== undefined) l.mtu = Number(mtu);
       if (kind === "vxlan") l.id = Number(arg("id"));
@@ -381,7 +451,12 @@ export class FakeKernel implements CommandRunner {
     if (object === "link" && (verb === "del" || verb === "delete")) {
       const l = this.dev(ns, w[2] ?? "");
       node.links.delete(l.name);
-      if (l.peer !== undefined) this.namespaces.get(l.peer.ns)?.links.delete(l.peer.name);
+      node.routes = node.routes.filter((r) => r.dev !== l.name);
+      if (l.peer !== undefined) {
+        const peerNs = this.namespaces.get(l.peer.ns);
+        peerNs?.links.delete(l.peer.name);
+        if (peerNs !== undefined) peerNs.routes = peerNs.routes.filter((r) => r.dev !== l.peer?.name);
+      }
       for (const other of node.links.values()) if (other.master === l.name) other.master = undefined;
       return;
     }
@@ -401,6 +476,18 @@ export class FakeKernel implements CommandRunner {
         }
         return;
       }
+      const rename = arg("name");
+      if (rename !== undefined) {
+        if (node.links.has(rename)) throw new KernelError("RTNETLINK answers: File exists");
+        node.links.delete(l.name);
+        for (const other of node.links.values()) if (other.master === l.name) other.master = rename;
+        if (l.peer !== undefined) {
+          const other = this.namespaces.get(l.peer.ns)?.links.get(l.peer.name);
+          if (other?.peer !== undefined) other.peer = { ns: other.peer.ns, name: rename };
+        }
+        l.name = rename;
+        node.links.set(rename, l);
+      }
       const master = arg("master");
       if (master !== undefined) {
         this.dev(ns, master);
@@ -410,15 +497,19 @@ export class FakeKernel implements CommandRunner {
       if (mtu !== undefined) l.mtu = Number(mtu);
       const mac = arg("address");
       if (mac !== undefined) l.mac = mac;
+      const alias = arg("alias");
+      if (alias !== undefined) l.alias = alias;
+      if (arg("type") === "bridge_slave" && arg("isolated") !== undefined)
+        l.isolated = arg("isolated") === "on";
       if (w.includes("up")) l.up = true;
       if (w.includes("down")) l.up = false;
       return;
     }
-    if ((object === "addr" || object === "address") && verb === "add") {
+    if ((object === "addr" || object === "address") && (verb === "add" || verb === "replace")) {
       const l = this.dev(ns, arg("dev") ?? "");
       const a = w[2] ?? "";
-      if (l.addrs.includes(a)) throw new KernelError("RTNETLINK answers: File exists");
-      l.addrs.push(a);
+      if (l.addrs.includes(a) && verb === "add") throw new KernelError("RTNETLINK answers: File exists");
+      if (!l.addrs.includes(a)) l.addrs.push(a);
       return;
     }
     if ((object === "addr" || object === "address") && verb === "flush") {
@@ -426,9 +517,9 @@ export class FakeKernel implements CommandRunner {
       return;
     }
     if (object === "route" && (verb === "replace" || verb === "add")) {
-      this.dev(ns, arg("dev") ?? "");
+      const dev = this.dev(ns, arg("dev") ?? "").name;
       const dst = w[2] ?? "";
-      node.routes = [...node.routes.filter((r) => r !== dst), dst];
+      node.routes = [...node.routes.filter((r) => r.dst !== dst), { dst, gateway: arg("via"), dev }];
       return;
     }
     if (object === "neigh" && (verb === "replace" || verb === "add")) {

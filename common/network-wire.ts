@@ -28,6 +28,8 @@ export interface NetworkUse {
   attached: string[];
   endpoints: NetworkEndpoint[];
   peers: NetworkPeer[];
+  /** The node a local-scope network lives on. */
+  node?: string;
 }
 
 export function networkToWire(n: NetworkShape, use: NetworkUse): Network {

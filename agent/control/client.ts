@@ -10,6 +10,10 @@ import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
 import type { AgentControlClient } from "../../proto/generated/swarmnet/v1/AgentControl.js";
 import type { AgentInfo__Output } from "../../proto/generated/swarmnet/v1/AgentInfo.js";
 import type { ConnectRequest } from "../../proto/generated/swarmnet/v1/ConnectRequest.js";
+import type { CreateNetworkRequest } from "../../proto/generated/swarmnet/v1/CreateNetworkRequest.js";
+import type { Network__Output } from "../../proto/generated/swarmnet/v1/Network.js";
+import type { PruneNetworksResponse__Output } from "../../proto/generated/swarmnet/v1/PruneNetworksResponse.js";
+import type { RemoveNetworkResponse__Output } from "../../proto/generated/swarmnet/v1/RemoveNetworkResponse.js";
 import type { ContainerInfo__Output } from "../../proto/generated/swarmnet/v1/ContainerInfo.js";
 import type { DisconnectRequest } from "../../proto/generated/swarmnet/v1/DisconnectRequest.js";
 import type { ListNetworksResponse__Output } from "../../proto/generated/swarmnet/v1/ListNetworksResponse.js";
@@ -74,6 +78,18 @@ export class AgentClient {
   /** The node's own networks (bridge, host, none) with its containers on them. */
   networks(): Promise<ListNetworksResponse__Output> {
     return this.unary("Networks", {});
+  }
+
+  createNetwork(r: CreateNetworkRequest): Promise<Network__Output> {
+    return this.unary("CreateNetwork", r);
+  }
+
+  removeNetwork(network: string): Promise<RemoveNetworkResponse__Output> {
+    return this.unary("RemoveNetwork", { network });
+  }
+
+  pruneNetworks(): Promise<PruneNetworksResponse__Output> {
+    return this.unary("PruneNetworks", {});
   }
 
   exited(name: string, exitCode: number): Promise<ContainerInfo__Output> {

@@ -36,7 +36,7 @@ export function containerInfo(c: ContainerRecord, nodeName: string): ContainerIn
 
 export function localNetworksInfo(agent: Agent): Network[] {
   const containers = agent.containers.list(true);
-  return agent.localNetworks.map((n) => {
+  return agent.localNetworks.all().map((n) => {
     const on = containers.filter((c) => c.endpoints.some((e) => e.networkId === n.id));
     return networkToWire(n, {
       attached: on.map((c) => `container:${c.name}`),
@@ -54,6 +54,7 @@ export function localNetworksInfo(agent: Agent): Network[] {
           })),
       ),
       peers: [],
+      node: agent.config.nodeName,
     });
   });
 }

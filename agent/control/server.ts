@@ -58,6 +58,15 @@ export class ControlServer {
       })),
       Members: unary(async () => ({ members: agent.members() })),
       Networks: unary(async () => ({ networks: localNetworksInfo(agent) })),
+      CreateNetwork: unary(async (r) => {
+        const n = await agent.networks.create(r);
+        return localNetworksInfo(agent).find((w) => w.id === n.id) ?? {};
+      }),
+      RemoveNetwork: unary(async (r) => {
+        const n = await agent.networks.remove(r.network);
+        return { id: n.id, name: n.name };
+      }),
+      PruneNetworks: unary(async () => ({ removed: await agent.networks.prune() })),
       Run: unary(async (r) =>
         info(
           await containers.run({

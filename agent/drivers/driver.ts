@@ -1,6 +1,6 @@
 /**
  * The network-driver interface, in the spirit of libnetwork's driverapi: what the agent
- * asks of every driver (overlay, host, null; bridge, macvlan, ipvlan next), and nothing
+ * asks of every driver (overlay, bridge, macvlan, ipvlan, host, null), and nothing
  * about how a driver builds its kernel objects.
  *
  * libnetwork's drivers change the kernel inside CreateEndpoint/Join. Here the calls only
@@ -65,6 +65,11 @@ export interface JoinInfo {
    * (overlays' egress, Docker's docker_gwbridge) rather than through the network itself.
    */
   gatewayBridge: boolean;
+  /**
+   * The network routes the container out through its own gateway (a bridge network's,
+   * macvlan's): its endpoint holds the default route and the gateway bridge is not needed.
+   */
+  ownGateway: boolean;
 }
 
 export interface NetworkDriver {

@@ -25,7 +25,7 @@ export abstract class StacklessDriver implements NetworkDriver {
   }
 
   join(): JoinInfo {
-    return { gatewayBridge: false };
+    return { gatewayBridge: false, ownGateway: false };
   }
 
   factData(): undefined {

@@ -2,7 +2,8 @@
  * Pure functions from (services intent, endpoint facts, this node's containers) to the
  * nftables desired state the mesh engine applies (agent/ingress):
  *
- * - the node namespace: `run -p` mappings to containers' gateway-bridge addresses; every
+ * - the node namespace: `run -p` mappings to containers' address on their bridge network
+ *   (or on the gateway bridge); every
  *   ingress-mode published port of every service, balanced
  *   over the live task endpoints of that service on the ingress network (wherever they
  *   run), masqueraded to this node's ingress address; host-mode ports of this node's own
@@ -15,10 +16,10 @@
  */
 import type { EndpointFact } from "../attachments.js";
 import type { IntentState } from "../dispatcher/index.js";
-import { GW_BRIDGE, GW_SUBNET } from "../gwbridge/gwbridge.js";
 import type { ContainerRecord } from "../sandbox/container.js";
-import { nodePorts } from "../sandbox/host-ports.js";
+import { nodePorts, publishTarget } from "../sandbox/host-ports.js";
 import type {
+  EgressMasquerade,
   HostPublication,
   IngressPublication,
   MeshState,
@@ -55,17 +56,17 @@ export function nodeMeshState(
   intent: IntentState | undefined,
   facts: readonly EndpointFact[],
   containers: readonly ContainerRecord[],
-  egress: boolean,
+  egress: EgressMasquerade | undefined,
 ): MeshState {
   const state: MeshState = {};
-  if (egress) state.egress = { sourceCidrs: [GW_SUBNET], bridges: [GW_BRIDGE] };
+  if (egress !== undefined) state.egress = egress;
   const ports = nodePorts(intent, containers);
   const portMappings: PortMapping[] = ports.mappings.map(({ container: c, mapping: p }) => ({
     containerId: c.name,
     ...(p.hostIp === "" ? {} : { hostIp: p.hostIp }),
     protocol: p.protocol,
     hostPort: p.hostPort,
-    containerIp: c.gatewayIp ?? "",
+    containerIp: publishTarget(c) ?? "",
     containerPort: p.containerPort,
   }));
   if (portMappings.length > 0) state.portMappings = portMappings;

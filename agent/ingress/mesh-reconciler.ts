@@ -7,22 +7,25 @@
  * table whole (repairs drift someone else's `nft` made).
  */
 import type { Executor } from "../../common/executor.js";
-import { desiredGateway } from "../gwbridge/index.js";
 import type { NodeSnapshot } from "../node-snapshot.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import { R } from "../reconcile/triggers.js";
 import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
-import type { MeshState } from "./mesh-state.js";
+import type { EgressMasquerade, MeshState } from "./mesh-state.js";
 import { Mesh } from "./mesh.js";
 
-export function nodeMeshReconciler(mesh: Mesh): Reconciler<MeshState> {
+/**
+ * `egress`: what the node masquerades on the way out — the gateway bridge's range while
+ * it has ports, and the bridge networks' subnets (the composition root knows both).
+ */
+export function nodeMeshReconciler(
+  mesh: Mesh,
+  egress: (s: NodeSnapshot) => EgressMasquerade | undefined,
+): Reconciler<MeshState> {
   return {
     name: R.mesh,
     // Until the agent has settled, the table a previous agent left is the best it knows.
-    desired: (s) =>
-      s.settling
-        ? undefined
-        : nodeMeshState(s.intent, s.endpoints, s.containers, desiredGateway(s).length > 0),
+    desired: (s) => (s.settling ? undefined : nodeMeshState(s.intent, s.endpoints, s.containers, egress(s))),
     same: () => false,
     apply: async (desired, { resync }) => {
       await mesh.apply(desired);

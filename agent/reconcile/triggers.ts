@@ -14,6 +14,9 @@ import type { IntentEvent } from "../dispatcher/index.js";
 /** The agent's reconcilers by name. */
 export const R = {
   overlay: "overlay",
+  bridge: "bridge",
+  macvlan: "macvlan",
+  ipvlan: "ipvlan",
   encryption: "encryption",
   gateway: "gateway",
   mesh: "mesh",

@@ -30,6 +30,8 @@ export interface EndpointRecord {
   ifname: string;
   /** The driver's own data for this endpoint (VNI, data-path port, …); opaque elsewhere. */
   driverData: Readonly<Record<string, string | number | boolean>>;
+  /** The network routes the container out through its own gateway (JoinInfo.ownGateway). */
+  ownGateway?: boolean;
 }
 
 export interface ContainerRecord {
@@ -60,6 +62,18 @@ export function isTask(c: ContainerRecord): boolean {
 /** The endpoint key other nodes know it by: container id + network id. */
 export function endpointKey(c: ContainerRecord, ep: EndpointRecord): string {
   return `${c.id}/${ep.networkId}`;
+}
+
+/**
+ * The endpoint holding the container's default route: none when the gateway bridge has
+ * it, else the first endpoint (in attach order) whose network routes out by its own
+ * gateway — Docker gives a container on a bridge network and an overlay its way out
+ * through the bridge. Undefined otherwise (an overlay-only container's first overlay
+ * then holds it, the overlay driver's rule).
+ */
+export function defaultRouteEndpoint(c: ContainerRecord): EndpointRecord | undefined {
+  if (c.gatewayIp !== undefined) return undefined;
+  return c.endpoints.find((e) => e.ownGateway === true && !e.internal);
 }
 
 /** The first free ethN name in a container. */

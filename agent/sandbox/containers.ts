@@ -9,11 +9,13 @@
  * Operations on containers are serialized (two CLI calls never race on one record).
  * Records are immutable values; every change puts a new one into the store.
  *
- * Networks: a name that is one of the node's predefined networks (host, none, bridge)
- * resolves here; any other goes to the managers (`NetworkAttacher`). The network's driver
- * must run on this node (the registry says, with a clear error). Host and none take the
- * whole sandbox: such a container is on no other network, as in Docker (Docker's own
- * messages are used for the refusals).
+ * Networks: a name that is one of the node's own networks (host, none, the default
+ * bridge, user-defined bridge/macvlan/ipvlan) resolves here, with an address from the
+ * node's IPAM (local-ipam.ts); any other goes to the managers (`NetworkAttacher`). A
+ * standalone container given no network lands on the default bridge, as in Docker. The
+ * network's driver must run on this node (the registry says, with a clear error). Host
+ * and none take the whole sandbox: such a container is on no other network, as in Docker
+ * (Docker's own messages are used for the refusals).
  */
 import { randomBytes } from "node:crypto";
 import type { Clock, TimerHandle } from "../../common/clock.js";
@@ -26,7 +28,8 @@ import type { Attachment, NetworkAttacher } from "../attachments.js";
 import type { IntentState, NetworkIntent } from "../dispatcher/index.js";
 import type { DriverNetwork, NetworkDriver } from "../drivers/driver.js";
 import type { DriverRegistry } from "../drivers/registry.js";
-import { findPredefined } from "../local-networks.js";
+import { allocateLocalAddress } from "../local-ipam.js";
+import { DEFAULT_BRIDGE, type LocalNetworks } from "../local-networks.js";
 import { HOST } from "../drivers/host/host-driver.js";
 import { checkJoinable, conflict, ERR } from "./network-modes.js";
 import { gatewayAddress } from "../gwbridge/index.js";
@@ -65,8 +68,8 @@ export interface ContainerDeps {
   drivers: () => DriverRegistry;
   attacher: () => NetworkAttacher;
   intent: () => IntentState | undefined;
-  /** The node's own networks (host, none, bridge). */
-  localNetworks: readonly NetworkIntent[];
+  /** The node's own networks (host, none, bridge, user-defined local ones). */
+  localNetworks: LocalNetworks;
   /** Resolves once the kernel followed the store (every reconciler passed after the call). */
   kernel: { sync(): Promise<void> };
   nodeName: string;
@@ -232,7 +235,12 @@ export class Containers {
     let c = draft;
     try {
       for (const pre of o.attachments ?? []) joining.push(this.attached(pre.attachment, pre.aliases));
-      for (const n of o.networks) joining.push(await this.resolve(draft, n, true, joining));
+      // Docker: a container given no network is on the default bridge.
+      const networks =
+        o.networks.length === 0 && joining.length === 0 && !isTask(draft)
+          ? [{ network: DEFAULT_BRIDGE, ip: undefined, aliases: [] }]
+          : o.networks;
+      for (const n of networks) joining.push(await this.resolve(draft, n, true, joining));
       const kind = joining.find((j) => j.driver.sandbox !== "own")?.driver.sandbox ?? "own";
       const endpoints: EndpointRecord[] = [];
       for (const j of joining) endpoints.push(this.endpointRecord({ ...draft, endpoints }, j));
@@ -240,6 +248,7 @@ export class Containers {
       // container's own) and on none (nothing to forward to).
       const ports =
         kind === "own" ? allocateHostPorts(o.ports ?? [], this.deps.store.all(), this.deps.intent()) : [];
+      for (const p of ports) await this.checkNotListening(p);
       c = {
         ...draft,
         netns: kind === "host" ? undefined : draft.netns,
@@ -265,14 +274,16 @@ export class Containers {
   /**
    * Egress through the node's gateway bridge (and the node's way in for `-p` and
    * host-mode ports) unless every network keeps the container in; a task on no network
-   * still gets one, so its host-mode ports reach it.
+   * still gets one, so its host-mode ports reach it. Never on a local network: it is the
+   * container's own way out (a bridge's gateway, macvlan's), or it keeps it in on
+   * purpose (`--internal`).
    */
   private needsGateway(
     c: ContainerRecord,
     joining: readonly Joining[],
     ports: readonly PortMapping[],
   ): boolean {
-    if (joining.some((j) => j.driver.sandbox !== "own")) return false;
+    if (joining.some((j) => j.driver.sandbox !== "own" || j.net.intent.scope === "local")) return false;
     if (ports.length > 0) return true;
     if (joining.length === 0) return isTask(c);
     return joining.some((j) => j.driver.join(j.net).gatewayBridge);
@@ -289,17 +300,8 @@ export class Containers {
     pending: readonly Joining[] = [],
   ): Promise<Joining> {
     const current = [...c.endpoints.map((e) => e.driver), ...pending.map((j) => j.driver.name)];
-    const predefined = findPredefined(this.deps.localNetworks, n.network);
-    if (predefined !== undefined) {
-      const driver = this.deps.drivers().get(predefined.driver, predefined.name);
-      checkJoinable(current, driver, building);
-      if (driver.sandbox !== "own") {
-        if (n.ip !== undefined) throw new SwarmnetError(ErrorCode.InvalidArgument, ERR.ipOnPredefined);
-        if (n.aliases.length > 0) throw new SwarmnetError(ErrorCode.InvalidArgument, ERR.aliasOnPredefined);
-      }
-      const net = { intent: predefined, subnet: "", gateway: "", dataPathPort: 0 };
-      return { net, driver, ip: "", aliases: [], release: false };
-    }
+    const local = this.deps.localNetworks.find(n.network);
+    if (local !== undefined) return this.resolveLocal(c, n, local, current, building, pending);
     if (n.ip !== undefined && parseIpv4(n.ip) === undefined) {
       throw new SwarmnetError(ErrorCode.InvalidArgument, `invalid IP address ${JSON.stringify(n.ip)}`);
     }
@@ -323,6 +325,44 @@ export class Containers {
     }
   }
 
+  /** One of the node's own networks: checked here, its address from the node's IPAM. */
+  private resolveLocal(
+    c: ContainerRecord,
+    n: AttachOptions,
+    intent: NetworkIntent,
+    current: readonly string[],
+    building: boolean,
+    pending: readonly Joining[],
+  ): Joining {
+    const driver = this.deps.drivers().get(intent.driver, intent.name);
+    checkJoinable(current, driver, building);
+    if (this.deps.localNetworks.isPredefined(intent)) {
+      if (n.ip !== undefined) throw new SwarmnetError(ErrorCode.InvalidArgument, ERR.ipOnPredefined);
+      if (n.aliases.length > 0) throw new SwarmnetError(ErrorCode.InvalidArgument, ERR.aliasOnPredefined);
+    }
+    if (
+      c.endpoints.some((e) => e.networkId === intent.id) ||
+      pending.some((j) => j.net.intent.id === intent.id)
+    ) {
+      throw new SwarmnetError(
+        ErrorCode.AlreadyExists,
+        `container ${c.name} is already on network ${intent.name}`,
+      );
+    }
+    const config = intent.ipam.configs[0];
+    const net = { intent, subnet: config?.subnet ?? "", gateway: config?.gateway ?? "", dataPathPort: 0 };
+    if (!driver.needsAddress) return { net, driver, ip: "", aliases: [], release: false };
+    const used = new Set(
+      this.deps.store
+        .all()
+        .flatMap((x) => x.endpoints)
+        .filter((e) => e.networkId === intent.id)
+        .map((e) => e.ip),
+    );
+    const ip = allocateLocalAddress(intent, used, n.ip);
+    return { net, driver, ip, aliases: n.aliases, release: false };
+  }
+
   /** A task's pre-allocated attachment, with its driver. */
   private attached(a: Attachment, aliases: string[]): Joining {
     return {
@@ -338,6 +378,7 @@ export class Containers {
     // Host and none give the container no interface of its own.
     const ifname = j.driver.sandbox === "own" ? nextIfname(c) : "";
     const ep = j.driver.createEndpoint(j.net, { containerId: c.id, ip: j.ip, ifname });
+    const join = j.driver.join(j.net);
     return {
       networkId: j.net.intent.id,
       networkName: j.net.intent.name,
@@ -351,6 +392,7 @@ export class Containers {
       aliases: j.aliases,
       ifname,
       driverData: ep.driverData,
+      ...(join.ownGateway ? { ownGateway: true } : {}),
     };
   }
 
@@ -395,6 +437,24 @@ export class Containers {
     }
   }
 
+  /**
+   * A port a process of the node listens on (a host-network container, a program) would
+   * shadow or be shadowed by the DNAT: refused, naming the node's host-network
+   * containers as the likely holders.
+   */
+  private async checkNotListening(p: PortMapping): Promise<void> {
+    if (!(await this.deps.runtime.listening(p.protocol, p.hostPort))) return;
+    const host = this.deps.store.all().filter((c) => c.netns === undefined && c.status === "running");
+    const holder =
+      host.length === 0
+        ? "a process of the node"
+        : `a process of the node (host-network containers: ${host.map((c) => c.name).join(", ")})`;
+    throw new SwarmnetError(
+      ErrorCode.PortInUse,
+      `host port ${p.hostPort}/${p.protocol} is already in use by ${holder}`,
+    );
+  }
+
   /** The lowest free gateway-bridge address on this node. */
   private allocateGatewayIp(): string {
     const used = new Set(this.deps.store.all().map((c) => c.gatewayIp));
@@ -407,7 +467,8 @@ export class Containers {
    * nodes' containers; the log names what stays allocated until then.
    */
   private async release(networkId: string, c: ContainerRecord): Promise<void> {
-    if (findPredefined(this.deps.localNetworks, networkId) !== undefined) return;
+    // Addresses on the node's own networks are read from its containers: nothing to give back.
+    if (this.deps.localNetworks.find(networkId) !== undefined) return;
     try {
       await this.deps.attacher().release(networkId, c.id);
     } catch (err) {

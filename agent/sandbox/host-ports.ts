@@ -3,7 +3,7 @@
  *
  *   - a service's published port (ingress mode: every node; host mode: the nodes running
  *     its tasks) — the managers allocate those cluster-wide, so on a node they always win;
- *   - a standalone container's `run -p` mapping.
+ *   - a standalone container's `run -p` mapping (to its gateway-bridge or bridge address).
  *
  * `allocateHostPorts` gives a new container its host ports (a requested one must be free,
  * 0 takes a free one from the ephemeral range) or refuses with the holder's name.
@@ -14,6 +14,7 @@
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { IntentState, PublishedPort, ServiceIntent, TaskIntent } from "../dispatcher/index.js";
+import { BRIDGE } from "../drivers/bridge/options.js";
 import type { ContainerRecord } from "./container.js";
 import { freeEphemeralPort, type PortMapping } from "./port-spec.js";
 
@@ -53,6 +54,16 @@ export function allocateHostPorts(
   return out;
 }
 
+/**
+ * The address a container's `-p` ports forward to: its address on the gateway bridge,
+ * else on its first bridge network that routes out (Docker DNATs to the container's
+ * address on its bridge); undefined when the node cannot reach it (an `--internal`
+ * network, macvlan).
+ */
+export function publishTarget(c: ContainerRecord): string | undefined {
+  return c.gatewayIp ?? c.endpoints.find((e) => e.driver === BRIDGE && !e.internal)?.ip;
+}
+
 /** Which publication holds which port of this node, as the routing mesh programs it. */
 export interface NodePorts {
   /** Ingress-mode ports of every service: on every node, through the mesh. */
@@ -86,7 +97,7 @@ export function nodePorts(
     ...out.host.map((h) => portKey(h.port.protocol, h.port.publishedPort)),
   ]);
   for (const container of containers) {
-    if (container.gatewayIp === undefined) continue;
+    if (publishTarget(container) === undefined) continue;
     for (const mapping of container.ports ?? [])
       if (!held.has(portKey(mapping.protocol, mapping.hostPort))) out.mappings.push({ container, mapping });
   }

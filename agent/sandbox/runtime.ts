@@ -62,6 +62,11 @@ export class SandboxRuntime {
     if (c.netns !== undefined) await this.ex.netnsDelete(c.netns);
   }
 
+  /** Whether a process of the node listens on the port (the node's own namespace). */
+  listening(protocol: "tcp" | "udp", port: number): Promise<boolean> {
+    return this.ex.listening(protocol, port);
+  }
+
   /** Whether the sandbox survived (a host-network container's is the node's: always). */
   async exists(c: ContainerRecord, namespaces: readonly string[]): Promise<boolean> {
     return c.netns === undefined || namespaces.includes(c.netns);

@@ -18,7 +18,7 @@ import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { parseCidr, parseIpv4 } from "../../common/net-addr.js";
 import { GLOBAL_DEFAULT_POOLS, GLOBAL_DEFAULT_SUBNET_SIZE, poolSpecs } from "../ipam/index.js";
 import { notInitialised, planNetwork } from "../networks/network-service.js";
-import { parseNetworkSpec } from "../networks/network-spec.js";
+import { parseNetworkSpec } from "../../common/network-spec.js";
 import { keys } from "../store/keys.js";
 import type {
   CaRecord,

@@ -19,7 +19,7 @@ export {
   OPT_VXLANID_LIST,
   type CreateNetworkInput,
   type NetworkSpec,
-} from "./network-spec.js";
+} from "../../common/network-spec.js";
 export {
   AttachmentService,
   notAttachableReason,

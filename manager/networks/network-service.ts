@@ -46,7 +46,7 @@ import {
   parseNetworkSpec,
   type CreateNetworkInput,
   type NetworkSpec,
-} from "./network-spec.js";
+} from "../../common/network-spec.js";
 import { networkUsage, type NetworkUsage } from "./network-usage.js";
 
 export interface NetworkView extends NetworkRecord, NetworkUsage {}

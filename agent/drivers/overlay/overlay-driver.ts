@@ -23,7 +23,7 @@ import type { NodeFacts, NodeSnapshot } from "../../node-snapshot.js";
 import { hasFeature, type KernelCapabilities } from "../../probe.js";
 import type { Reconciler } from "../../reconcile/reconciler.js";
 import { R } from "../../reconcile/triggers.js";
-import { endpointKey, type EndpointRecord } from "../../sandbox/container.js";
+import { defaultRouteEndpoint, endpointKey, type EndpointRecord } from "../../sandbox/container.js";
 import type { DriverEndpoint, DriverNetwork, EndpointRequest, JoinInfo, NetworkDriver } from "../driver.js";
 import { encryptionReconciler, type OverlayEncryption } from "./encryption.js";
 import { OVERLAY, overlayData } from "./endpoint-data.js";
@@ -90,7 +90,7 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   join(net: DriverNetwork): JoinInfo {
-    return { gatewayBridge: !net.intent.internal };
+    return { gatewayBridge: !net.intent.internal, ownGateway: false };
   }
 
   factData(ep: EndpointRecord, advertiseAddr: string): Record<string, string> {
@@ -148,7 +148,7 @@ export class OverlayDriver implements NetworkDriver {
           ifname: ep.ifname,
           ip: ep.ip,
           mac: ep.mac,
-          defaultRoute: i === 0 && c.gatewayIp === undefined,
+          defaultRoute: i === 0 && c.gatewayIp === undefined && defaultRouteEndpoint(c) === undefined,
         });
       });
     }

@@ -108,10 +108,6 @@ describe("drivers: host and none (netns lab)", function () {
         /conflicting options: cannot attach both user-defined and non-user-defined network-modes/,
       ],
       [
-        ["run", "--network", "bridge", "--", "true"],
-        /driver bridge, which this node's agent does not support/,
-      ],
-      [
         ["run", "--ip", "10.9.9.9", "--", "true"],
         /user specified IP address is supported on user defined networks only/,
       ],

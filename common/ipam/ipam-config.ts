@@ -12,7 +12,7 @@
  * Errors are one line naming the bad value; nothing is allocated until the caller's
  * transaction commits.
  */
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
+import { ErrorCode, SwarmnetError } from "../errors.js";
 import {
   cidrContains,
   cidrSize,
@@ -22,7 +22,7 @@ import {
   parseCidr,
   parseIpv4,
   type Cidr,
-} from "../../common/net-addr.js";
+} from "../net-addr.js";
 import type { PoolSpec } from "./pools.js";
 import { allocateSubnet, checkSubnetFree, type TakenPrefix } from "./subnets.js";
 

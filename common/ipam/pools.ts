@@ -9,8 +9,8 @@
  *
  * A pool is a base prefix and the size of the subnets carved from it.
  */
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { formatCidr, parseCidr, type Cidr } from "../../common/net-addr.js";
+import { ErrorCode, SwarmnetError } from "../errors.js";
+import { formatCidr, parseCidr, type Cidr } from "../net-addr.js";
 
 export interface PoolSpec {
   base: Cidr;

@@ -10,8 +10,8 @@
  * once (a stale neighbour entry somewhere would otherwise send its traffic to a new
  * owner). The caller keeps the cursor with the network.
  */
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { cidrContains, cidrSize, formatCidr, formatIpv4, type Cidr } from "../../common/net-addr.js";
+import { ErrorCode, SwarmnetError } from "../errors.js";
+import { cidrContains, cidrSize, formatCidr, formatIpv4, type Cidr } from "../net-addr.js";
 
 export interface AddressSpace {
   subnet: Cidr;

@@ -9,8 +9,8 @@
  * binary search: O(t log t + t) for t taken prefixes, whatever the pool's size (10.0.0.0/8
  * in /24s is 65,536 candidates; 200 networks cost ~200 jumps, not 65,536 probes).
  */
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { cidrSize, cidrsOverlap, formatCidr, type Cidr } from "../../common/net-addr.js";
+import { ErrorCode, SwarmnetError } from "../errors.js";
+import { cidrSize, cidrsOverlap, formatCidr, type Cidr } from "../net-addr.js";
 import type { PoolSpec } from "./pools.js";
 
 export interface TakenPrefix {

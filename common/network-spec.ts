@@ -15,10 +15,11 @@
  *   parent, macvlan_mode                   macvlan (mode bridge|private|vepa|passthru)
  * Other keys are kept and passed to the driver unchecked, as Docker does.
  */
-import { PREDEFINED_NETWORK_NAMES } from "../../common/cluster-types.js";
-import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { parseIpamRequest, type ParsedIpamConfig } from "../ipam/index.js";
-import type { NetworkScope } from "../store/records.js";
+import { PREDEFINED_NETWORK_NAMES, type NetworkIntent } from "./cluster-types.js";
+import { ErrorCode, SwarmnetError } from "./errors.js";
+import { parseIpamRequest, type ParsedIpamConfig } from "./ipam/index.js";
+
+type NetworkScope = NetworkIntent["scope"];
 
 export interface CreateNetworkInput {
   name: string;
@@ -34,6 +35,26 @@ export interface CreateNetworkInput {
   internal: boolean;
   ipamDriver: string;
   ipamOptions: Readonly<Record<string, string>>;
+}
+
+/** `network create NAME` with Docker's defaults (bridge, no subnet, no option), and `more`. */
+export function networkRequest(name: string, more: Partial<CreateNetworkInput> = {}): CreateNetworkInput {
+  return {
+    name,
+    driver: DEFAULT_DRIVER,
+    subnets: [],
+    gateways: [],
+    ipRanges: [],
+    auxAddresses: [],
+    options: {},
+    labels: {},
+    attachable: false,
+    ingress: false,
+    internal: false,
+    ipamDriver: "",
+    ipamOptions: {},
+    ...more,
+  };
 }
 
 export interface NetworkSpec {
