@@ -52,11 +52,19 @@ export interface RunOptions {
   /** A fixed id (a service task's), instead of a random one. */
   id?: string;
   /** Attachments the managers already made (a service task's networks, with its IPs). */
-  attachments?: { attachment: Attachment; aliases: string[] }[];
+  attachments?: TaskAttachment[];
   /** Free-form labels kept with the record (service and task ids of a task). */
   labels?: Record<string, string>;
   /** `run -p`: node ports forwarded to the container (host port 0: a free one). */
   ports?: PortMapping[];
+}
+
+/** A network a service task joins: the scheduler's address, and its service's VIP there. */
+export interface TaskAttachment {
+  attachment: Attachment;
+  aliases: string[];
+  /** The service's VIP on the network (endpoint mode vip), for the task's DNS facts. */
+  vip?: string;
 }
 
 export interface ContainerDeps {
@@ -85,6 +93,7 @@ interface Joining {
   driver: NetworkDriver;
   ip: string;
   aliases: string[];
+  vip?: string;
   /** Given back to the managers if the operation fails (standalone containers only). */
   release: boolean;
 }
@@ -176,10 +185,10 @@ export class Containers {
   }
 
   /** A task joins a network with the address its scheduler already allocated, in place. */
-  connectAttached(ref: string, a: Attachment, aliases: string[]): Promise<ContainerRecord> {
+  connectAttached(ref: string, t: TaskAttachment): Promise<ContainerRecord> {
     return this.ops.run(async () => {
       const c = this.find(ref);
-      return this.addEndpoint(c, this.attached(a, aliases));
+      return this.addEndpoint(c, this.attached(t));
     });
   }
 
@@ -231,7 +240,7 @@ export class Containers {
     let created = false;
     let c = draft;
     try {
-      for (const pre of o.attachments ?? []) joining.push(this.attached(pre.attachment, pre.aliases));
+      for (const pre of o.attachments ?? []) joining.push(this.attached(pre));
       for (const n of o.networks) joining.push(await this.resolve(draft, n, true, joining));
       const kind = joining.find((j) => j.driver.sandbox !== "own")?.driver.sandbox ?? "own";
       const endpoints: EndpointRecord[] = [];
@@ -324,12 +333,14 @@ export class Containers {
   }
 
   /** A task's pre-allocated attachment, with its driver. */
-  private attached(a: Attachment, aliases: string[]): Joining {
+  private attached(t: TaskAttachment): Joining {
+    const a = t.attachment;
     return {
       net: a,
       driver: this.deps.drivers().get(a.intent.driver, a.intent.name),
       ip: a.ip,
-      aliases,
+      aliases: t.aliases,
+      ...(t.vip === undefined ? {} : { vip: t.vip }),
       release: false,
     };
   }
@@ -349,6 +360,7 @@ export class Containers {
       mtu: ep.mtu,
       internal: j.net.intent.internal,
       aliases: j.aliases,
+      ...(j.vip === undefined ? {} : { vip: j.vip }),
       ifname,
       driverData: ep.driverData,
     };

@@ -101,6 +101,8 @@ function remoteFact(networkId: string, ip: string, serviceId: string, node = "n2
     container: `web.${last}`,
     aliases: [],
     serviceId,
+    serviceName: "",
+    vip: "",
     data: { mac: `02:42:0a:00:01:${last.toString(16).padStart(2, "0")}`, vtep: "100.64.1.2" },
   };
 }
