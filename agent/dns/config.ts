@@ -17,6 +17,12 @@ export interface DnsConfig {
   tcpIdleMs: number;
   /** Open TCP connections per container; more are closed at once. */
   maxTcpConnections: number;
+  /**
+   * After this node starts serving a network (a first container on it, or an agent
+   * restart), a swarm name not found on it is SERVFAIL rather than NXDOMAIN for this long,
+   * unless another node's endpoint was heard on it already (gossip's bulk sync arrived).
+   */
+  freshNetworkMs: number;
 }
 
 export const DNS_DEFAULTS: DnsConfig = {
@@ -36,4 +42,8 @@ export const DNS_DEFAULTS: DnsConfig = {
   tcpIdleMs: 10_000,
   // A container needs one or two for a truncated answer; more is a misbehaving program.
   maxTcpConnections: 16,
+  // A bulk sync with one peer takes well under a second in a LAN; a restarted agent first
+  // waits for the managers and rejoins gossip (a few seconds on a loaded machine). Past
+  // this, a network where no other node's endpoint was heard is taken as having none.
+  freshNetworkMs: 15_000,
 };

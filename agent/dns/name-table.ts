@@ -21,9 +21,10 @@
  *
  * What is "ours" to deny: a single-label name, `tasks.X`, and `X.NET` for a network name
  * this node knows are swarm names — not found means NXDOMAIN, never forwarded upstream.
- * While the agent is settling after a restart (gossip may not have brought the other
- * nodes' endpoints back yet), such a miss is SERVFAIL instead, so a client retries rather
- * than caching a wrong NXDOMAIN.
+ * While the agent is settling after a restart, or a network of the asker is *fresh* on
+ * this node (joined moments ago, no other node's endpoint heard on it yet: gossip's bulk
+ * sync may still be on its way), such a miss is SERVFAIL instead, so a client retries
+ * rather than caching a wrong NXDOMAIN.
  */
 import type { NodeSnapshot } from "../node-snapshot.js";
 
@@ -57,6 +58,16 @@ interface NetworkNames {
 }
 
 const TASKS_PREFIX = "tasks.";
+const SHORT_ID = 12;
+
+/**
+ * The names an endpoint answers to on its network (Docker's DNSNames): the container's
+ * name, its aliases there, and its short id.
+ */
+export function endpointNames(container: string, containerId: string, aliases: readonly string[]): string[] {
+  const short = /^[0-9a-f]{64}$/.test(containerId) ? [containerId.slice(0, SHORT_ID)] : [];
+  return [container, ...aliases, ...short].filter((n, i, all) => n !== "" && all.indexOf(n) === i);
+}
 
 function push(m: Map<string, string[]>, key: string, ip: string): void {
   const list = m.get(key);
@@ -71,7 +82,17 @@ export class NameTable {
   private readonly askers = new Map<string, readonly AskerNetwork[]>();
   private rotation = 0;
 
-  constructor(readonly settling: boolean) {}
+  /** Networks with at least one other node's endpoint in the facts. */
+  readonly heardRemote = new Set<string>();
+
+  /**
+   * `fresh(id)`: the network was joined too recently to trust a miss on it (the caller's
+   * clock decides, so a table stays valid while time passes).
+   */
+  constructor(
+    readonly settling: boolean,
+    private readonly fresh: (networkId: string) => boolean = () => false,
+  ) {}
 
   /** The networks a container asks with (its user-defined ones, in attach order). */
   networksOf(containerId: string): readonly AskerNetwork[] | undefined {
@@ -120,7 +141,8 @@ export class NameTable {
       if (ips.length > 0) return { kind: "found", ips };
     }
     if (!this.isSwarmName(name)) return { kind: "forward" };
-    return this.settling ? { kind: "retry" } : { kind: "notFound" };
+    const unsure = this.settling || asker.some((n) => !this.heardRemote.has(n.id) && this.fresh(n.id));
+    return unsure ? { kind: "retry" } : { kind: "notFound" };
   }
 
   private isSwarmName(name: string): boolean {
@@ -174,13 +196,22 @@ export class NameTable {
   }
 }
 
+/** Names are served on a network: a user-defined one that is not the ingress network. */
+export function servedNetwork(s: NodeSnapshot, dnsNetwork: (id: string) => boolean, id: string): boolean {
+  return dnsNetwork(id) && s.intent?.networks.get(id)?.ingress !== true;
+}
+
 /**
  * The table for one node snapshot. `dnsNetwork(id)`: whether names are served on that
  * network (user-defined ones; not the predefined bridge/host/none, nor ingress).
  */
-export function buildNameTable(s: NodeSnapshot, dnsNetwork: (id: string) => boolean): NameTable {
-  const table = new NameTable(s.settling);
-  const served = (id: string) => dnsNetwork(id) && s.intent?.networks.get(id)?.ingress !== true;
+export function buildNameTable(
+  s: NodeSnapshot,
+  dnsNetwork: (id: string) => boolean,
+  fresh?: (networkId: string) => boolean,
+): NameTable {
+  const table = new NameTable(s.settling, fresh);
+  const served = (id: string) => servedNetwork(s, dnsNetwork, id);
   for (const n of s.intent?.networks.values() ?? []) if (served(n.id)) table.knowNetworkName(n.name);
   for (const c of s.containers) {
     const networks = c.endpoints.filter((ep) => ep.ip !== "" && served(ep.networkId));
@@ -190,14 +221,17 @@ export function buildNameTable(s: NodeSnapshot, dnsNetwork: (id: string) => bool
     );
     const service = c.labels["serviceName"];
     for (const ep of networks) {
-      table.addEndpoint(ep.networkId, ep.ip, [c.name, ...ep.aliases]);
+      table.addEndpoint(ep.networkId, ep.ip, endpointNames(c.name, c.id, ep.aliases));
       if (service !== undefined) table.addTask(ep.networkId, service, ep.ip, ep.vip ?? "");
     }
   }
   for (const f of s.endpoints) {
     // This node's own facts come from its records above (they may lag behind them).
-    if (f.node === s.node.name || f.container === "" || !served(f.networkId)) continue;
-    table.addEndpoint(f.networkId, f.ip, [f.container, ...f.aliases]);
+    if (f.node === s.node.name || !served(f.networkId)) continue;
+    table.heardRemote.add(f.networkId);
+    if (f.container === "") continue;
+    // The key is `<container id>/<network id>`.
+    table.addEndpoint(f.networkId, f.ip, endpointNames(f.container, f.key.split("/")[0] ?? "", f.aliases));
     if (f.serviceName !== "") table.addTask(f.networkId, f.serviceName, f.ip, f.vip);
   }
   for (const svc of s.intent?.services.values() ?? []) {

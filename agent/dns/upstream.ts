@@ -1,6 +1,6 @@
 /**
  * Forwarding to the node's upstream resolvers: a query the embedded DNS does not own goes,
- * as the client sent it, to each upstream in turn over UDP (a truncated answer is asked
+ * as the client sent it, to each upstream in turn (the list twice) over UDP (a truncated answer is asked
  * again over TCP; a query that came over TCP goes over TCP), with a fresh random id and a
  * fresh socket per query, so an answer is accepted only from the server asked, on the
  * socket that asked, with the id it was given (spoofing needs to guess port and id).
@@ -41,7 +41,8 @@ export class Upstream {
     this.inFlight++;
     try {
       const deadline = Date.now() + this.config.forwardBudgetMs;
-      for (const server of servers) {
+      // Each upstream twice (a lost datagram is retried), as long as the budget lasts.
+      for (const server of [...servers, ...servers]) {
         const left = deadline - Date.now();
         if (left <= 0) break;
         const timeoutMs = Math.min(left, this.config.forwardAttemptMs);

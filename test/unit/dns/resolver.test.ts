@@ -12,6 +12,7 @@ import fc from "fast-check";
 import type { EndpointFact } from "../../../agent/attachments.js";
 import { emptyState, type NetworkIntent, type ServiceIntent } from "../../../agent/dispatcher/index.js";
 import { DNS_DEFAULTS } from "../../../agent/dns/config.js";
+import { containerResolvConf, nodeUpstreams, parseNameservers } from "../../../agent/dns/resolv-conf.js";
 import { buildNameTable, type NameTable } from "../../../agent/dns/name-table.js";
 import { Resolver } from "../../../agent/dns/resolver.js";
 import { Upstream, type UpstreamServer } from "../../../agent/dns/upstream.js";
@@ -312,6 +313,34 @@ describe("embedded DNS resolver", () => {
     assert.deepEqual(addresses(await ask(r, "c1", "c2")), ["10.0.1.3"]);
   });
 
+  it("on a network joined moments ago where no other node was heard yet, a miss is SERVFAIL", async () => {
+    const s = snapshot();
+    const lonely = { ...s, containers: [...s.containers, container("c9", [endpoint("net9", "10.0.9.2")])] };
+    const fresh = new Resolver(
+      () =>
+        buildNameTable(
+          lonely,
+          () => true,
+          () => true,
+        ),
+      new Upstream(() => [], DNS_DEFAULTS),
+      DNS_DEFAULTS,
+    );
+    assert.equal(rcodeOf(await ask(fresh, "c9", "nosuch")), SERVFAIL);
+    assert.equal(rcodeOf(await ask(fresh, "c1", "nosuch")), NXDOMAIN, "ov1 has other nodes' endpoints");
+    const old = new Resolver(
+      () =>
+        buildNameTable(
+          lonely,
+          () => true,
+          () => false,
+        ),
+      new Upstream(() => [], DNS_DEFAULTS),
+      DNS_DEFAULTS,
+    );
+    assert.equal(rcodeOf(await ask(old, "c9", "nosuch")), NXDOMAIN);
+  });
+
   it("UDP answers past 512 bytes are truncated; over TCP they are whole", async () => {
     const many = Array.from({ length: 40 }, (_, i) =>
       fact("net1", `10.0.1.${100 + i}`, `big.${i}`, { service: "big" }),
@@ -393,5 +422,36 @@ describe("embedded DNS resolver", () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe("embedded DNS: resolv.conf", () => {
+  it("reads the node's nameservers; a container gets 127.0.0.11 or the reachable upstreams", () => {
+    const text = "# comment\nsearch example\nnameserver 10.1.1.1\nnameserver 127.0.0.53\nnameserver bogus\n";
+    assert.deepEqual(parseNameservers(text), ["10.1.1.1", "127.0.0.53"]);
+    assert.deepEqual(
+      nodeUpstreams([], () => text),
+      [
+        { host: "10.1.1.1", port: 53 },
+        { host: "127.0.0.53", port: 53 },
+      ],
+    );
+    assert.deepEqual(
+      nodeUpstreams(["100.64.0.100:5353"], () => text),
+      [{ host: "100.64.0.100", port: 5353 }],
+    );
+    assert.deepEqual(
+      nodeUpstreams([], () => {
+        throw new Error("ENOENT");
+      }),
+      [],
+    );
+    assert.equal(containerResolvConf(true, []), "nameserver 127.0.0.11\noptions ndots:0\n");
+    const plain = containerResolvConf(
+      false,
+      nodeUpstreams([], () => text),
+    );
+    assert.match(plain, /nameserver 10\.1\.1\.1\n/);
+    assert.doesNotMatch(plain, /127\.0\.0\.53/, "a loopback upstream is unreachable from a container");
   });
 });
