@@ -12,7 +12,7 @@ import type { NetnsListeners } from "../../common/executor.js";
 import type { Logger } from "../../common/logger.js";
 import type { Socket } from "node:net";
 import type { DnsConfig } from "./config.js";
-import { MAX_MESSAGE_BYTES, type Resolver } from "./resolver.js";
+import { MAX_MESSAGE_BYTES, tcpFrame, type Resolver } from "./resolver.js";
 
 interface Held {
   listeners: NetnsListeners;
@@ -89,10 +89,7 @@ export class DnsListeners {
           .then(async () => {
             const out = await this.resolver.handle(msg, containerId, "tcp");
             if (out === undefined) return void sock.destroy();
-            const frame = Buffer.alloc(2 + out.length);
-            frame.writeUInt16BE(out.length, 0);
-            out.copy(frame, 2);
-            if (!sock.destroyed) sock.write(frame);
+            if (!sock.destroyed) sock.write(tcpFrame(out));
           })
           .catch(() => void sock.destroy());
       }

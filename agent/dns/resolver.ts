@@ -118,6 +118,14 @@ export class Resolver {
   }
 }
 
+/** A message as DNS over TCP carries it: a two-byte length, then the message. */
+export function tcpFrame(message: Buffer): Buffer {
+  const frame = Buffer.alloc(2 + message.length);
+  frame.writeUInt16BE(message.length, 0);
+  message.copy(frame, 2);
+  return frame;
+}
+
 /** A query we may answer, or undefined for garbage and anything that is not a query. */
 function decodeQuery(message: Buffer): dnsPacket.DecodedPacket | undefined {
   if (message.length < HEADER_BYTES || message.length > MAX_MESSAGE_BYTES) return undefined;

@@ -12,6 +12,7 @@ import { randomInt } from "node:crypto";
 import dgram from "node:dgram";
 import { isIPv6, Socket } from "node:net";
 import type { DnsConfig } from "./config.js";
+import { tcpFrame } from "./resolver.js";
 
 export interface UpstreamServer {
   host: string;
@@ -72,23 +73,32 @@ function answers(message: Buffer, id: number): boolean {
   return message.length >= HEADER_BYTES && ((message[2] ?? 0) & QR) !== 0 && message.readUInt16BE(0) === id;
 }
 
-function udpExchange(
-  server: UpstreamServer,
-  query: Buffer,
-  id: number,
+/**
+ * One exchange with an upstream: `start` opens it and returns how to close it; the first
+ * `done` (or the timeout) settles the answer and closes once.
+ */
+function exchange(
   timeoutMs: number,
+  start: (done: (answer: Buffer | undefined) => void) => () => void,
 ): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const sock = dgram.createSocket(isIPv6(server.host) ? "udp6" : "udp4");
     let settled = false;
+    let close = () => {};
     const done = (answer: Buffer | undefined) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sock.close();
+      close();
       resolve(answer);
     };
     const timer = setTimeout(() => done(undefined), timeoutMs);
+    close = start(done);
+  });
+}
+
+function udpExchange(server: UpstreamServer, query: Buffer, id: number, timeoutMs: number) {
+  return exchange(timeoutMs, (done) => {
+    const sock = dgram.createSocket(isIPv6(server.host) ? "udp6" : "udp4");
     sock.on("error", () => done(undefined));
     sock.on("message", (msg, from) => {
       if (from.address === server.host && from.port === server.port && answers(msg, id)) done(msg);
@@ -96,42 +106,23 @@ function udpExchange(
     sock.send(query, server.port, server.host, (err) => {
       if (err) done(undefined);
     });
+    return () => sock.close();
   });
 }
 
-function tcpExchange(
-  server: UpstreamServer,
-  query: Buffer,
-  id: number,
-  timeoutMs: number,
-): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
+function tcpExchange(server: UpstreamServer, query: Buffer, id: number, timeoutMs: number) {
+  return exchange(timeoutMs, (done) => {
     const sock = new Socket();
     let buf = Buffer.alloc(0);
-    let settled = false;
-    const done = (answer: Buffer | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(() => done(undefined), timeoutMs);
     sock.on("error", () => done(undefined));
     sock.on("close", () => done(undefined));
     sock.on("data", (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 2) return;
-      const len = buf.readUInt16BE(0);
-      if (buf.length < 2 + len) return;
-      const msg = buf.subarray(2, 2 + len);
+      if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
+      const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
       done(answers(msg, id) ? Buffer.from(msg) : undefined);
     });
-    sock.connect(server.port, server.host, () => {
-      const frame = Buffer.alloc(2 + query.length);
-      frame.writeUInt16BE(query.length, 0);
-      query.copy(frame, 2);
-      sock.write(frame);
-    });
+    sock.connect(server.port, server.host, () => sock.write(tcpFrame(query)));
+    return () => sock.destroy();
   });
 }
