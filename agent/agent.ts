@@ -26,7 +26,8 @@
 import { join } from "node:path";
 import type { Clock, TimerHandle } from "../common/clock.js";
 import { RealClock } from "../common/clock.js";
-import { Executor } from "../common/executor.js";
+import { readFileSync } from "node:fs";
+import { Executor, type NetnsListeners } from "../common/executor.js";
 import { createLogger, type Logger } from "../common/logger.js";
 import {
   LocalEndpointTable,
@@ -44,6 +45,7 @@ import { HostDriver } from "./drivers/host/host-driver.js";
 import { NullDriver } from "./drivers/null/null-driver.js";
 import { OverlayDriver, OverlayEncryption } from "./drivers/overlay/index.js";
 import { DriverRegistry } from "./drivers/registry.js";
+import { DNS_PORT, EMBEDDED_DNS_ADDRESS, EmbeddedDns, nodeUpstreams } from "./dns/index.js";
 import { endpointFactsReconciler } from "./endpoint-facts.js";
 import type { KeyRing } from "./encryption/index.js";
 import { GossipEndpointTable } from "./gossip-endpoints.js";
@@ -70,6 +72,8 @@ export interface AgentDeps {
   attacher?: NetworkAttacher;
   endpoints?: EndpointTable;
   logger?: Logger;
+  /** Binds the embedded DNS's sockets in a namespace (unit tests: anywhere else). */
+  dnsListen?: (namespaces: readonly string[]) => Promise<Map<string, NetnsListeners | Error>>;
   /** Capabilities to use instead of probing the kernel (unit tests). */
   capabilities?: KernelCapabilities;
   /**
@@ -121,6 +125,7 @@ export class Agent {
   readonly localNetworks: LocalNetworks;
   /** `network create|rm|prune` of the node's own networks. */
   readonly networks: LocalNetworkService;
+  readonly dns: EmbeddedDns;
   drivers: DriverRegistry | undefined;
   loop: ReconcileLoop | undefined;
   /** Encrypted overlays' backend (decided from the probe at start). */
@@ -154,9 +159,24 @@ export class Agent {
       () => this.endpoints,
       deps.joined === true,
     );
+    const predefined = new Set(
+      this.localNetworks
+        .all()
+        .filter((n) => this.localNetworks.isPredefined(n))
+        .map((n) => n.id),
+    );
+    this.dns = new EmbeddedDns({
+      snapshot: () => this.state.snapshot(),
+      dnsNetwork: (id) => !predefined.has(id),
+      listen:
+        deps.dnsListen ?? ((namespaces) => this.ex.listenIn(namespaces, EMBEDDED_DNS_ADDRESS, DNS_PORT)),
+      upstreams: nodeUpstreams(config.dnsUpstreams, () => readFileSync("/etc/resolv.conf", "utf8")),
+      dir: join(config.stateDir, "resolv"),
+      log: this.log.child({ component: "dns" }),
+    });
     this.containers = new Containers({
       store: this.store,
-      runtime: new SandboxRuntime(this.ex, join(config.stateDir, "logs")),
+      runtime: new SandboxRuntime(this.ex, join(config.stateDir, "logs"), (c) => this.dns.resolvConfOf(c.id)),
       drivers: () => this.registry(),
       attacher: () => this.attacher,
       intent: () => this.state.intent,
@@ -230,6 +250,7 @@ export class Agent {
     await this.containers.stop();
     this.loop?.stop();
     this.nodeMesh?.stop();
+    this.dns.stop();
     this.gossip?.stop();
     await this.encryption?.stop();
     this.log.info({ node: this.config.nodeName }, "agent stopped");
@@ -322,6 +343,7 @@ export class Agent {
       { reconciler: gatewayReconciler(new GatewayBridge(this.ex, undefined)) },
       { reconciler: nodeMeshReconciler(mesh, egress), resyncIntervalMs },
       { reconciler: new ContainerMeshes(this.ex).reconciler(), resyncIntervalMs },
+      { reconciler: this.dns.reconciler() },
       {
         reconciler: endpointFactsReconciler(
           this.config.nodeName,

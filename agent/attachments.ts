@@ -45,6 +45,10 @@ export interface EndpointFact {
   aliases: readonly string[];
   /** The service of a task's endpoint ("" for a standalone container or a node port). */
   serviceId: string;
+  /** The service's name (DNS: `NAME`, `tasks.NAME`); "" when not a task. */
+  serviceName: string;
+  /** The service's VIP on this network (endpoint mode vip); "" otherwise. */
+  vip: string;
   /** What the network's driver tells other nodes (an overlay's MAC and VTEP); opaque here. */
   data: Readonly<Record<string, string>>;
 }

@@ -16,6 +16,7 @@ import {
   optional,
   readConfigFile,
   type ConfigSpec,
+  type FieldParser,
 } from "../common/config.js";
 
 export interface AgentConfig {
@@ -39,6 +40,11 @@ export interface AgentConfig {
   gossipPort: number;
   /** Gossip timing profile: lan, wan or local (see agent/gossip/config.ts). */
   gossipProfile: string;
+  /**
+   * Where the embedded DNS forwards names that are not the swarm's, as IPv4:port; empty:
+   * the `nameserver` lines of the node's /etc/resolv.conf, port 53.
+   */
+  dnsUpstreams: string[];
 }
 
 export const AGENT_DEFAULTS: AgentConfig = {
@@ -59,7 +65,20 @@ export const AGENT_DEFAULTS: AgentConfig = {
   gossipPort: 7946,
   // A swarm's nodes share a LAN; the WAN profile trades detection speed for tolerance.
   gossipProfile: "lan",
+  // The node's own resolvers, as Docker does; the lab names its stand-in for the outside.
+  dnsUpstreams: [],
 };
+
+/** IPv4:port (an upstream resolver). */
+function ipv4Port(): FieldParser<string> {
+  const address = ipv4();
+  const hp = hostPort();
+  return (raw) => {
+    const v = hp(raw);
+    address(v.split(":")[0]);
+    return v;
+  };
+}
 
 const SPEC: ConfigSpec<AgentConfig> = {
   nodeName: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: "a name of letters, digits, . _ -" }),
@@ -70,6 +89,7 @@ const SPEC: ConfigSpec<AgentConfig> = {
   resyncIntervalMs: durationMs({ min: 100 }),
   gossipPort: int({ min: 0, max: 65535 }),
   gossipProfile: oneOf(["lan", "wan", "local"]),
+  dnsUpstreams: list(ipv4Port()),
 };
 
 /** Fields of the lab's per-node config file that the agent reads. */
@@ -77,6 +97,7 @@ const FILE_FIELDS: Record<string, keyof AgentConfig> = {
   node: "nodeName",
   advertiseAddr: "advertiseAddr",
   managers: "managers",
+  dnsUpstreams: "dnsUpstreams",
 };
 
 export function loadAgentConfig(flags: Partial<Record<keyof AgentConfig, unknown>>): AgentConfig {

@@ -39,6 +39,8 @@ export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDes
         container: c.name,
         aliases: ep.aliases,
         serviceId: c.labels["serviceId"] ?? "",
+        serviceName: c.labels["serviceName"] ?? "",
+        vip: ep.vip ?? "",
         data,
       });
     }
@@ -54,6 +56,8 @@ function sameFact(a: EndpointFact, b: EndpointFact): boolean {
     a.ip === b.ip &&
     a.container === b.container &&
     a.serviceId === b.serviceId &&
+    a.serviceName === b.serviceName &&
+    a.vip === b.vip &&
     a.aliases.join("\n") === b.aliases.join("\n") &&
     JSON.stringify(Object.entries(a.data).sort()) === JSON.stringify(Object.entries(b.data).sort())
   );

@@ -109,6 +109,8 @@ export function decodeFact(value: Uint8Array, owner: string): EndpointFact | und
       container: str(f.container) ? f.container : "",
       aliases: Array.isArray(f.aliases) ? f.aliases.filter(str) : [],
       serviceId: str(f.serviceId) ? f.serviceId : "",
+      serviceName: str(f.serviceName) ? f.serviceName : "",
+      vip: str(f.vip) && parseIpv4(f.vip) !== undefined ? f.vip : "",
       data,
     };
   } catch {

@@ -21,9 +21,23 @@ import {
   type IntentState,
   type TaskIntent,
 } from "./dispatcher/index.js";
-import { isTask, type ContainerRecord, type Containers } from "./sandbox/index.js";
+import type { Attachment } from "./attachments.js";
+import { isTask, type ContainerRecord, type Containers, type TaskAttachment } from "./sandbox/index.js";
 
 type Reported = "running" | "failed" | "shutdown";
+
+/**
+ * A task's place on one network: its service's VIP there rides along for DNS (the
+ * service name itself answers through the service, not as an alias of each task).
+ */
+function taskAttachment(intent: IntentState, task: TaskIntent, attachment: Attachment): TaskAttachment {
+  const service = intent.services.get(task.serviceId);
+  const vip =
+    service?.endpointMode === "vip"
+      ? service.vips.find((v) => v.networkId === attachment.intent.id)?.ip
+      : undefined;
+  return { attachment, aliases: [], ...(vip === undefined ? {} : { vip }) };
+}
 
 /** Timings of the task runner's passes. */
 const TASK_SYNC = {
@@ -90,16 +104,15 @@ export class TaskRunner {
 
   private async create(intent: IntentState, task: TaskIntent): Promise<void> {
     try {
-      const attachments = taskAttachments(intent, task);
       await this.containers.run({
         id: task.id,
         name: task.containerName,
         networks: [],
-        attachments: attachments.map((attachment) => ({ attachment, aliases: [task.serviceName] })),
+        attachments: taskAttachments(intent, task).map((a) => taskAttachment(intent, task, a)),
         command: task.command,
         env: task.env,
         detach: true,
-        labels: { taskId: task.id, serviceId: task.serviceId },
+        labels: { taskId: task.id, serviceId: task.serviceId, serviceName: task.serviceName },
       });
       this.report(task.id, task.serviceId, "running");
     } catch (err) {
@@ -112,7 +125,7 @@ export class TaskRunner {
     const want = new Set(task.networks.map((n) => n.networkId));
     for (const a of taskAttachments(intent, task)) {
       if (!c.endpoints.some((e) => e.networkId === a.intent.id)) {
-        await this.containers.connectAttached(c.id, a, [task.serviceName]);
+        await this.containers.connectAttached(c.id, taskAttachment(intent, task, a));
       }
     }
     for (const e of c.endpoints) {

@@ -30,6 +30,10 @@ export function register(program: Command): void {
     .option("--manager <addr...>", "manager addresses host:port (repeat or comma-separate)")
     .option("--state-dir <dir>", "where the agent keeps its local state and control socket")
     .option("--netns-prefix <prefix>", "prefix of the namespaces this agent creates")
+    .option(
+      "--dns-upstream <ip:port...>",
+      "resolvers the embedded DNS forwards other names to (default: the node's /etc/resolv.conf)",
+    )
     .option("--probe", "print the kernel capabilities and exit")
     .option("--format <format>", "with --probe: table or json", "table")
     .action(
@@ -39,6 +43,7 @@ export function register(program: Command): void {
         manager?: string[];
         stateDir?: string;
         netnsPrefix?: string;
+        dnsUpstream?: string[];
         probe?: boolean;
         format: string;
       }) => {
@@ -53,6 +58,7 @@ export function register(program: Command): void {
           managers: o.manager?.flatMap((m) => m.split(",")),
           stateDir: o.stateDir,
           netnsPrefix: o.netnsPrefix,
+          dnsUpstreams: o.dnsUpstream?.flatMap((m) => m.split(",")),
         });
       },
     );

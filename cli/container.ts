@@ -15,6 +15,9 @@ import { parseFormat, print, printJson, renderTable } from "./output.js";
 const collect = (v: string, prev: string[]) => [...prev, v];
 /** The container's namespace; undefined for a host-network container (it runs in the node's). */
 const sandboxOf = (c: ContainerInfo__Output): string | undefined => (c.netns === "" ? undefined : c.netns);
+/** The container's own resolv.conf (embedded DNS), bound over /etc/resolv.conf for its commands. */
+const resolvConfOf = (c: ContainerInfo__Output): string | undefined =>
+  c.resolvConf === "" ? undefined : c.resolvConf;
 const stripDashes = (argv: string[]) => (argv[0] === "--" ? argv.slice(1) : argv);
 
 function networksOf(c: ContainerInfo__Output): string {
@@ -44,6 +47,7 @@ function inspectView(c: ContainerInfo__Output): object {
             MacAddress: e.mac,
             Gateway: e.gateway,
             Aliases: e.aliases,
+            DNSNames: e.dnsNames.length > 0 ? e.dnsNames : null,
             Interface: e.ifname,
           },
         ]),
@@ -158,10 +162,12 @@ export function register(program: Command): void {
           }),
         );
         if (o.detach) return print(c.id);
-        const code = await new Executor().interactive(sandboxOf(c), argv, {
-          ...env,
-          SWARMNET_TASK_NAME: c.name,
-        });
+        const code = await new Executor().interactive(
+          sandboxOf(c),
+          argv,
+          { ...env, SWARMNET_TASK_NAME: c.name },
+          resolvConfOf(c),
+        );
         await withAgent((agent) => agent.exited(c.name, code));
         process.exitCode = code;
       },
@@ -186,9 +192,12 @@ export function register(program: Command): void {
     .passThroughOptions()
     .action(async (name: string, command: string[]) => {
       const c = await withAgent((agent) => agent.inspect(name));
-      process.exitCode = await new Executor().interactive(sandboxOf(c), stripDashes(command), {
-        SWARMNET_TASK_NAME: c.name,
-      });
+      process.exitCode = await new Executor().interactive(
+        sandboxOf(c),
+        stripDashes(command),
+        { SWARMNET_TASK_NAME: c.name },
+        resolvConfOf(c),
+      );
     });
 
   program

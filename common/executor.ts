@@ -11,7 +11,10 @@
  * tool errors become ours.
  */
 import { spawn } from "node:child_process";
+import type { Socket as UdpSocket } from "node:dgram";
 import { openSync, closeSync } from "node:fs";
+import type { Server } from "node:net";
+import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { ErrorCode, SwarmnetError } from "./errors.js";
 
@@ -180,6 +183,41 @@ export interface DetachedProcessOptions extends InNetns {
   logFile: string;
   env?: Record<string, string>;
   cwd?: string;
+  /** A file the process sees as /etc/resolv.conf (its own mount namespace; see `withResolvConf`). */
+  resolvConf?: string;
+}
+
+/** A UDP socket and a TCP server on the same address, bound inside a namespace. */
+export interface NetnsListeners {
+  udp: UdpSocket;
+  tcp: Server;
+}
+
+/** Shipped as source: the compiled executor sits at dist/common/, the script at common/. */
+const NETNS_LISTEN_HELPER = fileURLToPath(new URL("../../common/netns-listen.py", import.meta.url));
+/** The whole batch (a few ms per namespace; seconds on a loaded machine). */
+const NETNS_LISTEN_TIMEOUT_MS = 60_000;
+
+/**
+ * `argv` run with `file` bind-mounted over /etc/resolv.conf, in a mount namespace of its
+ * own (`unshare --mount`), as `ip netns exec` does with /etc/netns/NAME: the host's file is
+ * never touched. Propagation `slave`: mounts made on the host later (a namespace another
+ * agent adds under /run/netns) still reach the process; its own bind mount goes nowhere.
+ */
+export function withResolvConf(file: string | undefined, argv: readonly string[]): string[] {
+  if (file === undefined) return [...argv];
+  return [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "slave",
+    "--",
+    "sh",
+    "-c",
+    'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+    file,
+    ...argv,
+  ];
 }
 
 export interface DetachedProcess {
@@ -333,10 +371,9 @@ export class Executor {
     // nsenter, not `ip netns exec`: the latter also gives the process a private mount
     // namespace whose mounts never reach the host's, so namespaces an agent creates
     // (`ip netns add` bind-mounts /run/netns/X) would be invisible to everyone else.
+    const inner = withResolvConf(options.resolvConf, argv);
     const full =
-      options.netns === undefined
-        ? [...argv]
-        : ["nsenter", `--net=/run/netns/${options.netns}`, "--", ...argv];
+      options.netns === undefined ? inner : ["nsenter", `--net=/run/netns/${options.netns}`, "--", ...inner];
     const [file, ...args] = full;
     if (file === undefined)
       throw new SwarmnetError(ErrorCode.InvalidArgument, "startDetached: empty command");
@@ -370,18 +407,79 @@ export class Executor {
     netns: string | undefined,
     argv: readonly string[],
     env: Record<string, string>,
+    resolvConf?: string,
   ): Promise<number> {
     return new Promise((resolve, reject) => {
       // nsenter (network namespace only) for the reason given at startDetached: a nested
       // `swarmnet` may create namespaces, which must be visible outside this command.
+      const inner = withResolvConf(resolvConf, argv);
       const [file = "", ...args] =
-        netns === undefined ? argv : ["nsenter", `--net=/run/netns/${netns}`, "--", ...argv];
+        netns === undefined ? inner : ["nsenter", `--net=/run/netns/${netns}`, "--", ...inner];
       const child = spawn(file, args, {
         stdio: "inherit",
         env: { ...process.env, ...env },
       });
       child.on("error", reject);
       child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  }
+
+  /**
+   * A UDP socket and a TCP server bound to `host:port` inside each namespace, held by this
+   * process (the embedded DNS's 127.0.0.11:53 in each container): one helper process binds
+   * them there, namespace after namespace, and passes the descriptors over Node's IPC
+   * channel (common/netns-listen.py), then exits. No process stays in any namespace. The
+   * result has, per namespace, its listeners or why it has none.
+   */
+  listenIn(
+    namespaces: readonly string[],
+    host: string,
+    port: number,
+  ): Promise<Map<string, NetnsListeners | Error>> {
+    return new Promise((resolve) => {
+      const out = new Map<string, NetnsListeners | Error>();
+      if (namespaces.length === 0) return resolve(out);
+      const half = new Map<string, Partial<NetnsListeners>>();
+      const child = spawn("python3", [NETNS_LISTEN_HELPER, host, String(port), ...namespaces], {
+        stdio: ["ignore", "ignore", "pipe", "ipc"],
+      });
+      let stderr = "";
+      const timer = setTimeout(() => child.kill("SIGKILL"), NETNS_LISTEN_TIMEOUT_MS);
+      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("message", (msg: { ns?: unknown; kind?: unknown; error?: unknown }, handle: unknown) => {
+        const ns = String(msg.ns);
+        if (typeof msg.error === "string") {
+          out.set(
+            ns,
+            new SwarmnetError(
+              ErrorCode.KernelRejected,
+              `cannot listen on ${host}:${port} in ${ns}: ${msg.error}`,
+            ),
+          );
+          return;
+        }
+        const h = half.get(ns) ?? {};
+        if (msg.kind === "udp") h.udp = handle as UdpSocket;
+        if (msg.kind === "tcp") h.tcp = handle as Server;
+        half.set(ns, h);
+        if (h.udp !== undefined && h.tcp !== undefined) out.set(ns, { udp: h.udp, tcp: h.tcp });
+      });
+      child.on("error", () => undefined);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        const why = stderr.trim().split("\n").pop() || `helper exited with ${code}`;
+        for (const ns of namespaces) {
+          if (out.has(ns)) continue;
+          const h = half.get(ns);
+          h?.udp?.close();
+          h?.tcp?.close();
+          out.set(
+            ns,
+            new SwarmnetError(ErrorCode.KernelRejected, `cannot listen on ${host}:${port} in ${ns}: ${why}`),
+          );
+        }
+        resolve(out);
+      });
     });
   }
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(iproute2 nftables etcd-server etcd-client iputils-ping iperf3 curl tcpdump conntrack procps)
+DEBIAN_PACKAGES=(iproute2 nftables etcd-server etcd-client iputils-ping iperf3 curl tcpdump conntrack procps
+  dnsmasq-base bind9-dnsutils python3)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -7,9 +7,10 @@ import { networkToWire } from "../../common/network-wire.js";
 import type { ContainerInfo } from "../../proto/generated/swarmnet/v1/ContainerInfo.js";
 import type { Network } from "../../proto/generated/swarmnet/v1/Network.js";
 import type { Agent } from "../agent.js";
+import type { EmbeddedDns } from "../dns/index.js";
 import type { ContainerRecord } from "../sandbox/index.js";
 
-export function containerInfo(c: ContainerRecord, nodeName: string): ContainerInfo {
+export function containerInfo(c: ContainerRecord, nodeName: string, dns: EmbeddedDns): ContainerInfo {
   return {
     id: c.id,
     name: c.name,
@@ -30,7 +31,9 @@ export function containerInfo(c: ContainerRecord, nodeName: string): ContainerIn
       gateway: e.gateway,
       aliases: [...e.aliases],
       ifname: e.ifname,
+      dnsNames: dns.dnsNames(c, e),
     })),
+    resolvConf: c.netns === undefined ? "" : (dns.resolvConfOf(c.id) ?? ""),
   };
 }
 

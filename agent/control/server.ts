@@ -45,7 +45,7 @@ export class ControlServer {
     const agent = this.agent;
     const containers = agent.containers;
     const node = agent.config.nodeName;
-    const info = (c: Parameters<typeof containerInfo>[0]) => containerInfo(c, node);
+    const info = (c: Parameters<typeof containerInfo>[0]) => containerInfo(c, node, agent.dns);
     return {
       Info: unary(async () => ({
         nodeName: node,

@@ -22,13 +22,15 @@ export const R = {
   mesh: "mesh",
   containerMesh: "container-mesh",
   endpointFacts: "endpoint-facts",
+  // The embedded DNS's sockets and resolv.conf files (answers need no pass).
+  dns: "dns",
 } as const;
 
 export function touchedByIntent(e: IntentEvent): string[] {
   switch (e.kind) {
     case "networkUpsert":
     case "networkRemoved":
-      return [R.overlay, R.encryption, R.mesh, R.containerMesh, R.endpointFacts];
+      return [R.overlay, R.encryption, R.mesh, R.containerMesh, R.endpointFacts, R.dns];
     case "serviceUpsert":
     case "serviceRemoved":
       return [R.mesh, R.containerMesh];

@@ -26,6 +26,8 @@ export interface EndpointRecord {
   /** Docker's --internal: no way out of the network. */
   internal: boolean;
   aliases: readonly string[];
+  /** A service task's endpoint: the service's VIP on this network (endpoint mode vip). */
+  vip?: string;
   /** Interface name inside the container: eth0, eth1, … in attach order ("" for host, none). */
   ifname: string;
   /** The driver's own data for this endpoint (VNI, data-path port, …); opaque elsewhere. */

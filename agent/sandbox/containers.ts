@@ -55,11 +55,19 @@ export interface RunOptions {
   /** A fixed id (a service task's), instead of a random one. */
   id?: string;
   /** Attachments the managers already made (a service task's networks, with its IPs). */
-  attachments?: { attachment: Attachment; aliases: string[] }[];
+  attachments?: TaskAttachment[];
   /** Free-form labels kept with the record (service and task ids of a task). */
   labels?: Record<string, string>;
   /** `run -p`: node ports forwarded to the container (host port 0: a free one). */
   ports?: PortMapping[];
+}
+
+/** A network a service task joins: the scheduler's address, and its service's VIP there. */
+export interface TaskAttachment {
+  attachment: Attachment;
+  aliases: string[];
+  /** The service's VIP on the network (endpoint mode vip), for the task's DNS facts. */
+  vip?: string;
 }
 
 export interface ContainerDeps {
@@ -88,6 +96,7 @@ interface Joining {
   driver: NetworkDriver;
   ip: string;
   aliases: string[];
+  vip?: string;
   /** Given back to the managers if the operation fails (standalone containers only). */
   release: boolean;
 }
@@ -179,10 +188,10 @@ export class Containers {
   }
 
   /** A task joins a network with the address its scheduler already allocated, in place. */
-  connectAttached(ref: string, a: Attachment, aliases: string[]): Promise<ContainerRecord> {
+  connectAttached(ref: string, t: TaskAttachment): Promise<ContainerRecord> {
     return this.ops.run(async () => {
       const c = this.find(ref);
-      return this.addEndpoint(c, this.attached(a, aliases));
+      return this.addEndpoint(c, this.attached(t));
     });
   }
 
@@ -234,7 +243,7 @@ export class Containers {
     let created = false;
     let c = draft;
     try {
-      for (const pre of o.attachments ?? []) joining.push(this.attached(pre.attachment, pre.aliases));
+      for (const pre of o.attachments ?? []) joining.push(this.attached(pre));
       // Docker: a container given no network is on the default bridge.
       const networks =
         o.networks.length === 0 && joining.length === 0 && !isTask(draft)
@@ -364,12 +373,14 @@ export class Containers {
   }
 
   /** A task's pre-allocated attachment, with its driver. */
-  private attached(a: Attachment, aliases: string[]): Joining {
+  private attached(t: TaskAttachment): Joining {
+    const a = t.attachment;
     return {
       net: a,
       driver: this.deps.drivers().get(a.intent.driver, a.intent.name),
       ip: a.ip,
-      aliases,
+      aliases: t.aliases,
+      ...(t.vip === undefined ? {} : { vip: t.vip }),
       release: false,
     };
   }
@@ -390,6 +401,7 @@ export class Containers {
       mtu: ep.mtu,
       internal: j.net.intent.internal,
       aliases: j.aliases,
+      ...(j.vip === undefined ? {} : { vip: j.vip }),
       ifname,
       driverData: ep.driverData,
       ...(join.ownGateway ? { ownGateway: true } : {}),

@@ -18,6 +18,8 @@ export class SandboxRuntime {
   constructor(
     private readonly ex: Executor,
     private readonly logDir: string,
+    /** The container's own resolv.conf (the embedded DNS's), when it has one. */
+    private readonly resolvConf: (c: ContainerRecord) => string | undefined = () => undefined,
   ) {
     mkdirSync(logDir, { recursive: true });
   }
@@ -38,6 +40,7 @@ export class SandboxRuntime {
       netns: c.netns,
       logFile: this.logFile(c),
       env: { ...c.env },
+      ...(c.netns === undefined ? {} : { resolvConf: this.resolvConf(c) }),
     });
     void proc.exited.then((code) => onExit(code ?? 128));
     return proc.pid;

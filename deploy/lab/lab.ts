@@ -33,6 +33,7 @@ import { cmdline, findOnPath, isAlive, stopProcesses } from "../../common/proces
 import {
   allMembers,
   belongsToLab,
+  CLIENT_ADDRESS,
   etcdEndpoints,
   etcdInitialCluster,
   ETCD_CLIENT_PORT,
@@ -191,6 +192,9 @@ export class Lab {
         netns: m.netns,
         advertiseAddr: m.address,
         managers: managerAddresses(layout),
+        // The client stands for the outside world: its resolver (a test starts one) is
+        // the nodes' upstream DNS; no lab node ever asks the host's.
+        dnsUpstreams: [`${CLIENT_ADDRESS}:53`],
         agentSocket: join(dir, "agent.sock"),
         etcd: etcdEndpoints(layout),
         // The agent's state dir: `swarm init|join` write the node's credentials there.

@@ -111,6 +111,8 @@ export class OverlayDriver implements NetworkDriver {
         container: "",
         aliases: [],
         serviceId: "",
+        serviceName: "",
+        vip: "",
         data: { mac: port.mac, vtep: addr },
       },
     ];

@@ -6,10 +6,13 @@
  * hold back the others and heals, and a burst of gossip costs a bounded number of passes.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import dgram from "node:dgram";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import dnsPacket from "dns-packet";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Executor } from "../../../common/executor.js";
+import { Executor, type NetnsListeners } from "../../../common/executor.js";
 import { FakeKernel } from "../../../common/fake-kernel.js";
 import { silentLogger } from "../../../common/logger.js";
 import { Agent } from "../../../agent/agent.js";
@@ -72,6 +75,40 @@ function service(id: string, networkId: string, vip: string, publishedPort: numb
   };
 }
 
+/** The embedded DNS's sockets on 127.0.0.1 (no namespaces here), by the namespace asked for. */
+class LoopbackListeners {
+  readonly open = new Map<string, NetnsListeners>();
+
+  async listenAll(namespaces: readonly string[]): Promise<Map<string, NetnsListeners | Error>> {
+    return new Map(await Promise.all(namespaces.map(async (ns) => [ns, await this.listen(ns)] as const)));
+  }
+  async listen(netns: string): Promise<NetnsListeners> {
+    const udp = dgram.createSocket("udp4");
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", r));
+    const tcp = createServer();
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    udp.on("close", () => this.open.delete(netns));
+    this.open.set(netns, { udp, tcp });
+    return { udp, tcp };
+  }
+
+  /** An A query to the container's 127.0.0.11 stand-in: the addresses answered. */
+  async resolve(netns: string, name: string): Promise<string[]> {
+    const l = this.open.get(netns);
+    assert.ok(l !== undefined, `no DNS listener in ${netns}`);
+    const client = dgram.createSocket("udp4");
+    try {
+      const answer = new Promise<Buffer>((r) => client.once("message", r));
+      const q = dnsPacket.encode({ type: "query", id: 7, questions: [{ type: "A", name }] });
+      client.send(q, l.udp.address().port, "127.0.0.1");
+      const p = dnsPacket.decode(await answer);
+      return (p.answers ?? []).flatMap((a) => (a.type === "A" ? [a.data] : []));
+    } finally {
+      client.close();
+    }
+  }
+}
+
 /** The managers' IPAM, in memory: the next address of the network's subnet. */
 class FakeAttacher implements NetworkAttacher {
   private next = 2;
@@ -101,6 +138,8 @@ function remoteFact(networkId: string, ip: string, serviceId: string, node = "n2
     container: `web.${last}`,
     aliases: [],
     serviceId,
+    serviceName: "",
+    vip: "",
     data: { mac: `02:42:0a:00:01:${last.toString(16).padStart(2, "0")}`, vtep: "100.64.1.2" },
   };
 }
@@ -116,6 +155,7 @@ const until = async (check: () => boolean, what: string, ms = 10_000) => {
 describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
   let dir: string;
   let kernel: FakeKernel;
+  let dns: LoopbackListeners;
   let table: LocalEndpointTable;
   let agent: Agent;
   let intent: IntentState;
@@ -133,6 +173,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "swarmnet-agent-"));
     kernel = new FakeKernel();
+    dns = new LoopbackListeners();
     table = new LocalEndpointTable();
     intent = emptyState();
     intent.networks.set(ov.id, ov);
@@ -152,6 +193,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
         attacher: new FakeAttacher(intent.networks),
         logger: silentLogger(),
         capabilities: CAPS,
+        dnsListen: (namespaces) => dns.listenAll(namespaces),
       },
     );
     await agent.start();
@@ -177,6 +219,18 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     assert.deepEqual([...kernel.fdb("t-ov4097", "vx4097")], [["02:42:0a:00:01:32", "100.64.1.2"]]);
     const c = agent.containers.find("c1");
     assert.deepEqual(kernel.addresses(c.netns ?? "", "eth0"), ["10.0.1.2/24"]);
+  });
+
+  it("a container on an overlay gets the embedded DNS: 127.0.0.11 in its resolv.conf, names answered", async () => {
+    const c = agent.containers.find("c1");
+    const file = agent.dns.resolvConfOf(c.id);
+    assert.ok(file !== undefined);
+    assert.equal(readFileSync(file, "utf8"), "nameserver 127.0.0.11\noptions ndots:0\n");
+    assert.deepEqual(await dns.resolve(c.netns ?? "", "c1"), ["10.0.1.2"]);
+    assert.deepEqual(await dns.resolve(c.netns ?? "", "web.50"), ["10.0.1.50"], "a remote container");
+    await agent.containers.disconnect("c1", "ov", false);
+    assert.equal(dns.open.has(c.netns ?? ""), false, "its sockets close with its last network");
+    assert.match(readFileSync(file, "utf8"), /^# the node's upstream/);
   });
 
   it("a change of one service's backends re-plans only the mesh: no overlay sandbox is read", async () => {
@@ -287,6 +341,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
       logger: silentLogger(),
       capabilities: CAPS,
       joined: true,
+      dnsListen: (namespaces) => dns.listenAll(namespaces),
     });
     agent = fresh;
     await fresh.start();
