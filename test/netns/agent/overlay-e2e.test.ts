@@ -118,7 +118,16 @@ describe("agent end to end: overlay networks across nodes (netns lab)", function
     const server = ex.runIn(netns["b"] ?? "", ["iperf3", "-s", "-1", "-B", ip["b"] ?? ""], {
       timeoutMs: 60_000,
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // The client starts once the server listens (a fixed pause loses that race on a loaded machine).
+    assert.ok(
+      await eventually(
+        async () =>
+          (await ex.runIn(netns["b"] ?? "", ["ss", "-Hltn", "sport = :5201"])).stdout.includes("5201"),
+        60,
+        200,
+      ),
+      "iperf3 server listening",
+    );
     const client = ex.runIn(
       netns["a"] ?? "",
       ["iperf3", "-c", ip["b"] ?? "", "-t", "6", "-b", "100M", "-J"],
@@ -133,7 +142,7 @@ describe("agent end to end: overlay networks across nodes (netns lab)", function
     await server;
     assert.equal(c.exitCode, 0, `the stream survived: ${c.stderr}${c.stdout.slice(-300)}`);
     // The restarted agent adopted n2's objects: once it answers, nothing duplicated or missing.
-    assert.ok(await eventually(async () => (await lab.sx("n2", "ps")).exitCode === 0, 40), "agent back");
+    assert.ok(await eventually(async () => (await lab.sx("n2", "ps")).exitCode === 0, 240), "agent back");
     const ps = JSON.parse(await lab.ok("n2", "ps", "--format", "json")) as { name: string }[];
     assert.deepEqual(ps.map((p) => p.name).sort(), ["b", "d"]);
     const namespaces = (await ex.netnsList()).filter((n) => n.startsWith(`sn-${name}-n2-`)).sort();
