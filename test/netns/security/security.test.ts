@@ -226,7 +226,8 @@ describe("security: PKI, mutual TLS, authorization, closed etcd, secrets at rest
   });
 
   it("a worker's control command is refused as Docker refuses it; a stranger's CLI has no certificate", async () => {
-    const r = await sx("n2", "network", "create", "nope");
+    // An overlay: a worker may create local (bridge) networks, as on Docker, not cluster ones.
+    const r = await sx("n2", "network", "create", "-d", "overlay", "nope");
     assert.equal(r.exitCode, 1);
     assert.match(
       r.stderr,
@@ -235,7 +236,7 @@ describe("security: PKI, mutual TLS, authorization, closed etcd, secrets at rest
     const t = await sx("n2", "swarm", "join-token", "manager");
     assert.equal(t.exitCode, 1);
     assert.match(t.stderr, /not a swarm manager/);
-    const s = await sx("client", "network", "create", "--manager", `${N1}:2377`, "evil");
+    const s = await sx("client", "network", "create", "-d", "overlay", "--manager", `${N1}:2377`, "evil");
     assert.equal(s.exitCode, 1);
     assert.match(s.stderr, /not part of a swarm: it has no certificate/);
   });
