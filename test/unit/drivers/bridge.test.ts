@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LoopbackListeners } from "../../support/loopback-dns.js";
 import { Executor } from "../../../common/executor.js";
 import { FakeKernel } from "../../../common/fake-kernel.js";
 import { silentLogger } from "../../../common/logger.js";
@@ -52,6 +53,7 @@ describe("drivers: bridge networks (fake kernel)", () => {
         executor: new Executor(kernel),
         endpoints: new LocalEndpointTable(),
         logger: silentLogger(),
+        dnsListen: (namespaces) => new LoopbackListeners().listenAll(namespaces),
         capabilities: CAPS,
       },
     );

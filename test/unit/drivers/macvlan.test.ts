@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LoopbackListeners } from "../../support/loopback-dns.js";
 import { Executor } from "../../../common/executor.js";
 import { FakeKernel } from "../../../common/fake-kernel.js";
 import { silentLogger } from "../../../common/logger.js";
@@ -45,6 +46,7 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
         executor: new Executor(kernel),
         endpoints: new LocalEndpointTable(),
         logger: silentLogger(),
+        dnsListen: (namespaces) => new LoopbackListeners().listenAll(namespaces),
         capabilities: caps(missing),
       },
     );
