@@ -111,6 +111,8 @@ export const RECONCILE_DEFAULTS = {
   // After a restart, how long gossip gets to bring back the other nodes' endpoints (one
   // push-pull with a seed, a few gossip rounds) before anything missing is removed.
   settleMs: 3_000,
+  // …and how long it waits for a gossip peer at most before removing anything.
+  settleMaxMs: 30_000,
 };
 
 export class Agent {
@@ -137,6 +139,8 @@ export class Agent {
   private readonly ownsEndpointTable: boolean;
   private gossip: GossipNode | undefined;
   private settleTimer: TimerHandle | undefined;
+  private intentArrived = false;
+  private gossipSynced = false;
   private nodeMesh: Mesh | undefined;
   private running = false;
 
@@ -271,15 +275,8 @@ export class Agent {
   /** Intent changed (the dispatcher stream): `events` decide what to touch; none = everything. */
   setIntent(intent: IntentState, events?: readonly IntentEvent[]): void {
     this.state.setIntent(intent);
-    if (this.state.isSettling && this.settleTimer === undefined) {
-      // The first intent after a restart: give gossip its moment, then let removals happen.
-      const settle = () => {
-        this.state.settled();
-        this.loop?.touch();
-      };
-      if (this.gossip === undefined) settle();
-      else this.settleTimer = this.clock.setTimeout(settle, RECONCILE_DEFAULTS.settleMs);
-    }
+    this.intentArrived = true;
+    this.maybeSettle();
     if (events === undefined) this.loop?.touch();
     else this.loop?.touch(events.flatMap(touchedByIntent));
   }
@@ -295,8 +292,35 @@ export class Agent {
   }
 
   /** Joins gossip through the seeds the managers list. */
-  joinGossip(seeds: readonly string[]): Promise<number> {
-    return this.gossip?.join(seeds) ?? Promise.resolve(0);
+  async joinGossip(seeds: readonly string[]): Promise<number> {
+    const reached = (await this.gossip?.join(seeds)) ?? 0;
+    // A node that is its only seed has nobody to learn from: it knows all there is.
+    const alone = seeds.every((seed) => seed.split(":")[0] === this.config.advertiseAddr);
+    if ((reached > 0 || alone) && !this.gossipSynced) {
+      this.gossipSynced = true;
+      this.settleTimer?.cancel();
+      this.settleTimer = undefined;
+      this.maybeSettle();
+    }
+    return reached;
+  }
+
+  /**
+   * Ends the settling of a restarted agent once it knows what it should hold: the
+   * managers' intent has arrived and gossip has exchanged state with a peer (then
+   * `settleMs` more for the networks' tables to follow). A fixed delay after the intent
+   * alone was too short on a loaded machine: remote endpoints were removed and re-added.
+   * Without a peer reached (a lone node, a partition) it settles after `settleMaxMs`.
+   */
+  private maybeSettle(): void {
+    if (!this.state.isSettling || !this.intentArrived || this.settleTimer !== undefined) return;
+    const settle = () => {
+      this.state.settled();
+      this.loop?.touch();
+    };
+    if (this.gossip === undefined) return settle();
+    const delay = this.gossipSynced ? RECONCILE_DEFAULTS.settleMs : RECONCILE_DEFAULTS.settleMaxMs;
+    this.settleTimer = this.clock.setTimeout(settle, delay);
   }
 
   /** Keys first, before any seed is joined: the first packets are sealed. */
