@@ -18,7 +18,8 @@
  * next one starts a fresh process. Runners that cannot keep a process (the unit tests'
  * fakes) get `nft -f -` per transaction instead: same semantics, no session.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCode, SwarmnetError } from "./errors.js";
@@ -34,7 +35,8 @@ export class NftSession {
   private output = "";
   private waiter: (() => void) | undefined;
   private seq = 0;
-  private dir: string | undefined;
+  /** The transaction's file, there only while nft reads it (a killed agent leaves none). */
+  private readonly file = join(tmpdir(), `swarmnet-nft-${process.pid}-${randomBytes(4).toString("hex")}.nft`);
   private readonly queue = new SerialQueue();
 
   constructor(
@@ -47,27 +49,28 @@ export class NftSession {
     return this.queue.run(() => this.applyNow(script));
   }
 
-  /** Ends the nft process and removes the session's files; a later apply starts again. */
+  /** Ends the nft process; a later apply starts again. */
   close(): void {
     this.proc?.kill();
     this.proc = undefined;
-    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
   }
 
   private async applyNow(script: string): Promise<void> {
     const proc = this.proc ?? this.start();
     if (proc === undefined) return this.ex.nftApply(script, this.where);
-    this.dir ??= mkdtempSync(join(tmpdir(), "swarmnet-nft-"));
-    const file = join(this.dir, "tx.nft");
+    const file = this.file;
     writeFileSync(file, script);
     const marker = `swarmnet_tx_${++this.seq}`;
     const echo = `list table ip ${marker}`;
     proc.write(`include "${file}"\n${echo}\n`);
-    const text = await this.until(marker, echo);
+    const text = await this.until(marker, echo).finally(() => rmSync(file, { force: true }));
     const errorLine = text.lastIndexOf("Error: No such file or directory");
     const own = (errorLine < 0 ? "" : text.slice(0, errorLine)).trim();
-    if (/Error:/.test(own)) throw toolError("nft", ["-f", file], { exitCode: 1, stdout: "", stderr: own });
+    if (/Error:/.test(own)) {
+      // As `nft -f` would say it: without the include's own "In file included from" line.
+      const stderr = own.replace(/^In file included from .*\n/gm, "");
+      throw toolError("nft", ["-f", file], { exitCode: 1, stdout: "", stderr });
+    }
   }
 
   /** Output up to and including the marker's caret line; the rest stays for the next call. */
