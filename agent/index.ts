@@ -9,6 +9,7 @@ import { untilSignal } from "../common/process.js";
 import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
 import { ControlServer } from "./control/index.js";
+import { agentSocketPath } from "./control/socket.js";
 import { ClusterMembership, readCredentials } from "./dispatcher/index.js";
 import { ClusterLink } from "./cluster-link.js";
 
@@ -21,7 +22,6 @@ export * from "./attachments.js";
 export * as dispatcher from "./dispatcher/index.js";
 
 export { agentSocketPath } from "./control/socket.js";
-import { agentSocketPath } from "./control/socket.js";
 
 /** Runs an agent until SIGTERM or SIGINT. */
 export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>>): Promise<void> {

@@ -63,9 +63,7 @@ export class NodeState {
 
   /** The agent knows what it should hold: removals may happen from now on. */
   settled(): void {
-    if (!this.settling) return;
     this.settling = false;
-    this.intentVersion++;
   }
 
   get intent(): IntentState | undefined {
@@ -80,7 +78,7 @@ export class NodeState {
 
   snapshot(): NodeSnapshot {
     const table = this.endpoints();
-    const key = `${this.intentVersion}/${this.store.version}/${table.version}/${this.local.version}`;
+    const key = `${this.intentVersion}/${this.store.version}/${table.version}/${this.local.version}/${this.settling}`;
     if (this.cached?.key !== key) {
       this.cached = {
         key,

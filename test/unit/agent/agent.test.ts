@@ -126,6 +126,15 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
   const ov = overlay("ov", 4097, "10.0.1.0/24");
   const other = overlay("other", 4098, "10.0.2.0/24");
 
+  /** A container on overlay `ov` (created, not started: the fake kernel has no processes). */
+  const runOnOverlay = (name: string) =>
+    agent.containers.run({
+      name,
+      networks: [{ network: "ov", ip: undefined, aliases: [] }],
+      command: ["sleep", "1"],
+      env: {},
+      detach: false,
+    });
   const stats = (name: string) => {
     const s = agent.loop?.stats().find((x) => x.name === name);
     assert.ok(s, `reconciler ${name}`);
@@ -162,13 +171,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     );
     await agent.start();
     agent.setIntent(intent);
-    await agent.containers.run({
-      name: "c1",
-      networks: [{ network: "ov", ip: undefined, aliases: [] }],
-      command: ["sleep", "1"],
-      env: {},
-      detach: false,
-    });
+    await runOnOverlay("c1");
     table.publish(remoteFact("ov", "10.0.1.50", ""));
     await agent.sync();
   });
@@ -259,27 +262,14 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
 
   it("work per pass does not grow with containers: a resync looks into at most 16 of them per reconciler, a run into none but its own", async function () {
     this.timeout(60_000);
-    for (let i = 0; i < 39; i++)
-      await agent.containers.run({
-        name: `m${i}`,
-        networks: [{ network: "ov", ip: undefined, aliases: [] }],
-        command: ["sleep", "1"],
-        env: {},
-        detach: false,
-      });
+    for (let i = 0; i < 39; i++) await runOnOverlay(`m${i}`);
     const intoContainers = () => kernel.log.filter((l) => /-n t-c-\S+ .*addr show/.test(l)).length;
     let before = intoContainers();
     await agent.resync();
     const perResync = intoContainers() - before;
     assert.ok(perResync > 0 && perResync <= 2 * 16, `container namespaces read in one resync: ${perResync}`);
     before = intoContainers();
-    await agent.containers.run({
-      name: "one-more",
-      networks: [{ network: "ov", ip: undefined, aliases: [] }],
-      command: ["sleep", "1"],
-      env: {},
-      detach: false,
-    });
+    await runOnOverlay("one-more");
     await agent.sync();
     assert.equal(intoContainers() - before, 0, "a run reads no other container's namespace");
     // Drift inside a container is still found, within a rotation of resyncs.
