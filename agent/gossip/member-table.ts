@@ -10,7 +10,10 @@
  *                           suspected, each distinct accuser is a confirmation that shortens
  *                           the timer. About ourselves: refute.
  *   dead(inc, from)         → dead (from ≠ node) or left (from = node, a graceful leave).
- *                           About ourselves: refute, unless we are leaving.
+ *                           About ourselves: refute, unless we are leaving. Another
+ *                           member's verdict on one we still see alive (its suspicion
+ *                           never reached us) only makes us suspect it: unlike memberlist,
+ *                           a partition's small side cannot kill the majority at the heal.
  *   refute                  our incarnation jumps above the accusation's and we broadcast
  *                           alive; the health score worsens (Lifeguard: we were slow).
  *
@@ -258,6 +261,13 @@ export class MemberTable {
     if (st.state === "dead" || st.state === "left") return;
     if (st === this.local && !this.leaving) {
       this.refute(d.incarnation);
+      return;
+    }
+    if (st.state === "alive" && d.from !== d.node && d.from !== this.local.name) {
+      // Another member's verdict on one we never heard suspected: its suspicion did not
+      // reach us, so it was likely cut off from us too (a partition's small side whose
+      // timers ran out after the heal). Only a suspicion here, which the member refutes.
+      this.suspectNode({ incarnation: d.incarnation, node: d.node, from: d.from });
       return;
     }
     this.hooks.broadcast(d.node, { kind: "dead", dead: d }, onDone);

@@ -92,6 +92,25 @@ describe("gossip membership (simulated network)", () => {
     assert.ok(c.up().every((m) => m.memberlist.liveMembers === 50));
   });
 
+  it("one member cut off for 30 s: after the heal no one sees a member of the majority dead (20 seeds)", async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = new SimCluster({ seed });
+      const members = await joinedCluster(c, 5);
+      const majority = members.slice(0, 4);
+      const deaths = watchDeaths(majority);
+      c.run(1000 + seed * 137);
+      c.sim.partition([majority.map((m) => m.addr), [members[4]!.addr]]);
+      c.run(30_000);
+      c.sim.heal();
+      assert.ok(
+        c.runUntil(() => members.every((m) => m.memberlist.liveMembers === 5), 60_000),
+        `seed ${seed}: after healing: ${members.map((m) => m.memberlist.liveMembers).join(",")}`,
+      );
+      const falseDeaths = [...deaths].filter(([subject]) => subject !== members[4]!.name);
+      assert.deepEqual(falseDeaths, [], `seed ${seed}`);
+    }
+  });
+
   it("a partition into 30 and 20 heals into one cluster", async () => {
     const c = new SimCluster({ seed: 7 });
     const members = await joinedCluster(c, 50);

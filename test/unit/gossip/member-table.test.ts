@@ -78,6 +78,21 @@ describe("gossip member table (SWIM rules)", () => {
     assert.ok(p.events.includes("dead c"));
   });
 
+  it("another member's dead verdict kills a suspected member at once, one we see alive only becomes suspect", () => {
+    const p = table();
+    for (const n of ["b", "c", "d"]) p.table.aliveNode(alive(n, 1));
+    p.table.deadNode({ incarnation: 1, node: "b", from: "c" });
+    assert.equal(p.table.get("b")?.state, "suspect");
+    const last = p.sent.at(-1);
+    assert.ok(last?.kind === "suspect" && last.suspect.from === "c");
+    p.table.aliveNode(alive("b", 2)); // b heard it and refuted
+    assert.equal(p.table.get("b")?.state, "alive");
+    p.table.suspectNode({ incarnation: 1, node: "d", from: "c" });
+    p.table.deadNode({ incarnation: 1, node: "d", from: "c" });
+    assert.equal(p.table.get("d")?.state, "dead");
+    assert.ok(!p.events.includes("dead b") && p.events.includes("dead d"));
+  });
+
   it("refutes a suspicion or death about itself with a higher incarnation", () => {
     const p = table();
     p.table.aliveNode(alive("b", 1));
@@ -129,7 +144,7 @@ describe("gossip member table (SWIM rules)", () => {
   it("shuffled probing visits every live member once per pass and skips the dead", () => {
     const p = table("me", { probeSchedule: "shuffled" });
     for (const n of ["a", "b", "c", "d"]) p.table.aliveNode(alive(n, 1));
-    p.table.deadNode({ incarnation: 1, node: "c", from: "a" });
+    p.table.deadNode({ incarnation: 1, node: "c", from: "me" });
     const pass = new Set<string>();
     for (let i = 0; i < 4; i++) pass.add(p.table.nextProbeTarget()?.name ?? "");
     assert.deepEqual([...pass].sort(), ["a", "b", "d"]);
