@@ -3,10 +3,16 @@
  * container side of each endpoint; plan the difference (plan.ts, pure); apply it as `ip`
  * batches; then the isolation table (isolation.ts) as one nft transaction when its text
  * changed (every resync re-applies it, repairing drift). Calls are serialized.
+ *
+ * The container side is looked at closely only as reconcile/deep-checks.ts decides (the
+ * first pass, a bounded slice per resync); otherwise a veth's carrier says the container
+ * side is there and up, and the default route is what this kernel last put there — so a
+ * pass costs the same with 2 containers on the default bridge or 200.
  */
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import type { Executor } from "../../../common/executor.js";
 import { SerialQueue } from "../../../common/serial-queue.js";
+import { DeepChecks } from "../../reconcile/deep-checks.js";
 import type { BridgeDesired, BridgeEndpoint, ObservedBridges } from "./model.js";
 import { bridgeVeth, ownerOfAlias, VETH_PREFIX } from "./names.js";
 import { planBridges } from "./plan.js";
@@ -32,6 +38,9 @@ interface JsonRoute {
 export class BridgeKernel {
   private readonly queue = new SerialQueue();
   private appliedTable: string | undefined;
+  private readonly deepChecks = new DeepChecks();
+  /** Endpoint key → the default route this kernel last gave its container ("" none). */
+  private readonly routes = new Map<string, string>();
 
   constructor(
     private readonly ex: Executor,
@@ -41,7 +50,11 @@ export class BridgeKernel {
 
   reconcile(desired: BridgeDesired, resync: boolean): Promise<number> {
     return this.queue.run(async () => {
-      const steps = planBridges(desired, await this.observe(desired.endpoints));
+      const deep = this.deepChecks.pick(
+        desired.endpoints.map((e) => e.key),
+        resync,
+      );
+      const steps = planBridges(desired, await this.observe(desired.endpoints, deep));
       if (desired.networks.length > 0) await this.ex.sysctl("net.ipv4.ip_forward", "1");
       for (const s of steps) {
         try {
@@ -50,6 +63,8 @@ export class BridgeKernel {
           if (s.removal !== true || !isSwarmnetError(err, ErrorCode.KernelNotFound)) throw err;
         }
       }
+      this.routes.clear();
+      for (const e of desired.endpoints) this.routes.set(e.key, e.defaultVia ?? "");
       const table = renderIsolation(desired.networks, this.extraBridges);
       if (resync || table !== this.appliedTable) {
         this.appliedTable = undefined;
@@ -60,7 +75,10 @@ export class BridgeKernel {
     });
   }
 
-  private async observe(endpoints: readonly BridgeEndpoint[]): Promise<ObservedBridges> {
+  private async observe(
+    endpoints: readonly BridgeEndpoint[],
+    deep: ReadonlySet<string>,
+  ): Promise<ObservedBridges> {
     const links = await this.ex.ipJson<JsonLink>(["-d", "addr", "show"]);
     const out: ObservedBridges = {
       bridges: new Map(),
@@ -68,6 +86,7 @@ export class BridgeKernel {
       healthy: new Set(),
       routed: new Set(),
     };
+    const carrier = new Set<string>();
     for (const l of links) {
       if (l.linkinfo?.info_kind === "bridge")
         out.bridges.set(l.ifname, {
@@ -76,11 +95,17 @@ export class BridgeKernel {
           mtu: l.mtu ?? 0,
           addrs: (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen ?? 32}`),
         });
-      else if (l.linkinfo?.info_kind === "veth" && OUR_VETH.test(l.ifname)) out.veths.set(l.ifname, l.master);
+      else if (l.linkinfo?.info_kind === "veth" && OUR_VETH.test(l.ifname)) {
+        out.veths.set(l.ifname, l.master);
+        if ((l.flags ?? []).includes("LOWER_UP")) carrier.add(l.ifname);
+      }
     }
     for (const ep of endpoints) {
-      if (!out.veths.has(bridgeVeth(ep.key))) continue;
-      const inside = await this.containerSide(ep);
+      const veth = bridgeVeth(ep.key);
+      if (!out.veths.has(veth)) continue;
+      const inside = deep.has(ep.key)
+        ? await this.containerSide(ep)
+        : { healthy: carrier.has(veth), routed: this.routes.get(ep.key) === (ep.defaultVia ?? "") };
       if (inside.healthy) out.healthy.add(ep.key);
       if (inside.routed) out.routed.add(ep.key);
     }
