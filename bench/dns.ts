@@ -26,7 +26,6 @@ import { createServer, type Server } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { Executor } from "../common/executor.js";
@@ -201,7 +200,7 @@ export async function runDnsBench(o: DnsBenchOptions): Promise<DnsBenchResult> {
   let standIn: number | undefined;
   try {
     await cli(["lab", "up", "--name", lab, "--nodes", String(o.nodes)]);
-    standIn = startDnsStandIn(ex, lab, join(tmpdir(), `${lab}-dnsmasq.log`));
+    standIn = startDnsStandIn(ex, lab);
     await sx("n1", "network", "create", "-d", "overlay", "--attachable", "benchnet");
     await sx(
       "n2",

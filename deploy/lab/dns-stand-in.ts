@@ -6,13 +6,18 @@
  * benchmark start and stop it; nothing in the lab reaches a real resolver.
  */
 import type { Executor } from "../../common/executor.js";
+import { join } from "node:path";
 import { CLIENT_ADDRESS } from "./layout.js";
+import { labDir } from "./state.js";
 
 /** Names the stand-in answers, all with the client's address. */
 export const STAND_IN_NAMES = ["www.outside.test"];
 
-/** Starts dnsmasq in lab `lab`'s client namespace; returns its pid (stop it with stopProcesses). */
-export function startDnsStandIn(ex: Executor, lab: string, logFile: string): number {
+/**
+ * Starts dnsmasq in lab `lab`'s client namespace; returns its pid (stop it with
+ * stopProcesses). Its log is in the lab's folder, which `lab down` removes.
+ */
+export function startDnsStandIn(ex: Executor, lab: string): number {
   return ex.startDetached(
     [
       "dnsmasq",
@@ -25,6 +30,6 @@ export function startDnsStandIn(ex: Executor, lab: string, logFile: string): num
       `--listen-address=${CLIENT_ADDRESS}`,
       ...STAND_IN_NAMES.map((n) => `--host-record=${n},${CLIENT_ADDRESS}`),
     ],
-    { netns: `sn-${lab}-client`, logFile },
+    { netns: `sn-${lab}-client`, logFile: join(labDir(lab), "client-dnsmasq.log") },
   ).pid;
 }

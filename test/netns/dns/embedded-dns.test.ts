@@ -24,8 +24,6 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { stopProcesses } from "../../../common/process.js";
 import { startDnsStandIn } from "../../../deploy/lab/dns-stand-in.js";
 import { CLIENT_ADDRESS } from "../../../deploy/lab/layout.js";
@@ -96,7 +94,7 @@ describe("embedded DNS (netns lab, 3 nodes)", function () {
   }
 
   function startDnsmasq(): void {
-    dnsmasq = startDnsStandIn(lab.ex, lab.name, join(tmpdir(), `${lab.name}-dnsmasq.log`));
+    dnsmasq = startDnsStandIn(lab.ex, lab.name);
   }
 
   async function stopDnsmasq(): Promise<void> {
