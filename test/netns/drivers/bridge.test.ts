@@ -1,7 +1,9 @@
 /**
  * Bridge networks on the real kernel, through the CLI as a person uses them: Docker's
  * user-defined-bridge walkthrough (alpine1…4, every reachability by IP it expects, all of
- * them out to the `client` namespace through masquerade), `-p 8080:80` on a bridge
+ * them out to the `client` namespace through masquerade, and its names: alpine1 resolves
+ * alpine2, alpine4 and itself but not alpine3, nothing resolves on the default bridge,
+ * `--network-alias` and `network connect --alias` answer), `-p 8080:80` on a bridge
  * container reached from `client`, from the node itself and from a container on the same
  * bridge through the node's address (hairpin), `--internal` and `enable_icc=false`, and
  * Docker's refusals — one line each, exit 1, nothing changed.
@@ -82,6 +84,69 @@ describe("drivers: bridge (netns lab)", function () {
     assert.ok(await blocked("alpine3", ip.a4), "alpine3 → alpine4 on alpine-net: no");
     for (const c of ["alpine1", "alpine2", "alpine3", "alpine4"])
       assert.ok(await eventually(() => reaches(c, CLIENT), 10, 300), `${c} reaches client (masquerade)`);
+  });
+
+  it("names on a user-defined bridge: alpine1 resolves alpine2, alpine4 and itself, not alpine3; none on the default bridge; aliases", async () => {
+    /** dig in a container (through its resolv.conf); status and A answers, one retry if dig got nothing. */
+    const dig = async (container: string, name: string) => {
+      for (let i = 0; ; i++) {
+        const r = await lab.sx("n1", "exec", container, "--", "dig", "+tries=1", "+time=3", name);
+        const status = /status: (\w+)/.exec(r.stdout)?.[1];
+        if (status !== undefined || i === 2)
+          return {
+            status: status ?? "ERROR",
+            ips: [...r.stdout.matchAll(/\sIN\s+A\s+(\S+)$/gm)].map((m) => m[1]),
+          };
+      }
+    };
+    const conf = (c: string) => lab.ok("n1", "exec", c, "--", "cat", "/etc/resolv.conf");
+    assert.match(await conf("alpine1"), /^nameserver 127\.0\.0\.11\noptions ndots:0\n?$/);
+    assert.doesNotMatch(await conf("alpine3"), /127\.0\.0\.11/, "default bridge: the node's resolvers");
+    for (const [name, network] of [
+      ["alpine2", "alpine-net"],
+      ["alpine4", "alpine-net"],
+      ["alpine1", "alpine-net"],
+    ] as const) {
+      const want = await ipOf(name, network);
+      assert.ok(
+        await eventually(async () => (await dig("alpine1", name)).ips.join() === want, 20, 500),
+        `alpine1 resolves ${name} to ${want}`,
+      );
+    }
+    assert.equal((await dig("alpine1", "alpine3")).status, "NXDOMAIN", "alpine3 is on another network");
+    const fromDefault = await lab.sx("n1", "exec", "alpine3", "--", "getent", "hosts", "alpine4");
+    assert.notEqual(fromDefault.exitCode, 0, "the default bridge resolves no container names");
+    // The walkthrough's names and aliases, on one node.
+    await lab.ok(
+      "n1",
+      "run",
+      "-d",
+      "--name",
+      "my-net-nginx",
+      "--network",
+      "alpine-net",
+      "--network-alias",
+      "my-nginx-alias",
+      "--",
+      "swarmnet",
+      "whoami",
+      "--port",
+      "80",
+    );
+    for (const name of ["my-net-nginx", "my-nginx-alias"]) {
+      const answered = await eventually(async () => {
+        const r = await lab.sx("n1", "exec", "alpine2", "--", "curl", "-s", "-m", "2", `http://${name}/`);
+        return r.exitCode === 0 && /Task: my-net-nginx/.test(r.stdout);
+      }, 30);
+      assert.ok(answered, `alpine2 reaches ${name} over HTTP`);
+    }
+    await lab.ok("n1", "network", "connect", "--alias", "another-alias", "alpine-net", "alpine3");
+    const a3 = await ipOf("alpine3", "alpine-net");
+    assert.ok(
+      await eventually(async () => (await dig("alpine1", "another-alias")).ips.join() === a3, 20, 500),
+      "another-alias answers with alpine3's address on alpine-net",
+    );
+    await lab.ok("n1", "network", "disconnect", "alpine-net", "alpine3");
   });
 
   it("-p 8080:80 answers from client, the node itself and a container on the same bridge (hairpin); port shows it", async () => {
