@@ -108,10 +108,11 @@ export const RECONCILE_DEFAULTS = {
   // A failing reconciler is retried soon, then less and less often.
   retryInitialMs: 200,
   retryMaxMs: 10_000,
-  // After a restart, how long gossip gets to bring back the other nodes' endpoints (one
-  // push-pull with a seed, a few gossip rounds) before anything missing is removed.
-  settleMs: 3_000,
-  // …and how long it waits for a gossip peer at most before removing anything.
+  // After a restart, removing waits at least this long (the intent's networks joined in
+  // NetworkDB) and until gossip reached a peer and each network's first bulk sync answered.
+  settleMs: 1_000,
+  // How often that is checked, and the longest it waits (a lone node, a partition).
+  settlePollMs: 200,
   settleMaxMs: 30_000,
 };
 
@@ -296,21 +297,17 @@ export class Agent {
     const reached = (await this.gossip?.join(seeds)) ?? 0;
     // A node that is its only seed has nobody to learn from: it knows all there is.
     const alone = seeds.every((seed) => seed.split(":")[0] === this.config.advertiseAddr);
-    if ((reached > 0 || alone) && !this.gossipSynced) {
-      this.gossipSynced = true;
-      this.settleTimer?.cancel();
-      this.settleTimer = undefined;
-      this.maybeSettle();
-    }
+    if (reached > 0 || alone) this.gossipSynced = true;
     return reached;
   }
 
   /**
    * Ends the settling of a restarted agent once it knows what it should hold: the
-   * managers' intent has arrived and gossip has exchanged state with a peer (then
-   * `settleMs` more for the networks' tables to follow). A fixed delay after the intent
-   * alone was too short on a loaded machine: remote endpoints were removed and re-added.
-   * Without a peer reached (a lone node, a partition) it settles after `settleMaxMs`.
+   * managers' intent has arrived, gossip has exchanged state with a peer and every
+   * network joined has had its first bulk sync (NetworkDB's awaitingFirstSync). Fixed
+   * delays were too short on a loaded machine: remote endpoints not yet synced were
+   * removed from the kernel and re-added. Without a peer (a lone node, a partition) it
+   * settles after `settleMaxMs`.
    */
   private maybeSettle(): void {
     if (!this.state.isSettling || !this.intentArrived || this.settleTimer !== undefined) return;
@@ -318,9 +315,15 @@ export class Agent {
       this.state.settled();
       this.loop?.touch();
     };
-    if (this.gossip === undefined) return settle();
-    const delay = this.gossipSynced ? RECONCILE_DEFAULTS.settleMs : RECONCILE_DEFAULTS.settleMaxMs;
-    this.settleTimer = this.clock.setTimeout(settle, delay);
+    const gossip = this.gossip;
+    if (gossip === undefined) return settle();
+    const deadline = this.clock.now() + RECONCILE_DEFAULTS.settleMaxMs;
+    const check = () => {
+      const known = this.gossipSynced && gossip.netdb.awaitingFirstSync().length === 0;
+      if (known || this.clock.now() >= deadline) return settle();
+      this.settleTimer = this.clock.setTimeout(check, RECONCILE_DEFAULTS.settlePollMs);
+    };
+    this.settleTimer = this.clock.setTimeout(check, RECONCILE_DEFAULTS.settleMs);
   }
 
   /** Keys first, before any seed is joined: the first packets are sealed. */

@@ -16,6 +16,9 @@
  * Anti-entropy: on joining a network, and every bulkSyncInterval per network, a full
  * exchange of the network's entries (tombstones and hidden ones included) with one random
  * member of it over a stream. When a dead owner comes back, a sync with it runs at once.
+ * The first sync after joining is retried (and run with each member newly seen in the
+ * network) until one answers: `awaitingFirstSync` tells a restarted agent when it knows
+ * every endpoint and may remove what is missing.
  *
  * The owner is the authority on its entries: if a member hears of an entry "owned" by
  * itself that it does not hold (it restarted and lost it) or a newer version than its
@@ -89,6 +92,10 @@ export class NetworkDB {
   private readonly networkNodes = new Map<string, Set<string>>();
   private readonly clusterQueue: BroadcastQueue;
   private readonly netQueues = new Map<string, BroadcastQueue>();
+  /** Networks joined here that no peer has sent its entries yet (see awaitingFirstSync). */
+  private readonly unsynced = new Set<string>();
+  /** Networks with a bulk sync under way. */
+  private readonly syncing = new Set<string>();
   private readonly subscribers = new Map<string, Set<TableEventHandler>>();
   private readonly emitter: Emitter<{ error: (e: unknown) => void }>;
   private readonly unsubscribeMembership: (() => void)[] = [];
@@ -162,6 +169,7 @@ export class NetworkDB {
       ),
     );
     this.announceMembership(networkId, "join");
+    this.unsynced.add(networkId);
     if (!this.bulkSync(networkId, undefined)) {
       // Nobody known in it yet: their joins may still be on the way.
       this.clock.setTimeout(() => {
@@ -175,6 +183,7 @@ export class NetworkDB {
   leaveNetwork(networkId: string): void {
     if (!this.tables.hasNetwork(networkId)) return;
     this.netQueues.delete(networkId);
+    this.unsynced.delete(networkId);
     this.tables.dropNetwork(networkId);
     this.announceMembership(networkId, "leave");
   }
@@ -182,6 +191,14 @@ export class NetworkDB {
   /** Networks this member joined. */
   networks(): string[] {
     return [...this.netQueues.keys()];
+  }
+
+  /**
+   * Joined networks that other live members are in but none of them has sent us its
+   * entries yet: until this is empty, a restarted node does not know every endpoint.
+   */
+  awaitingFirstSync(): string[] {
+    return [...this.unsynced].filter((n) => this.peers(n, 1).length > 0);
   }
 
   /** Members whose latest word is that they are in `networkId` (ourselves included). */
@@ -342,6 +359,9 @@ export class NetworkDB {
         this.networkNodes.set(ev.networkId, nodes);
       }
       nodes.add(ev.node);
+      // A member we did not know was in it: it may hold what we never received.
+      if (ev.node !== this.ml.localName && this.unsynced.has(ev.networkId) && !this.syncing.has(ev.networkId))
+        this.bulkSync(ev.networkId, ev.node);
     } else {
       nodes?.delete(ev.node);
       if (nodes?.size === 0) this.networkNodes.delete(ev.networkId);
@@ -498,17 +518,26 @@ export class NetworkDB {
     const addr = target === undefined ? undefined : this.ml.memberAddress(target);
     if (addr === undefined) return false;
     this.counters.bulkSyncs++;
+    this.syncing.add(networkId);
     const req = encodeNetworkDbMessage({
       kind: "bulkSync",
       bulkSync: { networkId, entries: this.bulkEntries(networkId), sourceNode: this.ml.localName },
     });
     this.ml.requestUser(addr, req, this.ml.config.streamTimeoutMs, (reply, err) => {
+      this.syncing.delete(networkId);
       const m = reply === undefined ? undefined : decodeNetworkDbMessage(reply);
       if (m?.kind !== "bulkSync") {
         this.counters.bulkSyncErrors++;
         this.log.debug({ peer: target, network: networkId, err: err?.message }, "bulk sync failed");
+        // A first sync is tried again (another random member) until one answers.
+        if (this.unsynced.has(networkId))
+          this.clock.setTimeout(() => {
+            if (this.unsynced.has(networkId) && !this.syncing.has(networkId))
+              this.bulkSync(networkId, undefined);
+          }, 5 * this.config.gossipIntervalMs);
         return;
       }
+      this.unsynced.delete(networkId);
       for (const e of m.bulkSync.entries) if (e.networkId === networkId) this.applyTableEvent(e, false);
     });
     return true;

@@ -130,6 +130,24 @@ describe("NetworkDB (simulated network)", () => {
     assert.ok(c.runUntil(() => c.db("m6").entries("net1", "endpoints").length === 50, 5000, 50));
   });
 
+  it("a restarted member awaits its network's first sync, and has every entry once it is done", async () => {
+    const c = await cluster(5, 27);
+    for (const n of names(0, 5)) c.db(n).joinNetwork("net1");
+    c.run(1000);
+    for (let i = 0; i < 30; i++) c.db(`m${i % 4}`).put("net1", "endpoints", `ep${i}`, bytes(`v${i}`));
+    c.run(20_000);
+    c.crash("m4");
+    c.run(1000);
+    const again = c.add("m4");
+    again.networkdb?.joinNetwork("net1"); // the agent joins its networks before gossip does
+    assert.deepEqual(again.networkdb?.awaitingFirstSync(), [], "no member of net1 known yet");
+    const joined = again.memberlist.join([c.get("m0").addr]);
+    c.run(50);
+    await joined;
+    assert.ok(c.runUntil(() => again.networkdb?.awaitingFirstSync().length === 0, 10_000, 10));
+    assert.equal(again.networkdb?.entries("net1", "endpoints").length, 30);
+  });
+
   it("entries of a member that leaves the network are deleted everywhere", async () => {
     const c = await cluster(6, 25);
     for (const n of names(0, 6)) c.db(n).joinNetwork("net1");
