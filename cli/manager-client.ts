@@ -67,9 +67,28 @@ export function managerAddresses(flags: readonly string[] | undefined, stateDir?
   ];
 }
 
-/** `host` → `host:2377`; `host:port` as it is. */
+/**
+ * `host` → `host:2377`; `host:port` as it is. A port outside 1-65535, or an address that
+ * is no host[:port], is refused here in one line, before gRPC turns it into Node's
+ * socket error text.
+ */
 export function withDefaultPort(address: string): string {
-  return /:\d+$/.test(address) ? address : `${address}:${MANAGER_PORT}`;
+  const m = /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::([^:]*))?$/.exec(address);
+  if (m === null) {
+    throw new SwarmnetError(
+      ErrorCode.InvalidArgument,
+      `invalid manager address ${JSON.stringify(address)}: expected host[:port]`,
+    );
+  }
+  const port = m[2];
+  if (port === undefined) return `${address}:${MANAGER_PORT}`;
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw new SwarmnetError(
+      ErrorCode.InvalidArgument,
+      `invalid manager address ${JSON.stringify(address)}: port ${JSON.stringify(port)} is not a number from 1 to 65535`,
+    );
+  }
+  return address;
 }
 
 /** The node's mutual-TLS channel credentials, or a clear refusal. */

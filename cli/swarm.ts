@@ -12,9 +12,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parseDurationMs } from "../common/config.js";
-import { ErrorCode, SwarmnetError } from "../common/errors.js";
+import { ErrorCode, SwarmnetError, errorMessage, isSwarmnetError } from "../common/errors.js";
 import { removeCredentials, writeCredentials } from "../agent/dispatcher/credentials.js";
-import { removeNodeTls, writeNodeTls, type NodeTlsFiles } from "../common/pki/node-files.js";
+import { readNodeTls, removeNodeTls, writeNodeTls, type NodeTlsFiles } from "../common/pki/node-files.js";
 import type { CaStatus__Output } from "../proto/generated/swarmnet/v1/CaStatus.js";
 import type { ClusterInfo__Output } from "../proto/generated/swarmnet/v1/ClusterInfo.js";
 import type { JoinResponse__Output } from "../proto/generated/swarmnet/v1/JoinResponse.js";
@@ -106,6 +106,7 @@ export function inspectView(info: ClusterInfo__Output, tokens?: { worker: string
         AutoLockManagers: info.autolock,
       },
       CAConfig: { NodeCertExpiry: expiry === 0 ? "2160h" : formatDuration(expiry) },
+      Orchestration: { TaskHistoryRetentionLimit: info.taskHistoryLimit },
     },
     TLSInfo: { TrustRootDigest: info.caDigest },
     DefaultAddrPool: info.defaultAddrPools,
@@ -159,6 +160,38 @@ function refuseIfJoined(stateDir: string): void {
 
 /** How long `swarm ca --rotate` waits for every node (Docker waits until done; -d to detach). */
 const CA_ROTATION_WAIT_MS = 300_000;
+
+export interface LeaveSteps {
+  force: boolean;
+  /** The node has credentials or certificate files. */
+  joined: boolean;
+  /** Cluster.Leave on the managers, as this node. */
+  tell: () => Promise<unknown>;
+  /** Removes the node's membership and certificate files. */
+  forget: () => void;
+}
+
+/**
+ * `swarm leave [--force]`: the managers are told first, then the node forgets its
+ * membership. A node the managers no longer count as a member (removed by another
+ * manager: its certificate is refused) is out already, so it forgets its state with or
+ * without --force; with --force the node leaves whatever the managers answer (none
+ * reachable, say), as `docker swarm leave --force` always takes a node out of its swarm.
+ * So a node is never stuck between "cannot leave" and "cannot join". `untold` says why
+ * the managers were not told.
+ */
+export async function leaveSwarm(steps: LeaveSteps): Promise<{ untold?: string }> {
+  if (!steps.joined) throw new SwarmnetError(ErrorCode.NotFound, "this node is not part of a swarm");
+  let untold: string | undefined;
+  try {
+    await steps.tell();
+  } catch (err) {
+    if (!steps.force && !isSwarmnetError(err, ErrorCode.Unauthenticated)) throw err;
+    untold = errorMessage(err);
+  }
+  steps.forget();
+  return untold === undefined ? {} : { untold };
+}
 
 async function token(client: ManagerClient, role: "worker" | "manager", rotate = false): Promise<string> {
   const res = await client.call<{ token: string }>((c, o, cb) =>
@@ -322,16 +355,24 @@ export function register(program: Command): void {
     .action(async (o: { force?: boolean; manager?: string[]; stateDir?: string }) => {
       const me = nodeIdentity(o);
       const creds = localCredentials(me.stateDir);
-      if (creds === undefined)
-        throw new SwarmnetError(ErrorCode.NotFound, "this node is not part of a swarm");
-      const managers = o.manager ?? (creds.managers.length > 0 ? creds.managers : undefined);
-      await withManagers(
-        managers,
-        (client) => client.call((c, opts, cb) => c.cluster.Leave({ force: o.force === true }, opts, cb)),
-        me.stateDir,
-      );
-      removeCredentials(me.stateDir);
-      removeNodeTls(me.stateDir);
+      const managers =
+        o.manager ?? (creds !== undefined && creds.managers.length > 0 ? creds.managers : undefined);
+      const outcome = await leaveSwarm({
+        force: o.force === true,
+        joined: creds !== undefined || readNodeTls(me.stateDir) !== undefined,
+        tell: () =>
+          withManagers(
+            managers,
+            (client) => client.call((c, opts, cb) => c.cluster.Leave({ force: o.force === true }, opts, cb)),
+            me.stateDir,
+          ),
+        forget: () => {
+          removeCredentials(me.stateDir);
+          removeNodeTls(me.stateDir);
+        },
+      });
+      if (outcome.untold !== undefined)
+        process.stderr.write(`Warning: the managers were not told (${outcome.untold}); left anyway.\n`);
       print("Node left the swarm.");
     });
 
@@ -356,21 +397,27 @@ export function register(program: Command): void {
     .option("--key-rotation-interval <duration>", "how often encryption keys rotate, e.g. 12h, 30m, 2s")
     .option("--cert-expiry <duration>", "validity of node certificates, e.g. 2160h")
     .option("--autolock [bool]", "true or false: lock managers when they restart")
+    .option(
+      "--task-history-limit <n>",
+      "tasks kept per slot for 'service ps', the running one included (default 5)",
+    )
     .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
     .action(
       async (o: {
         keyRotationInterval?: string;
         certExpiry?: string;
         autolock?: string | boolean;
+        taskHistoryLimit?: string;
         manager?: string[];
       }) => {
         const keyRotationIntervalMs = parseInterval(o.keyRotationInterval);
         const certExpiryMs = parseCertExpiry(o.certExpiry);
         const autolock = parseAutolock(o.autolock);
-        if (keyRotationIntervalMs === 0 && certExpiryMs === 0 && autolock === "") {
+        const taskHistoryLimit = parseIntFlag("task-history-limit", o.taskHistoryLimit, 1, 1000);
+        if (keyRotationIntervalMs === 0 && certExpiryMs === 0 && autolock === "" && taskHistoryLimit === 0) {
           throw new SwarmnetError(
             ErrorCode.InvalidArgument,
-            "nothing to update: give --key-rotation-interval, --cert-expiry or --autolock",
+            "nothing to update: give --key-rotation-interval, --cert-expiry, --autolock or --task-history-limit",
           );
         }
         await withManagers(o.manager, async (client) => {
@@ -380,13 +427,14 @@ export function register(program: Command): void {
                 keyRotationIntervalMs: String(keyRotationIntervalMs),
                 certExpiryMs: String(certExpiryMs),
                 autolock,
+                taskHistoryLimit,
               },
               opts,
               cb,
             ),
           );
           print(
-            `Swarm updated: keys rotate every ${formatDuration(Number(info.keyRotationIntervalMs))}, next at ${info.nextKeyRotationAt}.`,
+            `Swarm updated: keys rotate every ${formatDuration(Number(info.keyRotationIntervalMs))}, next at ${info.nextKeyRotationAt}; ${info.taskHistoryLimit} tasks kept per slot.`,
           );
           if (autolock === "true") {
             const r = await client.call<{ unlockKey: string }>((c, opts, cb) =>

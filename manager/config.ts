@@ -56,8 +56,6 @@ export interface ManagerConfig {
   nodeDownGraceMs: number;
   /** Scheduler: pause between a task's failure and its replacement. */
   taskRestartDelayMs: number;
-  /** Scheduler: finished tasks kept per slot (per node for global services) for `service ps`. */
-  taskHistoryLimit: number;
   /** Scheduler: how often it looks again when nothing changed (grace and delays run out). */
   schedulerTickMs: number;
   /** Key rotation: pause before trying again after a rotation failed (etcd unreachable). */
@@ -104,8 +102,6 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   // task a second instead of a storm (Docker waits 5 s; the mesh here drops a dead
   // backend as soon as its agent reports it, so a short delay costs nothing).
   taskRestartDelayMs: 1_000,
-  // Docker's task-history-limit default.
-  taskHistoryLimit: 5,
   // Half a second: grace and restart delay are acted on within that; a pass with nothing
   // to do reads only the manager's own mirror.
   schedulerTickMs: 500,
@@ -140,7 +136,6 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   compactionKeepRevisions: int({ min: 1 }),
   nodeDownGraceMs: durationMs({ min: 0 }),
   taskRestartDelayMs: durationMs({ min: 0 }),
-  taskHistoryLimit: int({ min: 1, max: 1000 }),
   schedulerTickMs: durationMs({ min: 50 }),
   keyRotationRetryMs: durationMs({ min: 10 }),
 };

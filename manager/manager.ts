@@ -42,6 +42,7 @@ import {
   CertificateAuthority,
   ClusterService,
   NodeService,
+  TASK_HISTORY,
   type InitInput,
   type JoinResult,
 } from "./cluster/index.js";
@@ -209,7 +210,8 @@ export class Manager {
       {
         nodeDownGraceMs: config.nodeDownGraceMs,
         restartDelayMs: config.taskRestartDelayMs,
-        historyLimit: config.taskHistoryLimit,
+        // Until `swarm update --task-history-limit` sets the cluster's own.
+        historyLimit: TASK_HISTORY.default,
         tickMs: config.schedulerTickMs,
         // Coalesces the burst of watch events one change makes into one pass.
         debounceMs: 5,

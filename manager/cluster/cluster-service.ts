@@ -8,8 +8,8 @@
  * and the autolock settings (manager/keys/kek-file.ts holds the why).
  *
  * Defaults follow Docker: pool 10.0.0.0/8 in /24s, data path port 4789, keys rotated
- * every 12 hours. `update` changes the cluster's settings (today: the key rotation
- * interval); the key rotation itself is the key manager's (manager/keys/). The ingress network is an overlay named `ingress`, not attachable,
+ * every 12 hours. `update` changes the cluster's settings (key rotation interval,
+ * certificate expiry, autolock, task history limit); the key rotation itself is the key manager's (manager/keys/). The ingress network is an overlay named `ingress`, not attachable,
  * with the first subnet of the pool (10.0.0.0/24 by default).
  */
 import { randomBytes } from "node:crypto";
@@ -117,6 +117,20 @@ export interface UpdateInput {
   keyRotationIntervalMs: number | undefined;
   certExpiryMs?: number | undefined;
   autolock?: boolean | undefined;
+  /** Tasks kept per slot, live ones included. */
+  taskHistoryLimit?: number | undefined;
+}
+
+/** Docker's task history retention limit, and the bounds `swarm update` accepts. */
+export const TASK_HISTORY = { default: 5, min: 1, max: 1000 } as const;
+
+function checkTaskHistoryLimit(n: number): number {
+  if (!Number.isInteger(n) || n < TASK_HISTORY.min || n > TASK_HISTORY.max) {
+    throw invalid(
+      `task history limit must be a whole number from ${TASK_HISTORY.min} to ${TASK_HISTORY.max}, got ${n}`,
+    );
+  }
+  return n;
 }
 
 function invalid(message: string): SwarmnetError {
@@ -294,12 +308,15 @@ export class ClusterService {
         ? undefined
         : checkRotationInterval(input.keyRotationIntervalMs);
     const expiry = input.certExpiryMs === undefined ? undefined : checkCertExpiry(input.certExpiryMs);
+    const history =
+      input.taskHistoryLimit === undefined ? undefined : checkTaskHistoryLimit(input.taskHistoryLimit);
     await this.store.transact(async (tx) => {
       const cluster = await tx.get<ClusterRecord>(keys.cluster);
       if (cluster === undefined) throw notInitialised();
       const next: ClusterRecord = { ...cluster };
       if (interval !== undefined) next.keyRotationIntervalMs = interval;
       if (expiry !== undefined) next.certExpiryMs = expiry;
+      if (history !== undefined) next.taskHistoryLimit = history;
       if (input.autolock !== undefined) {
         next.autolock = input.autolock;
         if (input.autolock && next.unlockKey === undefined) next.unlockKey = newUnlockKey();

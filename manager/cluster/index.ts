@@ -3,6 +3,7 @@ export {
   ClusterService,
   CLUSTER_DEFAULTS,
   INGRESS_NETWORK,
+  TASK_HISTORY,
   type ClusterView,
   type InitInput,
   type JoinInput,

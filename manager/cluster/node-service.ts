@@ -9,8 +9,19 @@
  *   a manager process of that node is registered (`managers/<name>`, on its lease),
  *   `Unreachable` otherwise.
  *
- * Removal follows Docker: a ready node, or a manager, is removed only with --force; a
- * removed node's certificate is refused from then on (it is no member any more).
+ * Removal follows Docker: a ready node is removed only with --force; a manager is never
+ * removed, with or without --force — it must be demoted to worker first (Docker: "…is a
+ * cluster manager and is a member of the raft cluster. It must be demoted to worker
+ * before removal"); and a manager never removes its own node. A removed node's
+ * certificate is refused from then on (it is no member any more); that node can still
+ * `swarm leave --force` (cli/swarm.ts) and join again.
+ *
+ * Quorum: managers are stateless in front of etcd, and etcd's membership is the
+ * operator's (the lab's), not the node records', so nothing here can cost etcd its
+ * quorum. What can be lost is the managers themselves: a demotion must leave at least
+ * one other manager whose process is registered (reachable), so the swarm always keeps
+ * a manager that answers; together with "demote before removal" no `node rm` can take
+ * the last one away.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { notInitialised } from "../networks/network-service.js";
@@ -91,21 +102,35 @@ export class NodeService {
     return nodeViews(nodes, sessions, managers, leader);
   }
 
-  async remove(ref: string, force: boolean): Promise<NodeView> {
+  /** `node rm [--force]`, asked by node `callerId` ("" when it is not a node: the local socket). */
+  async remove(ref: string, force: boolean, callerId = ""): Promise<NodeView> {
     const node = resolveNode(await this.list(), ref);
+    if (node.id === callerId) {
+      throw new SwarmnetError(
+        ErrorCode.Conflict,
+        `node ${node.hostname} is the node this command runs on, a cluster manager: it cannot remove itself (demote it to worker from another manager first, or take it out with 'swarmnet swarm leave --force')`,
+      );
+    }
+    if (node.role === "manager") {
+      throw new SwarmnetError(
+        ErrorCode.Conflict,
+        `node ${node.hostname} is a cluster manager. It must be demoted to worker before removal ('swarmnet node demote ${node.hostname}')`,
+      );
+    }
     if (!force && node.status === "ready") {
       throw new SwarmnetError(
         ErrorCode.Conflict,
         `node ${node.hostname} is not down and can't be removed (use --force)`,
       );
     }
-    if (!force && node.role === "manager") {
-      throw new SwarmnetError(
-        ErrorCode.Conflict,
-        `node ${node.hostname} is a manager; remove it with --force once its manager is gone`,
-      );
-    }
     await this.store.transact(async (tx) => {
+      const current = await tx.get<NodeRecord>(keys.node(node.id));
+      if (current?.role === "manager") {
+        throw new SwarmnetError(
+          ErrorCode.Conflict,
+          `node ${node.hostname} is a cluster manager. It must be demoted to worker before removal`,
+        );
+      }
       tx.delete(keys.node(node.id));
       tx.deletePrefix(keys.nodeSessions(node.id));
     });
@@ -116,7 +141,8 @@ export class NodeService {
    * `node promote|demote`: the role the managers hold for the node. Its certificate is
    * re-issued with that role at its next heartbeat; authorization uses the lower of the
    * certificate's role and this one, so a demotion takes effect at once. The last
-   * manager cannot be demoted (the cluster would have nobody to manage it).
+   * manager cannot be demoted (the cluster would have nobody to manage it), nor one that
+   * leaves no other manager whose process is registered (the header's quorum rule).
    */
   async setRole(ref: string, role: NodeRole): Promise<NodeView> {
     const node = resolveNode(await this.list(), ref);
@@ -132,6 +158,15 @@ export class NodeService {
           throw new SwarmnetError(
             ErrorCode.Conflict,
             `node ${current.hostname} is the last manager of the swarm: promote another node first`,
+          );
+        }
+        const registered = new Set(
+          (await tx.list<ManagerRecord>(keys.managersPrefix)).map((m) => m.nodeName),
+        );
+        if (!managers.some((n) => n.id !== current.id && registered.has(n.hostname))) {
+          throw new SwarmnetError(
+            ErrorCode.Conflict,
+            `node ${current.hostname} is the last reachable manager of the swarm: demoting it would leave no manager that answers (bring another manager back or promote a node first)`,
           );
         }
       }

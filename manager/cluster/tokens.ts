@@ -24,8 +24,10 @@ export function roleForToken(caDigest: string, secrets: JoinTokenSecrets, token:
   }
   if (sameSecret(secret, secrets.manager)) return "manager";
   if (sameSecret(secret, secrets.worker)) return "worker";
+  // Docker: "A valid join token is necessary to join this cluster". The token's form was
+  // right (it parsed, its CA is ours): say so, and never echo the secret.
   throw new SwarmnetError(
     ErrorCode.Unauthenticated,
-    "invalid join token: it was rotated or never valid (get the current one with 'swarmnet swarm join-token')",
+    "this join token is not valid for this cluster: its secret is not the cluster's (wrong, or rotated); get the current one with 'swarmnet swarm join-token worker|manager' on a manager",
   );
 }

@@ -14,7 +14,7 @@ import type { Network } from "../../proto/generated/swarmnet/v1/Network.js";
 import type { NodeInfo } from "../../proto/generated/swarmnet/v1/NodeInfo.js";
 import type { SessionMessage } from "../../proto/generated/swarmnet/v1/SessionMessage.js";
 import type { SessionRequest__Output } from "../../proto/generated/swarmnet/v1/SessionRequest.js";
-import type { ClusterView, NodeView } from "../cluster/index.js";
+import { TASK_HISTORY, type ClusterView, type NodeView } from "../cluster/index.js";
 import type { ChangeBatch, IntentChange } from "../dispatcher/intent-view.js";
 import type { SessionOpenRequest, SessionOutput } from "../dispatcher/dispatcher.js";
 import {
@@ -110,6 +110,7 @@ export function clusterToProto(v: ClusterView, leader: string | undefined): Clus
     managers: v.managers,
     lastKeyRotationAt: v.lastKeyRotationAt,
     nextKeyRotationAt: v.nextKeyRotationAt,
+    taskHistoryLimit: c.taskHistoryLimit ?? TASK_HISTORY.default,
   };
 }
 

@@ -185,6 +185,7 @@ export function clusterHandlers(s: ManagerServices, a: AuthorizationSource): Clu
         keyRotationIntervalMs: interval === 0 ? undefined : interval,
         certExpiryMs: expiry === 0 ? undefined : expiry,
         autolock: autolockFlag(r.autolock),
+        taskHistoryLimit: r.taskHistoryLimit === 0 ? undefined : r.taskHistoryLimit,
       });
       return clusterInfo(s);
     }),
@@ -203,7 +204,9 @@ export function clusterHandlers(s: ManagerServices, a: AuthorizationSource): Clu
 export function nodesHandlers(s: ManagerServices, a: AuthorizationSource): NodesHandlers {
   return {
     List: authorized(a, "manager", async () => ({ nodes: (await s.nodes.list()).map(nodeToProto) })),
-    Remove: authorized(a, "manager", async (r) => ({ id: (await s.nodes.remove(r.node, r.force)).id })),
+    Remove: authorized(a, "manager", async (r, caller) => ({
+      id: (await s.nodes.remove(r.node, r.force, caller.kind === "node" ? caller.nodeId : "")).id,
+    })),
     SetRole: authorized(a, "manager", async (r) => nodeToProto(await s.nodes.setRole(r.node, role(r.role)))),
   };
 }

@@ -16,6 +16,9 @@
  *            (guarded), plans again on that data and writes the result: a concurrent
  *            `service update` or status report makes it retry, never interleave
  *
+ * The task history limit is the cluster record's (`swarm update --task-history-limit`),
+ * read at every pass, else the manager's default.
+ *
  * Node conditions: `ready` while the node has a dispatcher session; `down` from the
  * moment this leader first sees it without one; `gone` after `nodeDownGraceMs` down, or
  * at once when the node left or was removed. A new leader starts the grace afresh
@@ -36,6 +39,7 @@ import {
   attachmentOwner,
   decode,
   type AttachmentRecord,
+  type ClusterRecord,
   type NetworkRecord,
   type NodeRecord,
   type ServiceRecord,
@@ -123,6 +127,13 @@ export class SchedulerJob implements LeaderJob {
     await this.runner?.run({ immediate: true });
   }
 
+  /** The cluster's task history limit (`swarm update --task-history-limit`) over the default. */
+  private planOptions(): SchedulerOptions {
+    const e = this.mirror.entry(keys.cluster);
+    const limit = e === undefined ? undefined : decode<ClusterRecord>(e.key, e.value).taskHistoryLimit;
+    return { restartDelayMs: this.opts.restartDelayMs, historyLimit: limit ?? this.opts.historyLimit };
+  }
+
   private list<T extends object>(prefix: string): T[] {
     return this.mirror.entriesUnder(prefix).map((e: KvEntry) => decode<T>(e.key, e.value));
   }
@@ -169,7 +180,7 @@ export class SchedulerJob implements LeaderJob {
       const mine = byService.get(id) ?? [];
       const nets = s === undefined ? [] : effectiveNetworks(s, ingress?.id);
       const work =
-        planService(s, mine, nodes, now, this.opts).length > 0 ||
+        planService(s, mine, nodes, now, this.planOptions()).length > 0 ||
         (s !== undefined &&
           mine.some(
             (t) => !t.released && t.desiredState === "running" && syncNeeded(taskSync(t, nets, s.ports)),
@@ -223,7 +234,7 @@ export class SchedulerJob implements LeaderJob {
       skipped.length = 0;
       const s = await tx.get<ServiceRecord>(keys.service(serviceId));
       const tasks = await tx.list<TaskRecord>(keys.serviceTasks(serviceId));
-      const decisions = planService(s, tasks, nodes, at.getTime(), this.opts);
+      const decisions = planService(s, tasks, nodes, at.getTime(), this.planOptions());
       const st = new ServiceTxn(tx);
       const byId = new Map(tasks.map((t) => [t.id, t]));
       const nets = s === undefined ? [] : effectiveNetworks(s, ingressId);

@@ -21,8 +21,12 @@
  * - a task its agent reports failed is shut down (kept as history) and its slot refilled
  *   once `restartDelayMs` has passed since the failure (a crash loop costs one task per
  *   delay, not a storm);
- * - released tasks are history: at most `historyLimit` per slot (per node in global
- *   mode) are kept; those of slots above the replica count, or of a removed service, go.
+ * - released tasks are history: a slot (a node in global mode) holds at most
+ *   `historyLimit` tasks, its live ones included, as Docker's task history retention
+ *   limit counts them (so `service ps` shows at most that many per slot); the oldest
+ *   released ones beyond it go, and so do those of slots above the replica count or of
+ *   a removed service. Every flap of a node orphans a task and starts a new one in its
+ *   slot: this bound is what keeps `service ps` from growing with each one.
  */
 import type { NodeAvailability, ServiceRecord, TaskRecord } from "../store/records.js";
 import { hasHostPort } from "./ports.js";
@@ -40,6 +44,7 @@ export interface SchedulerNode {
 
 export interface SchedulerOptions {
   restartDelayMs: number;
+  /** Tasks kept per slot, live ones included (`swarm update --task-history-limit`). */
   historyLimit: number;
 }
 
@@ -182,10 +187,15 @@ export function planService(
     }
   }
 
-  // History: released tasks, newest first per slot (node), at most historyLimit kept.
+  // History: released tasks, newest first per slot (node); with the slot's unreleased
+  // tasks, at most historyLimit kept.
   const history = new Map<string, TaskRecord[]>();
+  const held = new Map<string, number>();
   for (const t of current) {
-    if (!t.released) continue;
+    if (!t.released) {
+      held.set(group(t), (held.get(group(t)) ?? 0) + 1);
+      continue;
+    }
     const dropped =
       (!global && t.slot > service.replicas) || (global && !byId.has(t.nodeId) && t.nodeId !== "");
     if (dropped) {
@@ -194,8 +204,9 @@ export function planService(
     }
     history.set(group(t), [...(history.get(group(t)) ?? []), t]);
   }
-  for (const list of history.values()) {
-    for (const t of list.sort(byNewest).slice(opts.historyLimit)) out.push({ kind: "delete", taskId: t.id });
+  for (const [g, list] of history) {
+    const room = Math.max(0, opts.historyLimit - (held.get(g) ?? 0));
+    for (const t of list.sort(byNewest).slice(room)) out.push({ kind: "delete", taskId: t.id });
   }
   return out;
 }

@@ -45,6 +45,8 @@ export interface ClusterRecord {
   unlockKey?: string;
   /** Validity of node certificates (`--cert-expiry`); 90 days when absent. */
   certExpiryMs?: number;
+  /** Tasks kept per slot (`swarm update --task-history-limit`); the manager's default (5) when absent. */
+  taskHistoryLimit?: number;
 }
 
 /**

@@ -9,8 +9,8 @@
  *   (impairments.ts), netem for loss and delay where the kernel has it, `link-down|up`
  *   on the node's veth end in the underlay namespace;
  * - membership: `join` adds nodes to the running lab (lab.addNode), `leave` runs `swarm
- *   leave --force` on the node, `rm` kills its agent and runs `node rm --force` on a
- *   manager;
+ *   leave --force` on the node, `rm` kills its agent and runs `node rm --force` (a manager
+ *   node demoted first) on a manager;
  * - `fdb-delete` removes one FDB entry (chosen by the seeded source) from one of the
  *   node's overlay sandboxes: with the node's agent paused first, it proves the kernel
  *   invariant can fail (nothing repairs the entry).
@@ -209,6 +209,11 @@ export class FaultInjector {
           );
         if (manager === undefined)
           throw new SwarmnetError(ErrorCode.Unavailable, "no manager left to run node rm");
+        // A manager must be demoted before removal (Docker's rule, manager/cluster/node-service.ts).
+        if (this.access.layout().nodes.some((n) => n.name === node && n.role === "manager")) {
+          const d = await this.access.cli(manager.name, ["node", "demote", node]);
+          if (!d.ok) throw new SwarmnetError(ErrorCode.Unavailable, `node demote ${node}: ${d.err}`);
+        }
         const r = await this.access.cli(manager.name, ["node", "rm", "--force", node]);
         if (!r.ok) throw new SwarmnetError(ErrorCode.Unavailable, `node rm ${node}: ${r.err}`);
         detail.push(`${node} removed (agent killed, node rm --force on ${manager.name})`);

@@ -65,7 +65,11 @@ describe("cluster (in-memory store)", () => {
     assert.notEqual(rotated, worker);
     await assert.rejects(
       clusterSvc.join({ ...addr("n4", "100.64.1.4"), token: worker, csr: TEST_CSR }),
-      (e: unknown) => isSwarmnetError(e, ErrorCode.Unauthenticated) && /rotated/.test(e.message),
+      (e: unknown) =>
+        isSwarmnetError(e, ErrorCode.Unauthenticated) &&
+        /not valid for this cluster/.test(e.message) &&
+        !/format|expected SWMTKN/.test(e.message) &&
+        !e.message.includes(parseJoinToken(worker).secret),
     );
     assert.equal(
       (await clusterSvc.join({ ...addr("n4", "100.64.1.4"), token: rotated, csr: TEST_CSR })).role,
@@ -110,5 +114,59 @@ describe("cluster (in-memory store)", () => {
       (await nodes.list()).map((n) => n.hostname),
       ["n1"],
     );
+  });
+
+  it("node rm: never the caller's own node, never a manager (demote first); demote keeps a reachable manager", async () => {
+    const { store, clusterSvc, first } = await initCluster();
+    const token = await clusterSvc.joinToken("manager", false);
+    const m2 = await clusterSvc.join({ ...addr("n2", "100.64.1.2"), token });
+    const m3 = await clusterSvc.join({ ...addr("n3", "100.64.1.3"), token });
+    const register = (name: string, ip: string) =>
+      store.transact(async (tx) =>
+        tx.put(keys.manager(name), { nodeName: name, address: `${ip}:2377`, since: "" }),
+      );
+    await register("n1", "100.64.1.1");
+    await register("n2", "100.64.1.2");
+    const nodes = new NodeService(store, async () => "n1");
+    for (const force of [false, true]) {
+      await assert.rejects(
+        nodes.remove("n1", force, first.nodeId),
+        (e: unknown) =>
+          isSwarmnetError(e, ErrorCode.Conflict) &&
+          /node n1 is the node this command runs on/.test(e.message),
+      );
+      await assert.rejects(
+        nodes.remove("n3", force, first.nodeId),
+        /node n3 is a cluster manager\. It must be demoted to worker before removal/,
+      );
+    }
+    // n3's manager is not registered: demoting it leaves n1 and n2, both reachable.
+    await nodes.setRole("n3", "worker");
+    await nodes.remove("n3", true, first.nodeId);
+    assert.deepEqual(
+      (await nodes.list()).map((n) => n.hostname),
+      ["n1", "n2"],
+    );
+    // n2 is down (unregistered): n1 may not be demoted, it would leave no manager that answers.
+    await store.transact(async (tx) => tx.delete(keys.manager("n2")));
+    await assert.rejects(nodes.setRole("n1", "worker"), /last reachable manager/);
+    await nodes.setRole("n2", "worker");
+    await assert.rejects(nodes.setRole("n1", "worker"), /last manager of the swarm/);
+    assert.equal(m2.role, "manager");
+    assert.equal(m3.role, "manager");
+  });
+
+  it("swarm update --task-history-limit: kept in the cluster record, bounds checked, nothing on a bad value", async () => {
+    const { clusterSvc } = await initCluster();
+    assert.equal((await clusterSvc.inspect()).cluster.taskHistoryLimit, undefined);
+    await clusterSvc.update({ keyRotationIntervalMs: undefined, taskHistoryLimit: 2 });
+    assert.equal((await clusterSvc.inspect()).cluster.taskHistoryLimit, 2);
+    for (const bad of [0, -1, 1.5, 1001]) {
+      await assert.rejects(
+        clusterSvc.update({ keyRotationIntervalMs: undefined, taskHistoryLimit: bad }),
+        /task history limit must be a whole number from 1 to 1000/,
+      );
+    }
+    assert.equal((await clusterSvc.inspect()).cluster.taskHistoryLimit, 2);
   });
 });

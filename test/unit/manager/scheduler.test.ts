@@ -221,7 +221,7 @@ describe("scheduler placement (pure planService)", () => {
       },
     },
     {
-      name: "history: at most historyLimit released tasks per slot; released tasks above the replica count go",
+      name: "history: at most historyLimit tasks per slot, the live one included (Docker's count); released tasks above the replica count go",
       service: service({ replicas: 1 }),
       tasks: () => [
         task(1, "n1"),
@@ -231,7 +231,8 @@ describe("scheduler placement (pure planService)", () => {
         task(2, "n1", { released: true, desiredState: "shutdown", state: "shutdown" }),
       ],
       nodes: [ready("n1")],
-      check: (ds, ts) => assert.deepEqual(kinds(ds, "delete").sort(), [ts[1]?.id, ts[4]?.id].sort()),
+      check: (ds, ts) =>
+        assert.deepEqual(kinds(ds, "delete").sort(), [ts[1]?.id, ts[2]?.id, ts[4]?.id].sort()),
     },
     {
       name: "service removed: live tasks shut down, released ones forgotten",
@@ -250,6 +251,33 @@ describe("scheduler placement (pure planService)", () => {
       row.check(planService(row.service, tasks, row.nodes, row.now ?? T0, OPTS), tasks);
     });
   }
+
+  it("a node that flaps 10 times leaves at most historyLimit tasks in the slot (no growing 'node is down' history)", () => {
+    const s = service({ replicas: 1 });
+    let tasks: TaskRecord[] = [];
+    const apply = (ds: Decision[]) => {
+      for (const d of ds) {
+        if (d.kind === "create") tasks.push(task(d.slot, d.nodeId));
+        else if (d.kind === "orphan")
+          tasks = tasks.map((t) => (t.id === d.taskId ? { ...t, released: true, state: "orphaned" } : t));
+        else if (d.kind === "delete") tasks = tasks.filter((t) => t.id !== d.taskId);
+      }
+    };
+    const gone = (id: string): SchedulerNode => ({ ...ready(id), condition: "gone" });
+    let limitSeen = 0;
+    for (let flap = 0; flap < 10; flap++) {
+      apply(planService(s, tasks, [ready("n1"), ready("n2")], T0, OPTS));
+      const where = tasks.find((t) => !t.released)?.nodeId ?? "";
+      const other = where === "n1" ? "n2" : "n1";
+      // The task's node goes away (its task is orphaned and replaced), then comes back.
+      apply(planService(s, tasks, [gone(where), ready(other)], T0, OPTS));
+      apply(planService(s, tasks, [gone(where), ready(other)], T0, OPTS));
+      limitSeen = Math.max(limitSeen, tasks.length);
+    }
+    assert.ok(limitSeen <= OPTS.historyLimit, `at most ${OPTS.historyLimit} tasks, saw ${limitSeen}`);
+    assert.equal(tasks.filter((t) => !t.released).length, 1);
+    assert.equal(tasks.filter((t) => t.state === "orphaned").length, OPTS.historyLimit - 1);
+  });
 
   it("is stable: planning again after applying its decisions asks for nothing", () => {
     const s = service({ replicas: 3 });
