@@ -27,6 +27,8 @@ export const ErrorCode = {
   KernelRejected: "SWARMNET_KERNEL_REJECTED",
   ToolMissing: "SWARMNET_TOOL_MISSING",
   MalformedMessage: "SWARMNET_MALFORMED_MESSAGE",
+  /** The cluster store (etcd) has no quorum: every manager would answer the same. */
+  QuorumLost: "SWARMNET_QUORUM_LOST",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -3,7 +3,10 @@
  * client in swarmnet (agent control, managers). A server turns a thrown error into a
  * status whose metadata carries our stable code; a client turns a status back into a
  * SwarmnetError with the same code and message. Unknown failures become
- * SWARMNET_INTERNAL; transport failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retryable.
+ * SWARMNET_INTERNAL; transport failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retryable
+ * and say in a few words why the peer could not be reached — grpc-js's details ("No
+ * connection established. Last error: …", connection dumps, "Resolution note:") stay in
+ * `cause`, never in the message.
  */
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { ErrorCode, SwarmnetError } from "./errors.js";
@@ -23,6 +26,7 @@ const TO_STATUS: Partial<Record<ErrorCode, status>> = {
   [ErrorCode.PermissionDenied]: status.PERMISSION_DENIED,
   [ErrorCode.Unauthenticated]: status.UNAUTHENTICATED,
   [ErrorCode.Unavailable]: status.UNAVAILABLE,
+  [ErrorCode.QuorumLost]: status.UNAVAILABLE,
   [ErrorCode.Unsupported]: status.UNIMPLEMENTED,
   [ErrorCode.Timeout]: status.DEADLINE_EXCEEDED,
 };
@@ -42,19 +46,40 @@ export function toGrpcError(err: unknown): Partial<ServiceError> {
   return { code: TO_STATUS[e.code] ?? status.INTERNAL, details: e.message, metadata };
 }
 
+/** Why a peer could not be reached, in a few words, from grpc-js's status details. */
+export function transportReason(code: status, details: string): string {
+  const reasons: [RegExp, string][] = [
+    [/ECONNREFUSED|connection refused/i, "connection refused (is it running?)"],
+    [/EHOSTUNREACH|ENETUNREACH|no route/i, "no route to it"],
+    [/ENOTFOUND|EAI_AGAIN|name resolution|DNS resolution/i, "its name does not resolve"],
+    [/ERR_SOCKET_BAD_PORT|port should be/i, "invalid port"],
+    [/certificate|handshake|SSL|TLS|self.signed|verif/i, "the TLS handshake failed"],
+    [/ECONNRESET|socket hang up|closed|GOAWAY/i, "the connection was closed"],
+    [/ETIMEDOUT|timed? ?out|deadline/i, "no answer in time"],
+  ];
+  for (const [pattern, reason] of reasons) if (pattern.test(details)) return reason;
+  return code === status.DEADLINE_EXCEEDED ? "no answer in time" : "unavailable";
+}
+
 /** For a client: a gRPC error → SwarmnetError (our code when the server sent one). */
 export function fromGrpcError(err: ServiceError, target: string): SwarmnetError {
   const sent = err.metadata?.get(CODE_KEY)[0];
+  const details = err.details || err.message;
   if (typeof sent === "string" && KNOWN_CODES.has(sent)) {
-    return new SwarmnetError(sent as ErrorCode, err.details || err.message, { cause: err });
+    return new SwarmnetError(sent as ErrorCode, details, { cause: err });
   }
   if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
-    return new SwarmnetError(ErrorCode.Unavailable, `cannot reach ${target}: ${err.details || err.message}`, {
-      cause: err,
-      retryable: true,
-    });
+    return new SwarmnetError(
+      ErrorCode.Unavailable,
+      `cannot reach ${target}: ${transportReason(err.code, details)}`,
+      {
+        cause: err,
+        retryable: true,
+      },
+    );
   }
-  return new SwarmnetError(ErrorCode.Internal, `${target}: ${err.details || err.message}`, { cause: err });
+  const first = (details.split("\n")[0] ?? "").split(/ ?(Resolution note|Last error)/)[0] ?? "";
+  return new SwarmnetError(ErrorCode.Internal, `${target}: ${first.trim()}`, { cause: err });
 }
 
 /** Wraps an async handler into grpc-js's unary (call, callback) shape. */

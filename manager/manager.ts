@@ -157,20 +157,22 @@ export class Manager {
   ) {
     this.log = deps.log;
     this.clock = deps.clock ?? new RealClock();
-    this.raw =
+    const raw =
       deps.kv ??
       new EtcdKv({ endpoints: config.etcd, callTimeoutMs: config.etcdCallTimeoutMs, tls: etcdTls(config) });
-    this.kv = new SealedKv(this.raw, this.vault);
+    this.raw = raw;
+    this.kv = new SealedKv(raw, this.vault);
     this.store = new Store(this.kv);
     this.election =
       deps.election ??
-      (this.raw instanceof EtcdKv
+      (raw instanceof EtcdKv
         ? new EtcdElection(
-            this.raw.etcd,
+            raw.etcd,
             config.nodeName,
             config.electionTtlSeconds,
             config.electionRetryMs,
             this.log.child({ component: "election" }),
+            (what, fn) => raw.call(what, fn),
           )
         : new SoleElection(config.nodeName));
     this.ca = new CertificateAuthority(this.store);
@@ -525,7 +527,9 @@ export class Manager {
       try {
         return await fn();
       } catch (err) {
-        const unreachable = err instanceof SwarmnetError && err.code === ErrorCode.Unavailable;
+        const unreachable =
+          err instanceof SwarmnetError &&
+          (err.code === ErrorCode.Unavailable || err.code === ErrorCode.QuorumLost);
         if (!unreachable || !this.running) throw err;
         if (!warned) this.log.warn({ err: errorMessage(err) }, "etcd unreachable; retrying");
         warned = true;

@@ -17,6 +17,7 @@
  *                    and the root CA download arrive without one; every other call is
  *                    refused by the authorization in manager/grpc/ unless the peer
  *                    presented a certificate that verified
+ *                    (with Node's connection limits, TLS_LISTENER_LIMITS)
  *   peerIdentity     who a server call comes from: the node id, role and cluster of the
  *                    verified client certificate, or undefined
  *
@@ -149,11 +150,38 @@ export function unverifiedCredentials(): grpc.ChannelCredentials {
   });
 }
 
+/**
+ * Node's own limits on the connections of a TLS listener, before any gRPC code sees them
+ * (grpc-js has no option for these; they go to `http2.createSecureServer` with the
+ * credentials' constructor options):
+ *   handshakeTimeout        a connection that has not finished its TLS handshake is closed
+ *                           (Node's default is 120 s: a silent or trickling peer held a
+ *                           socket and a TLS state that long)
+ *   unknownProtocolTimeout  a TLS connection that did not negotiate h2 is closed
+ *   maxSessionInvalidFrames / maxSessionRejectedStreams  a session sending that many bad
+ *                           frames, or opening that many streams beyond the limit, is closed
+ *                           (Node's defaults: 1000 and 100)
+ * A real client finishes its handshake in milliseconds; 10 s covers a very loaded machine.
+ */
+export const TLS_LISTENER_LIMITS = {
+  handshakeTimeout: 10_000,
+  unknownProtocolTimeout: 5_000,
+  maxSessionInvalidFrames: 10,
+  maxSessionRejectedStreams: 10,
+} as const;
+
 /** A manager's TLS listener: identity and trust from `source`, client certificates optional. */
 export function serverCredentials(source: TlsSource): grpc.ServerCredentials {
   // The same provider for both roles: grpc-js's factory and constructor disagree on the
   // order of its two provider arguments.
-  return grpc.experimental.createCertificateProviderServerCredentials(source, source, false);
+  const creds = grpc.experimental.createCertificateProviderServerCredentials(source, source, false);
+  // The one seam grpc-js offers for Node's server options (see TLS_LISTENER_LIMITS).
+  const base = creds._getConstructorOptions.bind(creds);
+  creds._getConstructorOptions = () => {
+    const o = base();
+    return o === null ? null : { ...o, ...TLS_LISTENER_LIMITS };
+  };
+  return creds;
 }
 
 /** The verified client certificate's identity, or undefined (none, or it did not verify). */

@@ -62,7 +62,11 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
   o.say(`initialising the swarm on ${first.name}`);
   const deadline = Date.now() + MANAGER_START_TIMEOUT_MS;
   let init = await cli(first, ["swarm", "init", "--advertise-addr", first.address, "--format", "json"]);
-  while (!init.ok && /cannot reach|no manager reachable|etcd/i.test(init.err) && Date.now() < deadline) {
+  while (
+    !init.ok &&
+    /cannot reach|no manager reachable|etcd|quorum/i.test(init.err) &&
+    Date.now() < deadline
+  ) {
     await sleep(POLL_MS);
     init = await cli(first, ["swarm", "init", "--advertise-addr", first.address, "--format", "json"]);
   }

@@ -58,6 +58,8 @@ export class EtcdElection extends ElectionBase implements LeaderElection {
     private readonly ttlSeconds: number,
     private readonly retryMs: number,
     private readonly log: Logger,
+    /** The store's guarded, translated call (EtcdKv.call): quorum loss fails fast, in words. */
+    private readonly call: <T>(what: string, fn: () => Promise<T>) => Promise<T> = (_w, fn) => fn(),
   ) {
     super();
   }
@@ -103,7 +105,7 @@ export class EtcdElection extends ElectionBase implements LeaderElection {
   }
 
   async leader(): Promise<string | undefined> {
-    return this.election.leader();
+    return this.call("leader", () => this.election.leader());
   }
 }
 

@@ -346,12 +346,36 @@ export function caHandlers(s: ManagerServices, a: AuthorizationSource): CaHandle
   };
 }
 
-const SERVER_OPTIONS: grpc.ServerOptions = {
-  // Agents keep one stream open for hours: keepalive pings find dead peers.
+/**
+ * Per-connection limits, so garbage or idle connections cannot grow a manager's memory
+ * without bound (issue 17: 6 × 2,300 garbage connections took one from 81 to 134 MB).
+ * Below gRPC, the TLS listener closes what never finishes a handshake or speaks bad
+ * HTTP/2 (TLS_LISTENER_LIMITS, common/pki/tls.ts).
+ */
+export const SERVER_OPTIONS: grpc.ServerOptions = {
+  // Keepalive enforcement, server side: every connection is pinged each 10 s and closed
+  // when a ping goes unanswered for 5 s, so a dead or silent peer's connection (an agent
+  // behind a cut link, a client that stopped reading) is gone within ~15 s. Incoming ping
+  // floods are nghttp2's to refuse (its flood protection closes the session); grpc-js
+  // 1.14 has no ping-strike policy of its own.
   "grpc.keepalive_time_ms": 10_000,
   "grpc.keepalive_timeout_ms": 5_000,
   "grpc.keepalive_permit_without_calls": 1,
-  "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+  // A connection with no call for 5 minutes is closed (GOAWAY): CLI and join channels
+  // close themselves; this catches those that do not. An agent's stream is a call, so
+  // its connection is never idle.
+  "grpc.max_connection_idle_ms": 300_000,
+  // Every connection is renewed after an hour (GOAWAY: new calls go to a new
+  // connection); calls in flight — an agent's dispatcher stream — may finish on the old
+  // one (no grace limit), so no agent's stream is cut by this.
+  "grpc.max_connection_age_ms": 3_600_000,
+  // One agent uses its stream plus a few unary calls at a time, a CLI one call, the
+  // control benchmark 30 concurrent creates on one channel: 64 is
+  // far above either and bounds what one connection can hold open.
+  "grpc.max_concurrent_streams": 64,
+  // Requests are small (a CSR, a service spec, a status report): 1 MB per message.
+  // Answers keep grpc's unbounded default: an agent's snapshot grows with the cluster.
+  "grpc.max_receive_message_length": 1 << 20,
 };
 
 /** Builds a server with every service for one transport; the caller binds and starts it. */

@@ -236,7 +236,12 @@ export class NetworkService {
                 });
               } catch (err) {
                 // A refused request (bad or conflicting) queued no write; the rest go on.
-                if (!(err instanceof SwarmnetError) || err.code === ErrorCode.Unavailable) throw err;
+                if (
+                  !(err instanceof SwarmnetError) ||
+                  err.code === ErrorCode.Unavailable ||
+                  err.code === ErrorCode.QuorumLost
+                )
+                  throw err;
                 outcomes.push({ err });
               }
             }

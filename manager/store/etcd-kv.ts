@@ -1,6 +1,18 @@
 /**
  * `Kv` over etcd v3 with the `etcd3` client: the one boundary where etcd and gRPC errors
- * become `SwarmnetError`s (`Unavailable`, retryable, naming etcd).
+ * become `SwarmnetError`s, in words of the cluster store, never the library's ("circuit
+ * breaker", "Resolution note", connection dumps stay in `cause` and the logs):
+ *   QuorumLost   fewer than a majority of the members answer (store-health.ts decides,
+ *                within about two seconds of a call starting)
+ *   Unavailable  no answer in time or no connection while quorum holds (retryable)
+ *   InvalidArgument  a compacted revision (the caller resyncs)
+ *
+ * Fault handling (etcd3's cockatiel policies): etcd3's defaults retry a failed call three
+ * times on fresh deadlines and open a five-second circuit breaker per member, so a store
+ * without quorum held a command 17.6 s and then kept refusing for seconds after it came
+ * back. Here a call is retried once (another member, if one refused at once), a member
+ * that failed three times in a row is skipped for one second only, and `StoreHealth`
+ * ends any call early once quorum is found lost.
  *
  * Transactions go through the raw KV client rather than etcd3's builder because the store
  * needs range compares (`range_end`: "no key under this prefix changed since R"), which
@@ -18,8 +30,10 @@
  * every disconnect, and drops anything older (duplicates). A resume point that etcd has
  * compacted ends the watch with `compacted()`; the caller resyncs (see `watch.ts`).
  */
-import { Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, noop, retry } from "cockatiel";
+import { Etcd3, isRecoverableError, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
+import { STORE_HEALTH_DEFAULTS, StoreHealth } from "./store-health.js";
 import type {
   Kv,
   KvCompare,
@@ -46,43 +60,96 @@ export const ETCD_TLS_SERVER_NAME = "etcd";
 
 const COMPARE_OP = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
+/** etcd3's fault policies (see the header). */
+const FAULTS = {
+  // Skip a member after 3 failures in a row, for 1 s: long enough not to wait on a
+  // stopped member again at once, short enough that a restored one is used again soon.
+  hostBreakerOpenMs: 1_000,
+  hostBreakerFailures: 3,
+  // One retry: another member, when the first refused at once.
+  retries: 1,
+} as const;
+
+function connectOptions(tls: EtcdKvOptions["tls"]) {
+  return tls === undefined
+    ? {}
+    : {
+        credentials: {
+          rootCertificate: Buffer.from(tls.ca),
+          certChain: Buffer.from(tls.cert),
+          privateKey: Buffer.from(tls.key),
+        },
+        grpcOptions: { "grpc.ssl_target_name_override": ETCD_TLS_SERVER_NAME },
+      };
+}
+
 export class EtcdKv implements Kv {
   private readonly client: Etcd3;
+  /** One client per member, for the health probes (no retries, no breaker). */
+  private readonly probes = new Map<string, Etcd3>();
+  readonly health: StoreHealth;
 
   constructor(options: EtcdKvOptions) {
     const tls = options.tls;
     this.client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: options.callTimeoutMs,
-      ...(tls === undefined
-        ? {}
-        : {
-            credentials: {
-              rootCertificate: Buffer.from(tls.ca),
-              certChain: Buffer.from(tls.cert),
-              privateKey: Buffer.from(tls.key),
-            },
-            grpcOptions: { "grpc.ssl_target_name_override": ETCD_TLS_SERVER_NAME },
+      ...connectOptions(tls),
+      faultHandling: {
+        host: () =>
+          circuitBreaker(handleWhen(isRecoverableError), {
+            halfOpenAfter: FAULTS.hostBreakerOpenMs,
+            breaker: new ConsecutiveBreaker(FAULTS.hostBreakerFailures),
           }),
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: FAULTS.retries }),
+      },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
+    });
+    this.health = new StoreHealth({
+      ...STORE_HEALTH_DEFAULTS,
+      endpoints: options.endpoints,
+      probe: (endpoint, timeoutMs) => this.probe(endpoint, timeoutMs, tls),
     });
   }
 
+  /** Asks one member its status (answered by the member alone, quorum or not). */
+  private async probe(endpoint: string, timeoutMs: number, tls: EtcdKvOptions["tls"]): Promise<void> {
+    let client = this.probes.get(endpoint);
+    if (client === undefined) {
+      client = new Etcd3({
+        hosts: [endpoint],
+        dialTimeout: timeoutMs,
+        ...connectOptions(tls),
+        faultHandling: { host: () => noop, global: noop },
+      });
+      this.probes.set(endpoint, client);
+    }
+    await client.maintenance.status({ deadline: Date.now() + timeoutMs });
+  }
+
+  /** One non-stream etcd call behind the quorum guard, its errors translated. */
+  call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.health.guard(
+      () => etcdCall(what, fn),
+      (err) => err instanceof SwarmnetError && err.code === ErrorCode.Unavailable,
+    );
+  }
+
   async get(key: string): Promise<{ entry: KvEntry | undefined; revision: number }> {
-    const res = await etcdCall("get", () => this.client.kv.range({ key: Buffer.from(key) }));
+    const res = await this.call("get", () => this.client.kv.range({ key: Buffer.from(key) }));
     const kv = res.kvs[0];
     return { entry: kv === undefined ? undefined : toEntry(kv), revision: Number(res.header.revision) };
   }
 
   async list(prefix: string): Promise<{ entries: KvEntry[]; revision: number }> {
-    const res = await etcdCall("list", () =>
+    const res = await this.call("list", () =>
       this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) }),
     );
     return { entries: res.kvs.map(toEntry), revision: Number(res.header.revision) };
   }
 
   async txn(compares: readonly KvCompare[], ops: readonly KvOp[]): Promise<KvTxnResult> {
-    const res = await etcdCall("txn", () =>
+    const res = await this.call("txn", () =>
       this.client.kv.txn({
         compare: compares.map((c) => ({
           key: Buffer.from(c.key),
@@ -172,7 +239,7 @@ export class EtcdKv implements Kv {
       if (revoked) return;
       for (const fn of lost) fn(translate("lease", err));
     });
-    const id = await etcdCall("lease grant", () => lease.grant());
+    const id = await this.call("lease grant", () => lease.grant());
     return {
       id,
       onLost: (fn) => {
@@ -189,7 +256,7 @@ export class EtcdKv implements Kv {
   }
 
   async compact(revision: number): Promise<void> {
-    await etcdCall("compact", () => this.client.kv.compact({ revision, physical: false }));
+    await this.call("compact", () => this.client.kv.compact({ revision, physical: false }));
   }
 
   /** The raw client, for etcd3's election (see `election/`). */
@@ -198,6 +265,9 @@ export class EtcdKv implements Kv {
   }
 
   async close(): Promise<void> {
+    this.health.close();
+    for (const c of this.probes.values()) c.close();
+    this.probes.clear();
     this.client.close();
   }
 }
@@ -233,14 +303,35 @@ async function etcdCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function translate(what: string, err: unknown): SwarmnetError {
+/**
+ * An etcd3 or gRPC failure in the store's words. Compaction is an answer the caller acts
+ * on; a failure to answer (no connection, late, a member skipped by the breaker) is
+ * "the store did not answer"; any other refusal keeps etcd's own first line ("etcdserver:
+ * request is too large") without the client library's additions.
+ */
+export function translate(what: string, err: unknown): SwarmnetError {
   if (err instanceof SwarmnetError) return err;
-  const message = errorMessage(err).split("\n")[0] ?? "";
+  const message = errorMessage(err);
   if (/compacted/i.test(message)) {
-    return new SwarmnetError(ErrorCode.InvalidArgument, `etcd ${what}: ${message}`, { cause: err });
+    return new SwarmnetError(ErrorCode.InvalidArgument, `cluster store ${what}: the revision was compacted`, {
+      cause: err,
+    });
   }
-  return new SwarmnetError(ErrorCode.Unavailable, `etcd ${what} failed: ${message}`, {
+  const noAnswer =
+    (err instanceof Error && (isRecoverableError(err) || isBrokenCircuitError(err))) ||
+    /unavailable|deadline|timed? ?out|connect|circuit breaker|socket|closed/i.test(message);
+  if (noAnswer) {
+    const late = /deadline|timed? ?out/i.test(message);
+    return new SwarmnetError(
+      ErrorCode.Unavailable,
+      late
+        ? `the cluster store (etcd) did not answer ${what} in time: try again`
+        : `the cluster store (etcd) cannot be reached for ${what}: try again`,
+      { cause: err, retryable: true },
+    );
+  }
+  const first = (message.split("\n")[0] ?? "").split(/ ?(Resolution note|Last error)/)[0] ?? "";
+  return new SwarmnetError(ErrorCode.Internal, `the cluster store refused ${what}: ${first.trim()}`, {
     cause: err,
-    retryable: true,
   });
 }
