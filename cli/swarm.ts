@@ -308,9 +308,10 @@ export function register(program: Command): void {
     .option("--state-dir <dir>", "this node's agent state dir (default from $SWARMNET_CONFIG)")
     .argument("<manager>", "a manager's address, host[:port] (port 2377 when not given)")
     .action(async (manager: string, o: { token: string; advertiseAddr?: string; stateDir?: string }) => {
+      // Bad input first, whatever the node's state.
+      const address = withDefaultPort(manager);
       const me = nodeIdentity(o);
       refuseIfJoined(me.stateDir);
-      const address = withDefaultPort(manager);
       const { response, files } = await joinFlow({
         token: o.token,
         address,

@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Executor } from "../../common/executor.js";
-import { labDir, type LabState } from "../../deploy/lab/state.js";
+import { labDir, type LabProcessKind, type LabState } from "../../deploy/lab/state.js";
 import { parseWhoami, type WhoamiAnswer } from "../../cli/whoami.js";
 import { swarmnet, type CliResult } from "./cli.js";
 import { uniqueLabName } from "./netns.js";
@@ -130,6 +130,8 @@ export class LabCluster {
   constructor(
     readonly nodes: number,
     readonly name: string = uniqueLabName(),
+    /** Manager nodes (n1…nM, each with an etcd member). */
+    readonly managers = 1,
   ) {}
 
   /** Node names n1…nN. */
@@ -148,7 +150,16 @@ export class LabCluster {
 
   async up(): Promise<void> {
     this.started = true;
-    const r = await swarmnet(["lab", "up", "--name", this.name, "--nodes", String(this.nodes)]);
+    const r = await swarmnet([
+      "lab",
+      "up",
+      "--name",
+      this.name,
+      "--nodes",
+      String(this.nodes),
+      "--managers",
+      String(this.managers),
+    ]);
     assert.equal(r.exitCode, 0, `lab up: ${r.stderr}`);
   }
 
@@ -271,9 +282,14 @@ export class LabCluster {
 
   /** The pid the lab recorded for a node's agent. */
   agentPid(node: string): number {
+    return this.pid(node, "agent");
+  }
+
+  /** The pid the lab recorded for a node's process of `kind`. */
+  pid(node: string, kind: LabProcessKind): number {
     const state = JSON.parse(readFileSync(join(labDir(this.name), "state.json"), "utf8")) as LabState;
-    const p = state.processes.find((x) => x.node === node && x.kind === "agent");
-    assert.ok(p, `no agent recorded for ${node}`);
+    const p = state.processes.find((x) => x.node === node && x.kind === kind);
+    assert.ok(p, `no ${kind} recorded for ${node}`);
     return p.pid;
   }
 
