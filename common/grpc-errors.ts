@@ -46,6 +46,11 @@ export function toGrpcError(err: unknown): Partial<ServiceError> {
   return { code: TO_STATUS[e.code] ?? status.INTERNAL, details: e.message, metadata };
 }
 
+/** The first line of a foreign error text, without grpc-js's "Last error…"/"Resolution note…" tail. */
+export function plainFirstLine(text: string): string {
+  return ((text.split("\n")[0] ?? "").split(/ ?(?:Resolution note|Last error)/)[0] ?? "").trim();
+}
+
 /** Why a peer could not be reached, in a few words, from grpc-js's status details. */
 export function transportReason(code: status, details: string): string {
   const reasons: [RegExp, string][] = [
@@ -78,8 +83,7 @@ export function fromGrpcError(err: ServiceError, target: string): SwarmnetError 
       },
     );
   }
-  const first = (details.split("\n")[0] ?? "").split(/ ?(Resolution note|Last error)/)[0] ?? "";
-  return new SwarmnetError(ErrorCode.Internal, `${target}: ${first.trim()}`, { cause: err });
+  return new SwarmnetError(ErrorCode.Internal, `${target}: ${plainFirstLine(details)}`, { cause: err });
 }
 
 /** Wraps an async handler into grpc-js's unary (call, callback) shape. */

@@ -120,7 +120,7 @@ export class ClusterMembership extends EventEmitter<MembershipEvents> {
     client.on("unauthenticated", (err) => {
       this.log.warn(
         { err: err.message },
-        "the managers no longer accept this node; run 'swarmnet swarm join' again",
+        "the managers no longer accept this node (it left or was removed): run 'swarmnet swarm leave', then 'swarmnet swarm join'",
       );
     });
     this.log.info(

@@ -11,8 +11,10 @@
  * times on fresh deadlines and open a five-second circuit breaker per member, so a store
  * without quorum held a command 17.6 s and then kept refusing for seconds after it came
  * back. Here a call is retried once (another member, if one refused at once), a member
- * that failed three times in a row is skipped for one second only, and `StoreHealth`
- * ends any call early once quorum is found lost.
+ * that failed three times in a row is skipped for one second only, a member that did not
+ * answer `StoreHealth`'s probe is skipped until it answers one (its breaker isolated: no
+ * call waits out a deadline on a stopped member), and `StoreHealth` ends any call early
+ * once quorum is found lost.
  *
  * Transactions go through the raw KV client rather than etcd3's builder because the store
  * needs range compares (`range_end`: "no key under this prefix changed since R"), which
@@ -30,9 +32,19 @@
  * every disconnect, and drops anything older (duplicates). A resume point that etcd has
  * compacted ends the watch with `compacted()`; the caller resyncs (see `watch.ts`).
  */
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, noop, retry } from "cockatiel";
+import {
+  circuitBreaker,
+  ConsecutiveBreaker,
+  handleWhen,
+  isBrokenCircuitError,
+  noop,
+  retry,
+  type CircuitBreakerPolicy,
+  type IDisposable,
+} from "cockatiel";
 import { Etcd3, isRecoverableError, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
+import { plainFirstLine } from "../../common/grpc-errors.js";
 import { STORE_HEALTH_DEFAULTS, StoreHealth } from "./store-health.js";
 import type {
   Kv,
@@ -87,6 +99,8 @@ export class EtcdKv implements Kv {
   private readonly client: Etcd3;
   /** One client per member, for the health probes (no retries, no breaker). */
   private readonly probes = new Map<string, Etcd3>();
+  /** Each member's breaker in the main client, and its isolation while it is silent. */
+  private readonly breakers = new Map<string, { policy: CircuitBreakerPolicy; isolated?: IDisposable }>();
   readonly health: StoreHealth;
 
   constructor(options: EtcdKvOptions) {
@@ -96,11 +110,14 @@ export class EtcdKv implements Kv {
       dialTimeout: options.callTimeoutMs,
       ...connectOptions(tls),
       faultHandling: {
-        host: () =>
-          circuitBreaker(handleWhen(isRecoverableError), {
+        host: (endpoint) => {
+          const policy = circuitBreaker(handleWhen(isRecoverableError), {
             halfOpenAfter: FAULTS.hostBreakerOpenMs,
             breaker: new ConsecutiveBreaker(FAULTS.hostBreakerFailures),
-          }),
+          });
+          this.breakers.set(endpoint, { policy });
+          return policy;
+        },
         global: retry(handleWhen(isRecoverableError), { maxAttempts: FAULTS.retries }),
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
@@ -109,7 +126,19 @@ export class EtcdKv implements Kv {
       ...STORE_HEALTH_DEFAULTS,
       endpoints: options.endpoints,
       probe: (endpoint, timeoutMs) => this.probe(endpoint, timeoutMs, tls),
+      onMember: (endpoint, answered) => this.isolate(endpoint, !answered),
     });
+  }
+
+  /** Stops (or resumes) sending calls to a member, by its breaker. */
+  private isolate(endpoint: string, silent: boolean): void {
+    const b = this.breakers.get(endpoint);
+    if (b === undefined) return;
+    if (silent && b.isolated === undefined) b.isolated = b.policy.isolate();
+    if (!silent && b.isolated !== undefined) {
+      b.isolated.dispose();
+      b.isolated = undefined;
+    }
   }
 
   /** Asks one member its status (answered by the member alone, quorum or not). */
@@ -330,8 +359,11 @@ export function translate(what: string, err: unknown): SwarmnetError {
       { cause: err, retryable: true },
     );
   }
-  const first = (message.split("\n")[0] ?? "").split(/ ?(Resolution note|Last error)/)[0] ?? "";
-  return new SwarmnetError(ErrorCode.Internal, `the cluster store refused ${what}: ${first.trim()}`, {
-    cause: err,
-  });
+  return new SwarmnetError(
+    ErrorCode.Internal,
+    `the cluster store refused ${what}: ${plainFirstLine(message)}`,
+    {
+      cause: err,
+    },
+  );
 }

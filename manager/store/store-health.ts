@@ -17,6 +17,11 @@
  *          first one that finds a majority turns the state back to ok — restoring a
  *          member makes commands work again without restarting anything.
  *
+ * Each round also says which members did not answer (`onMember`), so the client can stop
+ * sending calls to them (EtcdKv isolates their circuit breakers) instead of waiting out a
+ * deadline on a stopped member; while any member is silent the rounds go on every
+ * `recheckMs`, so one that comes back is used again within about that long.
+ *
  * Members are the endpoints the manager is given (the lab gives every member); a member
  * that is stopped (SIGSTOP), cut off or down does not answer its probe. A slow but
  * healthy store only starts probes, which find the majority and change nothing. Probes
@@ -34,8 +39,10 @@ export interface StoreHealthOptions {
   slowCallMs: number;
   /** How long a member has to answer its probe. */
   probeTimeoutMs: number;
-  /** While quorum is lost, how often the members are probed again. */
+  /** While quorum is lost or a member is silent, how often the members are probed again. */
   recheckMs: number;
+  /** Told after each round whether each member answered. */
+  onMember?: (endpoint: string, answered: boolean) => void;
 }
 
 export const STORE_HEALTH_DEFAULTS = {
@@ -130,6 +137,9 @@ export class StoreHealth {
     const answers = await Promise.allSettled(
       this.opts.endpoints.map((e) => this.opts.probe(e, this.opts.probeTimeoutMs)),
     );
+    answers.forEach((a, i) =>
+      this.opts.onMember?.(this.opts.endpoints[i] as string, a.status === "fulfilled"),
+    );
     const view = {
       reachable: answers.filter((a) => a.status === "fulfilled").length,
       members: this.opts.endpoints.length,
@@ -139,8 +149,8 @@ export class StoreHealth {
       this.lost = view;
       const err = quorumLostError(view);
       for (const w of [...this.waiters]) w(err);
-      this.scheduleRecheck();
     }
+    if (view.reachable < view.members) this.scheduleRecheck();
     return view;
   }
 
@@ -148,7 +158,7 @@ export class StoreHealth {
     if (this.closed || this.recheck !== undefined) return;
     this.recheck = setTimeout(() => {
       this.recheck = undefined;
-      if (this.lost !== undefined) void this.probeRound();
+      void this.probeRound();
     }, this.opts.recheckMs);
     this.recheck.unref();
   }

@@ -78,6 +78,24 @@ describe("store health: quorum loss fails fast and in words", () => {
     health.close();
   });
 
+  it("a silent member is reported, probed again until it answers, then reported back", async () => {
+    const up = new Set([MEMBERS[0] as string, MEMBERS[1] as string]);
+    const seen = new Map<string, boolean>();
+    const health = new StoreHealth({
+      ...OPTS,
+      endpoints: MEMBERS,
+      probe: fakeMembers(up),
+      onMember: (e, answered) => seen.set(e, answered),
+    });
+    assert.deepEqual(await health.probeRound(), { reachable: 2, members: 3 });
+    assert.equal(health.lostView, undefined, "2 of 3 is quorum");
+    assert.equal(seen.get(MEMBERS[2] as string), false);
+    up.add(MEMBERS[2] as string);
+    for (let i = 0; i < 100 && seen.get(MEMBERS[2] as string) !== true; i++) await sleep(20);
+    assert.equal(seen.get(MEMBERS[2] as string), true, "rechecked until it answered");
+    health.close();
+  });
+
   it("etcd errors in the store's words: no library text", () => {
     const breaker = new Error("Execution prevented because the circuit breaker is open");
     const refused = new Error(
