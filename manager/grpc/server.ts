@@ -373,6 +373,9 @@ export const SERVER_OPTIONS: grpc.ServerOptions = {
   // control benchmark 30 concurrent creates on one channel: 64 is
   // far above either and bounds what one connection can hold open.
   "grpc.max_concurrent_streams": 64,
+  // No channelz: nothing here reads it, and it keeps bookkeeping (refs, traces) for
+  // every connection.
+  "grpc.enable_channelz": 0,
   // Requests are small (a CSR, a service spec, a status report): 1 MB per message.
   // Answers keep grpc's unbounded default: an agent's snapshot grows with the cluster.
   "grpc.max_receive_message_length": 1 << 20,

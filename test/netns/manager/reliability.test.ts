@@ -9,7 +9,8 @@
  * - a worker removed by a manager can `swarm leave --force` and join again (a token with
  *   a wrong secret in between is "not valid for this cluster", its secret not echoed);
  * - 10,000 garbage connections to a manager's port from `client`: the manager's RSS after
- *   minus before stays under 20 MB (bytes, measured once the server closed them all);
+ *   minus before comes back under 20 MB (bytes: read after a warm-up of 1,000, and again
+ *   until the collector gave back what the burst allocated; a leak would never come back);
  * - two of three etcd members paused: the first control command fails with the quorum
  *   message within 3 s of the manager's share (the CLI's own start, measured on the same
  *   command just before, is not the store's wait); one member resumed, commands work
@@ -144,31 +145,53 @@ describe("reliability: node removal, leave and join, garbage connections, quorum
 
   it("10,000 garbage connections to a manager's port: its RSS grows by less than 20 MB", async () => {
     const pid = lab.pid("n1", "manager");
+    const garbage = async (count: number) => {
+      const r = await lab.exec("client", [
+        process.execPath,
+        "-e",
+        GARBAGE_PROGRAM,
+        N1,
+        "2377",
+        String(count),
+        "100",
+        "200",
+      ]);
+      assert.equal(r.exitCode, 0, `garbage program: ${r.stderr}`);
+      return JSON.parse(r.stdout) as { made: number; tlsOk: number; serverClosed: number };
+    };
+    // First use of the refusal paths (TLS and HTTP/2 errors: code compiled, pools made)
+    // costs once; a warm-up pays it before the reading that counts.
     const fdsBefore = openFds(pid);
+    await garbage(1_000);
+    await eventually("the manager closed the warm-up connections", async () =>
+      openFds(pid) <= fdsBefore + 20 ? true : undefined,
+    );
     const before = rssBytes(pid);
-    const r = await lab.exec("client", [
-      process.execPath,
-      "-e",
-      GARBAGE_PROGRAM,
-      N1,
-      "2377",
-      "10000",
-      "100",
-      "200",
-    ]);
-    assert.equal(r.exitCode, 0, `garbage program: ${r.stderr}`);
-    const sent = JSON.parse(r.stdout) as { made: number; tlsOk: number; serverClosed: number };
+    const sent = await garbage(10_000);
     assert.ok(sent.made >= 9_000, `connections made: ${JSON.stringify(sent)}`);
-    // Measured once the manager let go of them (its descriptors back where they were).
     await eventually("the manager closed the garbage connections", async () =>
       openFds(pid) <= fdsBefore + 20 ? true : undefined,
     );
-    const after = rssBytes(pid);
-    const grew = after - before;
-    console.log(
-      `      manager RSS ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MB (+${(grew / 2 ** 20).toFixed(1)}); ${JSON.stringify(sent)}`,
-    );
-    assert.ok(grew < 20 * 2 ** 20, `RSS grew by ${(grew / 2 ** 20).toFixed(1)} MB`);
+    const peak = rssBytes(pid);
+    // Garbage collected is given back when V8's memory reducer runs (seconds after the
+    // burst); a per-connection leak never comes back. So: RSS must come back under the
+    // bound, however long the collector takes.
+    const MB = 2 ** 20;
+    let after = peak;
+    try {
+      await eventually(
+        "the manager's RSS back within 20 MB of before",
+        async () => {
+          after = rssBytes(pid);
+          return after - before < 20 * MB ? true : undefined;
+        },
+        { timeoutMs: 120_000 },
+      );
+    } finally {
+      console.log(
+        `      manager RSS ${(before / MB).toFixed(1)} MB before, ${(peak / MB).toFixed(1)} right after, ${(after / MB).toFixed(1)} settled (+${((after - before) / MB).toFixed(1)}); ${JSON.stringify(sent)}`,
+      );
+    }
     // Still serving.
     await lab.ok(["service", "ls"]);
   });
@@ -184,13 +207,13 @@ describe("reliability: node removal, leave and join, garbage connections, quorum
     signal("n2", "SIGSTOP");
     signal("n3", "SIGSTOP");
     const first = await timed();
+    console.log(`      first command without quorum: ${first.ms} ms (a healthy one: ${healthy.ms} ms)`);
     assert.equal(first.r.exitCode, 1, `service ls without quorum: ${first.r.stdout}`);
     assert.match(
       first.r.stderr,
-      /^the cluster store has lost quorum \(1 of 3 members reachable\): restore a member or see README\.md#when-the-cluster-store-loses-quorum$/m,
+      /^swarmnet: the cluster store has lost quorum \(1 of 3 members reachable\): restore a member or see README\.md#when-the-cluster-store-loses-quorum$/m,
     );
     assert.equal(first.r.stderr.trim().split("\n").length, 1);
-    console.log(`      first command without quorum: ${first.ms} ms (a healthy one: ${healthy.ms} ms)`);
     assert.ok(first.ms - healthy.ms <= 3_000, `failed after ${first.ms} ms (healthy: ${healthy.ms} ms)`);
     const second = await timed();
     assert.equal(second.r.exitCode, 1);
