@@ -352,7 +352,7 @@ export function caHandlers(s: ManagerServices, a: AuthorizationSource): CaHandle
  * Below gRPC, the TLS listener closes what never finishes a handshake or speaks bad
  * HTTP/2 (TLS_LISTENER_LIMITS, common/pki/tls.ts).
  */
-export const SERVER_OPTIONS: grpc.ServerOptions = {
+const SERVER_OPTIONS: grpc.ServerOptions = {
   // Keepalive enforcement, server side: every connection is pinged each 10 s and closed
   // when a ping goes unanswered for 5 s, so a dead or silent peer's connection (an agent
   // behind a cut link, a client that stopped reading) is gone within ~15 s. Incoming ping
@@ -369,9 +369,9 @@ export const SERVER_OPTIONS: grpc.ServerOptions = {
   // connection); calls in flight — an agent's dispatcher stream — may finish on the old
   // one (no grace limit), so no agent's stream is cut by this.
   "grpc.max_connection_age_ms": 3_600_000,
-  // One agent uses its stream plus a few unary calls at a time, a CLI one call, the
-  // control benchmark 30 concurrent creates on one channel: 64 is
-  // far above either and bounds what one connection can hold open.
+  // An agent uses its stream and a few unary calls at a time, a CLI one call, the control
+  // benchmark 30 concurrent creates on one channel: 64 is above each and bounds what one
+  // connection can hold open.
   "grpc.max_concurrent_streams": 64,
   // No channelz: nothing here reads it, and it keeps bookkeeping (refs, traces) for
   // every connection.
