@@ -9,6 +9,7 @@ import {
   int,
   list,
   loadConfig,
+  loopbackHostPort,
   optional,
   str,
   type ConfigSpec,
@@ -62,6 +63,8 @@ export interface ManagerConfig {
   schedulerTickMs: number;
   /** Key rotation: pause before trying again after a rotation failed (etcd unreachable). */
   keyRotationRetryMs: number;
+  /** Where Prometheus metrics (`/metrics`) and the live page (`/`) are served, loopback host:port. */
+  metricsAddr: string;
 }
 
 export const MANAGER_DEFAULTS: ManagerConfig = {
@@ -112,6 +115,8 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   // One second: a rotation that failed because etcd blinked happens a second late, well
   // inside the interval the key schedule allows for a ring to reach every node.
   keyRotationRetryMs: 1_000,
+  // Next to the agent's 9323 on loopback: no authentication, so never an underlay address.
+  metricsAddr: "127.0.0.1:9324",
 };
 
 const SPEC: ConfigSpec<ManagerConfig> = {
@@ -143,6 +148,7 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   taskHistoryLimit: int({ min: 1, max: 1000 }),
   schedulerTickMs: durationMs({ min: 50 }),
   keyRotationRetryMs: durationMs({ min: 10 }),
+  metricsAddr: loopbackHostPort(),
 };
 
 export function loadManagerConfig(overrides: Partial<Record<keyof ManagerConfig, unknown>>): ManagerConfig {

@@ -49,6 +49,8 @@ import {
   type LabLayout,
   type LabNode,
 } from "./layout.js";
+import { AGENT_DEFAULTS } from "../../agent/config.js";
+import { MANAGER_DEFAULTS } from "../../manager/config.js";
 import { formCluster, joinWorkers } from "./cluster.js";
 import { etcdAccess, etcdTlsFlags, writeEtcdTls, type EtcdAccess } from "./etcd-tls.js";
 import {
@@ -465,6 +467,34 @@ export class Lab {
         ...(node.role === "manager" ? this.etcdOf(layout, node).etcdctlEnv : {}),
       },
     };
+  }
+
+  /**
+   * A node's Prometheus metrics text (`lab metrics`): fetched on the node's own loopback,
+   * where its agent (and manager) serve them, from inside its namespace.
+   */
+  async metrics(name: string, member: string, kind: "agent" | "manager"): Promise<string> {
+    const target = this.execTarget(name, member);
+    const state = this.requireState(name);
+    if (kind === "manager" && !state.processes.some((p) => p.node === member && p.kind === "manager")) {
+      throw new SwarmnetError(ErrorCode.NotFound, `lab ${name}: ${member} runs no manager`);
+    }
+    const addr = kind === "agent" ? AGENT_DEFAULTS.metricsAddr : MANAGER_DEFAULTS.metricsAddr;
+    const r = await this.ex.runIn(target.netns, [
+      "curl",
+      "-sS",
+      "--fail",
+      "--max-time",
+      "10",
+      `http://${addr}/metrics`,
+    ]);
+    if (r.exitCode !== 0) {
+      throw new SwarmnetError(
+        ErrorCode.Unavailable,
+        `${kind} on ${member} did not answer on ${addr}: ${r.stderr.trim().split("\n")[0] ?? ""}`,
+      );
+    }
+    return r.stdout;
   }
 
   requireState(name: string): LabState {
