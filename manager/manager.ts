@@ -47,6 +47,7 @@ import {
 } from "./cluster/index.js";
 import type { ManagerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher/dispatcher.js";
+import { EventLog } from "./events/event-log.js";
 import { IntentView } from "./dispatcher/intent-view.js";
 import {
   CompactionJob,
@@ -130,6 +131,7 @@ export class Manager {
   readonly jobs: LeaderJobs;
   /** The store as etcd holds it: sealed values stay sealed (existence checks, peers). */
   private readonly raw: Kv;
+  readonly events: EventLog;
   private readonly kv: Kv;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -193,6 +195,7 @@ export class Manager {
       this.clock,
       this.log.child({ component: "dispatcher" }),
     );
+    this.events = new EventLog(this.view.reader);
     this.jobs = new LeaderJobs(this.election, this.log.child({ component: "leader" }));
     this.jobs.add(
       new CompactionJob(
@@ -259,6 +262,7 @@ export class Manager {
         applyTaskStatus(this.store, nodeId, updates, (id) => this.taskService(id)),
       dispatcher: this.dispatcher,
       leader: () => this.election.leader(),
+      events: this.events,
       init: (input) => this.init(input),
       unlock: (key) => this.unlock(key),
       exportKek: () => this.vault.exportKek(),
@@ -438,6 +442,7 @@ export class Manager {
   private async serve(): Promise<void> {
     await this.untilEtcd(() => this.takeLease());
     await this.untilEtcd(() => this.view.start());
+    this.events.start();
     this.store.readThrough(this.view.reader);
     this.followMirror();
     this.dispatcher.start();
@@ -491,6 +496,7 @@ export class Manager {
     await this.dispatcher.stop();
     await Promise.all([this.tlsServer, this.localServer].map((s) => shutdown(s)));
     this.store.readThrough(undefined);
+    this.events.stop();
     await this.view.stop();
     await this.lease?.revoke().catch(() => {});
     await this.kv.close();
