@@ -56,7 +56,9 @@ export class HttpEndpoint {
     for (const res of this.open) res.end();
     this.open.clear();
     if (!this.server.listening) return;
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
   }
 
   /** Keeps a streaming response until the client goes or the endpoint stops. */

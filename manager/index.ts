@@ -11,6 +11,7 @@ import { untilSignal } from "../common/process.js";
 import { loadManagerConfig, type ManagerConfig } from "./config.js";
 import { Manager } from "./manager.js";
 import { managerMetrics } from "./manager-metrics.js";
+import { LivePage } from "./ui/live-page.js";
 
 export { Manager, type ManagerDeps } from "./manager.js";
 export { loadManagerConfig, MANAGER_DEFAULTS, type ManagerConfig } from "./config.js";
@@ -36,10 +37,13 @@ export async function runManager(flags: Partial<Record<keyof ManagerConfig, unkn
   const manager = new Manager(config, { log });
   const http = new HttpEndpoint(config.metricsAddr, log.child({ component: "http" }));
   http.route("/metrics", metricsRoute(managerMetrics(manager)));
+  const page = new LivePage(manager);
+  page.routes(http);
   await http.start();
   const stopping = untilSignal();
   await Promise.race([manager.start(), stopping]);
   await stopping;
+  page.stop();
   await http.stop();
   await manager.stop();
   log.info("manager stopped");

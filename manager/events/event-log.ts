@@ -108,14 +108,24 @@ export class EventLog {
   }
 
   private onChange(c: MirrorChange): void {
+    // The mirror's other listeners (the intent stream, the scheduler) must never be held
+    // back by an event that cannot be described: such a change is left out of the log.
     for (const e of c.events) {
-      if (e.key.startsWith(keys.nodesPrefix)) this.node(e);
-      else if (e.key.startsWith(keys.sessionsPrefix)) this.session(e);
-      else if (e.key.startsWith(keys.networksPrefix)) this.network(e);
-      else if (e.key.startsWith(keys.servicesPrefix)) this.service(e);
-      else if (e.key.startsWith(keys.tasksPrefix)) this.task(e);
-      else if (e.key.startsWith(keys.keysPrefix)) this.key(e);
+      try {
+        this.describe(e);
+      } catch {
+        // a record this version cannot read: no event
+      }
     }
+  }
+
+  private describe(e: KvEvent): void {
+    if (e.key.startsWith(keys.nodesPrefix)) this.node(e);
+    else if (e.key.startsWith(keys.sessionsPrefix)) this.session(e);
+    else if (e.key.startsWith(keys.networksPrefix)) this.network(e);
+    else if (e.key.startsWith(keys.servicesPrefix)) this.service(e);
+    else if (e.key.startsWith(keys.tasksPrefix)) this.task(e);
+    else if (e.key.startsWith(keys.keysPrefix)) this.key(e);
   }
 
   /** The value the key had before this change (the mirror applies a batch before telling). */
