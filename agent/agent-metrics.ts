@@ -271,10 +271,14 @@ export class AgentMetrics {
 
   private encryptionFamilies(): void {
     const r = this.registry;
-    // One stats request per scrape, shared by the families of that scrape.
+    // One stats request per scrape, shared by the families of that scrape; a datapath that
+    // does not answer leaves these families empty rather than failing the whole scrape.
     let pending: Promise<EncryptionStats | undefined> | undefined;
     const stats = () => {
-      pending ??= this.src.encryption().finally(() => queueMicrotask(() => (pending = undefined)));
+      pending ??= this.src
+        .encryption()
+        .catch(() => undefined)
+        .finally(() => queueMicrotask(() => (pending = undefined)));
       return pending;
     };
     const counters = async (pick: (c: Record<string, number>) => Sample[]): Promise<Sample[]> => {
