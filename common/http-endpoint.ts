@@ -4,6 +4,12 @@
  * process's config — because nothing here authenticates: on a lab node or a real host,
  * loopback means "whoever is already on this machine (or in this namespace)".
  *
+ * Loopback alone does not keep out a web page the node's own browser opens: by DNS
+ * rebinding, `evil.example` can come to resolve to 127.0.0.1 and its script read this
+ * endpoint as "same origin". So a request must also *name* a loopback host (the `Host`
+ * header: 127.x.y.z, [::1] or localhost), or it is refused with 421 and nothing served;
+ * no CORS header is ever sent, so no other origin's script may read an answer.
+ *
  * Routes are exact paths; a handler gets the request and response and owns the reply.
  * A handler that throws answers 500 with one line and no detail (no stack, no state).
  * Long-lived responses (server-sent events) are closed when the endpoint stops.
@@ -68,6 +74,10 @@ export class HttpEndpoint {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!loopbackHostHeader(req.headers.host)) {
+      res.writeHead(421, { "content-type": "text/plain" }).end("this endpoint answers loopback names only\n");
+      return;
+    }
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     const handler = this.routes.get(path);
     if (handler === undefined || (req.method !== "GET" && req.method !== "HEAD")) {
@@ -82,4 +92,11 @@ export class HttpEndpoint {
       res.end("internal error\n");
     }
   }
+}
+
+/** `Host` names a loopback address (any port): 127.x.y.z, [::1] or localhost. */
+export function loopbackHostHeader(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  return name === "localhost" || name === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }

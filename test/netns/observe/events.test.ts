@@ -2,8 +2,9 @@
  * Issue 15, `swarmnet events`: in a 3-node lab a scripted sequence — network create,
  * service create, scale, a key rotation, an agent killed — appears in order in
  * `events --since T --until NOW --format json`, and live in a stream opened before;
- * filters narrow it; bad arguments are refused in one line; no token secret and nothing
- * shaped like key bytes appears in any event.
+ * filters narrow it; bad arguments are refused in one line; a worker is refused (events
+ * need a manager certificate); no token secret and nothing shaped like key bytes appears
+ * in any event.
  */
 import assert from "node:assert/strict";
 import { execa } from "execa";
@@ -208,5 +209,13 @@ describe("observe: swarmnet events (netns lab, 3 nodes)", function () {
       assert.match(r.stderr, msg);
       assert.equal(r.stderr.trim().split("\n").length, 1);
     }
+  });
+
+  it("events are a manager's: a worker is refused with Docker's message", async () => {
+    const r = await lab.cli(["events", "--since", "1h", "--until", "0s"], "n2");
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr, /^swarmnet: .*This node is not a swarm manager\./);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+    assert.equal(r.stdout, "");
   });
 });

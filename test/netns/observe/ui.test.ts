@@ -3,7 +3,8 @@
  * headless, run inside n1's namespace where the manager serves the page on loopback):
  * every node and task is shown, networks with their marks, the published port and where
  * it leads; an agent killed shows its node down without a reload; the page asks nothing
- * of anything but loopback and shows no secret. The screenshot is kept in
+ * of anything but loopback and shows no secret; nothing answers for it on the underlay or
+ * under another host name (DNS rebinding). The screenshot is kept in
  * test-output/observe/live-page.png.
  */
 import assert from "node:assert/strict";
@@ -37,6 +38,35 @@ describe("observe: the live picture in a browser (netns lab, 3 nodes)", function
       r.stderr,
       /^swarmnet: no manager serves the live page on 127\.0\.0\.1:9324 .*run 'swarmnet ui' on a manager node$/,
     );
+  });
+
+  it("the page and metrics are on loopback only: not on the underlay, not under another host name", async () => {
+    for (const url of ["http://100.64.1.1:9324/", "http://100.64.1.1:9323/metrics"]) {
+      const fromClient = await lab.exec("client", [
+        "curl",
+        "-sS",
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        url,
+      ]);
+      assert.equal(fromClient.stdout, "000", `something answered ${url} from the client`);
+    }
+    const rebound = await lab.exec("n1", [
+      "curl",
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-H",
+      "Host: evil.example:9324",
+      "http://127.0.0.1:9324/ui/state",
+    ]);
+    assert.equal(rebound.stdout, "421", "a request naming another host was answered");
   });
 
   it("shows every node and task, networks and ports; a killed node turns down live", async () => {
