@@ -2,7 +2,8 @@
  * The agent's Prometheus families (served on `--metrics-addr`, loopback by default).
  * Everything except the two histograms is read from the owners at scrape time (see
  * common/metrics.ts): gossip and NetworkDB counters, each reconciler's runner stats, the
- * encryption backend's counters, the containers. Histograms are fed as passes happen:
+ * encryption backend's counters, the containers, the embedded DNS's queries by result,
+ * the node mesh's long-lived nft. Histograms are fed as passes happen:
  * each reconciler's pass duration (kube-proxy's sync_proxy_rules_duration_seconds, one
  * series per reconciler) and the mesh's apply duration.
  *
@@ -18,6 +19,8 @@ import {
   type Registry,
   type Sample,
 } from "../common/metrics.js";
+import type { NftSessionStats } from "../common/nft-session.js";
+import type { ResolverStats } from "./dns/resolver.js";
 import type { EncryptionStats } from "./encryption/backend.js";
 import type { GossipMetrics, NetworkDbMetrics } from "./gossip/index.js";
 import type { ApplyStats } from "./ingress/load-balancer.js";
@@ -35,7 +38,22 @@ export interface AgentObservables {
   containers(): readonly ContainerRecord[];
   /** The dispatcher stream to a manager is attached (the node is in a cluster). */
   clusterAttached(): boolean;
+  /** The embedded DNS: its resolver's counts and how many containers it answers in. */
+  dns(): { queries: ResolverStats; containers: number };
+  /** The node mesh's `nft -i` session, once there is one. */
+  nftSession(): NftSessionStats | undefined;
 }
+
+/** The resolver's counts as `result` label values (snake_case, Prometheus style). */
+const DNS_RESULTS: Record<keyof ResolverStats, string> = {
+  answered: "answered",
+  notFound: "nxdomain",
+  notReady: "not_ready",
+  forwarded: "forwarded",
+  upstreamFailed: "upstream_failed",
+  malformed: "malformed",
+  dropped: "dropped",
+};
 
 const none = (v: number): Sample[] => [[{}, v]];
 const seconds = (ms: number) => ms / 1000;
@@ -63,6 +81,7 @@ export class AgentMetrics {
     this.reconcileFamilies();
     this.meshFamilies();
     this.encryptionFamilies();
+    this.dnsFamilies();
     readGauge(
       r,
       "swarmnet_containers",
@@ -266,6 +285,45 @@ export class AgentMetrics {
     );
     readGauge(r, "swarmnet_mesh_nft_rules", "Rules in the mesh's nftables table", [], () =>
       none(this.mesh.rules),
+    );
+  }
+
+  private dnsFamilies(): void {
+    const r = this.registry;
+    readCounter(
+      r,
+      "swarmnet_dns_queries_total",
+      "Queries to the embedded DNS (127.0.0.11), by result",
+      ["result"],
+      () =>
+        Object.entries(this.src.dns().queries).map(([k, n]): Sample => [
+          { result: DNS_RESULTS[k as keyof ResolverStats] },
+          n,
+        ]),
+    );
+    readGauge(r, "swarmnet_dns_containers", "Containers the embedded DNS answers in", [], () =>
+      none(this.src.dns().containers),
+    );
+    const session = (pick: (s: NftSessionStats) => Sample[]) => () => {
+      const s = this.src.nftSession();
+      return s === undefined ? [] : pick(s);
+    };
+    readCounter(
+      r,
+      "swarmnet_nft_session_transactions_total",
+      "Transactions sent to the node mesh's long-lived nft, by result",
+      ["result"],
+      session((s) => [
+        [{ result: "applied" }, s.applied],
+        [{ result: "failed" }, s.failed],
+      ]),
+    );
+    readCounter(
+      r,
+      "swarmnet_nft_session_starts_total",
+      "nft -i processes started for the node mesh (more than 1: one died or stuck and was replaced)",
+      [],
+      session((s) => none(s.starts)),
     );
   }
 

@@ -196,6 +196,8 @@ export class Agent {
       encryption: () => this.encryption?.stats() ?? Promise.resolve(undefined),
       containers: () => this.containers.list(true),
       clusterAttached: () => this.clusterAttached,
+      dns: () => ({ queries: this.dns.resolver.stats, containers: this.dns.servedContainers() }),
+      nftSession: () => this.nodeMesh?.sessionStats(),
     });
     this.containers = new Containers({
       store: this.store,

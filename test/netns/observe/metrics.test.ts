@@ -2,7 +2,9 @@
  * Issue 15, metrics: in a 3-node lab every agent's and the manager's `/metrics` (read
  * with `lab metrics`, on each node's loopback) parses as Prometheus text and carries the
  * families the issue names; after an overlay network, a published 3-replica service and
- * a standalone container, the values moved as they must (asserted, not just the names);
+ * a standalone container (asking the embedded DNS a name it knows and one it does not),
+ * and a container on a local bridge network, the values moved as they must (asserted,
+ * not just the names);
  * no join-token secret and nothing shaped like key bytes appears in any of them.
  */
 import assert from "node:assert/strict";
@@ -37,6 +39,10 @@ const AGENT_FAMILIES = [
   "swarmnet_encryption_key_tags",
   "swarmnet_dispatcher_sessions",
   "swarmnet_containers",
+  "swarmnet_dns_queries_total",
+  "swarmnet_dns_containers",
+  "swarmnet_nft_session_transactions_total",
+  "swarmnet_nft_session_starts_total",
   "process_cpu_seconds_total",
   "process_resident_memory_bytes",
 ];
@@ -101,6 +107,15 @@ describe("observe: Prometheus metrics on agents and managers (netns lab, 3 nodes
     ]);
     await lab.waitRunning("web", 3);
     await lab.ok(["run", "-d", "--name", "obs1", "--network", "obsnet", "--", "sleep", "600"], "n2");
+    await lab.ok(["network", "create", "-d", "bridge", "obsbr"], "n2");
+    await lab.ok(["run", "-d", "--name", "obs2", "--network", "obsbr", "--", "sleep", "600"], "n2");
+    // The embedded DNS: a name it knows (asked until the answer is there: the task's
+    // facts travel by gossip) and one it does not.
+    await eventually("obs1 resolves web", async () => {
+      const r = await lab.cli(["exec", "obs1", "--", "dig", "+short", "+tries=1", "+time=3", "web"], "n2");
+      return /^\d+\.\d+\.\d+\.\d+$/m.test(r.stdout) ? true : undefined;
+    });
+    await lab.cli(["exec", "obs1", "--", "dig", "+tries=1", "+time=3", "nosuchname"], "n2");
 
     // Gossip: every agent sees all three alive and has probed; the endpoint table holds
     // the tasks' and the container's endpoints; the mesh balances the published service.
@@ -151,15 +166,37 @@ describe("observe: Prometheus metrics on agents and managers (netns lab, 3 nodes
           Date.now() / 1000 - 600,
       );
       assert.equal(m.value("swarmnet_dispatcher_sessions"), 1, `${n}: not attached to a manager`);
+      // The node mesh applies through its long-lived nft.
+      assert.ok(
+        (m.value("swarmnet_nft_session_transactions_total", { result: "applied" }) ?? 0) >
+          (b.value("swarmnet_nft_session_transactions_total", { result: "applied" }) ?? 0),
+        `${n}: no nft session transaction`,
+      );
+      assert.ok((m.value("swarmnet_nft_session_starts_total") ?? 0) >= 1, `${n}: no nft -i started`);
       assert.ok(
         (m.value("swarmnet_containers", { status: "running" }) ?? 0) >= 1,
         `${n}: no running container`,
       );
     }
+    const n2 = after.get("n2") as Metrics;
+    const n2Before = before.get("n2") as Metrics;
     assert.ok(
-      (after.get("n2")?.value("swarmnet_containers", { status: "running" }) ?? 0) >= 2,
-      "n2 runs a task and obs1",
+      (n2.value("swarmnet_containers", { status: "running" }) ?? 0) >= 3,
+      "n2 runs a task, obs1, obs2",
     );
+    // The local bridge driver's reconciler did kernel work for obsbr and obs2.
+    const bridgeApplied = { reconciler: "bridge", result: "applied" };
+    assert.ok(
+      (n2.value("swarmnet_reconcile_passes_total", bridgeApplied) ?? 0) >
+        (n2Before.value("swarmnet_reconcile_passes_total", bridgeApplied) ?? 0),
+      "n2: the bridge reconciler applied nothing",
+    );
+    assert.ok(
+      (n2.value("swarmnet_dns_queries_total", { result: "answered" }) ?? 0) >= 1,
+      "n2: no DNS answer",
+    );
+    assert.ok((n2.value("swarmnet_dns_queries_total", { result: "nxdomain" }) ?? 0) >= 1, "n2: no NXDOMAIN");
+    assert.ok((n2.value("swarmnet_dns_containers") ?? 0) >= 2, "n2: 127.0.0.11 in obs1 and obs2");
 
     const mgr = await eventually("manager metrics after the service", async () => {
       const m = await metrics("n1", "manager");
