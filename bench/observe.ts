@@ -15,8 +15,8 @@
  *   node dist/bench/observe.js [--seconds 60] [--runs 10]
  */
 import { randomBytes } from "node:crypto";
-import { copyFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
@@ -138,7 +138,9 @@ try {
     await browser.send({ status: "n3", is: "ready" });
     const shot = join(testOutputDir("observe"), "bench-live-page.png");
     await browser.send({ screenshot: shot });
-    copyFileSync(shot, fileURLToPath(new URL("../../docs/live-page.png", import.meta.url)));
+    const kept = fileURLToPath(new URL("../../docs/live-page.png", import.meta.url));
+    mkdirSync(dirname(kept), { recursive: true });
+    copyFileSync(shot, kept);
     await browser.send({ quit: true });
   } finally {
     await browser.close();

@@ -133,7 +133,7 @@ export class Lab {
       await this.waitEtcd(layout);
       say("starting managers and agents");
       this.startSwarmnet(layout, state);
-      await this.waitAgents(layout, state);
+      await this.waitAgents(layout, state, say);
       if (options.init !== false) {
         await formCluster(this.ex, layout, {
           cliMain: CLI_MAIN,
@@ -318,10 +318,21 @@ export class Lab {
   }
 
   /** Waits until every agent answers on its control socket (it exists once the agent is up). */
-  private async waitAgents(layout: LabLayout, state: LabState): Promise<void> {
+  /** Until every agent's socket is there; `say`s each node as its agent comes up. */
+  private async waitAgents(
+    layout: LabLayout,
+    state: LabState,
+    say: (line: string) => void = () => {},
+  ): Promise<void> {
     const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
     const sockets = layout.nodes.map((n) => join(nodeDir(layout.name, n.name), "agent.sock"));
+    const up = new Set<string>();
     for (;;) {
+      layout.nodes.forEach((n, i) => {
+        if (up.has(n.name) || !existsSync(sockets[i] ?? "")) return;
+        up.add(n.name);
+        say(`${n.name}: agent up (${up.size}/${layout.nodes.length})`);
+      });
       const dead = state.processes.find(
         (p) => layout.nodes.some((n) => n.name === p.node) && !isAlive(p.pid),
       );
