@@ -19,35 +19,17 @@ import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { cli, flag, labSwarmnet, pct } from "./lab-cli.js";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
 import { readState } from "../deploy/lab/state.js";
 import { testOutputDir, UiBrowser } from "../test/support/ui-browser-client.js";
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 const seconds = flag("seconds", 60);
 const runs = flag("runs", 10);
 const lab = `o${randomBytes(3).toString("hex")}`;
 const TICKS = 100; // USER_HZ on Linux
 
-async function cli(args: string[]): Promise<string> {
-  const r = await execa(process.execPath, [CLI_MAIN, ...args], {
-    reject: false,
-    env: { SWARMNET_LOG_LEVEL: "warn" },
-  });
-  if (r.exitCode !== 0) throw new Error(`swarmnet ${args.join(" ")}: ${String(r.stderr)}`);
-  return String(r.stdout);
-}
-const sx = (node: string, ...args: string[]) =>
-  cli(["lab", "exec", "--name", lab, node, "--", "swarmnet", ...args]);
-
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN);
-}
+const sx = labSwarmnet(lab);
 
 function agentPid(node: string): number {
   const p = readState(lab)?.processes.find((x) => x.node === node && x.kind === "agent");
