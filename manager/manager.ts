@@ -129,9 +129,10 @@ export class Manager {
   readonly dispatcher: Dispatcher;
   readonly election: LeaderElection;
   readonly jobs: LeaderJobs;
+  /** What happened, derived from the mirror (`swarmnet events`, the live page). */
+  readonly events: EventLog;
   /** The store as etcd holds it: sealed values stay sealed (existence checks, peers). */
   private readonly raw: Kv;
-  readonly events: EventLog;
   private readonly kv: Kv;
   private readonly clock: Clock;
   private readonly log: Logger;
