@@ -3,7 +3,8 @@
  * loopback by default). Histograms are fed as things happen — every etcd transaction
  * (retries included) and every scheduling round this manager runs as leader; the rest is
  * read at scrape time from the manager's own mirror of etcd (no etcd round trip per
- * scrape): tasks by state, nodes by status, services, networks, sessions, leadership.
+ * scrape): tasks by state, nodes by status, services, networks, sessions, leadership,
+ * and the manager's phase (a locked manager shows `locked`, serving nothing).
  */
 import {
   histogram,
@@ -48,6 +49,13 @@ export function managerMetrics(m: Manager): Registry {
       [{ result: "ok" }, passes.ok],
       [{ result: "error" }, passes.error],
     ],
+  );
+  readGauge(
+    r,
+    "swarmnet_manager_phase",
+    "1 for the phase this manager is in (serving; locked until swarm unlock; waiting-certificate…)",
+    ["phase"],
+    () => [[{ phase: m.phase }, 1]],
   );
   readGauge(r, "swarmnet_manager_leader", "1 while this manager is the elected leader", [], () => [
     [{}, m.election.isLeader ? 1 : 0],

@@ -50,6 +50,7 @@ const AGENT_FAMILIES = [
 const MANAGER_FAMILIES = [
   "swarmnet_etcd_txn_duration_seconds",
   "swarmnet_manager_leader",
+  "swarmnet_manager_phase",
   "swarmnet_scheduler_passes_total",
   "swarmnet_scheduler_pass_duration_seconds",
   "swarmnet_tasks",
@@ -203,6 +204,7 @@ describe("observe: Prometheus metrics on agents and managers (netns lab, 3 nodes
       return m.value("swarmnet_tasks", { state: "running" }) === 3 ? m : undefined;
     });
     assert.equal(mgr.value("swarmnet_manager_leader"), 1);
+    assert.equal(mgr.value("swarmnet_manager_phase", { phase: "serving" }), 1);
     assert.equal(mgr.value("swarmnet_services"), 1);
     assert.equal(mgr.value("swarmnet_nodes", { status: "ready" }), 3);
     assert.equal(mgr.value("swarmnet_dispatcher_sessions"), 3);
