@@ -6,8 +6,11 @@
  *   tty:    the block is redrawn in place (cursor up, clear line) on every poll
  *   plain:  one line whenever the overall count or a slot's state changes (logs, pipes)
  *
- * Converged: as many tasks running as the service wants and no task still running that
- * should stop. Polls `service inspect` + `service ps` (nothing new on the managers).
+ * Converged: as many tasks running as the service wants, no task still running that
+ * should stop, and the same tasks still so after `monitorMs` — Docker's "verify: Waiting 5
+ * seconds to verify that tasks are stable..." (its default update monitor): a task that
+ * starts and dies at once is seen running first, and is caught by that wait. Polls
+ * `service inspect` + `service ps` (nothing new on the managers).
  *
  * Bounded failure: Docker waits forever on a task that keeps failing; here, once
  * `failureLimit` tasks failed since the wait began, or a task stayed pending longer than
@@ -28,6 +31,8 @@ export const PROGRESS_DEFAULTS = {
   // Long enough for a node to come back (the scheduler's grace is 5 s), short enough
   // that a replica no node can take is reported, not waited on.
   pendingLimitMs: 30_000,
+  // Docker's default update monitor: how long the tasks must stay running to count.
+  monitorMs: 5_000,
   barWidth: 50,
 };
 
@@ -92,6 +97,8 @@ export async function waitConverged(
   const pendingSince = new Map<string, number>();
   let drawn = 0;
   let lastPlain: string[] = [];
+  /** Since when the same running tasks have made the service whole (undefined: not whole). */
+  let stable: { since: number; ids: string } | undefined;
   for (;;) {
     const s = await client.call<Service__Output>((c, opts, cb) =>
       c.services.Inspect({ service: ref }, opts, cb),
@@ -100,9 +107,23 @@ export async function waitConverged(
       c.services.ListTasks({ service: s.id }, opts, cb),
     );
     const slots = slotsOf(s, tasks);
-    const running = tasks.filter((t) => t.desiredState === "running" && t.state === "running").length;
+    const up = tasks.filter((t) => t.desiredState === "running" && t.state === "running");
+    const running = up.length;
     const stray = tasks.some((t) => t.desiredState !== "running" && t.state === "running");
+    const whole = running === s.desiredTasks && !stray;
+    const ids = up
+      .map((t) => t.id)
+      .sort()
+      .join();
+    if (!whole) stable = undefined;
+    else if (stable?.ids !== ids) stable = { since: Date.now(), ids };
     const lines = frame(slots, running, s.desiredTasks, o.barWidth);
+    if (stable !== undefined) {
+      const left = Math.max(1, Math.ceil((o.monitorMs - (Date.now() - stable.since)) / 1000));
+      lines.push(
+        `verify: Waiting ${o.tty ? left : Math.round(o.monitorMs / 1000)} seconds to verify that tasks are stable...`,
+      );
+    }
     if (o.tty) {
       o.write((drawn > 0 ? `\x1b[${drawn}A` : "") + lines.map((l) => `\x1b[2K${l}\n`).join(""));
       drawn = lines.length;
@@ -115,8 +136,8 @@ export async function waitConverged(
       );
       lastPlain = lines;
     }
-    if (running === s.desiredTasks && !stray) {
-      o.write("verify: Service converged\n");
+    if (stable !== undefined && Date.now() - stable.since >= o.monitorMs) {
+      o.write(`${o.tty ? "\x1b[1A\x1b[2K" : ""}verify: Service converged\n`);
       return;
     }
     const failed = tasks.filter((t) => t.state === "failed" && Date.parse(t.stateAt) >= started - 1000);

@@ -1,8 +1,9 @@
 /**
  * Issue 15, service progress: `service create` without `-d`, on a terminal (a pty made by
  * util-linux `script`), draws Docker's per-slot progress and returns once the service
- * converged; without a terminal it prints plain lines; a task that cannot start is
- * reported and the command stops in bounded time; `-d` returns at once.
+ * converged and stayed so for Docker's 5 s verify; without a terminal it prints plain
+ * lines; a task that cannot start (it runs for a moment, then fails: the verify wait
+ * catches it) is reported and the command stops in bounded time; `-d` returns at once.
  */
 import assert from "node:assert/strict";
 import { execa } from "execa";
@@ -64,6 +65,7 @@ describe("observe: service progress as Docker draws it (netns lab, 3 nodes)", fu
     for (const slot of ["1/3", "2/3", "3/3"]) {
       assert.match(r.screen, new RegExp(`${slot}: running \\[={49}>\\]`), `no full bar for ${slot}`);
     }
+    assert.match(r.screen, /verify: Waiting [1-5] seconds to verify that tasks are stable\.\.\./);
     assert.match(r.screen, /verify: Service converged/);
     // Returned means converged: every task runs now, without waiting.
     assert.equal(running(await lab.tasks("web")).length, 3);
@@ -73,7 +75,10 @@ describe("observe: service progress as Docker draws it (netns lab, 3 nodes)", fu
     const out = await lab.ok(["service", "scale", "web=5"]);
     assert.match(out, /^web scaled to 5$/m);
     assert.match(out, /^overall progress: 5 out of 5 tasks$/m);
-    assert.match(out, /^verify: Service converged$/m);
+    assert.match(
+      out,
+      /^verify: Waiting 5 seconds to verify that tasks are stable\.\.\.\nverify: Service converged$/m,
+    );
     assert.ok(!out.includes(ESC), "escape codes without a terminal");
     assert.equal(running(await lab.tasks("web")).length, 5);
   });
