@@ -18,6 +18,14 @@ import type { Manager } from "../manager.js";
 import { clusterPicture, type ClusterPicture } from "./cluster-picture.js";
 import { PAGE_HTML } from "./page-html.js";
 
+/**
+ * The page may run its own inline script and style and talk to this endpoint, nothing
+ * else: no resource from elsewhere, no frame around it (a second line behind page-html.ts
+ * rendering data as text only).
+ */
+const PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";
+
 /** Changes closer than this make one push (a scale of 100 tasks is one frame, not 300). */
 const COALESCE_MS = 100;
 /** A push at least this often, so a quiet cluster still shows the page is live. */
@@ -39,7 +47,11 @@ export class LivePage {
   routes(http: HttpEndpoint): void {
     http.route("/", (_req, res) => {
       res
-        .writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" })
+        .writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "content-security-policy": PAGE_CSP,
+        })
         .end(PAGE_HTML);
     });
     http.route("/ui/state", async (_req, res) => {
