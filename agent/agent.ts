@@ -24,6 +24,7 @@
  * and traffic keeps flowing.
  */
 import { join } from "node:path";
+import { AgentMetrics } from "./agent-metrics.js";
 import type { Clock, TimerHandle } from "../common/clock.js";
 import { RealClock } from "../common/clock.js";
 import { readFileSync } from "node:fs";
@@ -133,6 +134,10 @@ export class Agent {
   loop: ReconcileLoop | undefined;
   /** Encrypted overlays' backend (decided from the probe at start). */
   encryption: OverlayEncryption | undefined;
+  /** The dispatcher stream to the managers is attached (set by whoever links the cluster). */
+  clusterAttached = false;
+  /** Prometheus families, read at scrape time (served by runAgent on --metrics-addr). */
+  readonly metrics: AgentMetrics;
   private readonly ex: Executor;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -179,6 +184,21 @@ export class Agent {
       dir: join(config.stateDir, "resolv"),
       log: this.log.child({ component: "dns" }),
     });
+    this.metrics = new AgentMetrics({
+      gossip: () =>
+        this.gossip && {
+          members: this.gossip.memberlist.metrics(),
+          netdb: this.gossip.netdb.metrics(),
+          tables: this.gossip.netdb.entriesByTable(),
+        },
+      reconcilers: () => this.loop?.stats() ?? [],
+      clockNow: () => this.clock.now(),
+      encryption: () => this.encryption?.stats() ?? Promise.resolve(undefined),
+      containers: () => this.containers.list(true),
+      clusterAttached: () => this.clusterAttached,
+      dns: () => ({ queries: this.dns.resolver.stats, containers: this.dns.servedContainers() }),
+      nftSession: () => this.nodeMesh?.sessionStats(),
+    });
     this.containers = new Containers({
       store: this.store,
       runtime: new SandboxRuntime(this.ex, join(config.stateDir, "logs"), (c) => this.dns.resolvConfOf(c.id)),
@@ -222,6 +242,7 @@ export class Agent {
       clock: this.clock,
       log: this.log.child({ component: "reconcile" }),
     });
+    this.loop.onPass((name, p) => this.metrics.observePass(name, p));
     this.store.load();
     this.localNetworks.load();
     await this.containers.adopt(await this.ex.netnsList());
@@ -368,7 +389,10 @@ export class Agent {
     }
     entries.push(
       { reconciler: gatewayReconciler(new GatewayBridge(this.ex, undefined)) },
-      { reconciler: nodeMeshReconciler(mesh, egress), resyncIntervalMs },
+      {
+        reconciler: nodeMeshReconciler(mesh, egress, (d, stats) => this.metrics.observeMesh(d, stats)),
+        resyncIntervalMs,
+      },
       { reconciler: new ContainerMeshes(this.ex).reconciler(), resyncIntervalMs },
       { reconciler: this.dns.reconciler() },
       {

@@ -11,6 +11,7 @@ import {
   oneOf,
   hostPort,
   list,
+  loopbackHostPort,
   loadConfig,
   str,
   optional,
@@ -45,6 +46,8 @@ export interface AgentConfig {
    * the `nameserver` lines of the node's /etc/resolv.conf, port 53.
    */
   dnsUpstreams: string[];
+  /** Where Prometheus metrics are served (`/metrics`), loopback host:port. */
+  metricsAddr: string;
 }
 
 export const AGENT_DEFAULTS: AgentConfig = {
@@ -67,6 +70,9 @@ export const AGENT_DEFAULTS: AgentConfig = {
   gossipProfile: "lan",
   // The node's own resolvers, as Docker does; the lab names its stand-in for the outside.
   dnsUpstreams: [],
+  // Docker's metrics-addr port, on loopback: the endpoint has no authentication, and in
+  // the lab every node namespace has its own loopback, so every agent can use it.
+  metricsAddr: "127.0.0.1:9323",
 };
 
 /** IPv4:port (an upstream resolver). */
@@ -90,6 +96,7 @@ const SPEC: ConfigSpec<AgentConfig> = {
   gossipPort: int({ min: 0, max: 65535 }),
   gossipProfile: oneOf(["lan", "wan", "local"]),
   dnsUpstreams: list(ipv4Port()),
+  metricsAddr: loopbackHostPort(),
 };
 
 /** Fields of the lab's per-node config file that the agent reads. */

@@ -4,7 +4,9 @@
  * until SIGTERM. Stopping leaves containers and kernel state in place for the next agent
  * to adopt.
  */
+import { HttpEndpoint } from "../common/http-endpoint.js";
 import { createLogger } from "../common/logger.js";
+import { metricsRoute } from "../common/metrics.js";
 import { untilSignal } from "../common/process.js";
 import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
@@ -32,6 +34,9 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
   const control = new ControlServer(agent, agentSocketPath(agent.config.stateDir), () => link !== undefined);
   const log = createLogger("agent");
   await control.start();
+  const http = new HttpEndpoint(config.metricsAddr, log.child({ component: "metrics" }));
+  http.route("/metrics", metricsRoute(agent.metrics.registry));
+  await http.start();
   // Joined a cluster (cluster.json in the state dir) → the dispatcher stream to the managers.
   const membership = new ClusterMembership({
     stateDir: agent.config.stateDir,
@@ -44,14 +49,17 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
   membership.on("joined", (client) => {
     link?.detach();
     link = new ClusterLink(agent, client, log);
+    agent.clusterAttached = true;
   });
   membership.on("left", () => {
     link?.detach();
     link = undefined;
+    agent.clusterAttached = false;
   });
   membership.start();
   await untilSignal();
   await membership.stop();
+  await http.stop();
   await control.stop();
   await agent.stop();
 }

@@ -14,36 +14,18 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+import { cli, flag, labSwarmnet, pct } from "./lab-cli.js";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
 import { labDir } from "../deploy/lab/state.js";
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 const nodes = flag("nodes", 5);
 const runs = flag("runs", 20);
 const publishes = flag("publishes", 10);
 const lab = `e${randomBytes(3).toString("hex")}`;
 
-async function cli(args: string[]): Promise<string> {
-  const r = await execa(process.execPath, [CLI_MAIN, ...args], {
-    reject: false,
-    env: { SWARMNET_LOG_LEVEL: "warn" },
-  });
-  if (r.exitCode !== 0) throw new Error(`swarmnet ${args.join(" ")}: ${String(r.stderr)}`);
-  return String(r.stdout);
-}
-const sx = (node: string, ...args: string[]) =>
-  cli(["lab", "exec", "--name", lab, node, "--", "swarmnet", ...args]);
+const sx = labSwarmnet(lab);
 const inNode = (node: string, ...argv: string[]) =>
   execa(process.execPath, [CLI_MAIN, "lab", "exec", "--name", lab, node, "--", ...argv], { reject: false });
-
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN);
-}
 
 /** Requests per second for `seconds`, sequential, from node `node`'s namespace. */
 async function rps(node: string, url: string, seconds: number): Promise<number> {
@@ -112,7 +94,8 @@ try {
       `console.log(Math.max(...Object.values(first)))})()`;
     const poller = inNode("client", process.execPath, "-e", poll);
     await new Promise((r) => setTimeout(r, 1000));
-    await sx("n1", "service", "publish", "web", `${port}:80`);
+    // -d: the time from the managers' answer, not from the end of the convergence wait.
+    await sx("n1", "service", "publish", "-d", "web", `${port}:80`);
     const returned = Date.now();
     serving.push(Number(String((await poller).stdout).trim()) - returned);
   }

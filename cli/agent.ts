@@ -34,6 +34,7 @@ export function register(program: Command): void {
       "--dns-upstream <ip:port...>",
       "resolvers the embedded DNS forwards other names to (default: the node's /etc/resolv.conf)",
     )
+    .option("--metrics-addr <addr>", "loopback host:port serving Prometheus metrics (default 127.0.0.1:9323)")
     .option("--probe", "print the kernel capabilities and exit")
     .option("--format <format>", "with --probe: table or json", "table")
     .action(
@@ -44,6 +45,7 @@ export function register(program: Command): void {
         stateDir?: string;
         netnsPrefix?: string;
         dnsUpstream?: string[];
+        metricsAddr?: string;
         probe?: boolean;
         format: string;
       }) => {
@@ -59,6 +61,7 @@ export function register(program: Command): void {
           stateDir: o.stateDir,
           netnsPrefix: o.netnsPrefix,
           dnsUpstreams: o.dnsUpstream?.flatMap((m) => m.split(",")),
+          metricsAddr: o.metricsAddr,
         });
       },
     );

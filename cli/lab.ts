@@ -106,6 +106,22 @@ export function register(program: Command): void {
     );
 
   lab
+    .command("metrics")
+    .description("print a lab node's Prometheus metrics (its agent's, or its manager's)")
+    .option("--name <lab>", "lab name", DEFAULT_LAB)
+    .option("--process <kind>", "agent or manager", "agent")
+    .argument("<node>", "n1…nN")
+    .action(async (node: string, o: { name: string; process: string }) => {
+      if (o.process !== "agent" && o.process !== "manager") {
+        throw new SwarmnetError(
+          ErrorCode.InvalidArgument,
+          `--process must be agent or manager, got ${JSON.stringify(o.process)}`,
+        );
+      }
+      process.stdout.write(await new Lab(new Executor()).metrics(o.name, node, o.process));
+    });
+
+  lab
     .command("exec")
     .description("run a command inside a lab node (or the client), with swarmnet on PATH")
     .option("--name <lab>", "lab name", DEFAULT_LAB)

@@ -27,6 +27,8 @@ const FAMILIES: Record<string, () => Promise<Family>> = {
   manager: () => import("./manager.js"),
   bench: () => import("./bench.js"),
   whoami: () => import("./whoami.js"),
+  events: () => import("./events.js"),
+  ui: () => import("./ui.js"),
 };
 
 /** The families a top-level command needs (`network connect` lives with the containers). */

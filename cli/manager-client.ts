@@ -21,7 +21,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { readConfigFile } from "../common/config.js";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
-import { ManagerPool, type ManagerCall } from "../common/manager-pool.js";
+import { ManagerPool, type ManagerCall, type ManagerClients } from "../common/manager-pool.js";
 import { certDir, nodeTlsSource } from "../common/pki/node-files.js";
 import { clientCredentials } from "../common/pki/tls.js";
 import { nodeCertInfo } from "../common/pki/cert-info.js";
@@ -127,6 +127,11 @@ export class ManagerClient {
   /** Calls one RPC on the first manager that can serve it. */
   call<T>(fn: ManagerCall<T>): Promise<T> {
     return this.pool.call(fn);
+  }
+
+  /** The service clients of one manager (streams choose their manager themselves). */
+  clientsFor(address: string): ManagerClients {
+    return this.pool.clients(address);
   }
 
   close(): void {

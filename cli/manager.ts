@@ -20,6 +20,10 @@ export function register(program: Command): void {
     .option("--heartbeat-period <duration>", "how often agents send heartbeats (e.g. 2s)")
     .option("--node-down-grace <duration>", "how long a node may be down before its tasks move (e.g. 5s)")
     .option("--task-restart-delay <duration>", "pause before a failed task is replaced (e.g. 1s)")
+    .option(
+      "--metrics-addr <addr>",
+      "loopback host:port serving metrics and the live page (default 127.0.0.1:9324)",
+    )
     .action(
       async (o: {
         nodeName?: string;
@@ -34,6 +38,7 @@ export function register(program: Command): void {
         heartbeatPeriod?: string;
         nodeDownGrace?: string;
         taskRestartDelay?: string;
+        metricsAddr?: string;
       }) => {
         await runManager({
           nodeName: o.nodeName,
@@ -48,6 +53,7 @@ export function register(program: Command): void {
           heartbeatPeriodMs: o.heartbeatPeriod,
           nodeDownGraceMs: o.nodeDownGrace,
           taskRestartDelayMs: o.taskRestartDelay,
+          metricsAddr: o.metricsAddr,
         });
       },
     );

@@ -22,12 +22,38 @@ import type { Service__Output } from "../proto/generated/swarmnet/v1/Service.js"
 import type { Task__Output } from "../proto/generated/swarmnet/v1/Task.js";
 import type { UpdateServiceRequest } from "../proto/generated/swarmnet/v1/UpdateServiceRequest.js";
 import { collect, withManagers, type ManagerClient } from "./manager-client.js";
+import { waitConverged } from "./service-progress.js";
 import { keyValues } from "./network.js";
 import { parseFormat, print, printJson, renderTable, type OutputFormat } from "./output.js";
 
 const SHORT_ID = 12;
 const managerOption = ["--manager <addr>", "manager to talk to, host:port (repeatable)"] as const;
 const formatOption = ["--format <format>", "table or json", "table"] as const;
+const detachOption = ["-d, --detach", "exit at once instead of waiting for the service to converge"] as const;
+const quietOption = ["-q, --quiet", "suppress progress output"] as const;
+
+interface WaitFlags {
+  detach?: boolean;
+  quiet?: boolean;
+  format: string;
+}
+
+/**
+ * Unless detached, waits for each service to converge, drawing the progress on stdout as
+ * Docker does (on stderr with --format json, so stdout stays one JSON document).
+ */
+async function converge(client: ManagerClient, refs: readonly string[], o: WaitFlags): Promise<void> {
+  if (o.detach === true) return;
+  const out = o.format === "json" ? process.stderr : process.stdout;
+  for (const ref of refs) {
+    await waitConverged(client, ref, {
+      tty: out.isTTY,
+      write: (text) => {
+        if (o.quiet !== true) out.write(text);
+      },
+    });
+  }
+}
 
 function invalid(message: string): SwarmnetError {
   return new SwarmnetError(ErrorCode.InvalidArgument, message);
@@ -165,7 +191,7 @@ function printChanged(format: OutputFormat, s: Service__Output, lines: string[])
   else print(lines.join("\n"));
 }
 
-interface CreateFlags {
+interface CreateFlags extends WaitFlags {
   name?: string;
   replicas?: string;
   mode: string;
@@ -173,17 +199,15 @@ interface CreateFlags {
   publish?: string[];
   endpointMode: string;
   env?: string[];
-  format: string;
   manager?: string[];
 }
 
-interface UpdateFlags {
+interface UpdateFlags extends WaitFlags {
   replicas?: string;
   networkAdd?: string[];
   networkRm?: string[];
   publishAdd?: string[];
   publishRm?: string[];
-  format: string;
   manager?: string[];
 }
 
@@ -204,6 +228,8 @@ export function register(program: Command): void {
     )
     .option("--endpoint-mode <mode>", "vip or dnsrr", "vip")
     .option("-e, --env <key=value>", "environment variable (repeatable)", collect)
+    .option(...detachOption)
+    .option(...quietOption)
     .option(...formatOption)
     .option(...managerOption, collect)
     .argument("[command...]", "the program each task runs (after --)")
@@ -230,6 +256,7 @@ export function register(program: Command): void {
           ),
         );
         printChanged(format, s, [s.id]);
+        await converge(client, [s.id], o);
       });
     });
 
@@ -317,9 +344,11 @@ export function register(program: Command): void {
     .command("scale")
     .description("set the number of tasks of replicated services: SERVICE=REPLICAS…")
     .argument("<service=replicas...>", "e.g. web=5")
+    .option(...detachOption)
+    .option(...quietOption)
     .option(...formatOption)
     .option(...managerOption, collect)
-    .action(async (pairs: string[], o: { format: string; manager?: string[] }) => {
+    .action(async (pairs: string[], o: WaitFlags & { manager?: string[] }) => {
       const format = parseFormat(o.format);
       const wanted = pairs.map((p) => {
         const eq = p.indexOf("=");
@@ -333,6 +362,11 @@ export function register(program: Command): void {
         }
         if (format === "json") printJson(done.map(inspectView));
         else print(wanted.map((w) => `${w.ref} scaled to ${w.replicas}`).join("\n"));
+        await converge(
+          client,
+          done.map((d) => d.id),
+          o,
+        );
       });
     });
 
@@ -349,6 +383,8 @@ export function register(program: Command): void {
       "remove a published port: [published:]target[/proto] (repeatable)",
       collect,
     )
+    .option(...detachOption)
+    .option(...quietOption)
     .option(...formatOption)
     .option(...managerOption, collect)
     .action(async (ref: string, o: UpdateFlags) => {
@@ -366,6 +402,7 @@ export function register(program: Command): void {
       await withManagers(o.manager, async (client) => {
         const s = await update(client, req);
         printChanged(format, s, [ref]);
+        await converge(client, [s.id], o);
       });
     });
 
@@ -382,9 +419,11 @@ export function register(program: Command): void {
       )
       .argument("<service>", "name, id or id prefix")
       .argument("<spec...>", "[published:]target[/tcp|udp] or published=P,target=T,protocol=…,mode=…")
+      .option(...detachOption)
+      .option(...quietOption)
       .option(...formatOption)
       .option(...managerOption, collect)
-      .action(async (ref: string, specs: string[], o: { format: string; manager?: string[] }) => {
+      .action(async (ref: string, specs: string[], o: WaitFlags & { manager?: string[] }) => {
         const format = parseFormat(o.format);
         const ports = specs.map(parsePublishSpec).map(toWire);
         await withManagers(o.manager, async (client) => {
@@ -399,6 +438,7 @@ export function register(program: Command): void {
             ? s.ports.filter((p) => !before.some((b) => key(b) === key(p)))
             : before.filter((b) => !s.ports.some((p) => key(p) === key(b)));
           printChanged(format, s, changed.map(portText));
+          await converge(client, [s.id], o);
         });
       });
   }

@@ -157,6 +157,24 @@ export function hostPort(): FieldParser<string> {
   };
 }
 
+/**
+ * host:port on loopback only: for endpoints without authentication (metrics, the live
+ * page), so nothing unauthenticated listens on an underlay address by accident.
+ */
+export function loopbackHostPort(): FieldParser<string> {
+  const parse = hostPort();
+  return (raw) => {
+    const v = parse(raw);
+    const host = v.slice(0, v.lastIndexOf(":"));
+    if (host !== "localhost" && !/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) {
+      throw new FieldError(
+        `must be a loopback host:port such as 127.0.0.1:9323 (it has no authentication), got ${show(raw)}`,
+      );
+    }
+    return v;
+  };
+}
+
 /** A list; a comma-separated string is accepted for flags and the environment. */
 export function list<T>(item: FieldParser<T>): FieldParser<T[]> {
   return (raw) => {

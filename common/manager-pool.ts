@@ -28,6 +28,7 @@ import type { AttachmentsClient } from "../proto/generated/swarmnet/v1/Attachmen
 import type { CaClient } from "../proto/generated/swarmnet/v1/Ca.js";
 import type { ClusterClient } from "../proto/generated/swarmnet/v1/Cluster.js";
 import type { DispatcherClient } from "../proto/generated/swarmnet/v1/Dispatcher.js";
+import type { EventsClient } from "../proto/generated/swarmnet/v1/Events.js";
 import type { NetworksClient } from "../proto/generated/swarmnet/v1/Networks.js";
 import type { NodesClient } from "../proto/generated/swarmnet/v1/Nodes.js";
 import type { ServicesClient } from "../proto/generated/swarmnet/v1/Services.js";
@@ -41,6 +42,7 @@ export interface ManagerClients {
   dispatcher: DispatcherClient;
   attachments: AttachmentsClient;
   ca: CaClient;
+  events: EventsClient;
 }
 
 export type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
@@ -127,6 +129,7 @@ export class ManagerPool {
           dispatcher: new s.Dispatcher(address, creds, o),
           attachments: new s.Attachments(address, creds, o),
           ca: new s.Ca(address, creds, o),
+          events: new s.Events(address, creds, o),
         },
       };
       this.entries.set(address, e);

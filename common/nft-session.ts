@@ -30,7 +30,18 @@ import { SerialQueue } from "./serial-queue.js";
 /** How long one transaction may take before the session is declared stuck. */
 const TRANSACTION_TIMEOUT_MS = 60_000;
 
+/** What a session did since it was made (the agent's metrics read it). */
+export interface NftSessionStats {
+  /** Transactions applied. */
+  applied: number;
+  /** Transactions nft refused, or that a dead or stuck nft never answered. */
+  failed: number;
+  /** `nft -i` processes started (1 + replacements of a dead or stuck one). */
+  starts: number;
+}
+
 export class NftSession {
+  readonly stats: NftSessionStats = { applied: 0, failed: 0, starts: 0 };
   private proc: LongLivedProcess | undefined;
   private output = "";
   private waiter: (() => void) | undefined;
@@ -46,7 +57,15 @@ export class NftSession {
 
   /** Applies `script` (nft -f syntax) as one atomic transaction. */
   apply(script: string): Promise<void> {
-    return this.queue.run(() => this.applyNow(script));
+    return this.queue.run(() =>
+      this.applyNow(script).then(
+        () => void this.stats.applied++,
+        (err: unknown) => {
+          this.stats.failed++;
+          throw err;
+        },
+      ),
+    );
   }
 
   /** Ends the nft process; a later apply starts again. */
@@ -108,6 +127,7 @@ export class NftSession {
   private start(): LongLivedProcess | undefined {
     const proc = this.ex.openNftShell(this.where);
     if (proc === undefined) return undefined;
+    this.stats.starts++;
     this.output = "";
     proc.onOutput((chunk) => {
       this.output += chunk;

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Installs everything swarmnet needs on a fresh Debian 12 machine with Node 20 and npm,
 # then builds. Idempotent and quick when everything is already there. Run as root.
+#   --test   also what only the tests and benchmarks use: Debian's chromium, the real
+#            browser the live-page test and bench/observe drive through playwright-core
+#            (about 300 MB with its libraries: not for a node that only runs swarmnet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(iproute2 nftables etcd-server etcd-client iputils-ping iperf3 curl tcpdump conntrack procps
   dnsmasq-base bind9-dnsutils python3)
+case "${1:-}" in
+  --test) DEBIAN_PACKAGES+=(chromium) ;;
+  "") ;;
+  *) echo "install.sh: unknown argument '$1' (only --test)" >&2; exit 1 ;;
+esac
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

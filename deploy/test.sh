@@ -4,7 +4,7 @@
 # last line is "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash deploy/install.sh
+bash deploy/install.sh --test
 npm run --silent lint
 export SWARMNET_LOG_LEVEL=${SWARMNET_LOG_LEVEL:-warn}
 npx mocha

@@ -9,6 +9,7 @@ import {
   int,
   list,
   loadConfig,
+  loopbackHostPort,
   optional,
   str,
   type ConfigSpec,
@@ -60,6 +61,8 @@ export interface ManagerConfig {
   schedulerTickMs: number;
   /** Key rotation: pause before trying again after a rotation failed (etcd unreachable). */
   keyRotationRetryMs: number;
+  /** Where Prometheus metrics (`/metrics`) and the live page (`/`) are served, loopback host:port. */
+  metricsAddr: string;
 }
 
 export const MANAGER_DEFAULTS: ManagerConfig = {
@@ -108,6 +111,8 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   // One second: a rotation that failed because etcd blinked happens a second late, well
   // inside the interval the key schedule allows for a ring to reach every node.
   keyRotationRetryMs: 1_000,
+  // Next to the agent's 9323 on loopback: no authentication, so never an underlay address.
+  metricsAddr: "127.0.0.1:9324",
 };
 
 const SPEC: ConfigSpec<ManagerConfig> = {
@@ -138,6 +143,7 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   taskRestartDelayMs: durationMs({ min: 0 }),
   schedulerTickMs: durationMs({ min: 50 }),
   keyRotationRetryMs: durationMs({ min: 10 }),
+  metricsAddr: loopbackHostPort(),
 };
 
 export function loadManagerConfig(overrides: Partial<Record<keyof ManagerConfig, unknown>>): ManagerConfig {

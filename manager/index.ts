@@ -4,10 +4,14 @@
  * dispatcher and leader election (see `manager.ts`). Everything else is exported for
  * tests and benchmarks; agents never import this folder (they speak gRPC).
  */
+import { HttpEndpoint } from "../common/http-endpoint.js";
 import { createLogger } from "../common/logger.js";
+import { metricsRoute } from "../common/metrics.js";
 import { untilSignal } from "../common/process.js";
 import { loadManagerConfig, type ManagerConfig } from "./config.js";
 import { Manager } from "./manager.js";
+import { managerMetrics } from "./manager-metrics.js";
+import { LivePage } from "./ui/live-page.js";
 
 export { Manager, type ManagerDeps } from "./manager.js";
 export { loadManagerConfig, MANAGER_DEFAULTS, type ManagerConfig } from "./config.js";
@@ -31,9 +35,16 @@ export async function runManager(flags: Partial<Record<keyof ManagerConfig, unkn
   const config = loadManagerConfig(flags);
   const log = createLogger("manager").child({ node: config.nodeName });
   const manager = new Manager(config, { log });
+  const http = new HttpEndpoint(config.metricsAddr, log.child({ component: "http" }));
+  http.route("/metrics", metricsRoute(managerMetrics(manager)));
+  const page = new LivePage(manager);
+  page.routes(http);
+  await http.start();
   const stopping = untilSignal();
   await Promise.race([manager.start(), stopping]);
   await stopping;
+  page.stop();
+  await http.stop();
   await manager.stop();
   log.info("manager stopped");
 }

@@ -48,6 +48,7 @@ import {
 } from "./cluster/index.js";
 import type { ManagerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher/dispatcher.js";
+import { EventLog } from "./events/event-log.js";
 import { IntentView } from "./dispatcher/intent-view.js";
 import {
   CompactionJob,
@@ -129,6 +130,8 @@ export class Manager {
   readonly dispatcher: Dispatcher;
   readonly election: LeaderElection;
   readonly jobs: LeaderJobs;
+  /** What happened, derived from the mirror (`swarmnet events`, the live page). */
+  readonly events: EventLog;
   /** The store as etcd holds it: sealed values stay sealed (existence checks, peers). */
   private readonly raw: Kv;
   private readonly kv: Kv;
@@ -196,6 +199,7 @@ export class Manager {
       this.clock,
       this.log.child({ component: "dispatcher" }),
     );
+    this.events = new EventLog(this.view.reader);
     this.jobs = new LeaderJobs(this.election, this.log.child({ component: "leader" }));
     this.jobs.add(
       new CompactionJob(
@@ -263,6 +267,7 @@ export class Manager {
         applyTaskStatus(this.store, nodeId, updates, (id) => this.taskService(id)),
       dispatcher: this.dispatcher,
       leader: () => this.election.leader(),
+      events: this.events,
       init: (input) => this.init(input),
       unlock: (key) => this.unlock(key),
       exportKek: () => this.vault.exportKek(),
@@ -442,6 +447,7 @@ export class Manager {
   private async serve(): Promise<void> {
     await this.untilEtcd(() => this.takeLease());
     await this.untilEtcd(() => this.view.start());
+    this.events.start();
     this.store.readThrough(this.view.reader);
     this.followMirror();
     this.dispatcher.start();
@@ -495,6 +501,7 @@ export class Manager {
     await this.dispatcher.stop();
     await Promise.all([this.tlsServer, this.localServer].map((s) => shutdown(s)));
     this.store.readThrough(undefined);
+    this.events.stop();
     await this.view.stop();
     await this.lease?.revoke().catch(() => {});
     await this.kv.close();

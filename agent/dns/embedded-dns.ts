@@ -112,6 +112,11 @@ export class EmbeddedDns {
     return endpointNames(c.name, c.id, ep.aliases);
   }
 
+  /** Containers that 127.0.0.11 answers in now. */
+  servedContainers(): number {
+    return this.listeners.ids().length;
+  }
+
   stop(): void {
     this.listeners.closeAll();
   }

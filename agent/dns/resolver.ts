@@ -28,17 +28,34 @@ export const MAX_MESSAGE_BYTES = 65_535;
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4 } as const;
 type Rcode = keyof typeof RCODE;
 
-/** What happened to each query (bench and tests read it). */
+/** What happened to each query, one count each (the agent's metrics read it). */
 export interface ResolverStats {
+  /** A swarm name found: its addresses (or no answer for another type). */
   answered: number;
+  /** A swarm-shaped name not found: NXDOMAIN. */
   notFound: number;
+  /** Not known yet (the agent settling, a fresh network): SERVFAIL so the client retries. */
+  notReady: number;
+  /** Sent to the node's upstreams, which answered. */
   forwarded: number;
-  servfail: number;
+  /** Sent upstream and no upstream answered: SERVFAIL. */
+  upstreamFailed: number;
+  /** A query we do not serve: FORMERR (not one question) or NOTIMP (not QUERY). */
+  malformed: number;
+  /** Garbage or a response: no answer at all. */
   dropped: number;
 }
 
 export class Resolver {
-  readonly stats: ResolverStats = { answered: 0, notFound: 0, forwarded: 0, servfail: 0, dropped: 0 };
+  readonly stats: ResolverStats = {
+    answered: 0,
+    notFound: 0,
+    notReady: 0,
+    forwarded: 0,
+    upstreamFailed: 0,
+    malformed: 0,
+    dropped: 0,
+  };
 
   constructor(
     private readonly table: () => NameTable,
@@ -54,9 +71,15 @@ export class Resolver {
       return undefined;
     }
     // Opcode QUERY is 0 (bits 11–14 of the flags).
-    if (((query.flags ?? 0) & 0x7800) !== 0) return this.reply(query, "NOTIMP", [], transport);
+    if (((query.flags ?? 0) & 0x7800) !== 0) {
+      this.stats.malformed++;
+      return this.reply(query, "NOTIMP", [], transport);
+    }
     const q = query.questions?.[0];
-    if (q === undefined || query.questions?.length !== 1) return this.reply(query, "FORMERR", [], transport);
+    if (q === undefined || query.questions?.length !== 1) {
+      this.stats.malformed++;
+      return this.reply(query, "FORMERR", [], transport);
+    }
     const table = this.table();
     const look = table.lookup(table.networksOf(containerId) ?? [], q.name);
     switch (look.kind) {
@@ -75,14 +98,15 @@ export class Resolver {
         this.stats.notFound++;
         return this.reply(query, "NXDOMAIN", [], transport);
       case "retry":
-        this.stats.servfail++;
+        this.stats.notReady++;
         return this.reply(query, "SERVFAIL", [], transport);
       case "forward": {
-        this.stats.forwarded++;
         const answer = await this.upstream.forward(message, transport === "tcp");
-        if (answer !== undefined && (transport === "tcp" || answer.length <= MAX_MESSAGE_BYTES))
+        if (answer !== undefined && (transport === "tcp" || answer.length <= MAX_MESSAGE_BYTES)) {
+          this.stats.forwarded++;
           return answer;
-        this.stats.servfail++;
+        }
+        this.stats.upstreamFailed++;
         return this.reply(query, "SERVFAIL", [], transport);
       }
     }

@@ -212,6 +212,19 @@ export class NetworkTables {
     return { entries, tombstones, hidden };
   }
 
+  /** Live entries per table name (over every network), for the metrics. */
+  entriesByTable(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const tables of this.networks.values()) {
+      for (const [name, t] of tables) {
+        let n = 0;
+        for (const e of t.values()) if (!e.deleted && !e.hidden) n++;
+        out.set(name, (out.get(name) ?? 0) + n);
+      }
+    }
+    return out;
+  }
+
   private forOwned(
     owner: string,
     network: string | undefined,

@@ -298,6 +298,11 @@ export class NetworkDB {
     return { networks: this.netQueues.size, ...this.tables.counts(), queueDepth, ...this.counters };
   }
 
+  /** Live entries per table name, summed over the networks this node is in. */
+  entriesByTable(): Map<string, number> {
+    return this.tables.entriesByTable();
+  }
+
   // ---------------------------------------------------------------- internals
 
   private every(ms: number, fn: () => void): TimerHandle {

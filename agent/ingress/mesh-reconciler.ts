@@ -11,16 +11,19 @@ import type { NodeSnapshot } from "../node-snapshot.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import { R } from "../reconcile/triggers.js";
 import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
+import type { ApplyStats } from "./load-balancer.js";
 import type { EgressMasquerade, MeshState } from "./mesh-state.js";
 import { Mesh } from "./mesh.js";
 
 /**
  * `egress`: what the node masquerades on the way out — the gateway bridge's range while
  * it has ports, and the bridge networks' subnets (the composition root knows both).
+ * `applied`: told each desired state and what its apply did (the agent's metrics).
  */
 export function nodeMeshReconciler(
   mesh: Mesh,
   egress: (s: NodeSnapshot) => EgressMasquerade | undefined,
+  applied: (state: MeshState, stats: ApplyStats) => void = () => {},
 ): Reconciler<MeshState> {
   return {
     name: R.mesh,
@@ -28,8 +31,8 @@ export function nodeMeshReconciler(
     desired: (s) => (s.settling ? undefined : nodeMeshState(s.intent, s.endpoints, s.containers, egress(s))),
     same: () => false,
     apply: async (desired, { resync }) => {
-      await mesh.apply(desired);
-      if (resync) await mesh.resync();
+      const stats = await mesh.apply(desired);
+      applied(desired, resync ? await mesh.resync() : stats);
     },
   };
 }

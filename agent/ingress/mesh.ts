@@ -22,7 +22,7 @@ import { RealClock } from "../../common/clock.js";
 import type { ConntrackFilter, Executor } from "../../common/executor.js";
 import type { Logger } from "../../common/logger.js";
 import { silentLogger } from "../../common/logger.js";
-import { NftSession } from "../../common/nft-session.js";
+import { NftSession, type NftSessionStats } from "../../common/nft-session.js";
 import { SerialQueue } from "../../common/serial-queue.js";
 import { loadMeshConfig, type MeshConfig } from "./config.js";
 import { changeSize, diffModels, needsFullRender } from "./diff.js";
@@ -110,6 +110,11 @@ export class Mesh implements LoadBalancer {
       this.applied = undefined;
       this.pendingFlows = [];
     });
+  }
+
+  /** What the long-lived nft did, when this mesh applies through one. */
+  sessionStats(): NftSessionStats | undefined {
+    return this.session?.stats;
   }
 
   /** Size of the table as last applied. */

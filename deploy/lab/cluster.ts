@@ -77,6 +77,7 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
   const target = `${first.address}:${MANAGER_GRPC_PORT}`;
   const rest = layout.nodes.filter((n) => n !== first);
   if (rest.length > 0) o.say(`joining ${rest.length} node(s) (${managers.length - 1} as managers)`);
+  let joined = 0;
   for (let i = 0; i < rest.length; i += JOIN_PARALLELISM) {
     await Promise.all(
       rest.slice(i, i + JOIN_PARALLELISM).map(async (n) => {
@@ -89,18 +90,25 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
           r = await cli(n, args);
         }
         if (!r.ok) throw new SwarmnetError(ErrorCode.Unavailable, `swarm join on ${n.name} failed: ${r.err}`);
+        o.say(`${n.name}: joined (${++joined}/${rest.length})`);
       }),
     );
   }
 
   o.say("waiting for every agent's dispatcher stream");
   const readyBy = Date.now() + READY_TIMEOUT_MS;
+  const said = new Set<string>();
   let missing: string[] = layout.nodes.map((n) => n.name);
   while (Date.now() < readyBy) {
     const ls = await cli(first, ["node", "ls", "--format", "json"]);
     if (ls.ok) {
       const rows = JSON.parse(ls.out) as { Hostname: string; Status: string }[];
       const ready = new Set(rows.filter((r) => r.Status === "Ready").map((r) => r.Hostname));
+      for (const n of layout.nodes) {
+        if (!ready.has(n.name) || said.has(n.name)) continue;
+        said.add(n.name);
+        o.say(`${n.name}: ready (${said.size}/${layout.nodes.length})`);
+      }
       missing = layout.nodes.filter((n) => !ready.has(n.name)).map((n) => n.name);
       if (missing.length === 0) return;
     }

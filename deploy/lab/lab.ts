@@ -49,6 +49,8 @@ import {
   type LabLayout,
   type LabNode,
 } from "./layout.js";
+import { AGENT_DEFAULTS } from "../../agent/config.js";
+import { MANAGER_DEFAULTS } from "../../manager/config.js";
 import { formCluster, joinWorkers } from "./cluster.js";
 import { etcdAccess, etcdTlsFlags, writeEtcdTls, type EtcdAccess } from "./etcd-tls.js";
 import {
@@ -131,7 +133,7 @@ export class Lab {
       await this.waitEtcd(layout);
       say("starting managers and agents");
       this.startSwarmnet(layout, state);
-      await this.waitAgents(layout, state);
+      await this.waitAgents(layout, state, say);
       if (options.init !== false) {
         await formCluster(this.ex, layout, {
           cliMain: CLI_MAIN,
@@ -316,10 +318,21 @@ export class Lab {
   }
 
   /** Waits until every agent answers on its control socket (it exists once the agent is up). */
-  private async waitAgents(layout: LabLayout, state: LabState): Promise<void> {
+  /** Until every agent's socket is there; `say`s each node as its agent comes up. */
+  private async waitAgents(
+    layout: LabLayout,
+    state: LabState,
+    say: (line: string) => void = () => {},
+  ): Promise<void> {
     const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
     const sockets = layout.nodes.map((n) => join(nodeDir(layout.name, n.name), "agent.sock"));
+    const up = new Set<string>();
     for (;;) {
+      layout.nodes.forEach((n, i) => {
+        if (up.has(n.name) || !existsSync(sockets[i] ?? "")) return;
+        up.add(n.name);
+        say(`${n.name}: agent up (${up.size}/${layout.nodes.length})`);
+      });
       const dead = state.processes.find(
         (p) => layout.nodes.some((n) => n.name === p.node) && !isAlive(p.pid),
       );
@@ -465,6 +478,34 @@ export class Lab {
         ...(node.role === "manager" ? this.etcdOf(layout, node).etcdctlEnv : {}),
       },
     };
+  }
+
+  /**
+   * A node's Prometheus metrics text (`lab metrics`): fetched on the node's own loopback,
+   * where its agent (and manager) serve them, from inside its namespace.
+   */
+  async metrics(name: string, member: string, kind: "agent" | "manager"): Promise<string> {
+    const target = this.execTarget(name, member);
+    const state = this.requireState(name);
+    if (kind === "manager" && !state.processes.some((p) => p.node === member && p.kind === "manager")) {
+      throw new SwarmnetError(ErrorCode.NotFound, `lab ${name}: ${member} runs no manager`);
+    }
+    const addr = kind === "agent" ? AGENT_DEFAULTS.metricsAddr : MANAGER_DEFAULTS.metricsAddr;
+    const r = await this.ex.runIn(target.netns, [
+      "curl",
+      "-sS",
+      "--fail",
+      "--max-time",
+      "10",
+      `http://${addr}/metrics`,
+    ]);
+    if (r.exitCode !== 0) {
+      throw new SwarmnetError(
+        ErrorCode.Unavailable,
+        `${kind} on ${member} did not answer on ${addr}: ${r.stderr.trim().split("\n")[0] ?? ""}`,
+      );
+    }
+    return r.stdout;
   }
 
   requireState(name: string): LabState {

@@ -41,6 +41,8 @@ import type {
 } from "../cluster/index.js";
 import type { Dispatcher, SessionSink } from "../dispatcher/dispatcher.js";
 import type { KeyManager } from "../keys/index.js";
+import type { EventLog } from "../events/event-log.js";
+import { eventsHandlers } from "../events/events-grpc.js";
 import type { AttachmentService, NetworkService } from "../networks/index.js";
 import type { NodeRole } from "../store/records.js";
 import { authorize, authorized, callerNode, type AuthorizationSource } from "./authorization.js";
@@ -83,6 +85,7 @@ export interface ManagerServices {
   nodeRole: (nodeId: string) => NodeRole | undefined;
   /** Who may call (see authorization.ts); `transport` is set per listener. */
   auth: Omit<AuthorizationSource, "transport">;
+  events: EventLog;
 }
 
 function role(raw: string): NodeRole {
@@ -393,6 +396,7 @@ export function createServer(s: ManagerServices, transport: "tls" | "local", log
   server.addService(v1.Attachments.service, attachmentsHandlers(s, a));
   server.addService(v1.Services.service, servicesHandlers(s, a));
   server.addService(v1.Ca.service, caHandlers(s, a));
+  server.addService(v1.Events.service, eventsHandlers(s.events, a));
   return server;
 }
 

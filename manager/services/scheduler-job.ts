@@ -27,7 +27,7 @@
  * A failed reconcile changes nothing (its transaction did not commit); it is logged and
  * retried with backoff on fresh data.
  */
-import { BoundedFrequencyRunner } from "../../common/bounded-frequency-runner.js";
+import { BoundedFrequencyRunner, type PassResult } from "../../common/bounded-frequency-runner.js";
 import type { Clock } from "../../common/clock.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
@@ -77,6 +77,7 @@ export class SchedulerJob implements LeaderJob {
   private readonly downSince = new Map<string, number>();
   /** Reconciles completed, for tests and metrics. */
   rounds = 0;
+  private readonly passListeners: ((p: PassResult) => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -107,6 +108,7 @@ export class SchedulerJob implements LeaderJob {
     runner.onPass((p) => {
       if (p.error !== undefined)
         this.log.warn({ err: errorMessage(p.error) }, "scheduling round failed; retrying");
+      for (const l of this.passListeners) l(p);
     });
     this.runner = runner;
     this.unsubscribe = this.mirror.subscribe((c) => {
@@ -114,6 +116,11 @@ export class SchedulerJob implements LeaderJob {
     });
     runner.start();
     void runner.run();
+  }
+
+  /** Called after every scheduling round this manager runs as leader (metrics). */
+  onPass(listener: (p: PassResult) => void): void {
+    this.passListeners.push(listener);
   }
 
   stop(): void {

@@ -71,6 +71,7 @@ export class StoreTxn {
 
 export class Store {
   private reader: CachedKvReader | undefined;
+  private readonly txnListeners: ((durationMs: number, ok: boolean) => void)[] = [];
 
   constructor(
     readonly kv: Kv,
@@ -85,8 +86,21 @@ export class Store {
     this.reader = reader;
   }
 
-  transact<R>(fn: (tx: StoreTxn) => Promise<R>): Promise<TxnOutcome<R>> {
-    return runTransaction(this.kv, (tx) => fn(new StoreTxn(tx)), this.txnOptions, this.reader);
+  async transact<R>(fn: (tx: StoreTxn) => Promise<R>): Promise<TxnOutcome<R>> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const out = await runTransaction(this.kv, (tx) => fn(new StoreTxn(tx)), this.txnOptions, this.reader);
+      ok = true;
+      return out;
+    } finally {
+      for (const l of this.txnListeners) l(performance.now() - started, ok);
+    }
+  }
+
+  /** Called after every transaction with its duration (retries included) and outcome (metrics). */
+  onTransact(listener: (durationMs: number, ok: boolean) => void): void {
+    this.txnListeners.push(listener);
   }
 
   async get<T extends object>(key: string): Promise<T | undefined> {

@@ -24,6 +24,12 @@ describe("lab (netns, real kernel)", function () {
   it("comes up with 3 nodes and a client, processes up", async () => {
     const up = await swarmnet(["lab", "up", "--name", lab, "--nodes", "3"]);
     assert.equal(up.exitCode, 0, up.stderr);
+    // Progress per node, as each agent comes up, joins and is ready.
+    for (const n of ["n1", "n2", "n3"]) {
+      assert.match(up.stdout, new RegExp(`: ${n}: agent up \\([1-3]/3\\)$`, "m"));
+      assert.match(up.stdout, new RegExp(`: ${n}: ready \\([1-3]/3\\)$`, "m"));
+    }
+    assert.match(up.stdout, /: n3: joined \([12]\/2\)$/m);
     const status = await swarmnet(["lab", "status", "--name", lab, "--format", "json"]);
     assert.equal(status.exitCode, 0, status.stderr);
     const rows = JSON.parse(status.stdout) as { name: string; role: string; agent: boolean; etcd: boolean }[];

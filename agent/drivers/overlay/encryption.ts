@@ -24,6 +24,7 @@ import {
   type BackendDecision,
   type EncryptionBackend,
   type EncryptionPeer,
+  type EncryptionStats,
   type KeyRing,
 } from "../../encryption/index.js";
 import type { NodeSnapshot } from "../../node-snapshot.js";
@@ -114,6 +115,11 @@ export class OverlayEncryption {
       await this.backend.setEncryptedVnis([...vnis]);
       this.vnisApplied = vniKey;
     }
+  }
+
+  /** The backend's counters and key tags while it runs (metrics); never key bytes. */
+  stats(): Promise<EncryptionStats | undefined> {
+    return this.running ? this.backend.stats() : Promise.resolve(undefined);
   }
 
   async stop(): Promise<void> {

@@ -142,6 +142,7 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
     const r = await cli(
       "service",
       "create",
+      "-d",
       "--name",
       "web",
       "--replicas",
@@ -209,7 +210,7 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
   it("publish and unpublish change ports on the running tasks without re-creating them", async () => {
     const before = (await liveTasks("web")).map((t) => t.id).sort();
     const removedBefore = agents.flatMap((a) => a.events).filter((e) => e.kind === "taskRemoved").length;
-    const pub = await cli("service", "publish", "web", "9090:80/udp", "81");
+    const pub = await cli("service", "publish", "-d", "web", "9090:80/udp", "81");
     assert.equal(pub.exitCode, 0, pub.stderr);
     assert.deepEqual(pub.stdout.trim().split("\n"), ["*:9090->80/udp", "*:30000->81/tcp"]);
     await eventually(
@@ -224,7 +225,7 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
         ["8080/tcp", "9090/udp", "30000/tcp"],
       );
     }
-    const unpub = await cli("service", "unpublish", "web", "9090:80/udp", "30000");
+    const unpub = await cli("service", "unpublish", "-d", "web", "9090:80/udp", "30000");
     assert.equal(unpub.exitCode, 0, unpub.stderr);
     assert.deepEqual(unpub.stdout.trim().split("\n"), ["*:9090->80/udp", "*:30000->81/tcp"]);
     await eventually(
@@ -240,7 +241,17 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
   });
 
   it("bad input is one clear line and changes nothing", async () => {
-    const other = await cli("service", "create", "--name", "other", "--publish", "7070:80", "--", "true");
+    const other = await cli(
+      "service",
+      "create",
+      "-d",
+      "--name",
+      "other",
+      "--publish",
+      "7070:80",
+      "--",
+      "true",
+    );
     assert.equal(other.exitCode, 0, other.stderr);
     await eventually(() => allRunning("other", 1), 10_000, "other running");
     const cases: [string[], RegExp][] = [
@@ -299,12 +310,12 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
   });
 
   it("scale up spreads, scale down removes the highest slots", async () => {
-    assert.match((await cli("service", "scale", "web=5")).stdout, /^web scaled to 5$/m);
+    assert.match((await cli("service", "scale", "-d", "web=5")).stdout, /^web scaled to 5$/m);
     const five = await eventually(() => allRunning("web", 5), 15_000, "five running tasks");
     const perNode = new Map<string, number>();
     for (const t of five) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
     assert.deepEqual([...perNode.values()].sort(), [1, 2, 2]);
-    assert.equal((await cli("service", "scale", "web=1")).exitCode, 0);
+    assert.equal((await cli("service", "scale", "-d", "web=1")).exitCode, 0);
     const one = await eventually(() => allRunning("web", 1), 15_000, "one running task");
     assert.equal(one[0]?.slot, 1);
     await eventually(
@@ -342,7 +353,7 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
   });
 
   it("tasks of a node that is gone are rescheduled on live nodes", async () => {
-    assert.equal((await cli("service", "scale", "web=3")).exitCode, 0);
+    assert.equal((await cli("service", "scale", "-d", "web=3")).exitCode, 0);
     await eventually(() => allRunning("web", 3), 15_000, "three running tasks");
     const victim = agents[2] as FakeAgent;
     const lost = victim.tasks("web").map((t) => t.id);
@@ -367,6 +378,7 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
     const r = await cli(
       "service",
       "create",
+      "-d",
       "--name",
       "hp",
       "--replicas",
@@ -420,7 +432,7 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
   });
 
   it("global mode: one task on each live node", async () => {
-    const r = await cli("service", "create", "--name", "g", "--mode", "global", "--", "true");
+    const r = await cli("service", "create", "-d", "--name", "g", "--mode", "global", "--", "true");
     assert.equal(r.exitCode, 0, r.stderr);
     const live = await eventually(() => allRunning("g", 2), 15_000, "two global tasks");
     assert.equal(new Set(live.map((t) => t.nodeId)).size, 2);

@@ -177,6 +177,8 @@ export class Fixture {
         `--etcd=${endpoints.join(",")}`,
         `--state-dir=${stateDir}`,
         "--cert-poll=100ms",
+        // Several managers share this loopback: each takes a free port for its metrics.
+        "--metrics-addr=127.0.0.1:0",
         ...extra,
       ],
       { SWARMNET_LOG_LEVEL: "info" },

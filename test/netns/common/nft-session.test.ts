@@ -42,6 +42,7 @@ describe("nft session (real kernel)", () => {
     assert.equal(await ruleset(), before, "the failed transaction left the table as it was");
     await session.apply("add element ip t s { 10.0.0.3 }\n");
     assert.match(await ruleset(), /elements = \{ 10\.0\.0\.1, 10\.0\.0\.3 \}/);
+    assert.deepEqual(session.stats, { applied: 2, failed: 1, starts: 1 }, "what the agent's metrics read");
   });
 
   it("a killed nft process is replaced on the next transaction", async () => {
@@ -51,5 +52,6 @@ describe("nft session (real kernel)", () => {
     await session.apply("add element ip t s { 10.0.0.4 }\n").catch(() => undefined);
     await session.apply("add element ip t s { 10.0.0.5 }\n");
     assert.match(await ruleset(), /10\.0\.0\.5/);
+    assert.equal(session.stats.starts, 2);
   });
 });

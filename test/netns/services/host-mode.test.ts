@@ -97,7 +97,8 @@ describe("services: host-mode publishing (netns lab, 3 nodes)", function () {
   });
 
   it("two tasks wanting the same host port never share a node: the replica without a free node stays pending", async () => {
-    assert.match(await lab.ok(["service", "scale", "hmnet=4"]), /hmnet scaled to 4/);
+    // -d: a replica no node can take never converges (the wait would report it, not pass).
+    assert.match(await lab.ok(["service", "scale", "-d", "hmnet=4"]), /hmnet scaled to 4/);
     const up = await lab.waitRunning("hmnet", 3);
     assert.deepEqual(up.map((t) => t.Node).sort(), ["n1", "n2", "n3"]);
     const all = await lab.tasks("hmnet");

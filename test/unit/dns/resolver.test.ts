@@ -376,10 +376,42 @@ describe("embedded DNS resolver", () => {
       const t0 = Date.now();
       assert.equal(rcodeOf(await ask(r, "c1", "www.outside.test")), SERVFAIL);
       assert.ok(Date.now() - t0 < 3_000);
+      assert.equal(r.stats.upstreamFailed, 1);
+      assert.equal(r.stats.forwarded, 0);
     } finally {
       servers = saved;
       silent.close();
     }
+  });
+
+  it("counts each query once, by what it got (the agent's swarmnet_dns_queries_total)", async () => {
+    const r = resolverFor(snapshot());
+    await ask(r, "c1", "c2");
+    await ask(r, "c1", "c2", "AAAA");
+    await ask(r, "c1", "c4");
+    await ask(r, "c1", "www.outside.test");
+    const twoQuestions = dnsPacket.encode({
+      type: "query",
+      id: 7,
+      questions: [
+        { type: "A", name: "c2" },
+        { type: "A", name: "c3" },
+      ],
+    });
+    assert.ok((await r.handle(twoQuestions, "c1", "udp")) !== undefined, "FORMERR is an answer");
+    assert.equal(await r.handle(Buffer.from("garbage garbage"), "c1", "udp"), undefined);
+    const settling = resolverFor(snapshot({ settling: true }));
+    await ask(settling, "c1", "c4");
+    assert.deepEqual(r.stats, {
+      answered: 2,
+      notFound: 1,
+      notReady: 0,
+      forwarded: 1,
+      upstreamFailed: 0,
+      malformed: 1,
+      dropped: 1,
+    });
+    assert.equal(settling.stats.notReady, 1);
   });
 
   it("malformed input gets no answer: truncated, wrong counts, compression loops, huge, responses", async () => {

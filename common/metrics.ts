@@ -1,0 +1,95 @@
+/**
+ * Prometheus metrics through prom-client, shared by the agent and the manager: a registry
+ * with the process metrics (prom-client's standard `process_*` and `nodejs_*` families,
+ * kept under their usual names so existing dashboards work), the `/metrics` route, and
+ * families whose values are *read* from the owners' own counters at scrape time.
+ *
+ * Reading at scrape time keeps the hot paths free of metric code (gossip counts with
+ * plain fields, see agent/gossip/metrics.ts) and makes an unscraped process pay nothing
+ * for its metrics. Only distributions (histograms) are observed as events happen.
+ *
+ * Names follow Prometheus conventions: `swarmnet_<area>_<what>_<unit>`, counters end in
+ * `_total`, durations are seconds. Labels never carry a secret: key *tags* at most.
+ *
+ * Only the agent and manager processes load this file (the CLI's start path does not).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { RouteHandler } from "./http-endpoint.js";
+
+export type Labels = Record<string, string>;
+/** One sample: labels (empty for none) and a value. */
+export type Sample = [Labels, number];
+type Read = () => Sample[] | Promise<Sample[]>;
+
+/** A registry with the process metrics already in it. */
+export function metricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export function metricsRoute(registry: Registry): RouteHandler {
+  return async (_req, res) => {
+    const text = await registry.metrics();
+    res.writeHead(200, { "content-type": registry.contentType }).end(text);
+  };
+}
+
+/** A gauge whose samples come from `read` at each scrape. */
+export function readGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: Read,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [labels, v] of await read()) this.set(labels, v);
+    },
+  });
+}
+
+/** A counter whose totals come from `read` at each scrape (the owner keeps the count). */
+export function readCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: Read,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [labels, v] of await read()) this.inc(labels, v);
+    },
+  });
+}
+
+/**
+ * Buckets for passes and applies: from a millisecond (a no-op pass) to a minute (a large
+ * nft table on a loaded machine) — kube-proxy's sync_proxy_rules_duration_seconds shape.
+ */
+export const DURATION_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+export function histogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+): Histogram {
+  return new Histogram({ name, help, labelNames, buckets: DURATION_BUCKETS_SECONDS, registers: [registry] });
+}
+
+export type { Registry, Histogram };
