@@ -96,6 +96,23 @@ describe("store health: quorum loss fails fast and in words", () => {
     health.close();
   });
 
+  it("probes that miss their deadline while calls succeed (a loaded machine) are no verdict, and a majority is never isolated", async () => {
+    const seen = new Map<string, boolean>();
+    const health = new StoreHealth({
+      ...OPTS,
+      endpoints: MEMBERS,
+      probe: fakeMembers(new Set([MEMBERS[0] as string])), // two members' status answers are late
+      onMember: (e, answered) => seen.set(e, answered),
+    });
+    // A slow call starts a round; it succeeds while the round runs: quorum is proven.
+    assert.equal(await health.guard(() => sleep(80).then(() => "ok"), unreachable), "ok");
+    await sleep(OPTS.probeTimeoutMs + 50);
+    assert.equal(health.lostView, undefined, "a call succeeded during the round");
+    assert.equal(seen.size, 0, "no member isolated on a round without a majority of answers");
+    assert.equal(await health.guard(() => Promise.resolve("next"), unreachable), "next");
+    health.close();
+  });
+
   it("etcd errors in the store's words: no library text", () => {
     const breaker = new Error("Execution prevented because the circuit breaker is open");
     const refused = new Error(
