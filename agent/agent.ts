@@ -79,7 +79,7 @@ export interface AgentDeps {
   capabilities?: KernelCapabilities;
   /**
    * The node was in a cluster when the agent started: it waits for the managers' intent
-   * (and a moment of gossip) before it removes anything a previous agent left.
+   * (and its networks' first NetworkDB sync) before it removes anything a previous agent left.
    */
   joined?: boolean;
 }
