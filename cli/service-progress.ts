@@ -140,7 +140,14 @@ export async function waitConverged(
       o.write(`${o.tty ? "\x1b[1A\x1b[2K" : ""}verify: Service converged\n`);
       return;
     }
-    const failed = tasks.filter((t) => t.state === "failed" && Date.parse(t.stateAt) >= started - 1000);
+    // A failure counts in a slot the service still wants: tasks a scale-down stops may exit
+    // with a signal's status, which is no failure to converge.
+    const failed = tasks.filter(
+      (t) =>
+        t.state === "failed" &&
+        Date.parse(t.stateAt) >= started - 1000 &&
+        (s.mode === "global" || t.slot <= s.replicas),
+    );
     const lastFailed = failed.sort((a, b) => Date.parse(b.stateAt) - Date.parse(a.stateAt))[0];
     if (lastFailed !== undefined && failed.length >= o.failureLimit) {
       throw notConverged(

@@ -63,15 +63,15 @@ describe("cli: service progress frame", () => {
 });
 
 /** A manager that answers `service inspect` with one 1-replica service and `ps` from a script, one poll each. */
-function scripted(polls: readonly (readonly [id: string, state: string])[][]): ManagerClient {
+function scripted(polls: readonly (readonly [id: string, state: string, slot?: number])[][]): ManagerClient {
   let i = 0;
   const service = { id: "s1", name: "web", mode: "replicated", replicas: 1, desiredTasks: 1 };
-  const task = ([id, state]: readonly [string, string]) =>
+  const task = ([id, state, slot = 1]: readonly [string, string, number?]) =>
     ({
       id,
       serviceId: "s1",
-      name: `web.1.${id}`,
-      slot: 1,
+      name: `web.${slot}.${id}`,
+      slot,
       desiredState: state === "failed" ? "shutdown" : "running",
       state,
       message: state === "failed" ? "exit code 1" : "",
@@ -103,6 +103,16 @@ describe("cli: waiting for a service to converge", () => {
       out,
       /^1\/1: running .*\nverify: Waiting 0 seconds to verify that tasks are stable\.\.\.\nverify: Service converged\n$/m,
     );
+  });
+  it("tasks a scale-down stops are no failures, whatever their exit status", async () => {
+    let out = "";
+    const stopped = (id: string, slot: number) => [id, "failed", slot] as const;
+    await waitConverged(
+      scripted([[["a", "running"], stopped("b", 2), stopped("c", 3), stopped("d", 4), stopped("e", 5)]]),
+      "web",
+      { ...fast, write: (t) => (out += t) },
+    );
+    assert.match(out, /verify: Service converged/);
   });
   it("a task seen running that then fails is no convergence: three failures end the wait with the error", async () => {
     let out = "";
