@@ -10,6 +10,7 @@ import { sessionOutputToProto } from "../../../manager/grpc/convert.js";
 import { NetworkService } from "../../../manager/networks/index.js";
 import { MemoryKv, Store } from "../../../manager/store/index.js";
 import { protoType } from "../../../common/proto.js";
+import { networkRequest } from "../../../common/network-spec.js";
 import type { ChangeBatch__Output } from "../../../proto/generated/swarmnet/v1/ChangeBatch.js";
 import type { SessionMessage__Output } from "../../../proto/generated/swarmnet/v1/SessionMessage.js";
 import type { SessionSnapshot__Output } from "../../../proto/generated/swarmnet/v1/SessionSnapshot.js";
@@ -144,21 +145,7 @@ describe("dispatcher (server side, in-memory store, virtual clock)", () => {
     await t.dispatcher.open(t.request(), first);
     const seen = t.view.revision;
     first.close();
-    await t.networks.create({
-      name: "later",
-      driver: "overlay",
-      subnets: [],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: [],
-      options: {},
-      labels: {},
-      attachable: false,
-      ingress: false,
-      internal: false,
-      ipamDriver: "",
-      ipamOptions: {},
-    });
+    await t.networks.create(networkRequest("later", { driver: "overlay" }));
     for (let i = 0; i < 50 && t.view.revision === seen; i++) await tick();
     const second = new FakeSink();
     await t.dispatcher.open(t.request(seen), second);

@@ -1,27 +1,13 @@
 import assert from "node:assert/strict";
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
+import { networkRequest } from "../../../common/network-spec.js";
 import { ClusterService } from "../../../manager/cluster/index.js";
 import { NetworkService, type CreateNetworkInput } from "../../../manager/networks/index.js";
 import { keys, MemoryKv, PrefixMirror, ROOT, Store } from "../../../manager/store/index.js";
 import { TEST_CSR } from "../../support/pki.js";
 
 function input(name: string, more: Partial<CreateNetworkInput> = {}): CreateNetworkInput {
-  return {
-    name,
-    driver: "overlay",
-    subnets: [],
-    gateways: [],
-    ipRanges: [],
-    auxAddresses: [],
-    options: {},
-    labels: {},
-    attachable: false,
-    ingress: false,
-    internal: false,
-    ipamDriver: "",
-    ipamOptions: {},
-    ...more,
-  };
+  return networkRequest(name, { driver: "overlay", ...more });
 }
 
 async function cluster(pools: string[] = [], mask = 0) {

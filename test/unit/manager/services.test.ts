@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { VirtualClock } from "../../../common/clock.js";
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import { silentLogger } from "../../../common/logger.js";
+import { networkRequest } from "../../../common/network-spec.js";
 import { ClusterService } from "../../../manager/cluster/index.js";
 import { IntentView } from "../../../manager/dispatcher/intent-view.js";
 import { AttachmentService, NetworkService } from "../../../manager/networks/index.js";
@@ -168,21 +169,7 @@ describe("services (in-memory store)", () => {
     const { services, networks, session, settle, advance, tasks, n1, store, job, wallNow } = await setup();
     job.start();
     await session(n1, true);
-    await networks.create({
-      name: "ov",
-      driver: "overlay",
-      subnets: ["10.9.0.0/24"],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: [],
-      options: {},
-      labels: {},
-      attachable: false,
-      ingress: false,
-      internal: false,
-      ipamDriver: "",
-      ipamOptions: {},
-    });
+    await networks.create(networkRequest("ov", { driver: "overlay", subnets: ["10.9.0.0/24"] }));
     await services.create(svc("web", { networks: ["ov"] }));
     await settle();
     const [t] = await tasks();
