@@ -10,7 +10,13 @@
  * the VIP) was disturbed at the time: those are expected to fail and are reported apart.
  * Requests to one task's address are counted, never used for recovery: a rescheduled
  * task's old address is meant to stop answering.
+ *
+ * Detection: for a fault on nodes, the first time any other agent's gossip held one of
+ * them dead (the observer's once-a-second samples, so within a second). Recovery beside
+ * detection is what the routing mesh adds to gossip: a crashed node's backends are
+ * withdrawn once gossip calls it dead, so recovery should end about then.
  */
+import type { DeathSample } from "./observer.js";
 import type { RequestRecord } from "./traffic.js";
 import type { ChaosEvent, Timeline } from "./timeline.js";
 
@@ -35,6 +41,8 @@ export interface FaultReport {
   /** Failures through nodes the scenario had not disturbed: what recovery measures. */
   failedHealthy: number;
   recoveryMs: number;
+  /** From the fault until gossip first held one of its nodes dead; absent when none did. */
+  detectedMs?: number;
 }
 
 export interface InvariantResult {
@@ -70,12 +78,14 @@ export function faultReports(
   timeline: Timeline,
   start: number,
   end: number,
+  deaths: readonly DeathSample[] = [],
 ): FaultReport[] {
   return events.map((ev, i) => {
     const until = events[i + 1]?.at ?? end;
     const window = records.filter((r) => r.t >= ev.at && r.t < until);
     const healthyFailures = window.filter((r) => !r.ok && r.recovery && !excused(r, timeline));
     const last = healthyFailures[healthyFailures.length - 1];
+    const detected = deaths.find((d) => d.at >= ev.at && d.at < until && ev.nodes.includes(d.member));
     return {
       index: ev.index,
       step: ev.text,
@@ -87,6 +97,7 @@ export function faultReports(
       failed: window.filter((r) => !r.ok).length,
       failedHealthy: healthyFailures.length,
       recoveryMs: last === undefined ? 0 : last.t - ev.at,
+      ...(detected === undefined ? {} : { detectedMs: detected.at - ev.at }),
     };
   });
 }
@@ -118,7 +129,7 @@ export function renderSummary(r: ChaosReport, table: (h: string[], rows: string[
       `(${r.requests.failedHealthy} through undisturbed nodes); recovery p50 ${seconds(r.recovery.p50Ms)}, ` +
       `max ${seconds(r.recovery.maxMs)} (bound ${seconds(r.recovery.boundMs)}); settled in ${seconds(r.settleMs)}`,
     table(
-      ["#", "AT", "FAULT", "TARGETS", "REQUESTS", "FAILED", "RECOVERY"],
+      ["#", "AT", "FAULT", "TARGETS", "REQUESTS", "FAILED", "RECOVERY", "DETECTED"],
       r.faults.map((f) => [
         String(f.index),
         seconds(f.atMs),
@@ -127,6 +138,7 @@ export function renderSummary(r: ChaosReport, table: (h: string[], rows: string[
         String(f.requests),
         `${f.failed} (${f.failedHealthy})`,
         seconds(f.recoveryMs),
+        f.detectedMs === undefined ? "-" : seconds(f.detectedMs),
       ]),
     ),
     table(

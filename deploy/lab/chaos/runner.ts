@@ -217,7 +217,7 @@ export async function runScenario(access: LabAccess, o: RunOptions): Promise<Cha
     ...meshRecords.map((r) => ({ ...r, via: r.id, recovery: true })),
     ...overlayRecords.map((r) => ({ ...r, via: probe.node, recovery: r.id === "vip" })),
   ].sort((a, b) => a.t - b.t);
-  const faults = faultReports(timeline.events, records, timeline, start, end);
+  const faults = faultReports(timeline.events, records, timeline, start, end, observer.deaths);
   const recoveries = faults.map((f) => f.recoveryMs);
   const intentAfter = settledIntent ?? intentFrom(new Map());
   const invariants = [

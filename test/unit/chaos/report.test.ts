@@ -43,12 +43,17 @@ describe("chaos report (pure)", () => {
       rec(9800, "n4", false), // after heal: n4 counts again
       rec(10_000, "n1", true),
     ];
-    const faults = faultReports(events, records, tl, 0, 12_000);
+    const deaths = [
+      { observer: "n1", member: "n4", at: 500 }, // before the fault: not its detection
+      { observer: "n2", member: "n4", at: 3900 },
+      { observer: "n1", member: "n4", at: 4100 },
+    ];
+    const faults = faultReports(events, records, tl, 0, 12_000, deaths);
     assert.deepEqual(
-      faults.map((f) => [f.step, f.requests, f.failed, f.failedHealthy, f.recoveryMs]),
+      faults.map((f) => [f.step, f.requests, f.failed, f.failedHealthy, f.recoveryMs, f.detectedMs]),
       [
-        ["kill agent n4", 4, 4, 2, 3200],
-        ["heal", 2, 1, 1, 800],
+        ["kill agent n4", 4, 4, 2, 3200, 2900],
+        ["heal", 2, 1, 1, 800, undefined],
       ],
     );
     assert.equal(recoveryHeld(faults, 3000).held, false);
