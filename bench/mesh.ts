@@ -11,7 +11,8 @@
  *
  * Measured: the full apply (first `Mesh.apply`, and a `resync` replacing a full table),
  * one-backend changes (nft transaction alone and the whole `apply`, which includes the
- * O(S) fingerprint walk and the conntrack cleanup of the removed backend), the table's
+ * O(S) fingerprint walk; the conntrack cleanup of the removed backend runs right after
+ * the call returns, timed apart as `changeConntrackMs`), the table's
  * size, and the first-packet latency of new TCP connections through the mesh (SYN →
  * SYN/ACK, which is when the verdict map and the backend map are looked up) against the
  * same connect straight to a backend.
@@ -61,6 +62,8 @@ export interface MeshBenchResult {
   resyncMs: number;
   changeApplyNftMs: Percentiles;
   changeApplyTotalMs: Percentiles;
+  /** From a change's return until its removed backend's flows were deleted (`conntrack -D`). */
+  changeConntrackMs: Percentiles;
   changeElementOps: number;
   rules: number;
   chains: number;
@@ -208,6 +211,7 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
     // One-backend changes: each replaces one backend of some other service by a new one.
     const nft: number[] = [];
     const total: number[] = [];
+    const conntrack: number[] = [];
     let ops = 0;
     let current = state;
     for (let i = 0; i < o.changes; i++) {
@@ -219,6 +223,9 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
       ingress[s] = { ...pub, backends: [fakeIp(o.services * o.backends + i), ...pub.backends.slice(1)] };
       current = { ...current, ingress };
       const stats = await mesh.apply(current);
+      const returned = performance.now();
+      await mesh.forgetFlows();
+      conntrack.push(performance.now() - returned);
       nft.push(stats.nftMs);
       total.push(stats.totalMs);
       ops = Math.max(ops, stats.elementsAdded + stats.elementsDeleted);
@@ -239,6 +246,7 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
       resyncMs: round(resync.totalMs),
       changeApplyNftMs: percentiles(nft),
       changeApplyTotalMs: percentiles(total),
+      changeConntrackMs: percentiles(conntrack),
       changeElementOps: ops,
       rules: full.size.rules,
       chains: full.size.chains,

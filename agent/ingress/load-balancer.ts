@@ -34,8 +34,10 @@ export interface ApplyStats {
   elementsDeleted: number;
   chainsAdded: number;
   chainsDeleted: number;
-  /** Conntrack entries of removed backends deleted after the change. */
+  /** Conntrack entries of removed backends this call deleted (a resync: those still queued). */
   conntrackDeleted: number;
+  /** Conntrack filters of removed backends this call queued, deleted right after it returns. */
+  conntrackQueued: number;
   scriptBytes: number;
   size: RulesetSize;
 }

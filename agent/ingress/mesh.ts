@@ -1,18 +1,22 @@
 /**
  * The applier: keeps one namespace's table `swarmnet` equal to the desired state, through
  * the executor only. Each `apply` is: build the model (validates; bad input throws before
- * anything runs) → diff against the last applied model → one `nft -f -` (atomic) → delete
- * the conntrack entries of removed backends (after the ruleset change, so no new
- * connection can pick a removed backend in between; their next packet is NATed afresh to
- * a live one instead of following a stale binding to a gone task).
+ * anything runs) → diff against the last applied model → one `nft -f -` (atomic) → the
+ * call returns → the conntrack entries of removed backends are deleted next in the same
+ * queue (after the ruleset change, so no new connection can pick a removed backend in
+ * between; their next packet is NATed afresh to a live one instead of following a stale
+ * binding to a gone task). That deletion is one `conntrack -D` process per filter, about
+ * 20 ms each, which a change's caller does not wait for: new connections already go to
+ * live backends, and the flows to a gone task were failing anyway.
  *
  * The first apply, a change of a static rule's value, and `resync` replace the whole table
  * in one transaction (creating it first, so a missing table is no error); that also
  * repairs any drift, which is why an incremental change that fails is retried once as a
  * full replace. Resync and such a repair set the sysctls again too (the namespace may be
  * a new one). Calls are serialised: each diff starts from what the previous one applied.
- * A conntrack cleanup that fails is kept and retried on the next apply or resync; the call
- * that met it throws (its ruleset change did land).
+ * A conntrack cleanup that fails is logged, kept and retried on the next apply or resync
+ * (a resync that meets it throws: its ruleset change did land). `forgetFlows()` runs the
+ * cleanup now and reports it, for callers that must know the flows are gone.
  *
  * `flush` removes the table and leaves conntrack alone: connections already NATed keep
  * working until they end.
@@ -54,6 +58,7 @@ export class Mesh implements LoadBalancer {
   /** What the kernel holds, as far as we know; undefined until the first apply (or after flush). */
   private applied: TableModel | undefined;
   private pendingFlows: ConntrackFilter[] = [];
+  private cleanupQueued = false;
   private sysctlsSet = false;
   private readonly queue = new SerialQueue();
   private timer: TimerHandle | undefined;
@@ -98,10 +103,15 @@ export class Mesh implements LoadBalancer {
       const stats = await this.replaceWhole(model, started);
       this.sysctlsSet = false; // drift may be a sysctl too (a recreated namespace)
       await this.ensureSysctls();
-      stats.conntrackDeleted = await this.cleanConntrack([]);
+      stats.conntrackDeleted = await this.cleanConntrack();
       stats.totalMs = this.clock.now() - started;
       return stats;
     });
+  }
+
+  /** Deletes the flows of removed backends still queued, now; rejects if that fails. */
+  forgetFlows(): Promise<number> {
+    return this.serial(() => this.cleanConntrack());
   }
 
   flush(): Promise<void> {
@@ -129,8 +139,9 @@ export class Mesh implements LoadBalancer {
     if (prev === undefined || needsFullRender(prev, next)) {
       const stats = await this.replaceWhole(next, started);
       await this.ensureSysctls();
-      const removed = prev === undefined ? [] : diffModels(prev, next).removedFlows;
-      stats.conntrackDeleted = await this.cleanConntrack(removed);
+      stats.conntrackQueued = this.queueCleanup(
+        prev === undefined ? [] : diffModels(prev, next).removedFlows,
+      );
       stats.totalMs = this.clock.now() - started;
       return stats;
     }
@@ -160,7 +171,7 @@ export class Mesh implements LoadBalancer {
       this.applied = next;
     }
     await this.ensureSysctls();
-    stats.conntrackDeleted = await this.cleanConntrack(diff.removedFlows);
+    stats.conntrackQueued = this.queueCleanup(diff.removedFlows);
     stats.totalMs = this.clock.now() - started;
     return stats;
   }
@@ -196,9 +207,28 @@ export class Mesh implements LoadBalancer {
     return stats;
   }
 
-  /** Deletes the flows of removed backends (and any left from a failed earlier try). */
-  private async cleanConntrack(removed: readonly ConntrackFilter[]): Promise<number> {
-    const todo = [...this.pendingFlows, ...removed];
+  /**
+   * Queues the deletion of `removed` flows (and any left from a failed earlier try) right
+   * after the running call: called from inside the queue, so it runs before any later
+   * change. Returns how many filters this call added.
+   */
+  private queueCleanup(removed: readonly ConntrackFilter[]): number {
+    this.pendingFlows.push(...removed);
+    if (this.pendingFlows.length > 0 && !this.cleanupQueued) {
+      this.cleanupQueued = true;
+      void this.queue.run(async () => {
+        this.cleanupQueued = false;
+        await this.cleanConntrack().catch((err: unknown) =>
+          this.log.warn({ err, netns: this.netns }, "conntrack cleanup failed; retrying on the next change"),
+        );
+      });
+    }
+    return removed.length;
+  }
+
+  /** Deletes the queued flows of removed backends; what fails stays queued. */
+  private async cleanConntrack(): Promise<number> {
+    const todo = this.pendingFlows;
     this.pendingFlows = [];
     let deleted = 0;
     let firstError: unknown;
@@ -248,6 +278,7 @@ function emptyStats(model: TableModel): ApplyStats {
     chainsAdded: 0,
     chainsDeleted: 0,
     conntrackDeleted: 0,
+    conntrackQueued: 0,
     scriptBytes: 0,
     size: sizeOf(model),
   };
