@@ -75,7 +75,7 @@ export class AgentMetrics {
     this.meshApplySeconds = histogram(
       r,
       "swarmnet_mesh_apply_duration_seconds",
-      "Duration of one routing-mesh apply on the node's nftables table (build, nft, conntrack cleanup)",
+      "Duration of one routing-mesh apply on the node's nftables table (build, nft; the conntrack cleanup runs after it)",
     );
     this.gossipFamilies();
     this.reconcileFamilies();

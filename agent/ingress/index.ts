@@ -19,7 +19,7 @@
  *     (+ an O(services) fingerprint walk). Bad input (a port published twice, an invalid
  *     protocol, a bad address) throws `SwarmnetError` (SWARMNET_INVALID_ARGUMENT,
  *     SWARMNET_PORT_IN_USE, SWARMNET_CONFLICT) naming the entry, and nothing runs.
- *   - Removing a backend deletes its conntrack entries after the ruleset change.
+ *   - Removing a backend deletes its conntrack entries right after the ruleset change.
  *   - One Mesh per namespace. VIPs work wherever the client's packets meet a table: in a
  *     container namespace (output hook; Docker balances VIPs inside each sandbox the same
  *     way; give that Mesh `config: { forwarding: false }`) or a routing namespace

@@ -26,7 +26,7 @@ export interface ApplyStats {
   mode: "full" | "incremental" | "noop";
   /** An incremental change met a table that had drifted and was redone as a full replace. */
   repairedDrift: boolean;
-  /** Wall time of the whole apply: build, render, nft, conntrack cleanup. */
+  /** Wall time of the whole apply: build, render, nft (the conntrack cleanup runs after it). */
   totalMs: number;
   /** Wall time of the `nft -f -` run(s). */
   nftMs: number;
