@@ -54,6 +54,8 @@ export function plainFirstLine(text: string): string {
 /** Why a peer could not be reached, in a few words, from grpc-js's status details. */
 export function transportReason(code: status, details: string): string {
   const reasons: [RegExp, string][] = [
+    // First: grpc-js's deadline text lists its stages ("…,name resolution: 0.6s,…").
+    [/^Deadline exceeded/i, "no answer in time"],
     [/ECONNREFUSED|connection refused/i, "connection refused (is it running?)"],
     [/EHOSTUNREACH|ENETUNREACH|no route/i, "no route to it"],
     [/ENOTFOUND|EAI_AGAIN|name resolution|DNS resolution/i, "its name does not resolve"],

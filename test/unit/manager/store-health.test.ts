@@ -149,6 +149,13 @@ describe("store health: quorum loss fails fast and in words", () => {
       transportReason(status.DEADLINE_EXCEEDED, "Deadline exceeded after 15.001s"),
       "no answer in time",
     );
+    assert.equal(
+      transportReason(
+        status.DEADLINE_EXCEEDED,
+        "Deadline exceeded after 119.838s,name resolution: 0.676s,metadata filters: 0.002s,LB pick: 1.703s",
+      ),
+      "no answer in time",
+    );
     const quorum = fromGrpcError(
       err(
         status.UNAVAILABLE,
