@@ -1,7 +1,7 @@
 /** `swarmnet lab up|down|status|exec|restart|chaos`: the network-namespace lab (deploy/lab). */
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { ErrorCode, SwarmnetError } from "../common/errors.js";
+import { ErrorCode, errorMessage, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import { Lab } from "../deploy/lab/lab.js";
 import { labLayout, MAX_LAB_NODES, parseCount } from "../deploy/lab/layout.js";
@@ -192,31 +192,38 @@ export function register(program: Command): void {
       const access = new LabAccess(ex, lab, o.name);
       // Every scenario is checked against the lab before the first one runs.
       for (const sc of scenarios) validateOnLab(access, sc, seed ?? sc.seed);
-      const reports: ChaosReport[] = [];
+      // A scenario that cannot run to its end (the lab stopped answering) is reported and
+      // the next one still runs: one bad moment must not cost the rest of a long --all.
+      const reports: (ChaosReport | { scenario: string; error: string })[] = [];
       for (const sc of scenarios) {
-        const report = await runScenario(access, {
-          scenario: sc,
-          seed: seed ?? sc.seed,
-          progress: o.json ? undefined : (line) => print(line),
-        });
-        reports.push(report);
-        if (!o.json) print(renderSummary(report, renderTable));
+        try {
+          const report = await runScenario(access, {
+            scenario: sc,
+            seed: seed ?? sc.seed,
+            progress: o.json ? undefined : (line) => print(line),
+          });
+          reports.push(report);
+          if (!o.json) print(renderSummary(report, renderTable));
+        } catch (err) {
+          reports.push({ scenario: sc.name, error: errorMessage(err) });
+          if (!o.json) print(`scenario ${sc.name} did not run to its end: ${errorMessage(err)}`);
+        }
       }
-      if (o.json) printJson(reports.map(benchmarkRow));
-      const broken = reports.filter((r) => !r.held);
-      if (broken.length > 0) {
-        throw new SwarmnetError(
-          ErrorCode.Conflict,
-          `invariants broken: ${broken
-            .map(
-              (r) =>
+      if (o.json) printJson(reports.map((r) => ("error" in r ? r : benchmarkRow(r))));
+      const failed = reports.flatMap((r) =>
+        "error" in r
+          ? [`${r.scenario} (did not run to its end)`]
+          : r.held
+            ? []
+            : [
                 `${r.scenario} (${r.invariants
                   .filter((i) => !i.held)
                   .map((i) => i.name)
                   .join(", ")})`,
-            )
-            .join("; ")}`,
-        );
+              ],
+      );
+      if (failed.length > 0) {
+        throw new SwarmnetError(ErrorCode.Conflict, `invariants broken: ${failed.join("; ")}`);
       }
     });
 }
@@ -276,6 +283,7 @@ function benchmarkRow(r: ChaosReport) {
       failed: f.failed,
       failedHealthy: f.failedHealthy,
       recoveryMs: f.recoveryMs,
+      detectedMs: f.detectedMs,
       detail: f.detail,
     })),
     report: r.files.report,
