@@ -9,6 +9,14 @@
  *
  * So no entry outlives its endpoint, whatever order containers, crashes and restarts come
  * in: the table converges to the node's containers, not to the history of calls.
+ *
+ * A task's entry names its service (which makes it a load-balancing backend and a
+ * `tasks.SERVICE` answer everywhere) only while its process runs: a container is put in
+ * the table as soon as it is created, before its sandbox is wired and its process
+ * started, and every node's routing mesh would otherwise send requests into that gap
+ * (chaos `agent-crash`: a rescheduled task took requests for ~10 s before it could
+ * answer); an exited task stops being a backend at once. Its address stays in the table
+ * either way (the overlay reaches it by address).
  */
 import type { EndpointFact, EndpointTable } from "./attachments.js";
 import type { DriverRegistry } from "./drivers/registry.js";
@@ -31,6 +39,7 @@ export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDes
     for (const ep of c.endpoints) {
       const data = drivers.find(ep.driver)?.factData(ep, addr);
       if (data === undefined) continue;
+      const running = c.status === "running";
       facts.push({
         networkId: ep.networkId,
         key: endpointKey(c, ep),
@@ -38,8 +47,8 @@ export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDes
         node: s.node.name,
         container: c.name,
         aliases: ep.aliases,
-        serviceId: c.labels["serviceId"] ?? "",
-        serviceName: c.labels["serviceName"] ?? "",
+        serviceId: running ? (c.labels["serviceId"] ?? "") : "",
+        serviceName: running ? (c.labels["serviceName"] ?? "") : "",
         vip: ep.vip ?? "",
         data,
       });
