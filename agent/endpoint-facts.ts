@@ -28,7 +28,14 @@ import { endpointKey } from "./sandbox/container.js";
 interface FactsDesired {
   networks: string[];
   facts: EndpointFact[];
-  /** Publish only: the agent is settling and may not know all it should publish yet. */
+  /**
+   * The agent is settling: it may not know yet all the node's own facts (the ingress
+   * port comes with the managers' intent), so those are not withdrawn and no network is
+   * left. Its containers' entries are: the container store is this node's record of them
+   * across restarts, so an entry of a container it no longer has (removed just before a
+   * crash, or by the managers' first intent) is stale — and every node's mesh would send
+   * requests to it meanwhile.
+   */
   addOnly: boolean;
 }
 
@@ -93,8 +100,10 @@ export function endpointFactsReconciler(
         const h = held.get(f.key);
         if (h === undefined || !sameFact(h, f)) t.publish(f);
       }
+      for (const f of held.values()) {
+        if (!wanted.has(f.key) && (!d.addOnly || f.container !== "")) t.withdraw(f.networkId, f.key);
+      }
       if (d.addOnly) return;
-      for (const f of held.values()) if (!wanted.has(f.key)) t.withdraw(f.networkId, f.key);
       const keep = new Set(d.networks);
       for (const n of t.networks()) if (!keep.has(n)) t.leaveNetwork(n);
     },

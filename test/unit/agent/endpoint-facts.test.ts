@@ -3,7 +3,8 @@
  * (load-balancing backend, `tasks.SERVICE`) only while its process runs.
  */
 import assert from "node:assert/strict";
-import { desiredFacts } from "../../../agent/endpoint-facts.js";
+import { LocalEndpointTable } from "../../../agent/attachments.js";
+import { desiredFacts, endpointFactsReconciler } from "../../../agent/endpoint-facts.js";
 import type { NetworkDriver } from "../../../agent/drivers/driver.js";
 import type { DriverRegistry } from "../../../agent/drivers/registry.js";
 import type { NodeSnapshot } from "../../../agent/node-snapshot.js";
@@ -43,14 +44,14 @@ function task(status: ContainerStatus): ContainerRecord {
   };
 }
 
-function snapshot(c: ContainerRecord): NodeSnapshot {
+function snapshot(c: ContainerRecord | undefined, settling = false): NodeSnapshot {
   return {
     node: { name: "n1", advertiseAddr: "100.64.1.1", underlayMtu: 1500 },
     intent: undefined,
     endpoints: [],
-    containers: [c],
+    containers: c === undefined ? [] : [c],
     localNetworks: [],
-    settling: false,
+    settling,
   };
 }
 
@@ -66,5 +67,26 @@ describe("endpoint facts this node publishes", () => {
       assert.equal(fact?.serviceId, service, status);
       assert.equal(fact?.serviceName, service === "" ? "" : "web", status);
     }
+  });
+
+  it("while settling, a gone container's entry is withdrawn; the node's own entries and networks stay", async () => {
+    const table = new LocalEndpointTable();
+    const r = endpointFactsReconciler(
+      "n1",
+      () => table,
+      () => drivers,
+    );
+    const [fact] = desiredFacts(snapshot(task("running")), drivers).facts;
+    assert.ok(fact);
+    table.joinNetwork("net1");
+    table.publish(fact); // left by the previous run of the agent
+    table.publish({ ...fact, key: "node-n1/net1", container: "", serviceId: "", serviceName: "" });
+    const settling = snapshot(undefined, true);
+    await r.apply(r.desired(settling) ?? assert.fail(), { resync: false });
+    assert.deepEqual(
+      table.all().map((f) => f.key),
+      ["node-n1/net1"],
+    );
+    assert.deepEqual(table.networks(), ["net1"]);
   });
 });
