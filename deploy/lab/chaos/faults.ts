@@ -18,6 +18,11 @@
  * `heal` makes the lab whole again: every paused process continued, every killed one
  * started, every chaos table, netem qdisc and downed link removed. It does not undo
  * joins, leaves or removals (they are the scenario's own changes).
+ *
+ * A restarted agent disturbs its node until it answers on its control socket, not only
+ * until its process was spawned: on a loaded machine a Node process takes many seconds
+ * to start, and requests through its node meanwhile fail for a reason no other node can
+ * hide. The interval closes in the background when the agent first answers.
  */
 import { ErrorCode, SwarmnetError } from "../../../common/errors.js";
 import type { LabProcessKind } from "../state.js";
@@ -36,12 +41,18 @@ import type { Timeline } from "./timeline.js";
 
 type Key = `${string}/${LabProcessKind}`;
 
+/** How long a restarted agent may take to answer before its node counts as healthy anyway. */
+const AGENT_START_BOUND_MS = 120_000;
+const AGENT_START_POLL_MS = 250;
+
 export class FaultInjector {
   private readonly paused = new Set<Key>();
   private readonly killed = new Set<Key>();
   private readonly nft = new Map<string, Impairment>();
   private readonly links = new Map<string, LinkImpairment>();
   private readonly downLinks = new Set<string>();
+  /** Nodes whose restarted agent has not answered yet. */
+  private readonly starting = new Set<string>();
   readonly gone = new Set<string>();
 
   constructor(
@@ -102,7 +113,7 @@ export class FaultInjector {
           this.killed.delete(key);
           if (proc === "agent") {
             this.observer.paused.delete(node);
-            this.timeline.close(node, "agent", this.now());
+            this.closeWhenAnswering(node);
           }
           detail.push(`${proc} on ${node} restarted (pid ${pid} → ${fresh})`);
           break;
@@ -265,8 +276,32 @@ export class FaultInjector {
       if (this.gone.has(node)) continue;
       detail.push(...(await this.process("restart", [node], proc)));
     }
-    this.timeline.closeAll(this.now());
+    this.timeline.closeAll(this.now(), ["agent", "network"], this.starting);
     return detail;
+  }
+
+  /** Closes the node's agent interval once its agent answers (polled; bounded). */
+  private closeWhenAnswering(node: string): void {
+    this.starting.add(node);
+    void (async () => {
+      const until = this.now() + AGENT_START_BOUND_MS;
+      try {
+        while (this.now() < until) {
+          const client = this.access.agent(node);
+          try {
+            await client.members();
+            this.timeline.close(node, "agent", this.now());
+            return;
+          } catch {
+            await new Promise((r) => setTimeout(r, AGENT_START_POLL_MS));
+          } finally {
+            client.close();
+          }
+        }
+      } finally {
+        this.starting.delete(node);
+      }
+    })();
   }
 
   /** True when nothing the scenario did is still in place (for `lab chaos` between scenarios). */

@@ -52,8 +52,13 @@ export class Timeline {
     for (const i of this.intervals) if (i.node === node && i.kind === kind && i.to === undefined) i.to = at;
   }
 
-  closeAll(at: number, kinds: readonly DisturbKind[] = ["agent", "network"]): void {
-    for (const i of this.intervals) if (i.to === undefined && kinds.includes(i.kind)) i.to = at;
+  closeAll(
+    at: number,
+    kinds: readonly DisturbKind[] = ["agent", "network"],
+    except: ReadonlySet<string> = new Set(),
+  ): void {
+    for (const i of this.intervals)
+      if (i.to === undefined && kinds.includes(i.kind) && !except.has(i.node)) i.to = at;
   }
 
   /** Was `node` disturbed at time `t` (optionally only by some kinds)? */
