@@ -225,11 +225,40 @@ export interface DetachedProcess {
   exited: Promise<number | null>;
 }
 
+/** Tools counted by name in `Executor.spawned`; any other program is counted as `other`. */
+const COUNTED_TOOLS = new Set([
+  "ip",
+  "bridge",
+  "nft",
+  "sysctl",
+  "ss",
+  "tc",
+  "conntrack",
+  "python3",
+  "sh",
+  "nsenter",
+]);
+
+/** The tool a command line runs: `ip netns exec NS nft …` runs nft. */
+function toolOf(file: string, args: readonly string[]): string {
+  const name = file === "ip" && args[0] === "netns" && args[1] === "exec" ? (args[3] ?? file) : file;
+  return COUNTED_TOOLS.has(name) ? name : "other";
+}
+
 export class Executor {
+  /** Processes started, by tool (`swarmnet_executor_spawns_total`: the cost of kernel work). */
+  readonly spawned = new Map<string, number>();
+
   constructor(readonly runner: CommandRunner = new ExecaRunner()) {}
+
+  private count(file: string, args: readonly string[]): void {
+    const tool = toolOf(file, args);
+    this.spawned.set(tool, (this.spawned.get(tool) ?? 0) + 1);
+  }
 
   /** Runs a kernel tool and returns stdout, or throws the translated error. */
   private async tool(file: string, args: readonly string[], input?: string): Promise<string> {
+    this.count(file, args);
     const result = await this.runner.run(file, args, input === undefined ? {} : { input });
     if (result.exitCode !== 0) throw toolError(file, args, result);
     return result.stdout;
@@ -292,7 +321,9 @@ export class Executor {
   openNftShell(o: InNetns = {}): LongLivedProcess | undefined {
     const shell = ["sh", "-c", "exec nft -i 2>&1"];
     const [file = "", ...args] = o.netns === undefined ? shell : ["ip", "netns", "exec", o.netns, ...shell];
-    return this.runner.open?.(file, args);
+    if (this.runner.open === undefined) return undefined;
+    this.count(file, args);
+    return this.runner.open(file, args);
   }
 
   /** `tc` (traffic control: qdiscs such as netem); `-n` selects the namespace. */
@@ -358,6 +389,7 @@ export class Executor {
    * ping or curl. Never throws for a non-zero exit; the result says what happened.
    */
   runIn(netns: string, argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    this.count("ip", ["netns", "exec", netns, ...argv]);
     return this.runner.run("ip", ["netns", "exec", netns, ...argv], options);
   }
 
@@ -378,6 +410,7 @@ export class Executor {
     if (file === undefined)
       throw new SwarmnetError(ErrorCode.InvalidArgument, "startDetached: empty command");
     const fd = openSync(options.logFile, "a");
+    this.count(file, args);
     try {
       const child = spawn(file, args, {
         detached: true,
@@ -440,6 +473,7 @@ export class Executor {
       const out = new Map<string, NetnsListeners | Error>();
       if (namespaces.length === 0) return resolve(out);
       const half = new Map<string, Partial<NetnsListeners>>();
+      this.count("python3", []);
       const child = spawn("python3", [NETNS_LISTEN_HELPER, host, String(port), ...namespaces], {
         stdio: ["ignore", "ignore", "pipe", "ipc"],
       });
@@ -491,6 +525,7 @@ export class Executor {
     const args = ["-D", ...conntrackFilterArgs(filter)];
     const [file, full] =
       o.netns === undefined ? ["conntrack", args] : ["ip", ["netns", "exec", o.netns, "conntrack", ...args]];
+    this.count(file, full);
     const result = await this.runner.run(file, full);
     const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
     if (result.exitCode === 0 || (result.exitCode === 1 && deleted?.[1] === "0"))
