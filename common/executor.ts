@@ -225,6 +225,14 @@ export interface DetachedProcess {
   exited: Promise<number | null>;
 }
 
+/** Marks the start of a namespace's answer in `ipJsonEach`'s output (JSON never starts so). */
+export const EACH_NETNS_MARK = "@netns ";
+/**
+ * The shell loop of `ipJsonEach`: namespace names on stdin, `ip -j` arguments as "$@";
+ * each namespace's answer follows its mark, a failed read leaves it empty.
+ */
+export const EACH_NETNS_SCRIPT = `while read -r ns; do echo "${EACH_NETNS_MARK}$ns"; ip -n "$ns" -j "$@" 2>/dev/null; echo; done`;
+
 /** Tools counted by name in `Executor.spawned`; any other program is counted as `other`. */
 const COUNTED_TOOLS = new Set([
   "ip",
@@ -276,6 +284,31 @@ export class Executor {
   async ipJson<T = unknown>(args: readonly string[], o: InNetns = {}): Promise<T[]> {
     const out = await this.ip(["-j", ...args], o);
     return out.trim() === "" ? [] : (JSON.parse(out) as T[]);
+  }
+
+  /**
+   * `ip -j ARGS` in each of `namespaces`, all read by one process (a shell loop, so the
+   * forks are the small shell's, not this process's): per namespace its parsed answer, or
+   * undefined when the read failed there (the namespace or the object is gone).
+   */
+  async ipJsonEach<T = unknown>(
+    namespaces: readonly string[],
+    args: readonly string[],
+  ): Promise<Map<string, T[] | undefined>> {
+    const out = new Map<string, T[] | undefined>();
+    if (namespaces.length === 0) return out;
+    const stdout = await this.tool(
+      "sh",
+      ["-c", EACH_NETNS_SCRIPT, "sh", ...args],
+      namespaces.join("\n") + "\n",
+    );
+    let current: string | undefined;
+    for (const line of stdout.split("\n")) {
+      if (line.startsWith(EACH_NETNS_MARK))
+        out.set((current = line.slice(EACH_NETNS_MARK.length)), undefined);
+      else if (current !== undefined && line.trim() !== "") out.set(current, JSON.parse(line) as T[]);
+    }
+    return out;
   }
 
   /** One `ip -batch -` run; stops at the first failing line and reports it. */
