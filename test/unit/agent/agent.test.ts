@@ -281,7 +281,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     assert.deepEqual(kernel.addresses(victim.netns ?? "", "eth0"), [victim.endpoints[0]?.ip + "/24"]);
   });
 
-  it("an idle resync starts as many processes with 40 containers as with 10 (container sides read by one shell)", async function () {
+  it("an idle resync starts as many processes with 40 containers as with 10, on overlays and bridges (container sides read by one shell)", async function () {
     this.timeout(60_000);
     const spawns = () => [...executor.spawned.values()].reduce((a, b) => a + b, 0);
     const perResync = async () => {
@@ -289,9 +289,20 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
       await agent.resync();
       return spawns() - before;
     };
-    for (let i = 0; i < 9; i++) await runOnOverlay(`m${i}`);
+    // Half of them on the default bridge: its driver looks into containers too.
+    const run = (i: number) =>
+      i % 2 === 0
+        ? runOnOverlay(`m${i}`)
+        : agent.containers.run({
+            name: `m${i}`,
+            networks: [],
+            command: ["sleep", "1"],
+            env: {},
+            detach: false,
+          });
+    for (let i = 0; i < 9; i++) await run(i);
     const with10 = await perResync();
-    for (let i = 9; i < 39; i++) await runOnOverlay(`m${i}`);
+    for (let i = 9; i < 39; i++) await run(i);
     assert.equal(await perResync(), with10);
   });
 
