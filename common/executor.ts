@@ -227,11 +227,23 @@ export interface DetachedProcess {
 
 /** Marks the start of a namespace's answer in `ipJsonEach`'s output (JSON never starts so). */
 export const EACH_NETNS_MARK = "@netns ";
+/** Marks a failed read: the first line of its stderr follows. */
+export const EACH_NETNS_FAILED = "!";
 /**
  * The shell loop of `ipJsonEach`: namespace names on stdin, `ip -j` arguments as "$@";
- * each namespace's answer follows its mark, a failed read leaves it empty.
+ * each namespace's answer follows its mark. A failed read is run again for its stderr
+ * (failures are rare: something just went away), whose first line follows the failure mark.
  */
-export const EACH_NETNS_SCRIPT = `while read -r ns; do echo "${EACH_NETNS_MARK}$ns"; ip -n "$ns" -j "$@" 2>/dev/null; echo; done`;
+export const EACH_NETNS_SCRIPT = [
+  "while read -r ns; do",
+  `echo "${EACH_NETNS_MARK}$ns"`,
+  'if out=$(ip -n "$ns" -j "$@" 2>/dev/null); then printf "%s\\n" "$out";',
+  // ${err%%<newline>*}: the first line (POSIX sh has no $'\\n').
+  'else err=$(ip -n "$ns" -j "$@" 2>&1 >/dev/null); printf "' +
+    EACH_NETNS_FAILED +
+    '%s\\n" "${err%%\n*}"; fi',
+  "done",
+].join("\n");
 
 /** Tools counted by name in `Executor.spawned`; any other program is counted as `other`. */
 const COUNTED_TOOLS = new Set([
@@ -304,9 +316,19 @@ export class Executor {
     );
     let current: string | undefined;
     for (const line of stdout.split("\n")) {
-      if (line.startsWith(EACH_NETNS_MARK))
+      if (line.startsWith(EACH_NETNS_MARK)) {
         out.set((current = line.slice(EACH_NETNS_MARK.length)), undefined);
-      else if (current !== undefined && line.trim() !== "") out.set(current, JSON.parse(line) as T[]);
+      } else if (current !== undefined && line.startsWith(EACH_NETNS_FAILED)) {
+        // Gone is an answer (undefined); any other failure is the read's own error.
+        const err = toolError("ip", ["-n", current, "-j", ...args], {
+          exitCode: 1,
+          stdout: "",
+          stderr: line.slice(EACH_NETNS_FAILED.length),
+        });
+        if (err.code !== ErrorCode.KernelNotFound) throw err;
+      } else if (current !== undefined && line.trim() !== "") {
+        out.set(current, JSON.parse(line) as T[]);
+      }
     }
     return out;
   }

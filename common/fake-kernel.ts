@@ -13,6 +13,7 @@
  * real kernel is tested in the netns suites.
  */
 import {
+  EACH_NETNS_FAILED,
   EACH_NETNS_MARK,
   EACH_NETNS_SCRIPT,
   type CommandResult,
@@ -254,13 +255,15 @@ export class FakeKernel implements CommandRunner {
     for (const ns of input.split("\n").filter((l) => l !== "")) {
       stdout += `${EACH_NETNS_MARK}${ns}\n`;
       this.log.push(`  ip -n ${ns} -j ${args.join(" ")}`);
+      let r: CommandResult;
       try {
-        const r = this.ip(ROOT, ["-n", ns, "-j", ...args], "");
-        if (r.exitCode === 0) stdout += r.stdout.trimEnd();
+        r = this.ip(ROOT, ["-n", ns, "-j", ...args], "");
       } catch (err) {
         if (!(err instanceof KernelError)) throw err;
+        r = fail(err.message);
       }
-      stdout += "\n";
+      const firstLine = r.stderr.split("\n")[0] ?? "";
+      stdout += r.exitCode === 0 ? `${r.stdout.trimEnd()}\n` : `${EACH_NETNS_FAILED}${firstLine}\n`;
     }
     return ok(stdout);
   }
