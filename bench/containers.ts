@@ -154,21 +154,25 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
     };
   };
 
+  /** `runs` timed runs on n1, each removed before the next. */
+  const timedOnN1 = async (prefix: string) =>
+    timings(
+      await inNode(
+        "n1",
+        runLoop(
+          Array.from({ length: o.runs }, (_, i) => `${prefix}${i}`),
+          true,
+        ),
+      ),
+    );
+
   try {
     await cli(["lab", "up", "--name", lab, "--nodes", String(o.nodes)]);
     await sx("n1", "network", "create", "-d", "overlay", "--attachable", "att");
     await sleep(5_000);
     const empty = await idleWindow();
 
-    const emptyRuns = timings(
-      await inNode(
-        "n1",
-        runLoop(
-          Array.from({ length: o.runs }, (_, i) => `empty${i}`),
-          true,
-        ),
-      ),
-    );
+    const emptyRuns = await timedOnN1("empty");
 
     const started = Date.now();
     const loops = await Promise.all(
@@ -181,15 +185,7 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
     const seconds = (Date.now() - started) / 1000;
     const created = loops.map(timings);
 
-    const loadedRuns = timings(
-      await inNode(
-        "n1",
-        runLoop(
-          Array.from({ length: o.runs }, (_, i) => `loaded${i}`),
-          true,
-        ),
-      ),
-    );
+    const loadedRuns = await timedOnN1("loaded");
     const onN1 = (JSON.parse(await sx("n1", "ps", "--format", "json")) as unknown[]).length;
 
     const before = new Map(

@@ -2,17 +2,12 @@
 import type { Command } from "commander";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { CONTAINERS_BENCH_DEFAULTS, runContainersBench } from "../bench/containers.js";
+import { MAX_LAB_NODES, parseCount } from "../deploy/lab/layout.js";
 import { printJson } from "./output.js";
 
-function count(flag: string, raw: string, min: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new SwarmnetError(
-      ErrorCode.InvalidArgument,
-      `--${flag} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`,
-    );
-  return n;
-}
+/** Bounds of the counts (a lab's nodes; containers and runs a small machine finishes). */
+const MAX_CONTAINERS = 10_000;
+const MAX_SECONDS = 3_600;
 
 export function register(bench: Command): void {
   const d = CONTAINERS_BENCH_DEFAULTS;
@@ -27,17 +22,17 @@ export function register(bench: Command): void {
     .option("--json", "print JSON (the default and only format)")
     .action(
       async (o: { nodes: string; busy: string; containers: string; runs: string; idleSeconds: string }) => {
-        const nodes = count("nodes", o.nodes, 1);
-        const busy = count("busy", o.busy, 1);
+        const nodes = parseCount("nodes", o.nodes, 1, MAX_LAB_NODES);
+        const busy = parseCount("busy", o.busy, 1, MAX_LAB_NODES);
         if (busy > nodes)
           throw new SwarmnetError(ErrorCode.InvalidArgument, `--busy ${busy} is more than --nodes ${nodes}`);
         printJson(
           await runContainersBench({
             nodes,
             busy,
-            containers: count("containers", o.containers, 1),
-            runs: count("runs", o.runs, 1),
-            idleSeconds: count("idle-seconds", o.idleSeconds, 1),
+            containers: parseCount("containers", o.containers, 1, MAX_CONTAINERS),
+            runs: parseCount("runs", o.runs, 1, MAX_CONTAINERS),
+            idleSeconds: parseCount("idle-seconds", o.idleSeconds, 1, MAX_SECONDS),
           }),
         );
       },
