@@ -42,6 +42,8 @@ export interface AgentObservables {
   dns(): { queries: ResolverStats; containers: number };
   /** The node mesh's `nft -i` session, once there is one. */
   nftSession(): NftSessionStats | undefined;
+  /** Processes the executor started, by tool. */
+  spawned(): ReadonlyMap<string, number>;
 }
 
 /** The resolver's counts as `result` label values (snake_case, Prometheus style). */
@@ -317,6 +319,9 @@ export class AgentMetrics {
         [{ result: "applied" }, s.applied],
         [{ result: "failed" }, s.failed],
       ]),
+    );
+    readCounter(r, "swarmnet_executor_spawns_total", "Processes the agent started, by tool", ["tool"], () =>
+      [...this.src.spawned()].map(([tool, n]): Sample => [{ tool }, n]),
     );
     readCounter(
       r,

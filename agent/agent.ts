@@ -198,6 +198,7 @@ export class Agent {
       clusterAttached: () => this.clusterAttached,
       dns: () => ({ queries: this.dns.resolver.stats, containers: this.dns.servedContainers() }),
       nftSession: () => this.nodeMesh?.sessionStats(),
+      spawned: () => this.ex.spawned,
     });
     this.containers = new Containers({
       store: this.store,

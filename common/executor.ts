@@ -225,11 +225,60 @@ export interface DetachedProcess {
   exited: Promise<number | null>;
 }
 
+/** Marks the start of a namespace's answer in `ipJsonEach`'s output (JSON never starts so). */
+export const EACH_NETNS_MARK = "@netns ";
+/** Marks a failed read: the first line of its stderr follows. */
+export const EACH_NETNS_FAILED = "!";
+/**
+ * The shell loop of `ipJsonEach`: namespace names on stdin, `ip -j` arguments as "$@";
+ * each namespace's answer follows its mark. A failed read is run again for its stderr
+ * (failures are rare: something just went away), whose first line follows the failure mark.
+ */
+export const EACH_NETNS_SCRIPT = [
+  "while read -r ns; do",
+  `echo "${EACH_NETNS_MARK}$ns"`,
+  'if out=$(ip -n "$ns" -j "$@" 2>/dev/null); then printf "%s\\n" "$out";',
+  // ${err%%<newline>*}: the first line (POSIX sh has no $'\\n').
+  'else err=$(ip -n "$ns" -j "$@" 2>&1 >/dev/null); printf "' +
+    EACH_NETNS_FAILED +
+    '%s\\n" "${err%%\n*}"; fi',
+  "done",
+].join("\n");
+
+/** Tools counted by name in `Executor.spawned`; any other program is counted as `other`. */
+const COUNTED_TOOLS = new Set([
+  "ip",
+  "bridge",
+  "nft",
+  "sysctl",
+  "ss",
+  "tc",
+  "conntrack",
+  "python3",
+  "sh",
+  "nsenter",
+]);
+
+/** The tool a command line runs: `ip netns exec NS nft …` runs nft. */
+function toolOf(file: string, args: readonly string[]): string {
+  const name = file === "ip" && args[0] === "netns" && args[1] === "exec" ? (args[3] ?? file) : file;
+  return COUNTED_TOOLS.has(name) ? name : "other";
+}
+
 export class Executor {
+  /** Processes started, by tool (`swarmnet_executor_spawns_total`: the cost of kernel work). */
+  readonly spawned = new Map<string, number>();
+
   constructor(readonly runner: CommandRunner = new ExecaRunner()) {}
+
+  private count(file: string, args: readonly string[]): void {
+    const tool = toolOf(file, args);
+    this.spawned.set(tool, (this.spawned.get(tool) ?? 0) + 1);
+  }
 
   /** Runs a kernel tool and returns stdout, or throws the translated error. */
   private async tool(file: string, args: readonly string[], input?: string): Promise<string> {
+    this.count(file, args);
     const result = await this.runner.run(file, args, input === undefined ? {} : { input });
     if (result.exitCode !== 0) throw toolError(file, args, result);
     return result.stdout;
@@ -247,6 +296,41 @@ export class Executor {
   async ipJson<T = unknown>(args: readonly string[], o: InNetns = {}): Promise<T[]> {
     const out = await this.ip(["-j", ...args], o);
     return out.trim() === "" ? [] : (JSON.parse(out) as T[]);
+  }
+
+  /**
+   * `ip -j ARGS` in each of `namespaces`, all read by one process (a shell loop, so the
+   * forks are the small shell's, not this process's): per namespace its parsed answer, or
+   * undefined when the read failed there (the namespace or the object is gone).
+   */
+  async ipJsonEach<T = unknown>(
+    namespaces: readonly string[],
+    args: readonly string[],
+  ): Promise<Map<string, T[] | undefined>> {
+    const out = new Map<string, T[] | undefined>();
+    if (namespaces.length === 0) return out;
+    const stdout = await this.tool(
+      "sh",
+      ["-c", EACH_NETNS_SCRIPT, "sh", ...args],
+      namespaces.join("\n") + "\n",
+    );
+    let current: string | undefined;
+    for (const line of stdout.split("\n")) {
+      if (line.startsWith(EACH_NETNS_MARK)) {
+        out.set((current = line.slice(EACH_NETNS_MARK.length)), undefined);
+      } else if (current !== undefined && line.startsWith(EACH_NETNS_FAILED)) {
+        // Gone is an answer (undefined); any other failure is the read's own error.
+        const err = toolError("ip", ["-n", current, "-j", ...args], {
+          exitCode: 1,
+          stdout: "",
+          stderr: line.slice(EACH_NETNS_FAILED.length),
+        });
+        if (err.code !== ErrorCode.KernelNotFound) throw err;
+      } else if (current !== undefined && line.trim() !== "") {
+        out.set(current, JSON.parse(line) as T[]);
+      }
+    }
+    return out;
   }
 
   /** One `ip -batch -` run; stops at the first failing line and reports it. */
@@ -292,7 +376,9 @@ export class Executor {
   openNftShell(o: InNetns = {}): LongLivedProcess | undefined {
     const shell = ["sh", "-c", "exec nft -i 2>&1"];
     const [file = "", ...args] = o.netns === undefined ? shell : ["ip", "netns", "exec", o.netns, ...shell];
-    return this.runner.open?.(file, args);
+    if (this.runner.open === undefined) return undefined;
+    this.count(file, args);
+    return this.runner.open(file, args);
   }
 
   /** `tc` (traffic control: qdiscs such as netem); `-n` selects the namespace. */
@@ -358,6 +444,7 @@ export class Executor {
    * ping or curl. Never throws for a non-zero exit; the result says what happened.
    */
   runIn(netns: string, argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    this.count("ip", ["netns", "exec", netns, ...argv]);
     return this.runner.run("ip", ["netns", "exec", netns, ...argv], options);
   }
 
@@ -378,6 +465,7 @@ export class Executor {
     if (file === undefined)
       throw new SwarmnetError(ErrorCode.InvalidArgument, "startDetached: empty command");
     const fd = openSync(options.logFile, "a");
+    this.count(file, args);
     try {
       const child = spawn(file, args, {
         detached: true,
@@ -440,6 +528,7 @@ export class Executor {
       const out = new Map<string, NetnsListeners | Error>();
       if (namespaces.length === 0) return resolve(out);
       const half = new Map<string, Partial<NetnsListeners>>();
+      this.count("python3", []);
       const child = spawn("python3", [NETNS_LISTEN_HELPER, host, String(port), ...namespaces], {
         stdio: ["ignore", "ignore", "pipe", "ipc"],
       });
@@ -491,6 +580,7 @@ export class Executor {
     const args = ["-D", ...conntrackFilterArgs(filter)];
     const [file, full] =
       o.netns === undefined ? ["conntrack", args] : ["ip", ["netns", "exec", o.netns, "conntrack", ...args]];
+    this.count(file, full);
     const result = await this.runner.run(file, full);
     const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
     if (result.exitCode === 0 || (result.exitCode === 1 && deleted?.[1] === "0"))

@@ -12,7 +12,14 @@
  * wrong command is still caught because the state is then wrong. Unit tests only; the
  * real kernel is tested in the netns suites.
  */
-import type { CommandResult, CommandRunner, RunOptions } from "./executor.js";
+import {
+  EACH_NETNS_FAILED,
+  EACH_NETNS_MARK,
+  EACH_NETNS_SCRIPT,
+  type CommandResult,
+  type CommandRunner,
+  type RunOptions,
+} from "./executor.js";
 
 interface Link {
   name: string;
@@ -232,12 +239,33 @@ export class FakeKernel implements CommandRunner {
   }
 
   private dispatch(file: string, args: string[], input: string): CommandResult {
+    if (file === "sh" && args[0] === "-c" && args[1] === EACH_NETNS_SCRIPT)
+      return this.eachNetns(args.slice(3), input);
     if (file === "ip" && args[0] === "netns" && args[1] === "exec") {
       const ns = args[2] ?? "";
       this.ns(ns);
       return this.dispatchIn(ns, args[3] ?? "", args.slice(4), input);
     }
     return this.dispatchIn(ROOT, file, args, input);
+  }
+
+  /** The executor's one shell loop (`ipJsonEach`): `ip -n NS -j ARGS` per namespace on stdin. */
+  private eachNetns(args: string[], input: string): CommandResult {
+    let stdout = "";
+    for (const ns of input.split("\n").filter((l) => l !== "")) {
+      stdout += `${EACH_NETNS_MARK}${ns}\n`;
+      this.log.push(`  ip -n ${ns} -j ${args.join(" ")}`);
+      let r: CommandResult;
+      try {
+        r = this.ip(ROOT, ["-n", ns, "-j", ...args], "");
+      } catch (err) {
+        if (!(err instanceof KernelError)) throw err;
+        r = fail(err.message);
+      }
+      const firstLine = r.stderr.split("\n")[0] ?? "";
+      stdout += r.exitCode === 0 ? `${r.stdout.trimEnd()}\n` : `${EACH_NETNS_FAILED}${firstLine}\n`;
+    }
+    return ok(stdout);
   }
 
   private dispatchIn(ns: string, file: string, args: string[], input: string): CommandResult {

@@ -13,7 +13,6 @@
 import { createHash } from "node:crypto";
 import { DeepChecks } from "../reconcile/deep-checks.js";
 import type { Executor } from "../../common/executor.js";
-import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
 import { formatIpv4, parseCidr } from "../../common/net-addr.js";
 
 export const GW_BRIDGE = "gwbridge";
@@ -36,6 +35,10 @@ export function gatewayVeth(containerId: string): string {
 /** The index-th address of the gateway range (index 0 → 172.18.0.2). */
 export function gatewayAddress(index: number): string {
   return formatIpv4((parseCidr(GW_SUBNET)?.network ?? 0) + 2 + index);
+}
+
+interface JsonAddr {
+  addr_info?: { local: string }[];
 }
 
 interface JsonLink {
@@ -72,8 +75,16 @@ export class GatewayBridge {
       ports.map((p) => p.containerId),
       resync,
     );
+    const inside = await this.ex.ipJsonEach<JsonAddr>(
+      ports
+        .filter((p) => deep.has(p.containerId) && attached.has(gatewayVeth(p.containerId)))
+        .map((p) => p.netns),
+      ["addr", "show", "dev", GW_IFNAME],
+    );
     const healthy = (p: GatewayPort, veth: string) =>
-      deep.has(p.containerId) ? this.healthy(p) : Promise.resolve(carrier.has(veth));
+      deep.has(p.containerId)
+        ? (inside.get(p.netns)?.[0]?.addr_info ?? []).some((a) => a.local === p.ip)
+        : carrier.has(veth);
     let batches = 0;
     if (ports.length > 0 && !hasBridge) {
       await this.ex.ipBatch(
@@ -90,7 +101,7 @@ export class GatewayBridge {
     const want = new Set(ports.map((p) => gatewayVeth(p.containerId)));
     for (const p of ports) {
       const veth = gatewayVeth(p.containerId);
-      if (attached.has(veth) && (await healthy(p, veth))) continue;
+      if (attached.has(veth) && healthy(p, veth)) continue;
       if (attached.has(veth)) await this.ex.ip(["link", "del", veth], this.node);
       await this.ex.ipBatch(
         [
@@ -125,20 +136,5 @@ export class GatewayBridge {
       batches++;
     }
     return batches;
-  }
-
-  private async healthy(p: GatewayPort): Promise<boolean> {
-    try {
-      const addrs = await this.ex.ipJson<{ addr_info?: { local: string }[] }>(
-        ["addr", "show", "dev", GW_IFNAME],
-        {
-          netns: p.netns,
-        },
-      );
-      return (addrs[0]?.addr_info ?? []).some((a) => a.local === p.ip);
-    } catch (err) {
-      if (isSwarmnetError(err, ErrorCode.KernelNotFound)) return false;
-      throw err;
-    }
   }
 }

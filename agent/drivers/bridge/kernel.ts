@@ -38,6 +38,7 @@ interface JsonRoute {
 export class BridgeKernel {
   private readonly queue = new SerialQueue();
   private appliedTable: string | undefined;
+  private forwarding = false;
   private readonly deepChecks = new DeepChecks();
   /** Endpoint key → the default route this kernel last gave its container ("" none). */
   private readonly routes = new Map<string, string>();
@@ -55,7 +56,11 @@ export class BridgeKernel {
         resync,
       );
       const steps = planBridges(desired, await this.observe(desired.endpoints, deep));
-      if (desired.networks.length > 0) await this.ex.sysctl("net.ipv4.ip_forward", "1");
+      // Once, and again on each resync (not on every container's pass).
+      if (desired.networks.length > 0 && (resync || !this.forwarding)) {
+        await this.ex.sysctl("net.ipv4.ip_forward", "1");
+        this.forwarding = true;
+      }
       for (const s of steps) {
         try {
           await this.ex.ipBatch(s.lines, { netns: s.netns });
@@ -100,31 +105,39 @@ export class BridgeKernel {
         if ((l.flags ?? []).includes("LOWER_UP")) carrier.add(l.ifname);
       }
     }
-    for (const ep of endpoints) {
+    const present = endpoints.filter((ep) => out.veths.has(bridgeVeth(ep.key)));
+    const close = present.filter((ep) => deep.has(ep.key));
+    // The containers' sides, each kind of read in one process for all of them.
+    const addrs = await this.ex.ipJsonEach<JsonLink>(
+      close.map((ep) => ep.netns),
+      ["addr", "show"],
+    );
+    const routes = await this.ex.ipJsonEach<JsonRoute>(
+      close.filter((ep) => ep.defaultVia !== undefined).map((ep) => ep.netns),
+      ["route", "show", "default"],
+    );
+    for (const ep of present) {
       const veth = bridgeVeth(ep.key);
-      if (!out.veths.has(veth)) continue;
       const inside = deep.has(ep.key)
-        ? await this.containerSide(ep)
+        ? containerSide(ep, addrs.get(ep.netns), routes.get(ep.netns))
         : { healthy: carrier.has(veth), routed: this.routes.get(ep.key) === (ep.defaultVia ?? "") };
       if (inside.healthy) out.healthy.add(ep.key);
       if (inside.routed) out.routed.add(ep.key);
     }
     return out;
   }
+}
 
-  private async containerSide(ep: BridgeEndpoint): Promise<{ healthy: boolean; routed: boolean }> {
-    try {
-      const [a] = await this.ex.ipJson<JsonLink>(["addr", "show", "dev", ep.ifname], { netns: ep.netns });
-      const healthy =
-        a !== undefined &&
-        (a.flags ?? []).includes("UP") &&
-        (a.addr_info ?? []).some((i) => i.local === ep.ip);
-      if (!healthy || ep.defaultVia === undefined) return { healthy, routed: true };
-      const routes = await this.ex.ipJson<JsonRoute>(["route", "show", "default"], { netns: ep.netns });
-      return { healthy, routed: routes.some((r) => r.gateway === ep.defaultVia && r.dev === ep.ifname) };
-    } catch (err) {
-      if (isSwarmnetError(err, ErrorCode.KernelNotFound)) return { healthy: false, routed: false };
-      throw err;
-    }
-  }
+/** A container's side of its endpoint: its interface up with its address, its default route. */
+function containerSide(
+  ep: BridgeEndpoint,
+  addrs: readonly JsonLink[] | undefined,
+  routes: readonly JsonRoute[] | undefined,
+): { healthy: boolean; routed: boolean } {
+  const a = addrs?.find((l) => l.ifname === ep.ifname);
+  const healthy =
+    a !== undefined && (a.flags ?? []).includes("UP") && (a.addr_info ?? []).some((i) => i.local === ep.ip);
+  // The route matters only on a healthy side (a broken one is rebuilt, route included).
+  if (!healthy || ep.defaultVia === undefined) return { healthy, routed: true };
+  return { healthy, routed: (routes ?? []).some((r) => r.gateway === ep.defaultVia && r.dev === ep.ifname) };
 }

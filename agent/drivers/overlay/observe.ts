@@ -4,7 +4,6 @@
  * entries inside it, and whether each local endpoint's container side is configured.
  * Only `ip -j` / `bridge -j` reads, through the executor.
  */
-import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
 import type { Executor } from "../../../common/executor.js";
 import type { LocalEndpoint, ObservedOverlay, ObservedSandbox } from "./model.js";
 import { BRIDGE, endpointVeth, vniOfSandbox, vxlanDevice } from "./names.js";
@@ -46,19 +45,49 @@ export async function observeOverlay(
     const vni = vniOfSandbox(prefix, netns);
     if (vni !== undefined) sandboxes.set(vni, await observeSandbox(ex, netns, vni));
   }
-  const healthyEndpoints = new Set<string>();
-  for (const ep of locals) {
+  const present = locals.filter((ep) => {
     const vni = vnis.get(ep.networkId);
-    const sb = vni === undefined ? undefined : sandboxes.get(vni);
+    return vni !== undefined && sandboxes.get(vni)?.veths.has(endpointVeth(ep.id)) === true;
+  });
+  const close = present.filter((ep) => deep === "all" || deep.has(ep.id));
+  const inside = await containerSides(ex, close, nodeNetns);
+  const healthyEndpoints = new Set<string>();
+  for (const ep of present) {
     const veth = endpointVeth(ep.id);
-    if (sb === undefined || !sb.veths.has(veth)) continue;
-    const healthy =
-      deep === "all" || deep.has(ep.id)
-        ? await containerSideHealthy(ex, ep, ep.containerNetns ?? nodeNetns)
-        : sb.carrier.has(veth);
+    const healthy = close.includes(ep)
+      ? configured(inside.get(ep.containerNetns ?? nodeNetns), ep)
+      : sandboxes.get(vnis.get(ep.networkId) ?? -1)?.carrier.has(veth) === true;
     if (healthy) healthyEndpoints.add(ep.id);
   }
   return { sandboxes, healthyEndpoints };
+}
+
+/**
+ * The addresses inside each namespace the endpoints live in (undefined key: the agent's
+ * own), read in one process for all containers, so a close look at many costs one spawn.
+ */
+async function containerSides(
+  ex: Executor,
+  eps: readonly LocalEndpoint[],
+  nodeNetns: string | undefined,
+): Promise<Map<string | undefined, JsonAddr[] | undefined>> {
+  const where = new Set(eps.map((ep) => ep.containerNetns ?? nodeNetns));
+  const namespaces = [...where].filter((ns): ns is string => ns !== undefined);
+  const out = new Map<string | undefined, JsonAddr[] | undefined>(
+    await ex.ipJsonEach<JsonAddr>(namespaces, ["addr", "show"]),
+  );
+  if (where.has(undefined)) out.set(undefined, await ex.ipJson<JsonAddr>(["addr", "show"]));
+  return out;
+}
+
+/** The endpoint's interface inside its namespace is up and holds its address. */
+function configured(addrs: readonly JsonAddr[] | undefined, ep: LocalEndpoint): boolean {
+  const a = addrs?.find((x) => x.ifname === ep.ifname);
+  return (
+    a !== undefined &&
+    (a.flags ?? []).includes("UP") &&
+    (a.addr_info ?? []).some((i) => i.family === "inet" && i.local === ep.ip)
+  );
 }
 
 async function observeSandbox(ex: Executor, netns: string, vni: number): Promise<ObservedSandbox> {
@@ -85,23 +114,4 @@ async function observeSandbox(ex: Executor, netns: string, vni: number): Promise
     if (n.lladdr !== undefined && (n.state ?? []).includes("PERMANENT")) sb.neighbours.set(n.dst, n.lladdr);
   }
   return sb;
-}
-
-async function containerSideHealthy(
-  ex: Executor,
-  ep: LocalEndpoint,
-  netns: string | undefined,
-): Promise<boolean> {
-  try {
-    const addrs = await ex.ipJson<JsonAddr>(["addr", "show", "dev", ep.ifname], { netns });
-    const a = addrs[0];
-    return (
-      a !== undefined &&
-      (a.flags ?? []).includes("UP") &&
-      (a.addr_info ?? []).some((i) => i.family === "inet" && i.local === ep.ip)
-    );
-  } catch (err) {
-    if (isSwarmnetError(err, ErrorCode.KernelNotFound)) return false;
-    throw err;
-  }
 }

@@ -166,6 +166,16 @@ describe("overlay driver (netns, real kernel)", function () {
     assert.ok(await topo.ping(byName("c").netns, byName("a").ip));
   });
 
+  it("repairs a container's address flushed by hand (a resync reads the containers' sides in one process)", async () => {
+    const a = byName("a");
+    await topo.ex.ip(["addr", "flush", "dev", "eth0"], { netns: a.netns });
+    assert.equal(await topo.ping(a.netns, byName("b").ip), false, "broken by hand");
+    const spawnedBefore = topo.ex.spawned.get("sh") ?? 0;
+    await drivers.get(1)?.reconcile(desiredFor(1), true);
+    assert.equal((topo.ex.spawned.get("sh") ?? 0) - spawnedBefore, 1, "one shell read the containers");
+    assert.ok(await topo.ping(a.netns, byName("b").ip));
+  });
+
   it("withdraws a dead node's entries everywhere and restores them when it returns", async () => {
     deadNodes.add(3);
     await reconcileAll();

@@ -122,6 +122,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
   let dns: LoopbackListeners;
   let table: LocalEndpointTable;
   let agent: Agent;
+  let executor: Executor;
   let intent: IntentState;
   const ov = overlay("ov", 4097, "10.0.1.0/24");
   const other = overlay("other", 4098, "10.0.2.0/24");
@@ -161,7 +162,7 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
         gossipPort: 0,
       },
       {
-        executor: new Executor(kernel),
+        executor: (executor = new Executor(kernel)),
         endpoints: table,
         attacher: new FakeAttacher(intent.networks),
         logger: silentLogger(),
@@ -278,6 +279,31 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     for (let i = 0; i < 3 && kernel.addresses(victim.netns ?? "", "eth0").length === 0; i++)
       await agent.resync();
     assert.deepEqual(kernel.addresses(victim.netns ?? "", "eth0"), [victim.endpoints[0]?.ip + "/24"]);
+  });
+
+  it("an idle resync starts as many processes with 40 containers as with 10, on overlays and bridges (container sides read by one shell)", async function () {
+    this.timeout(60_000);
+    const spawns = () => [...executor.spawned.values()].reduce((a, b) => a + b, 0);
+    const perResync = async () => {
+      const before = spawns();
+      await agent.resync();
+      return spawns() - before;
+    };
+    // Half of them on the default bridge: its driver looks into containers too.
+    const run = (i: number) =>
+      i % 2 === 0
+        ? runOnOverlay(`m${i}`)
+        : agent.containers.run({
+            name: `m${i}`,
+            networks: [],
+            command: ["sleep", "1"],
+            env: {},
+            detach: false,
+          });
+    for (let i = 0; i < 9; i++) await run(i);
+    const with10 = await perResync();
+    for (let i = 9; i < 39; i++) await run(i);
+    assert.equal(await perResync(), with10);
   });
 
   it("a restarted agent in a cluster removes nothing until the managers' intent has arrived", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ErrorCode, SwarmnetError } from "../../../common/errors.js";
 import { Executor, RecordingRunner } from "../../../common/executor.js";
+import { FakeKernel } from "../../../common/fake-kernel.js";
 
 describe("executor", () => {
   it("renders an ip batch as one `ip -n NS -batch -` run with one line per command", async () => {
@@ -72,5 +73,30 @@ describe("executor", () => {
     const runner = new RecordingRunner().on("-j link show", { stdout: '[{"ifname":"eth0"}]' });
     const links = await new Executor(runner).ipJson<{ ifname: string }>(["link", "show"], { netns: "n" });
     assert.deepEqual(links, [{ ifname: "eth0" }]);
+  });
+});
+
+describe("executor: one process for many namespaces (fake kernel)", () => {
+  it("reads ip -j in each namespace: its answer, undefined where the namespace or the device is gone", async () => {
+    const kernel = new FakeKernel();
+    const ex = new Executor(kernel);
+    for (const ns of ["a", "b"]) await ex.netnsAdd(ns);
+    await ex.ip(["addr", "add", "10.0.0.1/8", "dev", "lo"], { netns: "a" });
+    const before = ex.spawned.get("sh") ?? 0;
+    const r = await ex.ipJsonEach<{ ifname: string; addr_info?: { local: string }[] }>(
+      ["a", "gone", "b"],
+      ["addr", "show", "dev", "lo"],
+    );
+    assert.equal((ex.spawned.get("sh") ?? 0) - before, 1, "one process");
+    assert.deepEqual(
+      r.get("a")?.flatMap((l) => (l.addr_info ?? []).map((i) => i.local)),
+      ["10.0.0.1"],
+    );
+    assert.equal(r.get("gone"), undefined);
+    assert.equal(r.get("b")?.[0]?.ifname, "lo");
+    assert.deepEqual(
+      await ex.ipJsonEach(["a"], ["addr", "show", "dev", "nosuch"]),
+      new Map([["a", undefined]]),
+    );
   });
 });

@@ -1,0 +1,252 @@
+/**
+ * `swarmnet bench containers` (issue 16): what hundreds of containers cost a node, as a
+ * new user meets it — `swarmnet run -d --network att -- sleep 1000` in loops inside the
+ * nodes — in one lab of `nodes` nodes (5) with the containers on the first `busy` (3):
+ * one lab serves both of the issue's settings (200 over 3 nodes for speed and CPU, agents
+ * on 5 nodes for memory) and is built once, not twice, on a small machine. n4 and n5
+ * hold no container: they show what an agent pays for a cluster's containers elsewhere.
+ *
+ *   run_ms_empty       one `run` on n1 with no container, p50/p99 over `runs` (each
+ *                      removed before the next), timed inside the node, CLI start included
+ *   create             `containers` runs in `busy` parallel loops (one per node):
+ *                      `seconds` until all returned, `containers_per_s`, `failures`
+ *   run_ms_loaded      the same as run_ms_empty on n1 holding its share of `containers`
+ *                      (`containers_on_node`); `ratio_p99` = loaded p99 / empty p99
+ *   idle_seconds       length of each idle window (agents left alone, nothing scraped
+ *                      inside it: /proc is read from outside)
+ *   agents[]           per node: `containers` it holds; `cpu_percent_empty` and
+ *                      `cpu_percent_loaded` (the agent process, user + system, % of one
+ *                      core, over an idle window before any container and after all of
+ *                      them); `children_cpu_percent_loaded` (the processes it started and
+ *                      reaped in that window); `rss_mb_empty` / `rss_mb_loaded` (at the end
+ *                      of each window); `spawns_idle_loaded` (processes started in the
+ *                      loaded window, by tool, from `swarmnet_executor_spawns_total`)
+ *   load_avg           the machine's 1-minute load average at start and at end (2 cores
+ *                      shared with other work: read the numbers with it)
+ *
+ * Always takes the lab down, also when a step fails.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { cli, labSwarmnet, pct } from "./lab-cli.js";
+import { readState } from "../deploy/lab/state.js";
+
+export interface ContainersBenchOptions {
+  nodes: number;
+  busy: number;
+  containers: number;
+  runs: number;
+  idleSeconds: number;
+}
+
+export const CONTAINERS_BENCH_DEFAULTS: ContainersBenchOptions = {
+  nodes: 5,
+  busy: 3,
+  containers: 200,
+  runs: 20,
+  idleSeconds: 30,
+};
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+  runs: number;
+}
+
+export interface AgentCost {
+  node: string;
+  containers: number;
+  cpu_percent_empty: number;
+  cpu_percent_loaded: number;
+  children_cpu_percent_loaded: number;
+  rss_mb_empty: number;
+  rss_mb_loaded: number;
+  spawns_idle_loaded: Record<string, number>;
+}
+
+export interface ContainersBenchResult {
+  nodes: number;
+  busy_nodes: number;
+  containers: number;
+  run_ms_empty: Percentiles;
+  create: { seconds: number; containers_per_s: number; failures: number };
+  run_ms_loaded: Percentiles & { containers_on_node: number; ratio_p99: number };
+  idle_seconds: number;
+  agents: AgentCost[];
+  load_avg: { start: number; end: number };
+}
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+interface Usage {
+  at: number;
+  ticks: number;
+  childTicks: number;
+  rssMb: number;
+}
+
+/** CPU ticks of a process and of its reaped children, and its RSS, from /proc. */
+function usage(pid: number): Usage {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return {
+    at: Date.now(),
+    ticks: (f[11] ?? 0) + (f[12] ?? 0),
+    childTicks: (f[13] ?? 0) + (f[14] ?? 0),
+    rssMb: Math.round(Number(rss) / 102.4) / 10,
+  };
+}
+
+const percent = (ticks: number, ms: number) => Math.round((ticks / TICKS_PER_S / (ms / 1000)) * 1000) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `swarmnet_executor_spawns_total` by tool, from Prometheus text. */
+function spawns(metrics: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of metrics.matchAll(/^swarmnet_executor_spawns_total\{tool="([^"]+)"\} (\d+)/gm))
+    out.set(m[1] ?? "", Number(m[2]));
+  return out;
+}
+
+/**
+ * A shell loop inside a node: `swarmnet run -d` for each name, each run timed (ms) and
+ * printed; `rm` after each when `remove` (not timed). Failed runs print `FAIL`.
+ */
+function runLoop(names: readonly string[], remove: boolean): string {
+  const rm = remove ? ` && swarmnet rm -f "$n" >/dev/null` : "";
+  return (
+    `for n in ${names.join(" ")}; do s=$(date +%s%N); ` +
+    `if swarmnet run -d --name "$n" --network att -- sleep 1000 >/dev/null; then ` +
+    `e=$(date +%s%N); echo $(( (e - s) / 1000000 ))${rm}; else echo FAIL; fi; done`
+  );
+}
+
+export async function runContainersBench(o: ContainersBenchOptions): Promise<ContainersBenchResult> {
+  const lab = `k${randomBytes(3).toString("hex")}`;
+  const sx = labSwarmnet(lab);
+  const inNode = (node: string, script: string) =>
+    cli(["lab", "exec", "--name", lab, node, "--", "sh", "-c", script]);
+  const nodes = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const busy = nodes.slice(0, o.busy);
+  const loadStart = loadavg()[0] ?? 0;
+
+  const agentPid = (node: string): number => {
+    const p = readState(lab)?.processes.find((x) => x.node === node && x.kind === "agent");
+    if (p === undefined) throw new Error(`no agent on ${node}`);
+    return p.pid;
+  };
+  /** Every agent's usage over an idle window: [before, after] per node. */
+  const idleWindow = async (): Promise<Map<string, [Usage, Usage]>> => {
+    const before = new Map(nodes.map((n) => [n, usage(agentPid(n))]));
+    await sleep(o.idleSeconds * 1000);
+    return new Map(nodes.map((n) => [n, [before.get(n) ?? usage(agentPid(n)), usage(agentPid(n))]]));
+  };
+  const timings = (out: string) => {
+    const lines = out.split("\n").filter((l) => l.trim() !== "");
+    return {
+      ms: lines.filter((l) => l !== "FAIL").map(Number),
+      failures: lines.filter((l) => l === "FAIL").length,
+    };
+  };
+
+  /** `runs` timed runs on n1, each removed before the next. */
+  const timedOnN1 = async (prefix: string) =>
+    timings(
+      await inNode(
+        "n1",
+        runLoop(
+          Array.from({ length: o.runs }, (_, i) => `${prefix}${i}`),
+          true,
+        ),
+      ),
+    );
+
+  try {
+    await cli(["lab", "up", "--name", lab, "--nodes", String(o.nodes)]);
+    await sx("n1", "network", "create", "-d", "overlay", "--attachable", "att");
+    await sleep(5_000);
+    const empty = await idleWindow();
+
+    const emptyRuns = await timedOnN1("empty");
+
+    const started = Date.now();
+    const loops = await Promise.all(
+      busy.map((node, k) => {
+        const names: string[] = [];
+        for (let i = k; i < o.containers; i += busy.length) names.push(`c${i}`);
+        return inNode(node, runLoop(names, false));
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const created = loops.map(timings);
+
+    const loadedRuns = await timedOnN1("loaded");
+    const onN1 = (JSON.parse(await sx("n1", "ps", "--format", "json")) as unknown[]).length;
+
+    const before = new Map(
+      await Promise.all(nodes.map(async (n) => [n, spawns(await metricsOf(n))] as const)),
+    );
+    await sleep(5_000);
+    const loaded = await idleWindow();
+    const after = new Map(
+      await Promise.all(nodes.map(async (n) => [n, spawns(await metricsOf(n))] as const)),
+    );
+
+    const agents = nodes.map((node, i): AgentCost => {
+      const [e0, e1] = empty.get(node) ?? [];
+      const [l0, l1] = loaded.get(node) ?? [];
+      if (e0 === undefined || e1 === undefined || l0 === undefined || l1 === undefined)
+        throw new Error(`no usage of ${node}`);
+      const was = before.get(node) ?? new Map<string, number>();
+      const idleSpawns: Record<string, number> = {};
+      for (const [tool, n] of after.get(node) ?? []) {
+        const d = n - (was.get(tool) ?? 0);
+        if (d > 0) idleSpawns[tool] = d;
+      }
+      return {
+        node,
+        containers: i < busy.length ? (created[i]?.ms.length ?? 0) : 0,
+        cpu_percent_empty: percent(e1.ticks - e0.ticks, e1.at - e0.at),
+        cpu_percent_loaded: percent(l1.ticks - l0.ticks, l1.at - l0.at),
+        children_cpu_percent_loaded: percent(l1.childTicks - l0.childTicks, l1.at - l0.at),
+        rss_mb_empty: e1.rssMb,
+        rss_mb_loaded: l1.rssMb,
+        spawns_idle_loaded: idleSpawns,
+      };
+    });
+    const emptyP99 = pct(emptyRuns.ms, 99);
+    const loadedP99 = pct(loadedRuns.ms, 99);
+    return {
+      nodes: o.nodes,
+      busy_nodes: o.busy,
+      containers: o.containers,
+      run_ms_empty: { p50: pct(emptyRuns.ms, 50), p99: emptyP99, runs: emptyRuns.ms.length },
+      create: {
+        seconds: Math.round(seconds * 10) / 10,
+        containers_per_s: Math.round((o.containers / seconds) * 100) / 100,
+        failures: created.reduce((n, c) => n + c.failures, 0),
+      },
+      run_ms_loaded: {
+        p50: pct(loadedRuns.ms, 50),
+        p99: loadedP99,
+        runs: loadedRuns.ms.length,
+        containers_on_node: onN1,
+        ratio_p99: Math.round((loadedP99 / emptyP99) * 100) / 100,
+      },
+      idle_seconds: o.idleSeconds,
+      agents,
+      load_avg: { start: loadStart, end: loadavg()[0] ?? 0 },
+    };
+  } finally {
+    await cli(["lab", "down", "--name", lab]).catch(() => undefined);
+  }
+
+  function metricsOf(node: string): Promise<string> {
+    return cli(["lab", "metrics", "--name", lab, node]);
+  }
+}
