@@ -382,7 +382,10 @@ export class Agent {
       session: true,
     });
     this.nodeMesh = mesh;
-    const resyncIntervalMs = loadMeshConfig().resyncIntervalMs;
+    // The tables' full re-render is costlier than the other resyncs, so it runs less often;
+    // never more often than the agent's own period (a lab that turns resyncs down, e.g.
+    // the fast-path-vs-resync test, turns this one down too).
+    const resyncIntervalMs = Math.max(loadMeshConfig().resyncIntervalMs, this.config.resyncIntervalMs);
     const entries: ReconcilerEntry[] = [];
     for (const d of drivers.all()) {
       for (const r of d.reconcilers)

@@ -24,6 +24,30 @@ export function register(program: Command): void {
       );
     });
   agent
+    .command("resync")
+    .description(
+      "run every reconciler's resync pass now (re-read the kernel, repair drift) and show the counters",
+    )
+    .option("--format <format>", "table or json", "table")
+    .action(async (o: { format: string }) => {
+      const format = parseFormat(o.format);
+      const { reconcilers } = await withAgent((a) => a.resync());
+      if (format === "json") return printJson(reconcilers);
+      print(
+        renderTable(
+          ["RECONCILER", "PASSES", "RESYNCS", "APPLIED", "SKIPPED", "FAILURES"],
+          reconcilers.map((r) => [
+            r.name,
+            String(r.passes),
+            String(r.resyncs),
+            String(r.applied),
+            String(r.skipped),
+            String(r.failures),
+          ]),
+        ),
+      );
+    });
+  agent
     .description("run the node agent (stays in the foreground until SIGTERM)")
     .option("--node-name <name>", "this node's name (default: the hostname)")
     .option("--advertise-addr <ip>", "this node's underlay address")
@@ -35,6 +59,7 @@ export function register(program: Command): void {
       "resolvers the embedded DNS forwards other names to (default: the node's /etc/resolv.conf)",
     )
     .option("--metrics-addr <addr>", "loopback host:port serving Prometheus metrics (default 127.0.0.1:9323)")
+    .option("--resync-interval <duration>", "period of the reconcilers' resync pass, e.g. 10s (default 10s)")
     .option("--probe", "print the kernel capabilities and exit")
     .option("--format <format>", "with --probe: table or json", "table")
     .action(
@@ -46,6 +71,7 @@ export function register(program: Command): void {
         netnsPrefix?: string;
         dnsUpstream?: string[];
         metricsAddr?: string;
+        resyncInterval?: string;
         probe?: boolean;
         format: string;
       }) => {
@@ -62,6 +88,7 @@ export function register(program: Command): void {
           netnsPrefix: o.netnsPrefix,
           dnsUpstreams: o.dnsUpstream?.flatMap((m) => m.split(",")),
           metricsAddr: o.metricsAddr,
+          resyncIntervalMs: o.resyncInterval,
         });
       },
     );

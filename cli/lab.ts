@@ -1,6 +1,7 @@
 /** `swarmnet lab up|down|status|exec|restart|chaos`: the network-namespace lab (deploy/lab). */
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { parseDurationMs } from "../common/config.js";
 import { ErrorCode, errorMessage, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import { Lab } from "../deploy/lab/lab.js";
@@ -23,6 +24,24 @@ import {
 import { parseFormat, print, printJson, renderTable } from "./output.js";
 
 const DEFAULT_LAB = "swarmnet";
+/** The agent refuses a resync period below this (agent/config.ts). */
+const MIN_AGENT_RESYNC_MS = 100;
+
+/** `--agent-resync-interval`: checked here, so a bad value is refused before anything is built. */
+function checkAgentResyncInterval(raw: string): void {
+  let ms = NaN;
+  try {
+    ms = parseDurationMs(raw);
+  } catch {
+    // reported below, in the flag's words
+  }
+  if (!(ms >= MIN_AGENT_RESYNC_MS)) {
+    throw new SwarmnetError(
+      ErrorCode.InvalidArgument,
+      `--agent-resync-interval must be a duration of at least ${MIN_AGENT_RESYNC_MS}ms like 10s or 1h, got ${JSON.stringify(raw)}`,
+    );
+  }
+}
 
 export function register(program: Command): void {
   const lab = program
@@ -36,21 +55,35 @@ export function register(program: Command): void {
     .option("--nodes <n>", "number of nodes", "3")
     .option("--managers <m>", "number of manager nodes (the first M nodes)", "1")
     .option("--no-init", "do not form the swarm (no init/join): the bare lab")
-    .action(async (o: { name: string; nodes: string; managers: string; init: boolean }) => {
-      const nodes = parseCount("nodes", o.nodes, 1, MAX_LAB_NODES);
-      const managers = parseCount("managers", o.managers, 1, MAX_LAB_NODES);
-      const started = Date.now();
-      const layout = await new Lab(new Executor()).up({
-        name: o.name,
-        nodes,
-        managers,
-        init: o.init,
-        progress: (line) => print(`lab ${o.name}: ${line}`),
-      });
-      print(
-        `lab ${layout.name} is up: ${layout.nodes.length} nodes, ${managers} manager(s) in ${Date.now() - started} ms`,
-      );
-    });
+    .option(
+      "--agent-resync-interval <duration>",
+      "every agent's resync period, e.g. 1h (default: the agent's, 10s)",
+    )
+    .action(
+      async (o: {
+        name: string;
+        nodes: string;
+        managers: string;
+        init: boolean;
+        agentResyncInterval?: string;
+      }) => {
+        const nodes = parseCount("nodes", o.nodes, 1, MAX_LAB_NODES);
+        const managers = parseCount("managers", o.managers, 1, MAX_LAB_NODES);
+        if (o.agentResyncInterval !== undefined) checkAgentResyncInterval(o.agentResyncInterval);
+        const started = Date.now();
+        const layout = await new Lab(new Executor()).up({
+          name: o.name,
+          nodes,
+          managers,
+          init: o.init,
+          ...(o.agentResyncInterval === undefined ? {} : { agentResyncInterval: o.agentResyncInterval }),
+          progress: (line) => print(`lab ${o.name}: ${line}`),
+        });
+        print(
+          `lab ${layout.name} is up: ${layout.nodes.length} nodes, ${managers} manager(s) in ${Date.now() - started} ms`,
+        );
+      },
+    );
 
   lab
     .command("down")

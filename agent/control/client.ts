@@ -19,6 +19,7 @@ import type { DisconnectRequest } from "../../proto/generated/swarmnet/v1/Discon
 import type { ListNetworksResponse__Output } from "../../proto/generated/swarmnet/v1/ListNetworksResponse.js";
 import type { ListContainersResponse__Output } from "../../proto/generated/swarmnet/v1/ListContainersResponse.js";
 import type { MembersResponse__Output } from "../../proto/generated/swarmnet/v1/MembersResponse.js";
+import type { ReconcilersResponse__Output } from "../../proto/generated/swarmnet/v1/ReconcilersResponse.js";
 import type { RemoveResponse__Output } from "../../proto/generated/swarmnet/v1/RemoveResponse.js";
 import type { RunRequest } from "../../proto/generated/swarmnet/v1/RunRequest.js";
 
@@ -90,6 +91,16 @@ export class AgentClient {
 
   pruneNetworks(): Promise<PruneNetworksResponse__Output> {
     return this.unary("PruneNetworks", {});
+  }
+
+  /** The reconcile loop's counters, one row per reconciler. */
+  reconcilers(): Promise<ReconcilersResponse__Output> {
+    return this.unary("Reconcilers", {});
+  }
+
+  /** A resync pass of every reconciler; resolves when all finished, with the counters after them. */
+  resync(): Promise<ReconcilersResponse__Output> {
+    return this.unary("Resync", {});
   }
 
   exited(name: string, exitCode: number): Promise<ContainerInfo__Output> {

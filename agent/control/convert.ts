@@ -1,11 +1,13 @@
 /**
  * The agent control service's wire messages from the agent's records: containers
- * (`ContainerInfo`) and the node's own networks (`Network`, with this node's containers
- * on them, shaped as the managers' networks are so the CLI prints both alike).
+ * (`ContainerInfo`), the node's own networks (`Network`, with this node's containers
+ * on them, shaped as the managers' networks are so the CLI prints both alike) and the
+ * reconcile loop's counters (`ReconcilerCounters`).
  */
 import { networkToWire } from "../../common/network-wire.js";
 import type { ContainerInfo } from "../../proto/generated/swarmnet/v1/ContainerInfo.js";
 import type { Network } from "../../proto/generated/swarmnet/v1/Network.js";
+import type { ReconcilerCounters } from "../../proto/generated/swarmnet/v1/ReconcilerCounters.js";
 import type { Agent } from "../agent.js";
 import type { EmbeddedDns } from "../dns/index.js";
 import type { ContainerRecord } from "../sandbox/index.js";
@@ -60,4 +62,17 @@ export function localNetworksInfo(agent: Agent): Network[] {
       node: agent.config.nodeName,
     });
   });
+}
+
+export function reconcilerCounters(agent: Agent): ReconcilerCounters[] {
+  return (agent.loop?.stats() ?? []).map((s) => ({
+    name: s.name,
+    passes: s.passes,
+    resyncs: s.resyncs,
+    applied: s.applied,
+    skipped: s.skipped,
+    failures: s.failures,
+    lastError: s.lastError ?? "",
+    pending: s.pending,
+  }));
 }

@@ -3,6 +3,12 @@
  * CLI on the same node (`swarmnet run`, `ps`, `exec`, …). A socket file, not a TCP port,
  * mode 0600 (common/local-socket.ts): only local root can use it, and nothing listens on
  * the network for it.
+ *
+ * Besides the container and local-network calls, two look into the reconcile loop:
+ * `Reconcilers` answers its counters (passes, resync passes, applied, skipped, failures per
+ * reconciler), and `Resync` runs every reconciler's resync pass at once — the periodic
+ * pass, on demand — and answers when all finished, with the counters after them (or the
+ * first error). `swarmnet agent resync` and the fast-path-vs-resync test use them.
  */
 import * as grpc from "@grpc/grpc-js";
 import { bindLocalSocket } from "../../common/local-socket.js";
@@ -11,7 +17,7 @@ import { grpcPackageDefinition } from "../../common/proto.js";
 import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
 import type { AgentControlHandlers } from "../../proto/generated/swarmnet/v1/AgentControl.js";
 import type { Agent } from "../agent.js";
-import { containerInfo, localNetworksInfo } from "./convert.js";
+import { containerInfo, localNetworksInfo, reconcilerCounters } from "./convert.js";
 
 const STOP_GRACE_DEFAULT_S = 10;
 
@@ -105,6 +111,11 @@ export class ControlServer {
       ),
       Disconnect: unary(async (r) => info(await containers.disconnect(r.container, r.network, r.force))),
       Exited: unary(async (r) => info(containers.exited(r.name, r.exitCode))),
+      Reconcilers: unary(async () => ({ reconcilers: reconcilerCounters(agent) })),
+      Resync: unary(async () => {
+        await agent.resync();
+        return { reconcilers: reconcilerCounters(agent) };
+      }),
     };
   }
 }

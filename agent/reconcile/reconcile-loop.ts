@@ -50,6 +50,8 @@ export interface ReconcilerStats extends RunnerStats {
   applied: number;
   /** Passes that found the desired state unchanged and did nothing. */
   skipped: number;
+  /** Resync passes started (periodic, asked for, or a retry after a failure): no cache trusted. */
+  resyncs: number;
 }
 
 interface Lane {
@@ -58,6 +60,7 @@ interface Lane {
   last: { value: unknown } | undefined;
   applied: number;
   skipped: number;
+  resyncs: number;
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -110,6 +113,7 @@ export class ReconcileLoop {
       name: l.entry.reconciler.name,
       applied: l.applied,
       skipped: l.skipped,
+      resyncs: l.resyncs,
     }));
   }
 
@@ -131,8 +135,10 @@ export class ReconcileLoop {
       last: undefined,
       applied: 0,
       skipped: 0,
+      resyncs: 0,
       runner: new BoundedFrequencyRunner(
         async ({ resync }) => {
+          if (resync) lane.resyncs++;
           const desired = r.desired(this.snapshot());
           if (desired === undefined) {
             lane.skipped++;

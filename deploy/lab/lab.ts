@@ -79,6 +79,8 @@ export interface LabUpOptions {
   progress?: (line: string) => void;
   /** Form the swarm (init on n1, join the rest); false keeps the bare lab. Default true. */
   init?: boolean;
+  /** Every agent's resync period (a duration like 10s or 1h); the agent's default when absent. */
+  agentResyncInterval?: string;
 }
 
 export interface NodeStatus {
@@ -121,6 +123,9 @@ export class Lab {
       managers: options.managers,
       createdAt: new Date().toISOString(),
       processes: [],
+      ...(options.agentResyncInterval === undefined
+        ? {}
+        : { agentResyncInterval: options.agentResyncInterval }),
     };
     writeState(state);
     try {
@@ -378,6 +383,7 @@ export class Lab {
       `--manager=${managerAddresses(layout).join(",")}`,
       `--state-dir=${nodeDir(layout.name, m.name)}`,
       `--netns-prefix=${m.netns}-`,
+      ...(state.agentResyncInterval === undefined ? [] : [`--resync-interval=${state.agentResyncInterval}`]),
     ]);
   }
 

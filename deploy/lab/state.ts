@@ -25,6 +25,8 @@ export interface LabState {
   managers: number;
   createdAt: string;
   processes: LabProcess[];
+  /** `lab up --agent-resync-interval`: every agent's `--resync-interval` (absent: its default). */
+  agentResyncInterval?: string;
 }
 
 export function labRoot(): string {

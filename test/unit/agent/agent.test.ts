@@ -251,6 +251,16 @@ describe("agent: reconcilers over one node snapshot (fake kernel)", () => {
     assert.equal(stats("overlay").consecutiveFailures, 0);
   });
 
+  it("counts resync passes: a resync runs one in every reconciler, a change runs none", async () => {
+    const resyncs = () => new Map(agent.loop?.stats().map((s) => [s.name, s.resyncs]));
+    const before = resyncs();
+    table.publish(remoteFact("ov", "10.0.1.77", ""));
+    await agent.sync();
+    assert.deepEqual(resyncs(), before, "a fast-path pass is no resync");
+    await agent.resync();
+    for (const [name, n] of resyncs()) assert.equal(n, (before.get(name) ?? 0) + 1, name);
+  });
+
   it("a burst of 100 gossip events costs at most 2 passes", async () => {
     const before = stats("overlay").passes;
     const meshBefore = stats("mesh").passes;
