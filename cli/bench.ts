@@ -8,8 +8,9 @@ import * as control from "./bench-control.js";
 import * as mesh from "./bench-mesh.js";
 import * as datapath from "./bench-datapath.js";
 import * as dns from "./bench-dns.js";
+import * as labE2e from "./bench-lab-e2e.js";
 
 export function register(program: Command): void {
   const bench = program.command("bench").description("benchmarks (JSON on stdout)");
-  for (const family of [gossip, control, mesh, datapath, dns]) family.register(bench);
+  for (const family of [gossip, control, mesh, datapath, dns, labE2e]) family.register(bench);
 }

@@ -39,6 +39,11 @@ export interface PassInfo {
 
 export interface PassResult {
   durationMs: number;
+  /**
+   * From the first request this pass serves (or the periodic or retry timer that asked for
+   * it) to its start: the time a change waited for the kernel work to begin.
+   */
+  waitMs: number;
   /** undefined: the pass succeeded. */
   error: unknown;
   resync: boolean;
@@ -78,6 +83,8 @@ export class BoundedFrequencyRunner {
   private readonly clock: Clock;
   private next: Waiters | undefined;
   private requested = false;
+  /** Clock time of the first request the next pass serves. */
+  private requestedAt = 0;
   private resyncWanted = false;
   private immediateWanted = false;
   private inFlight = false;
@@ -135,7 +142,7 @@ export class BoundedFrequencyRunner {
    */
   run(options: { resync?: boolean; immediate?: boolean } = {}): Promise<void> {
     if (this.stopped) return Promise.reject(new SwarmnetError(ErrorCode.Unavailable, "stopped"));
-    this.requested = true;
+    this.request();
     if (options.resync === true) this.resyncWanted = true;
     if (options.immediate === true) {
       this.immediateWanted = true;
@@ -170,9 +177,16 @@ export class BoundedFrequencyRunner {
     }, delay);
   }
 
+  /** A pass is wanted; the first request since the last start is when the wait begins. */
+  private request(at: number = this.clock.now()): void {
+    if (!this.requested) this.requestedAt = at;
+    this.requested = true;
+  }
+
   private async pass(): Promise<void> {
     const w = this.next;
     const resync = this.resyncWanted;
+    const requestedAt = this.requestedAt;
     this.next = undefined;
     this.requested = false;
     this.resyncWanted = false;
@@ -207,11 +221,12 @@ export class BoundedFrequencyRunner {
       );
       this.retryAt = ended + backoff;
       // The retry re-reads everything: a failure may have left the kernel unlike any cache.
-      this.requested = true;
+      this.request(this.retryAt);
       this.resyncWanted = true;
       w?.reject(error);
     }
-    for (const l of this.listeners) l({ durationMs: ended - started, error, resync });
+    const waitMs = Math.max(0, started - requestedAt);
+    for (const l of this.listeners) l({ durationMs: ended - started, waitMs, error, resync });
     this.armPeriodic();
     this.schedule();
   }
@@ -222,7 +237,7 @@ export class BoundedFrequencyRunner {
     if (!this.started || !Number.isFinite(this.options.maxIntervalMs)) return;
     this.periodic = this.clock.setTimeout(() => {
       this.periodic = undefined;
-      this.requested = true;
+      this.request();
       this.resyncWanted = true;
       this.schedule();
     }, this.options.maxIntervalMs);

@@ -13,6 +13,12 @@
  * `sync(names)` is for callers that changed state and must know the kernel followed (a
  * container run returns only once its endpoints exist): it resolves when a pass of each
  * named reconciler that started after the call succeeded, and rejects with the first error.
+ *
+ * Every pass leaves one `reconcile` mark in the process's trace ring (common/trace-ring.ts),
+ * keyed by the reconciler: when it ended, how long the change waited for it (`wait`,
+ * from the first request it serves), how long `apply` — the kernel work — took, whether it
+ * applied, skipped or failed, and the intent revision it saw. `bench lab-e2e` pairs these
+ * with the marks of the change that asked for the pass.
  */
 import {
   BoundedFrequencyRunner,
@@ -22,6 +28,7 @@ import {
 import type { Clock } from "../../common/clock.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import { trace } from "../../common/trace-ring.js";
 import type { NodeSnapshot } from "../node-snapshot.js";
 import type { Reconciler } from "./reconciler.js";
 
@@ -58,6 +65,8 @@ interface Lane {
   last: { value: unknown } | undefined;
   applied: number;
   skipped: number;
+  /** What the pass in flight did, for its trace mark. */
+  pass: { applyMs: number; revision: number };
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -131,9 +140,12 @@ export class ReconcileLoop {
       last: undefined,
       applied: 0,
       skipped: 0,
+      pass: { applyMs: -1, revision: 0 },
       runner: new BoundedFrequencyRunner(
         async ({ resync }) => {
-          const desired = r.desired(this.snapshot());
+          const snapshot = this.snapshot();
+          lane.pass = { applyMs: -1, revision: snapshot.intent?.revision ?? 0 };
+          const desired = r.desired(snapshot);
           if (desired === undefined) {
             lane.skipped++;
             return;
@@ -142,7 +154,9 @@ export class ReconcileLoop {
             lane.skipped++;
             return;
           }
+          const applyStart = performance.now();
           await r.apply(desired, { resync });
+          lane.pass.applyMs = performance.now() - applyStart;
           lane.last = { value: desired };
           lane.applied++;
           if (entry.invalidates !== undefined) this.touch(entry.invalidates);
@@ -157,6 +171,14 @@ export class ReconcileLoop {
       ),
     };
     lane.runner.onPass((p) => {
+      trace.mark("reconcile", r.name, {
+        wait: p.waitMs,
+        ms: p.durationMs,
+        apply: lane.pass.applyMs,
+        result: p.error !== undefined ? "failed" : lane.pass.applyMs >= 0 ? "applied" : "skipped",
+        resync: p.resync,
+        rev: lane.pass.revision,
+      });
       if (p.error !== undefined) {
         this.options.log.error(
           { reconciler: r.name, err: errorMessage(p.error), failures: lane.runner.stats.consecutiveFailures },
