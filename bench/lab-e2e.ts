@@ -22,14 +22,16 @@
  *   attach               the agent asks the managers for an address → it has it (the
  *                        gRPC round trip and the managers' etcd commit);
  *                        `attach_manager` is the part inside the manager's handler
- *   sandbox              → namespace, veth and container record made
+ *   sandbox              → namespace and veth made (the record goes in next)
  *   local_reconcile      → n1's reconcilers applied the new container (run awaits them)
- *   process_start        → the probe's process started; `agent_to_cli` → `run` returned
+ *   process_start        → the probe's process started; `agent_to_cli` → `run` returned;
+ *                        `started_to_reply` → the probe's first ping reply
  *   gossip_publish       container record made → n1 published the endpoint in NetworkDB
  *   gossip_delivery      n1's publish → n3's NetworkDB has the endpoint
  *   remote_queue         n3 has it → n3's overlay reconciler pass starts
  *   remote_apply         that pass's apply (observe, plan, `ip`/`bridge` — kernel apply)
- *   remote_to_reply      that pass ended → the probe's first ping reply
+ *   remote_to_reply      that pass ended → the probe's first ping reply (negative: n3
+ *                        was ready before the probe; the path through n1 is the longer)
  * Stages of a publish (on every node: samples of all nodes together):
  *   cli_to_manager       bench starts `service publish` → a manager has the Update call
  *   manager_update       the manager's handler (validation, etcd transaction)
@@ -114,8 +116,8 @@ const num = (m: TraceMark | undefined, field: string): number => {
   const v = m?.f?.[field];
   return typeof v === "number" ? v : NaN;
 };
-/** When a reconcile pass started (its mark is made at the end, with the duration). */
-const passStart = (m: TraceMark) => m.t - num(m, "ms");
+/** When a reconcile pass started (its mark is made at the end; `start` is wall time). */
+const passStart = (m: TraceMark) => num(m, "start");
 /** The first pass of `reconciler` that applied something and started at or after `t`. */
 const appliedPassAfter = (marks: readonly TraceMark[], reconciler: string, t: number) =>
   first(
@@ -227,6 +229,7 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
         remote_queue: remote === undefined ? NaN : passStart(remote) - (receipt?.t ?? NaN),
         remote_apply: num(remote, "apply"),
         remote_to_reply: p.reply - (remote?.t ?? NaN),
+        started_to_reply: p.reply - procStarted,
       };
       for (const [k, v] of Object.entries(row)) runStages.add(k, v);
       const names = new Set(a1.filter((m) => m.stage === "reconcile").map((m) => m.key));

@@ -15,7 +15,8 @@
  * named reconciler that started after the call succeeded, and rejects with the first error.
  *
  * Every pass leaves one `reconcile` mark in the process's trace ring (common/trace-ring.ts),
- * keyed by the reconciler: when it ended, how long the change waited for it (`wait`,
+ * keyed by the reconciler: when it started and ended (wall time: `start` is comparable
+ * with other marks of the process), how long the change waited for it (`wait`,
  * from the first request it serves), how long `apply` — the kernel work — took, whether it
  * applied, skipped or failed, and the intent revision it saw. `bench lab-e2e` pairs these
  * with the marks of the change that asked for the pass.
@@ -28,7 +29,7 @@ import {
 import type { Clock } from "../../common/clock.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { trace } from "../../common/trace-ring.js";
+import { trace, wallNow } from "../../common/trace-ring.js";
 import type { NodeSnapshot } from "../node-snapshot.js";
 import type { Reconciler } from "./reconciler.js";
 
@@ -65,8 +66,8 @@ interface Lane {
   last: { value: unknown } | undefined;
   applied: number;
   skipped: number;
-  /** What the pass in flight did, for its trace mark. */
-  pass: { applyMs: number; revision: number };
+  /** What the pass in flight did, for its trace mark (`start`: wall time). */
+  pass: { start: number; applyMs: number; revision: number };
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -140,11 +141,11 @@ export class ReconcileLoop {
       last: undefined,
       applied: 0,
       skipped: 0,
-      pass: { applyMs: -1, revision: 0 },
+      pass: { start: 0, applyMs: -1, revision: 0 },
       runner: new BoundedFrequencyRunner(
         async ({ resync }) => {
           const snapshot = this.snapshot();
-          lane.pass = { applyMs: -1, revision: snapshot.intent?.revision ?? 0 };
+          lane.pass = { start: wallNow(), applyMs: -1, revision: snapshot.intent?.revision ?? 0 };
           const desired = r.desired(snapshot);
           if (desired === undefined) {
             lane.skipped++;
@@ -172,6 +173,7 @@ export class ReconcileLoop {
     };
     lane.runner.onPass((p) => {
       trace.mark("reconcile", r.name, {
+        start: lane.pass.start,
         wait: p.waitMs,
         ms: p.durationMs,
         apply: lane.pass.applyMs,

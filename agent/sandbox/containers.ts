@@ -273,8 +273,9 @@ export class Containers {
       };
       await this.deps.runtime.create(c);
       created = true;
-      this.deps.store.put(c);
+      // Marked before the record goes in: putting it starts the reconcilers' passes.
       trace.mark("run.created", id);
+      this.deps.store.put(c);
       await this.deps.kernel.sync();
       trace.mark("run.synced", id);
       if (o.detach) c = this.startProcess(c);

@@ -92,7 +92,10 @@ describe("common: trace ring", () => {
         ["applied", 42],
       ],
     );
-    for (const m of marks) assert.ok(typeof m.f?.["wait"] === "number" && typeof m.f["ms"] === "number");
+    for (const m of marks) {
+      assert.ok(typeof m.f?.["wait"] === "number" && typeof m.f["ms"] === "number");
+      assert.ok(Number(m.f["start"]) <= m.t, "a pass starts before its mark (made at its end)");
+    }
     assert.ok(Number(marks[0]?.f?.["apply"]) >= 0);
     assert.equal(marks[1]?.f?.["apply"], -1);
   });
