@@ -1,18 +1,11 @@
 /** `swarmnet bench lab-e2e`: whole-system latencies in a lab, with where the time goes (bench/lab-e2e.ts). */
 import type { Command } from "commander";
-import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { LAB_E2E_DEFAULTS, runLabE2e } from "../bench/lab-e2e.js";
+import { MAX_LAB_NODES, parseCount } from "../deploy/lab/layout.js";
 import { printJson } from "./output.js";
 
-function count(flag: string, raw: string, min: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new SwarmnetError(
-      ErrorCode.InvalidArgument,
-      `--${flag} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`,
-    );
-  return n;
-}
+/** More samples than this is a typo, not a benchmark. */
+const MAX_SAMPLES = 10_000;
 
 export function register(bench: Command): void {
   bench
@@ -28,9 +21,9 @@ export function register(bench: Command): void {
     .action(async (o: { nodes: string; runs: string; publishes: string }) => {
       printJson(
         await runLabE2e({
-          nodes: count("nodes", o.nodes, 3),
-          runs: count("runs", o.runs, 1),
-          publishes: count("publishes", o.publishes, 1),
+          nodes: parseCount("nodes", o.nodes, 3, MAX_LAB_NODES),
+          runs: parseCount("runs", o.runs, 1, MAX_SAMPLES),
+          publishes: parseCount("publishes", o.publishes, 1, MAX_SAMPLES),
         }),
       );
     });
