@@ -11,8 +11,13 @@
  *
  * The value is JSON, not protobuf: it is an opaque payload inside NetworkDB's (protobuf)
  * wire messages, read only by agents, small, and extended by adding fields.
+ *
+ * Publishing and every change NetworkDB reports leave a mark in the trace ring
+ * (`gossip.publish`, `gossip.receive`, keyed by the entry's key) so a benchmark can time
+ * an endpoint from its owner's publish to its receipt on another node.
  */
 import { parseIpv4 } from "../common/net-addr.js";
+import { trace } from "../common/trace-ring.js";
 import type { NetworkDB, TableChange } from "./gossip/index.js";
 import type { EndpointFact, EndpointTable } from "./attachments.js";
 
@@ -50,6 +55,7 @@ export class GossipEndpointTable implements EndpointTable {
   }
 
   publish(fact: EndpointFact): void {
+    trace.mark("gossip.publish", fact.key);
     this.db.put(fact.networkId, ENDPOINTS_TABLE, fact.key, Buffer.from(JSON.stringify(fact)));
   }
 
@@ -71,6 +77,7 @@ export class GossipEndpointTable implements EndpointTable {
   }
 
   private apply(facts: Map<string, EndpointFact>, c: TableChange): void {
+    trace.mark("gossip.receive", c.key, { owner: c.owner, type: c.type });
     const fact = c.type === "delete" ? undefined : decodeFact(c.value, c.owner);
     if (fact === undefined) {
       if (!facts.delete(c.key)) return;

@@ -8,6 +8,7 @@ import { HttpEndpoint } from "../common/http-endpoint.js";
 import { createLogger } from "../common/logger.js";
 import { metricsRoute } from "../common/metrics.js";
 import { untilSignal } from "../common/process.js";
+import { traceRoute } from "../common/trace-ring.js";
 import { Agent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config.js";
 import { ControlServer } from "./control/index.js";
@@ -36,6 +37,7 @@ export async function runAgent(flags: Partial<Record<keyof AgentConfig, unknown>
   await control.start();
   const http = new HttpEndpoint(config.metricsAddr, log.child({ component: "metrics" }));
   http.route("/metrics", metricsRoute(agent.metrics.registry));
+  http.route("/trace", traceRoute());
   await http.start();
   // Joined a cluster (cluster.json in the state dir) → the dispatcher stream to the managers.
   const membership = new ClusterMembership({

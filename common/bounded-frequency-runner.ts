@@ -3,8 +3,11 @@
  * kube-proxy's BoundedFrequencyRunner, the model for "something changed, bring the kernel
  * in line":
  *
- *   - a request starts a pass at once, unless one started less than `minIntervalMs` ago
- *     (then it starts when that interval ends);
+ *   - a request starts a pass at once — at the end of the current turn of the event loop,
+ *     so requests made in one synchronous step share it (a container record put, whose
+ *     change touches every reconciler, then the caller's `run()` to await the kernel:
+ *     one pass, not one started by the touch and a second one queued behind it) — unless
+ *     one started less than `minIntervalMs` ago (then it starts when that interval ends);
  *   - requests that arrive while a pass runs or waits coalesce into the next pass: a burst
  *     of N requests costs at most two passes (the one running, one more);
  *   - a pass runs at least every `maxIntervalMs` even with no request: the periodic resync
@@ -39,6 +42,11 @@ export interface PassInfo {
 
 export interface PassResult {
   durationMs: number;
+  /**
+   * From the first request this pass serves (or the periodic or retry timer that asked for
+   * it) to its start: the time a change waited for the kernel work to begin.
+   */
+  waitMs: number;
   /** undefined: the pass succeeded. */
   error: unknown;
   resync: boolean;
@@ -78,9 +86,13 @@ export class BoundedFrequencyRunner {
   private readonly clock: Clock;
   private next: Waiters | undefined;
   private requested = false;
+  /** Clock time of the first request the next pass serves. */
+  private requestedAt = 0;
   private resyncWanted = false;
   private immediateWanted = false;
   private inFlight = false;
+  /** A pass is due and will start at the end of this turn (requests until then join it). */
+  private startQueued = false;
   private started = false;
   private stopped = false;
   private lastStart = -Infinity;
@@ -135,7 +147,7 @@ export class BoundedFrequencyRunner {
    */
   run(options: { resync?: boolean; immediate?: boolean } = {}): Promise<void> {
     if (this.stopped) return Promise.reject(new SwarmnetError(ErrorCode.Unavailable, "stopped"));
-    this.requested = true;
+    this.request();
     if (options.resync === true) this.resyncWanted = true;
     if (options.immediate === true) {
       this.immediateWanted = true;
@@ -155,13 +167,18 @@ export class BoundedFrequencyRunner {
 
   private schedule(): void {
     this.stats.pending = this.requested;
-    if (this.stopped || this.inFlight || this.timer !== undefined || !this.requested) return;
+    if (this.stopped || this.inFlight || this.startQueued || this.timer !== undefined || !this.requested)
+      return;
     const due = this.immediateWanted
       ? -Infinity
       : Math.max(this.lastStart + this.options.minIntervalMs, this.retryAt);
     const delay = due - this.clock.now();
     if (delay <= 0) {
-      void this.pass();
+      this.startQueued = true;
+      queueMicrotask(() => {
+        this.startQueued = false;
+        if (!this.stopped && !this.inFlight && this.requested) void this.pass();
+      });
       return;
     }
     this.timer = this.clock.setTimeout(() => {
@@ -170,9 +187,16 @@ export class BoundedFrequencyRunner {
     }, delay);
   }
 
+  /** A pass is wanted; the first request since the last start is when the wait begins. */
+  private request(at: number = this.clock.now()): void {
+    if (!this.requested) this.requestedAt = at;
+    this.requested = true;
+  }
+
   private async pass(): Promise<void> {
     const w = this.next;
     const resync = this.resyncWanted;
+    const requestedAt = this.requestedAt;
     this.next = undefined;
     this.requested = false;
     this.resyncWanted = false;
@@ -207,11 +231,12 @@ export class BoundedFrequencyRunner {
       );
       this.retryAt = ended + backoff;
       // The retry re-reads everything: a failure may have left the kernel unlike any cache.
-      this.requested = true;
+      this.request(this.retryAt);
       this.resyncWanted = true;
       w?.reject(error);
     }
-    for (const l of this.listeners) l({ durationMs: ended - started, error, resync });
+    const waitMs = Math.max(0, started - requestedAt);
+    for (const l of this.listeners) l({ durationMs: ended - started, waitMs, error, resync });
     this.armPeriodic();
     this.schedule();
   }
@@ -222,7 +247,7 @@ export class BoundedFrequencyRunner {
     if (!this.started || !Number.isFinite(this.options.maxIntervalMs)) return;
     this.periodic = this.clock.setTimeout(() => {
       this.periodic = undefined;
-      this.requested = true;
+      this.request();
       this.resyncWanted = true;
       this.schedule();
     }, this.options.maxIntervalMs);

@@ -8,6 +8,7 @@ import { HttpEndpoint } from "../common/http-endpoint.js";
 import { createLogger } from "../common/logger.js";
 import { metricsRoute } from "../common/metrics.js";
 import { untilSignal } from "../common/process.js";
+import { traceRoute } from "../common/trace-ring.js";
 import { loadManagerConfig, type ManagerConfig } from "./config.js";
 import { Manager } from "./manager.js";
 import { managerMetrics } from "./manager-metrics.js";
@@ -37,6 +38,7 @@ export async function runManager(flags: Partial<Record<keyof ManagerConfig, unkn
   const manager = new Manager(config, { log });
   const http = new HttpEndpoint(config.metricsAddr, log.child({ component: "http" }));
   http.route("/metrics", metricsRoute(managerMetrics(manager)));
+  http.route("/trace", traceRoute());
   const page = new LivePage(manager);
   page.routes(http);
   await http.start();

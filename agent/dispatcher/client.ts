@@ -26,6 +26,10 @@
  * managers' intent — across reconnects, fail-overs and resyncs alike — plus `snapshot`
  * after each full snapshot (the state after its differences were emitted) and `ready`
  * once. This file must not import `manager/`: the wire is the contract.
+ *
+ * Each change batch leaves an `intent` mark in the trace ring (common/trace-ring.ts): the
+ * revision, when it arrived and what it changed (kinds and ids), so a benchmark can pair
+ * a manager's commit with its delivery here.
  */
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
@@ -35,10 +39,18 @@ import { fromGrpcError } from "../../common/grpc-errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { ManagerPool } from "../../common/manager-pool.js";
 import { clientCredentials, type TlsSource } from "../../common/pki/tls.js";
+import { trace, wallNow } from "../../common/trace-ring.js";
 import type { HeartbeatResponse__Output } from "../../proto/generated/swarmnet/v1/HeartbeatResponse.js";
 import type { SessionMessage__Output } from "../../proto/generated/swarmnet/v1/SessionMessage.js";
 import type { KernelCapabilities } from "../probe.js";
-import { applyBatch, diffSnapshot, emptyState, type IntentEvent, type IntentState } from "./intent.js";
+import {
+  applyBatch,
+  diffSnapshot,
+  emptyState,
+  eventSubject,
+  type IntentEvent,
+  type IntentState,
+} from "./intent.js";
 
 export interface DispatcherClientOptions {
   /** Managers to try, host:port, in order. */
@@ -314,9 +326,12 @@ export class DispatcherClient extends EventEmitter<DispatcherClientEvents> {
       this.opened(address, m.resumed.sessionId, m.resumed.heartbeatPeriodMs, true);
       this.markReady();
     } else if (m.changes) {
+      const arrived = wallNow();
       const batch = m.changes;
-      for (const e of this.applying(address, () => applyBatch(this.state, batch)) ?? [])
-        this.emit("change", e);
+      const events = this.applying(address, () => applyBatch(this.state, batch)) ?? [];
+      const changes = events.map((e) => `${e.kind}:${eventSubject(e)}`).join(" ");
+      trace.mark("intent", String(this.state.revision), { changes }, arrived);
+      for (const e of events) this.emit("change", e);
     }
   }
 

@@ -99,6 +99,23 @@ export interface IntentState {
   gossipKeys: KeyRing | undefined;
 }
 
+/** The id an event is about (a network's, service's or task's; "" for cluster-wide kinds). */
+export function eventSubject(e: IntentEvent): string {
+  switch (e.kind) {
+    case "networkUpsert":
+    case "networkRemoved":
+      return e.network.id;
+    case "serviceUpsert":
+    case "serviceRemoved":
+      return e.service.id;
+    case "taskUpsert":
+    case "taskRemoved":
+      return e.task.id;
+    default:
+      return "";
+  }
+}
+
 export type IntentEvent =
   | { kind: "networkUpsert"; revision: number; network: NetworkIntent; previous: NetworkIntent | undefined }
   | { kind: "networkRemoved"; revision: number; network: NetworkIntent }

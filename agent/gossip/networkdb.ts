@@ -11,7 +11,11 @@
  *   - table events (put / delete with the owner's Lamport time) go only to members of the
  *     network: one transmit-limited queue per network, sent every gossipInterval to
  *     gossipNodes random alive members of it. A member outside the network never
- *     receives them, and drops (and counts) one that reaches it anyway.
+ *     receives them, and drops (and counts) one that reaches it anyway. A member's own
+ *     change is also pushed at once (the changes of one turn of the event loop together)
+ *     to up to pushNodes members of the network: one hop instead of waiting for gossip
+ *     rounds, which stay as the repair path (they also carry it; duplicates are not
+ *     newer, so they are dropped without a rebroadcast).
  *
  * Anti-entropy: on joining a network, and every bulkSyncInterval per network, a full
  * exchange of the network's entries (tombstones and hidden ones included) with one random
@@ -100,6 +104,9 @@ export class NetworkDB {
   private readonly emitter: Emitter<{ error: (e: unknown) => void }>;
   private readonly unsubscribeMembership: (() => void)[] = [];
   private timers: TimerHandle[] = [];
+  /** Own changes waiting for the direct push (pushSoon), per network. */
+  private readonly fresh = new Map<string, Uint8Array[]>();
+  private pushTimer: TimerHandle | undefined;
   private running = false;
   private readonly counters = {
     tableEventsIn: 0,
@@ -151,6 +158,9 @@ export class NetworkDB {
     this.running = false;
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.pushTimer?.cancel();
+    this.pushTimer = undefined;
+    this.fresh.clear();
     for (const u of this.unsubscribeMembership.splice(0)) u();
   }
 
@@ -390,7 +400,47 @@ export class NetworkDB {
       false,
       this.clock.now(),
     );
-    this.netQueues.get(ev.networkId)?.enqueue(`${ev.table}\u0000${ev.key}`, wrap(ev));
+    const msg = wrap(ev);
+    this.netQueues.get(ev.networkId)?.enqueue(`${ev.table}\u0000${ev.key}`, msg);
+    this.pushSoon(ev.networkId, msg);
+  }
+
+  /** Queues an own change for the direct push at the end of this turn of the event loop. */
+  private pushSoon(networkId: string, msg: Uint8Array): void {
+    if (!this.running || this.config.pushNodes === 0) return;
+    const pending = this.fresh.get(networkId);
+    if (pending === undefined) this.fresh.set(networkId, [msg]);
+    else pending.push(msg);
+    this.pushTimer ??= this.clock.setTimeout(() => {
+      this.pushTimer = undefined;
+      this.pushFresh();
+    }, 0);
+  }
+
+  /** Own changes straight to up to pushNodes members of their network, packed into packets. */
+  private pushFresh(): void {
+    const budget = this.ml.maxMessageCost;
+    for (const [networkId, msgs] of this.fresh) {
+      const packets: Uint8Array[][] = [];
+      let packet: Uint8Array[] = [];
+      let used = 0;
+      for (const m of msgs) {
+        const cost = compoundEntryCost(m.length);
+        if (packet.length > 0 && used + cost > budget) {
+          packets.push(packet);
+          packet = [];
+          used = 0;
+        }
+        packet.push(m);
+        used += cost;
+      }
+      if (packet.length > 0) packets.push(packet);
+      for (const peer of this.peers(networkId, this.config.pushNodes)) {
+        const addr = this.ml.memberAddress(peer);
+        if (addr !== undefined) for (const p of packets) this.ml.sendUserMessages(addr, p);
+      }
+    }
+    this.fresh.clear();
   }
 
   /** A table event from gossip (`rebroadcast`) or a bulk sync. */

@@ -13,6 +13,13 @@
  * `sync(names)` is for callers that changed state and must know the kernel followed (a
  * container run returns only once its endpoints exist): it resolves when a pass of each
  * named reconciler that started after the call succeeded, and rejects with the first error.
+ *
+ * Every pass leaves one `reconcile` mark in the process's trace ring (common/trace-ring.ts),
+ * keyed by the reconciler: when it started and ended (wall time: `start` is comparable
+ * with other marks of the process), how long the change waited for it (`wait`,
+ * from the first request it serves), how long `apply` — the kernel work — took, whether it
+ * applied, skipped or failed, and the intent revision it saw. `bench lab-e2e` pairs these
+ * with the marks of the change that asked for the pass.
  */
 import {
   BoundedFrequencyRunner,
@@ -22,6 +29,7 @@ import {
 import type { Clock } from "../../common/clock.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import { trace, wallNow } from "../../common/trace-ring.js";
 import type { NodeSnapshot } from "../node-snapshot.js";
 import type { Reconciler } from "./reconciler.js";
 
@@ -61,6 +69,8 @@ interface Lane {
   applied: number;
   skipped: number;
   resyncs: number;
+  /** What the pass in flight did, for its trace mark (`start`: wall time). */
+  pass: { start: number; applyMs: number; revision: number };
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -136,10 +146,13 @@ export class ReconcileLoop {
       applied: 0,
       skipped: 0,
       resyncs: 0,
+      pass: { start: 0, applyMs: -1, revision: 0 },
       runner: new BoundedFrequencyRunner(
         async ({ resync }) => {
           if (resync) lane.resyncs++;
-          const desired = r.desired(this.snapshot());
+          const snapshot = this.snapshot();
+          lane.pass = { start: wallNow(), applyMs: -1, revision: snapshot.intent?.revision ?? 0 };
+          const desired = r.desired(snapshot);
           if (desired === undefined) {
             lane.skipped++;
             return;
@@ -148,7 +161,9 @@ export class ReconcileLoop {
             lane.skipped++;
             return;
           }
+          const applyStart = performance.now();
           await r.apply(desired, { resync });
+          lane.pass.applyMs = performance.now() - applyStart;
           lane.last = { value: desired };
           lane.applied++;
           if (entry.invalidates !== undefined) this.touch(entry.invalidates);
@@ -163,6 +178,15 @@ export class ReconcileLoop {
       ),
     };
     lane.runner.onPass((p) => {
+      trace.mark("reconcile", r.name, {
+        start: lane.pass.start,
+        wait: p.waitMs,
+        ms: p.durationMs,
+        apply: lane.pass.applyMs,
+        result: p.error !== undefined ? "failed" : lane.pass.applyMs >= 0 ? "applied" : "skipped",
+        resync: p.resync,
+        rev: lane.pass.revision,
+      });
       if (p.error !== undefined) {
         this.options.log.error(
           { reconciler: r.name, err: errorMessage(p.error), failures: lane.runner.stats.consecutiveFailures },

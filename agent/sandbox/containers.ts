@@ -16,6 +16,9 @@
  * network's driver must run on this node (the registry says, with a clear error). Host
  * and none take the whole sandbox: such a container is on no other network, as in Docker
  * (Docker's own messages are used for the refusals).
+ *
+ * `run` marks its steps in the trace ring (received, attached, created, synced, started;
+ * keyed by the container id) for `bench lab-e2e`'s breakdown of a run's time.
  */
 import { randomBytes } from "node:crypto";
 import type { Clock, TimerHandle } from "../../common/clock.js";
@@ -24,6 +27,7 @@ import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { parseCidr, parseIpv4 } from "../../common/net-addr.js";
 import { SerialQueue } from "../../common/serial-queue.js";
+import { trace } from "../../common/trace-ring.js";
 import type { Attachment, NetworkAttacher } from "../attachments.js";
 import type { IntentState, NetworkIntent } from "../dispatcher/index.js";
 import type { DriverNetwork, NetworkDriver } from "../drivers/driver.js";
@@ -226,6 +230,7 @@ export class Containers {
     if (this.deps.store.all().some((c) => c.name === name)) {
       throw new SwarmnetError(ErrorCode.AlreadyExists, `container name ${name} is already in use`);
     }
+    trace.mark("run.received", id, { name });
     const draft: ContainerRecord = {
       id,
       name,
@@ -250,6 +255,7 @@ export class Containers {
           ? [{ network: DEFAULT_BRIDGE, ip: undefined, aliases: [] }]
           : o.networks;
       for (const n of networks) joining.push(await this.resolve(draft, n, true, joining));
+      trace.mark("run.attached", id);
       const kind = joining.find((j) => j.driver.sandbox !== "own")?.driver.sandbox ?? "own";
       const endpoints: EndpointRecord[] = [];
       for (const j of joining) endpoints.push(this.endpointRecord({ ...draft, endpoints }, j));
@@ -267,9 +273,13 @@ export class Containers {
       };
       await this.deps.runtime.create(c);
       created = true;
+      // Marked before the record goes in: putting it starts the reconcilers' passes.
+      trace.mark("run.created", id);
       this.deps.store.put(c);
       await this.deps.kernel.sync();
+      trace.mark("run.synced", id);
       if (o.detach) c = this.startProcess(c);
+      trace.mark("run.started", id);
       return c;
     } catch (err) {
       this.deps.store.delete(c.id);

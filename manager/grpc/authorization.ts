@@ -17,10 +17,15 @@
  *
  * Refusals: anonymous → Unauthenticated saying a certificate of this cluster is needed;
  * a worker calling a control API → PermissionDenied with Docker's message.
+ *
+ * Every call through `authorized` leaves an `rpc` mark in the trace ring (the method's
+ * path, when it arrived, how long it took, whether it succeeded): where a `swarmnet`
+ * command's time goes between the CLI and the managers' answer.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { toGrpcError } from "../../common/grpc-errors.js";
 import { peerIdentity } from "../../common/pki/tls.js";
+import { trace, wallNow } from "../../common/trace-ring.js";
 import type { ServiceError, ServerUnaryCall } from "@grpc/grpc-js";
 import { checkMember } from "../cluster/node-auth.js";
 import type { NodeRecord, NodeRole } from "../store/records.js";
@@ -43,7 +48,8 @@ export const NOT_A_MANAGER =
 const NO_CERTIFICATE =
   "this call needs a certificate of this swarm: the node is not part of it, or its certificate expired or comes from another CA (join with 'swarmnet swarm join')";
 
-type AuthCall = Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext">;
+type AuthCall = Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext"> &
+  Partial<Pick<ServerUnaryCall<unknown, unknown>, "getPath">>;
 
 /** The caller of `call`, if `policy` lets it in; else the refusal. */
 export async function authorize(call: AuthCall, policy: Policy, src: AuthorizationSource): Promise<Caller> {
@@ -98,11 +104,20 @@ export function authorized<Req, Res>(
   handler: (request: Req, caller: Caller) => Promise<Res>,
 ): (call: AuthCall & { request: Req }, callback: Respond<Res>) => void {
   return (call, callback) => {
+    const received = wallNow();
+    const done = (ok: boolean) =>
+      trace.mark("rpc", call.getPath?.() ?? "", { ms: wallNow() - received, ok }, received);
     authorize(call, policy, src)
       .then((caller) => handler(call.request, caller))
       .then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err)),
+        (res) => {
+          done(true);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          done(false);
+          callback(toGrpcError(err));
+        },
       );
   };
 }

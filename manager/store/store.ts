@@ -2,8 +2,10 @@
  * The typed store: records of `records.ts` at the keys of `keys.ts`, over any `Kv`
  * (etcd in production, `MemoryKv` in unit tests). Reads return typed records; changes
  * go through `transact`, which gives the function a `StoreTxn` (typed reads that guard
- * the commit, typed writes) and commits all of its writes as one transaction.
+ * the commit, typed writes) and commits all of its writes as one transaction. Each
+ * commit leaves a `commit` mark (its revision) in the trace ring (common/trace-ring.ts).
  */
+import { trace } from "../../common/trace-ring.js";
 import { keys } from "./keys.js";
 import type { CachedKvReader, Kv, KvCompare, KvEntry } from "./kv.js";
 import {
@@ -92,6 +94,8 @@ export class Store {
     try {
       const out = await runTransaction(this.kv, (tx) => fn(new StoreTxn(tx)), this.txnOptions, this.reader);
       ok = true;
+      // The revision pairs this commit with its delivery on the agents' streams.
+      if (out.revision > 0) trace.mark("commit", String(out.revision), { ms: performance.now() - started });
       return out;
     } finally {
       for (const l of this.txnListeners) l(performance.now() - started, ok);

@@ -208,3 +208,45 @@ describe("NetworkDB (simulated network)", () => {
     assert.throws(() => c.db("m0").put("net1", "", "k", bytes("v")), /table name/);
   });
 });
+
+describe("NetworkDB direct push of own changes (simulated network)", () => {
+  // Gossip rounds so rare they never happen during the test: only the push can deliver.
+  const noRounds = { gossipIntervalMs: 600_000, bulkSyncIntervalMs: 0 };
+
+  it("an own put and delete reach every member of the network at once, without a gossip round", async () => {
+    const c = await cluster(6, 31, noRounds);
+    const net = names(0, 5);
+    for (const n of net) c.db(n).joinNetwork("blue");
+    c.run(2000);
+    c.db("m2").put("blue", "endpoints", "ep", bytes("v1"));
+    c.run(100);
+    for (const n of net) assert.ok(seesValue(c, n, "blue", "ep", "v1"), `${n} has the entry`);
+    assert.equal(c.db("m5").metrics().tableEventsIn, 0, "nothing goes outside the network");
+    c.db("m2").delete("blue", "endpoints", "ep");
+    c.run(100);
+    for (const n of net) assert.ok(seesValue(c, n, "blue", "ep", undefined), `${n} saw the delete`);
+  });
+
+  it("with pushNodes 0 an own change waits for gossip rounds", async () => {
+    const c = await cluster(4, 32, { ...noRounds, pushNodes: 0 });
+    for (const n of names(0, 4)) c.db(n).joinNetwork("blue");
+    c.run(2000);
+    c.db("m1").put("blue", "endpoints", "ep", bytes("v1"));
+    c.run(1000);
+    assert.ok(seesValue(c, "m1", "blue", "ep", "v1"));
+    for (const n of ["m0", "m2", "m3"])
+      assert.ok(seesValue(c, n, "blue", "ep", undefined), `${n} has nothing yet`);
+  });
+
+  it("in a network larger than pushNodes, the members pushed to gossip it on to the rest", async () => {
+    const c = await cluster(12, 33, { pushNodes: 2 });
+    const net = names(0, 12);
+    for (const n of net) c.db(n).joinNetwork("blue");
+    c.run(2000);
+    c.db("m0").put("blue", "endpoints", "ep", bytes("v1"));
+    c.run(50);
+    const first = net.filter((n) => seesValue(c, n, "blue", "ep", "v1")).length;
+    assert.ok(first >= 3, `the owner and the 2 pushed to have it (${first})`);
+    assert.ok(c.runUntil(() => net.every((n) => seesValue(c, n, "blue", "ep", "v1")), 10_000));
+  });
+});
