@@ -3,11 +3,8 @@
  * kube-proxy's BoundedFrequencyRunner, the model for "something changed, bring the kernel
  * in line":
  *
- *   - a request starts a pass at once — at the end of the current turn of the event loop,
- *     so requests made in one synchronous step share it (a container record put, whose
- *     change touches every reconciler, then the caller's `run()` to await the kernel:
- *     one pass, not one started by the touch and a second one queued behind it) — unless
- *     one started less than `minIntervalMs` ago (then it starts when that interval ends);
+ *   - a request starts a pass at once, unless one started less than `minIntervalMs` ago
+ *     (then it starts when that interval ends);
  *   - requests that arrive while a pass runs or waits coalesce into the next pass: a burst
  *     of N requests costs at most two passes (the one running, one more);
  *   - a pass runs at least every `maxIntervalMs` even with no request: the periodic resync
@@ -91,8 +88,6 @@ export class BoundedFrequencyRunner {
   private resyncWanted = false;
   private immediateWanted = false;
   private inFlight = false;
-  /** A pass is due and will start at the end of this turn (requests until then join it). */
-  private startQueued = false;
   private started = false;
   private stopped = false;
   private lastStart = -Infinity;
@@ -167,18 +162,13 @@ export class BoundedFrequencyRunner {
 
   private schedule(): void {
     this.stats.pending = this.requested;
-    if (this.stopped || this.inFlight || this.startQueued || this.timer !== undefined || !this.requested)
-      return;
+    if (this.stopped || this.inFlight || this.timer !== undefined || !this.requested) return;
     const due = this.immediateWanted
       ? -Infinity
       : Math.max(this.lastStart + this.options.minIntervalMs, this.retryAt);
     const delay = due - this.clock.now();
     if (delay <= 0) {
-      this.startQueued = true;
-      queueMicrotask(() => {
-        this.startQueued = false;
-        if (!this.stopped && !this.inFlight && this.requested) void this.pass();
-      });
+      void this.pass();
       return;
     }
     this.timer = this.clock.setTimeout(() => {
