@@ -92,6 +92,9 @@ export interface NodeStatus {
   etcd: boolean | null;
 }
 
+/** Rounds of `down`'s sweep (a second one finds what appeared during the first). */
+const DOWN_SWEEPS = 3;
+
 export class Lab {
   constructor(private readonly ex: Executor) {}
 
@@ -431,16 +434,28 @@ export class Lab {
   async down(name: string): Promise<{ processes: number; namespaces: number }> {
     validateLabName(name);
     const state = readState(name);
-    const namespaces = (await this.ex.netnsList()).filter((ns) => belongsToLab(name, ns));
     // Recorded pids whose command line still looks like ours (pids get reused), plus
-    // every process still inside one of the lab's namespaces.
-    const recorded = (state?.processes ?? []).map((p) => p.pid).filter((pid) => looksLikeLabProcess(pid));
-    const inside = (await Promise.all(namespaces.map((ns) => this.ex.netnsPids(ns)))).flat();
-    const pids = [...new Set([...recorded, ...inside])].filter((p) => p !== process.pid);
-    await stopProcesses(pids);
-    for (const ns of namespaces) await this.ex.netnsDelete(ns);
+    // every process still inside one of the lab's namespaces. Swept again until nothing
+    // is left: an agent busy creating a container while it is being stopped can add a
+    // namespace (and its process) after the first listing.
+    let pids = (state?.processes ?? []).map((p) => p.pid).filter((pid) => looksLikeLabProcess(pid));
+    const stopped = new Set<number>();
+    const removed = new Set<string>();
+    for (let round = 0; round < DOWN_SWEEPS; round++) {
+      const namespaces = (await this.ex.netnsList()).filter((ns) => belongsToLab(name, ns));
+      const inside = (await Promise.all(namespaces.map((ns) => this.ex.netnsPids(ns)))).flat();
+      pids = [...new Set([...pids, ...inside])].filter((p) => p !== process.pid && !stopped.has(p));
+      if (namespaces.length === 0 && pids.length === 0) break;
+      await stopProcesses(pids);
+      for (const p of pids) stopped.add(p);
+      pids = [];
+      for (const ns of namespaces) {
+        await this.ex.netnsDelete(ns);
+        removed.add(ns);
+      }
+    }
     removeLabDir(name);
-    return { processes: pids.length, namespaces: namespaces.length };
+    return { processes: stopped.size, namespaces: removed.size };
   }
 
   async status(name: string): Promise<NodeStatus[]> {
