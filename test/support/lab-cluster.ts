@@ -19,7 +19,7 @@ import { Executor } from "../../common/executor.js";
 import { labDir, type LabProcessKind, type LabState } from "../../deploy/lab/state.js";
 import { parseWhoami, type WhoamiAnswer } from "../../cli/whoami.js";
 import { swarmnet, type CliResult } from "./cli.js";
-import { uniqueLabName } from "./netns.js";
+import { isRoot, uniqueLabName } from "./netns.js";
 
 /** A task as `service ps --format json` prints it (the fields the tests read). */
 export interface TaskRow {
@@ -297,4 +297,20 @@ export class LabCluster {
   async cutUnderlay(node: string): Promise<void> {
     await this.ex.ip(["link", "set", node, "down"], { netns: `sn-${this.name}-u` });
   }
+}
+
+/**
+ * A suite's own lab: up before its tests (the suite is skipped when not root), down after
+ * them, whatever happened. Call it in the `describe` body; a suite's further setup goes in
+ * its own `before`, which runs after this one.
+ */
+export function labForSuite(lab: LabCluster): LabCluster {
+  before(async function () {
+    if (!isRoot) this.skip();
+    await lab.up();
+  });
+  after(async () => {
+    if (isRoot) await lab.down();
+  });
+  return lab;
 }

@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { execa } from "execa";
-import { CLI_MAIN, isRoot } from "../../support/netns.js";
-import { eventually, LabCluster } from "../../support/lab-cluster.js";
+import { CLI_MAIN } from "../../support/netns.js";
+import { eventually, LabCluster, labForSuite } from "../../support/lab-cluster.js";
 import { swarmnet } from "../../support/cli.js";
 import { assertNoSecrets, tokenSecrets } from "../../support/no-secrets.js";
 
@@ -50,16 +50,7 @@ const parse = (out: string) =>
 
 describe("observe: swarmnet events (netns lab, 3 nodes)", function () {
   this.timeout(300_000);
-  const lab = new LabCluster(3);
-
-  before(async function () {
-    if (!isRoot) this.skip();
-    await lab.up();
-  });
-
-  after(async () => {
-    if (isRoot) await lab.down();
-  });
+  const lab = labForSuite(new LabCluster(3));
 
   it("shows a scripted sequence in order, from history and live", async () => {
     const t0 = (Date.now() / 1000).toFixed(3);

@@ -8,8 +8,7 @@
  * no join-token secret and nothing shaped like key bytes appears in any of them.
  */
 import assert from "node:assert/strict";
-import { isRoot } from "../../support/netns.js";
-import { eventually, LabCluster } from "../../support/lab-cluster.js";
+import { eventually, LabCluster, labForSuite } from "../../support/lab-cluster.js";
 import { swarmnet } from "../../support/cli.js";
 import { assertNoSecrets, tokenSecrets } from "../../support/no-secrets.js";
 import { Metrics } from "../../support/prom-metrics.js";
@@ -62,16 +61,7 @@ const MANAGER_FAMILIES = [
 
 describe("observe: Prometheus metrics on agents and managers (netns lab, 3 nodes)", function () {
   this.timeout(300_000);
-  const lab = new LabCluster(3);
-
-  before(async function () {
-    if (!isRoot) this.skip();
-    await lab.up();
-  });
-
-  after(async () => {
-    if (isRoot) await lab.down();
-  });
+  const lab = labForSuite(new LabCluster(3));
 
   async function metrics(node: string, process: "agent" | "manager" = "agent"): Promise<Metrics> {
     const r = await swarmnet(["lab", "metrics", "--name", lab.name, "--process", process, node]);

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { execa } from "execa";
-import { CLI_MAIN, isRoot } from "../../support/netns.js";
-import { LabCluster, running } from "../../support/lab-cluster.js";
+import { CLI_MAIN } from "../../support/netns.js";
+import { LabCluster, running, labForSuite } from "../../support/lab-cluster.js";
 
 const ESC = String.fromCharCode(27);
 
@@ -25,16 +25,7 @@ async function onTerminal(argv: readonly string[]): Promise<{ exitCode: number; 
 
 describe("observe: service progress as Docker draws it (netns lab, 3 nodes)", function () {
   this.timeout(300_000);
-  const lab = new LabCluster(3);
-
-  before(async function () {
-    if (!isRoot) this.skip();
-    await lab.up();
-  });
-
-  after(async () => {
-    if (isRoot) await lab.down();
-  });
+  const lab = labForSuite(new LabCluster(3));
 
   it("on a terminal: one bar per slot, redrawn in place, and it returns once converged", async () => {
     const r = await onTerminal([

@@ -8,7 +8,6 @@
  * Waits poll behaviour with generous bounds (30 s); the lab is removed in `after`.
  */
 import assert from "node:assert/strict";
-import { isRoot } from "../../support/netns.js";
 import {
   eventually,
   failures,
@@ -16,6 +15,7 @@ import {
   running,
   type Probe,
   type TaskRow,
+  labForSuite,
 } from "../../support/lab-cluster.js";
 
 const CLIENT_ADDRESS = "100.64.0.100";
@@ -23,16 +23,7 @@ const REQUESTS = 10;
 
 describe("services: host-mode publishing (netns lab, 3 nodes)", function () {
   this.timeout(180_000);
-  const lab = new LabCluster(3);
-
-  before(async function () {
-    if (!isRoot) this.skip();
-    await lab.up();
-  });
-
-  after(async () => {
-    if (isRoot) await lab.down();
-  });
+  const lab = labForSuite(new LabCluster(3));
 
   /** Creates a 2-replica host-mode service on `port` and checks what the client sees. */
   async function twoTasksOnTheirNodes(name: string, port: number, extra: string[]): Promise<TaskRow[]> {

@@ -13,7 +13,6 @@
  * Waits poll behaviour with generous bounds; the lab is removed in `after`.
  */
 import assert from "node:assert/strict";
-import { isRoot } from "../../support/netns.js";
 import {
   answeredTasks,
   containerNames,
@@ -23,6 +22,7 @@ import {
   running,
   type Probe,
   type TaskRow,
+  labForSuite,
 } from "../../support/lab-cluster.js";
 
 const REQUESTS = 30;
@@ -31,16 +31,7 @@ const RESCHEDULE_WAIT_MS = 120_000;
 
 describe("services: a node running a task dies (netns lab, 3 nodes)", function () {
   this.timeout(300_000);
-  const lab = new LabCluster(3);
-
-  before(async function () {
-    if (!isRoot) this.skip();
-    await lab.up();
-  });
-
-  after(async () => {
-    if (isRoot) await lab.down();
-  });
+  const lab = labForSuite(new LabCluster(3));
 
   it("the task is rescheduled and requests through the surviving nodes keep succeeding", async () => {
     await lab.ok([

@@ -15,7 +15,6 @@
  * Waits poll behaviour with generous bounds (30 s); the lab is removed in `after`.
  */
 import assert from "node:assert/strict";
-import { isRoot } from "../../support/netns.js";
 import {
   answeredTasks,
   containerNames,
@@ -24,22 +23,14 @@ import {
   LabCluster,
   type Probe,
   type TaskRow,
+  labForSuite,
 } from "../../support/lab-cluster.js";
 
 const REQUESTS = 30;
 
 describe("services: routing mesh and VIPs (netns lab, 4 nodes)", function () {
   this.timeout(180_000);
-  const lab = new LabCluster(4);
-
-  before(async function () {
-    if (!isRoot) this.skip();
-    await lab.up();
-  });
-
-  after(async () => {
-    if (isRoot) await lab.down();
-  });
+  const lab = labForSuite(new LabCluster(4));
 
   /**
    * Sends `REQUESTS` requests through `node` until every one is answered and the answers
