@@ -27,9 +27,8 @@
  * Always takes the lab down, also when a step fails.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { cli, labSwarmnet, pct } from "./lab-cli.js";
+import { cli, cpuPercent, labSwarmnet, pct, processUsage, type ProcessUsage } from "./lab-cli.js";
 import { readState } from "../deploy/lab/state.js";
 
 export interface ContainersBenchOptions {
@@ -77,32 +76,6 @@ export interface ContainersBenchResult {
   load_avg: { start: number; end: number };
 }
 
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-interface Usage {
-  at: number;
-  ticks: number;
-  childTicks: number;
-  rssMb: number;
-}
-
-/** CPU ticks of a process and of its reaped children, and its RSS, from /proc. */
-function usage(pid: number): Usage {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat
-    .slice(stat.lastIndexOf(")") + 2)
-    .split(" ")
-    .map(Number);
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return {
-    at: Date.now(),
-    ticks: (f[11] ?? 0) + (f[12] ?? 0),
-    childTicks: (f[13] ?? 0) + (f[14] ?? 0),
-    rssMb: Math.round(Number(rss) / 102.4) / 10,
-  };
-}
-
-const percent = (ticks: number, ms: number) => Math.round((ticks / TICKS_PER_S / (ms / 1000)) * 1000) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `swarmnet_executor_spawns_total` by tool, from Prometheus text. */
@@ -141,10 +114,12 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
     return p.pid;
   };
   /** Every agent's usage over an idle window: [before, after] per node. */
-  const idleWindow = async (): Promise<Map<string, [Usage, Usage]>> => {
-    const before = new Map(nodes.map((n) => [n, usage(agentPid(n))]));
+  const idleWindow = async (): Promise<Map<string, [ProcessUsage, ProcessUsage]>> => {
+    const before = new Map(nodes.map((n) => [n, processUsage(agentPid(n))]));
     await sleep(o.idleSeconds * 1000);
-    return new Map(nodes.map((n) => [n, [before.get(n) ?? usage(agentPid(n)), usage(agentPid(n))]]));
+    return new Map(
+      nodes.map((n) => [n, [before.get(n) ?? processUsage(agentPid(n)), processUsage(agentPid(n))]]),
+    );
   };
   const timings = (out: string) => {
     const lines = out.split("\n").filter((l) => l.trim() !== "");
@@ -211,9 +186,9 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
       return {
         node,
         containers: i < busy.length ? (created[i]?.ms.length ?? 0) : 0,
-        cpu_percent_empty: percent(e1.ticks - e0.ticks, e1.at - e0.at),
-        cpu_percent_loaded: percent(l1.ticks - l0.ticks, l1.at - l0.at),
-        children_cpu_percent_loaded: percent(l1.childTicks - l0.childTicks, l1.at - l0.at),
+        cpu_percent_empty: cpuPercent(e1.ticks - e0.ticks, e1.at - e0.at),
+        cpu_percent_loaded: cpuPercent(l1.ticks - l0.ticks, l1.at - l0.at),
+        children_cpu_percent_loaded: cpuPercent(l1.childTicks - l0.childTicks, l1.at - l0.at),
         rss_mb_empty: e1.rssMb,
         rss_mb_loaded: l1.rssMb,
         spawns_idle_loaded: idleSpawns,

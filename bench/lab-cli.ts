@@ -1,8 +1,10 @@
 /**
- * What the lab benchmarks (lab-e2e, observe) share: a numeric `--flag`, the CLI run as a
- * child process as a person would (a failure throws with its stderr), `swarmnet` on one
- * node of a lab, and a nearest-rank percentile.
+ * What the lab benchmarks (lab-e2e, observe, containers) share: a numeric `--flag`, the
+ * CLI run as a child process as a person would (a failure throws with its stderr),
+ * `swarmnet` on one node of a lab, a nearest-rank percentile, and a process's CPU and
+ * memory read from /proc.
  */
+import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
 
@@ -30,3 +32,34 @@ export function pct(values: readonly number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN);
 }
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+export interface ProcessUsage {
+  at: number;
+  /** CPU ticks, user + system, of the process. */
+  ticks: number;
+  /** CPU ticks of its children it has waited for (the tools it spawned). */
+  childTicks: number;
+  rssMb: number;
+}
+
+/** A process's CPU ticks (its own and its reaped children's) and RSS now, from /proc. */
+export function processUsage(pid: number): ProcessUsage {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return {
+    at: Date.now(),
+    ticks: (f[11] ?? 0) + (f[12] ?? 0),
+    childTicks: (f[13] ?? 0) + (f[14] ?? 0),
+    rssMb: Math.round(Number(rss) / 102.4) / 10,
+  };
+}
+
+/** Percent of one core that `ticks` are over `ms`, to 0.1. */
+export const cpuPercent = (ticks: number, ms: number): number =>
+  Math.round((ticks / TICKS_PER_S / (ms / 1000)) * 1000) / 10;

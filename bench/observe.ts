@@ -15,11 +15,11 @@
  *   node dist/bench/observe.js [--seconds 60] [--runs 10]
  */
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { cli, flag, labSwarmnet, pct } from "./lab-cli.js";
+import { cli, cpuPercent, flag, labSwarmnet, pct, processUsage } from "./lab-cli.js";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
 import { readState } from "../deploy/lab/state.js";
 import { testOutputDir, UiBrowser } from "../test/support/ui-browser-client.js";
@@ -27,7 +27,6 @@ import { testOutputDir, UiBrowser } from "../test/support/ui-browser-client.js";
 const seconds = flag("seconds", 60);
 const runs = flag("runs", 10);
 const lab = `o${randomBytes(3).toString("hex")}`;
-const TICKS = 100; // USER_HZ on Linux
 
 const sx = labSwarmnet(lab);
 
@@ -37,23 +36,13 @@ function agentPid(node: string): number {
   return p.pid;
 }
 
-/** CPU ticks (user + system) and RSS in MB of a process. */
-function usage(pid: number): { ticks: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return { ticks: Number(fields[11]) + Number(fields[12]), rssMb: Math.round(Number(rss) / 102.4) / 10 };
-}
-
 /** CPU % and RSS of n2's agent over `seconds`, while `during` runs. */
 async function measure(during: (end: number) => Promise<void>): Promise<{ cpu: number; rssMb: number }> {
   const pid = agentPid("n2");
-  const a = usage(pid);
-  const started = Date.now();
-  await during(started + seconds * 1000);
-  const b = usage(pid);
-  const wall = (Date.now() - started) / 1000;
-  return { cpu: Math.round(((b.ticks - a.ticks) / TICKS / wall) * 1000) / 10, rssMb: b.rssMb };
+  const a = processUsage(pid);
+  await during(a.at + seconds * 1000);
+  const b = processUsage(pid);
+  return { cpu: cpuPercent(b.ticks - a.ticks, b.at - a.at), rssMb: b.rssMb };
 }
 
 try {
