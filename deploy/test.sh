@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash deploy/install.sh --test
 npm run --silent lint
 export SWARMNET_LOG_LEVEL=${SWARMNET_LOG_LEVEL:-warn}
-npx mocha
+node dist/test/support/run-suite.js
