@@ -15,7 +15,6 @@ import type { Socket as UdpSocket } from "node:dgram";
 import { openSync, closeSync } from "node:fs";
 import type { Server } from "node:net";
 import { fileURLToPath } from "node:url";
-import { execa } from "execa";
 import { ErrorCode, SwarmnetError } from "./errors.js";
 
 export interface CommandResult {
@@ -48,8 +47,15 @@ export interface CommandRunner {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
+/**
+ * execa is loaded on the first spawn, not with this module: it is ~120 files, and every
+ * CLI start imports the executor, most without running a tool (`lab exec` only spawns).
+ */
+const loadExeca = () => import("execa");
+
 export class ExecaRunner implements CommandRunner {
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    const { execa } = await loadExeca();
     const r = await execa(file, args, {
       reject: false,
       input: options.input ?? "",

@@ -15,6 +15,13 @@ import {
   type ConfigSpec,
 } from "../common/config.js";
 
+/**
+ * The TLS name etcd members' certificates carry (deploy/lab/etcd-tls.ts issues them; the
+ * etcd client checks it). Here, not beside the client, so writing certificates does not
+ * load the etcd client: `swarmnet lab …` starts for every `lab exec`.
+ */
+export const ETCD_TLS_SERVER_NAME = "etcd";
+
 export interface ManagerConfig {
   /** The node this manager runs on; shown as the leader in `node ls`. */
   nodeName: string;

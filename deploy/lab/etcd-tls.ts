@@ -21,7 +21,7 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ETCD_TLS_SERVER_NAME } from "../../manager/store/etcd-kv.js";
+import { ETCD_TLS_SERVER_NAME } from "../../manager/config.js";
 import { etcdEndpoints, managers, type LabLayout, type LabNode } from "./layout.js";
 
 /** Ten years: a lab lives for minutes, but a long-lived demo lab should not expire. */

@@ -45,6 +45,7 @@ import {
 import { Etcd3, isRecoverableError, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import { ErrorCode, SwarmnetError, errorMessage } from "../../common/errors.js";
 import { plainFirstLine } from "../../common/grpc-errors.js";
+import { ETCD_TLS_SERVER_NAME } from "../config.js";
 import { STORE_HEALTH_DEFAULTS, StoreHealth } from "./store-health.js";
 import type {
   Kv,
@@ -66,9 +67,6 @@ export interface EtcdKvOptions {
   /** PEM contents: etcd's CA, this client's certificate and key. */
   tls?: { ca: string; cert: string; key: string } | undefined;
 }
-
-/** The TLS name etcd members' certificates carry (deploy/lab/etcd-tls.ts issues them). */
-export const ETCD_TLS_SERVER_NAME = "etcd";
 
 const COMPARE_OP = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
 
