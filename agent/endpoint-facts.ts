@@ -15,8 +15,10 @@
  * the table as soon as it is created, before its sandbox is wired and its process
  * started, and every node's routing mesh would otherwise send requests into that gap
  * (chaos `agent-crash`: a rescheduled task took requests for ~10 s before it could
- * answer); an exited task stops being a backend at once. Its address stays in the table
- * either way (the overlay reaches it by address).
+ * answer); an exited task stops being a backend at once. A running process must also
+ * listen on its published target ports first (sandbox/readiness.ts: the seconds a
+ * program takes to start listening were a burst of refused connections). Its address
+ * stays in the table either way (the overlay reaches it by address).
  */
 import type { EndpointFact, EndpointTable } from "./attachments.js";
 import type { DriverRegistry } from "./drivers/registry.js";
@@ -46,7 +48,7 @@ export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDes
     for (const ep of c.endpoints) {
       const data = drivers.find(ep.driver)?.factData(ep, addr);
       if (data === undefined) continue;
-      const running = c.status === "running";
+      const serving = c.status === "running" && c.waitingFor === undefined;
       facts.push({
         networkId: ep.networkId,
         key: endpointKey(c, ep),
@@ -54,8 +56,8 @@ export function desiredFacts(s: NodeSnapshot, drivers: DriverRegistry): FactsDes
         node: s.node.name,
         container: c.name,
         aliases: ep.aliases,
-        serviceId: running ? (c.labels["serviceId"] ?? "") : "",
-        serviceName: running ? (c.labels["serviceName"] ?? "") : "",
+        serviceId: serving ? (c.labels["serviceId"] ?? "") : "",
+        serviceName: serving ? (c.labels["serviceName"] ?? "") : "",
         vip: ep.vip ?? "",
         data,
       });

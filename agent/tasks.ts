@@ -23,6 +23,7 @@ import {
 } from "./dispatcher/index.js";
 import type { Attachment } from "./attachments.js";
 import { isTask, type ContainerRecord, type Containers, type TaskAttachment } from "./sandbox/index.js";
+import { readyPorts } from "./sandbox/readiness.js";
 
 type Reported = "running" | "failed" | "shutdown";
 
@@ -113,6 +114,7 @@ export class TaskRunner {
         env: task.env,
         detach: true,
         labels: { taskId: task.id, serviceId: task.serviceId, serviceName: task.serviceName },
+        readyPorts: readyPorts(task.ports),
       });
       this.report(task.id, task.serviceId, "running");
     } catch (err) {

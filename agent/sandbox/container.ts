@@ -7,6 +7,7 @@
  * Records are immutable values: a change is a new record put into the store, so a node
  * snapshot taken for a reconcile pass never changes under the pass.
  */
+import type { ReadyPort } from "./readiness.js";
 import type { PortMapping } from "./port-spec.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
@@ -54,6 +55,11 @@ export interface ContainerRecord {
   readonly labels: Readonly<Record<string, string>>;
   /** `run -p`: ports of the node forwarded to this container. */
   readonly ports?: readonly PortMapping[];
+  /**
+   * A task's target ports its process does not listen on yet: until none is left, the
+   * task is no backend of its service (readiness.ts). Absent: nothing to wait for.
+   */
+  readonly waitingFor?: readonly ReadyPort[];
 }
 
 /** A service task's container: its addresses are the managers' to free, not the agent's. */

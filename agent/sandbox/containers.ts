@@ -41,6 +41,7 @@ import { findContainer, isTask, nextIfname, type ContainerRecord, type EndpointR
 import type { ContainerStore } from "./container-store.js";
 import { allocateHostPorts } from "./host-ports.js";
 import type { PortMapping } from "./port-spec.js";
+import { READINESS_DEFAULTS, type ReadyPort } from "./readiness.js";
 import type { SandboxRuntime } from "./runtime.js";
 
 export interface AttachOptions {
@@ -64,6 +65,8 @@ export interface RunOptions {
   labels?: Record<string, string>;
   /** `run -p`: node ports forwarded to the container (host port 0: a free one). */
   ports?: PortMapping[];
+  /** A task's target ports: it is no backend until its process listens on them (readiness.ts). */
+  readyPorts?: ReadyPort[];
 }
 
 /** A network a service task joins: the scheduler's address, and its service's VIP there. */
@@ -90,6 +93,8 @@ export interface ContainerDeps {
   clock?: Clock;
   /** How often process liveness is checked (a container whose process died is marked exited). */
   livenessIntervalMs: number;
+  /** Readiness polling (readiness.ts); READINESS_DEFAULTS when left out. */
+  readiness?: typeof READINESS_DEFAULTS;
 }
 
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -110,9 +115,14 @@ export class Containers {
   private readonly exitListeners: ((c: ContainerRecord, code: number) => void)[] = [];
   private readonly clock: Clock;
   private liveness: TimerHandle | undefined;
+  private readinessTimer: TimerHandle | undefined;
+  /** When each waiting container's process started (this agent's clock; a restart restarts it). */
+  private readonly waitingSince = new Map<string, number>();
+  private readonly readiness: typeof READINESS_DEFAULTS;
 
   constructor(private readonly deps: ContainerDeps) {
     this.clock = deps.clock ?? new RealClock();
+    this.readiness = deps.readiness ?? READINESS_DEFAULTS;
   }
 
   /** Keeps records whose namespace survived a restart; marks dead processes exited. */
@@ -125,10 +135,13 @@ export class Containers {
     }
     this.checkLiveness();
     this.liveness = this.clock.setInterval(() => this.checkLiveness(), this.deps.livenessIntervalMs);
+    for (const c of this.deps.store.all()) if (c.waitingFor !== undefined) this.waitForReadiness(c);
   }
 
   async stop(): Promise<void> {
     this.liveness?.cancel();
+    this.readinessTimer?.cancel();
+    this.readinessTimer = undefined;
     await this.ops.idle();
   }
 
@@ -278,7 +291,7 @@ export class Containers {
       this.deps.store.put(c);
       await this.deps.kernel.sync();
       trace.mark("run.synced", id);
-      if (o.detach) c = this.startProcess(c);
+      if (o.detach) c = this.startProcess(c, o.readyPorts ?? []);
       trace.mark("run.started", id);
       return c;
     } catch (err) {
@@ -433,22 +446,62 @@ export class Containers {
     }
   }
 
-  private startProcess(c: ContainerRecord): ContainerRecord {
+  private startProcess(c: ContainerRecord, readyPorts: readonly ReadyPort[]): ContainerRecord {
     const pid = this.deps.runtime.start(c, (code) => {
       const current = this.deps.store.get(c.id);
       if (current === undefined || current.pid !== pid) return;
       const exited = this.markExited(current, code);
       for (const l of this.exitListeners) l(exited, code);
     });
-    const running: ContainerRecord = { ...c, pid, status: "running" };
+    const running: ContainerRecord = {
+      ...c,
+      pid,
+      status: "running",
+      ...(readyPorts.length > 0 ? { waitingFor: readyPorts } : {}),
+    };
     this.deps.store.put(running);
+    if (running.waitingFor !== undefined) this.waitForReadiness(running);
     return running;
+  }
+
+  /** Polls the container's sockets until its process listens on every port it waits for. */
+  private waitForReadiness(c: ContainerRecord): void {
+    this.waitingSince.set(c.id, this.clock.now());
+    this.readinessTimer ??= this.clock.setInterval(() => this.checkReadiness(), this.readiness.pollMs);
+  }
+
+  private checkReadiness(): void {
+    for (const [id, since] of this.waitingSince) {
+      const c = this.deps.store.get(id);
+      if (c?.status !== "running" || c.waitingFor === undefined) {
+        this.waitingSince.delete(id);
+        continue;
+      }
+      const left = this.deps.runtime.notListening(c, c.waitingFor);
+      const late = this.clock.now() - since > this.readiness.timeoutMs;
+      if (left.length > 0 && late) {
+        this.deps.log.warn(
+          { container: c.name, ports: left },
+          `not listening on ${left.join(", ")} after ${this.readiness.timeoutMs / 1000} s; a backend anyway`,
+        );
+      }
+      if (left.length === 0 || late) {
+        const { waitingFor: _, ...ready } = c;
+        this.deps.store.put(ready);
+        this.waitingSince.delete(id);
+      } else if (left.length < c.waitingFor.length) this.deps.store.put({ ...c, waitingFor: left });
+    }
+    if (this.waitingSince.size === 0) {
+      this.readinessTimer?.cancel();
+      this.readinessTimer = undefined;
+    }
   }
 
   private markExited(c: ContainerRecord, code: number): ContainerRecord {
     const current = this.deps.store.get(c.id);
     if (current === undefined) return c;
-    const exited: ContainerRecord = { ...current, status: "exited", exitCode: code, pid: 0 };
+    const { waitingFor: _, ...settled } = current;
+    const exited: ContainerRecord = { ...settled, status: "exited", exitCode: code, pid: 0 };
     this.deps.store.put(exited);
     return exited;
   }

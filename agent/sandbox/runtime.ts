@@ -13,6 +13,7 @@ import { mkdirSync } from "node:fs";
 import type { Executor } from "../../common/executor.js";
 import { isAlive, stopProcesses } from "../../common/process.js";
 import type { ContainerRecord } from "./container.js";
+import { notListening, type ReadyPort } from "./readiness.js";
 
 export class SandboxRuntime {
   constructor(
@@ -44,6 +45,11 @@ export class SandboxRuntime {
     });
     void proc.exited.then((code) => onExit(code ?? 128));
     return proc.pid;
+  }
+
+  /** The ports of `wanted` the container's process does not listen on yet. */
+  notListening(c: ContainerRecord, wanted: readonly ReadyPort[]): ReadyPort[] {
+    return notListening(c.pid, wanted);
   }
 
   isRunning(c: ContainerRecord): boolean {

@@ -11,6 +11,9 @@
  *    request goes to a removed task (5 → 1 is skipped: a product bug, see 3b).
  * 4. East-west: a standalone container on an attachable overlay reaches the VIP of a
  *    service on that network and is balanced across its tasks.
+ * 5. Readiness: a service whose process listens only 3 s after it starts is scaled up
+ *    while requests run through every node: not one is refused (a new task becomes a
+ *    backend once it listens, agent/sandbox/readiness.ts).
  *
  * Waits poll behaviour with generous bounds (30 s); the lab is removed in `after`.
  */
@@ -204,5 +207,35 @@ describe("services: routing mesh and VIPs (netns lab, 4 nodes)", function () {
       const n = batch.filter((p) => p.ok && p.answer.task === t.ContainerName).length;
       assert.ok(n >= 5, `${t.Name} answered ${n} of ${REQUESTS}`);
     }
+  });
+
+  it("5. scale-up of a service that listens 3 s after it starts: requests through every node meanwhile, none refused", async () => {
+    const slowWhoami = ["sh", "-c", "sleep 3; exec swarmnet whoami --port 80"];
+    await lab.ok(["service", "create", "--name", "slow", "--publish", "8081:80", "--", ...slowWhoami]);
+    const [first] = await lab.waitRunning("slow", 1);
+    assert.ok(first);
+    for (const node of lab.nodeNames) await servedBy(node, 8081, [first]);
+
+    // Probes through every node, batch after batch, from before the scale-up until the
+    // new tasks answer; a refused connection would be a new task taken before it listens.
+    let scaled = false;
+    const probes: Probe[] = [];
+    const probing = (async () => {
+      while (!scaled)
+        for (const batch of await Promise.all(
+          lab.nodeNames.map((n) => lab.fromClient(lab.addr(n), 8081, 5, { timeoutMs: 5000 })),
+        ))
+          probes.push(...batch);
+    })();
+    try {
+      assert.match(await lab.ok(["service", "scale", "slow=3"]), /slow scaled to 3/);
+      const three = await lab.waitRunning("slow", 3);
+      for (const node of lab.nodeNames) await servedBy(node, 8081, three);
+    } finally {
+      scaled = true;
+      await probing;
+    }
+    assert.ok(probes.length >= 5 * lab.nodes, `probes ran throughout (${probes.length})`);
+    assert.deepEqual(failures(probes), [], `${probes.length} requests during the scale-up`);
   });
 });

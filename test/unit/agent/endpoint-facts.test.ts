@@ -1,6 +1,6 @@
 /**
  * What this node publishes in the gossiped endpoint tables: a task names its service
- * (load-balancing backend, `tasks.SERVICE`) only while its process runs.
+ * (load-balancing backend, `tasks.SERVICE`) only while its process runs and listens.
  */
 import assert from "node:assert/strict";
 import { LocalEndpointTable } from "../../../agent/attachments.js";
@@ -67,6 +67,12 @@ describe("endpoint facts this node publishes", () => {
       assert.equal(fact?.serviceId, service, status);
       assert.equal(fact?.serviceName, service === "" ? "" : "web", status);
     }
+  });
+
+  it("a running task waiting for its process to listen is no backend yet; its address is published", () => {
+    const [fact] = desiredFacts(snapshot({ ...task("running"), waitingFor: ["80/tcp"] }), drivers).facts;
+    assert.equal(fact?.ip, "10.0.1.5");
+    assert.equal(fact?.serviceId, "");
   });
 
   it("while settling, a gone container's entry is withdrawn; the node's own entries and networks stay", async () => {
