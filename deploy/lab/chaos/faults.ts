@@ -86,7 +86,7 @@ export class FaultInjector {
           detail.push(`${proc} on ${node} killed (pid ${pid})`);
           break;
         case "stop":
-          if (lab.signal(this.access.name, node, proc, "SIGSTOP")) {
+          if (await lab.signal(this.access.name, node, proc, "SIGSTOP")) {
             this.paused.add(key);
             if (proc === "agent") {
               this.observer.paused.add(node);
@@ -96,7 +96,7 @@ export class FaultInjector {
           } else detail.push(`${proc} on ${node} was not running`);
           break;
         case "cont":
-          lab.signal(this.access.name, node, proc, "SIGCONT");
+          await lab.signal(this.access.name, node, proc, "SIGCONT");
           this.paused.delete(key);
           if (proc === "agent") {
             this.observer.paused.delete(node);
@@ -106,7 +106,7 @@ export class FaultInjector {
           break;
         case "restart": {
           this.observer.expectExit(pid);
-          if (this.paused.has(key)) lab.signal(this.access.name, node, proc, "SIGCONT");
+          if (this.paused.has(key)) await lab.signal(this.access.name, node, proc, "SIGCONT");
           if (proc === "agent") this.timeline.open(node, "agent", this.now(), `agent restarting`);
           const fresh = await lab.restart(this.access.name, node, proc, { kill: false, start: true });
           this.paused.delete(key);

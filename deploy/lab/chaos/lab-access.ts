@@ -42,7 +42,7 @@ export class LabAccess {
 
   layout(): LabLayout {
     const s = this.state();
-    return labLayout(s.name, s.nodes, s.managers);
+    return labLayout(s.name, s.nodes, s.managers, s.vm?.nodes);
   }
 
   node(name: string): LabNode {
@@ -63,10 +63,11 @@ export class LabAccess {
   /** `swarmnet ARGS…` inside `node`; never throws for a failing command. */
   async cli(node: string, args: readonly string[]): Promise<CliAnswer> {
     const target = this.lab.execTarget(this.name, node);
-    const r = await this.ex.runIn(target.netns, [process.execPath, CLI_MAIN, ...args], {
-      env: { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
-      timeoutMs: CLI_TIMEOUT_MS,
-    });
+    const r = await target.host.run(
+      [process.execPath, CLI_MAIN, ...args],
+      { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
+      CLI_TIMEOUT_MS,
+    );
     return {
       ok: r.exitCode === 0,
       out: r.stdout,
@@ -105,10 +106,10 @@ export class LabAccess {
     for (const m of layout.nodes.filter((n) => n.role === "manager" && this.running(n.name, "etcd"))) {
       // etcd is closed (mutual TLS): the lab says where it is and which certificate reads it.
       const access = this.lab.etcd(this.name, m.name);
-      const r = await this.ex.runIn(
-        access.netns,
+      const r = await access.host.run(
         ["etcdctl", "--dial-timeout=2s", "--command-timeout=5s", "get", "--prefix", prefix, "-w", "json"],
-        { timeoutMs: 15_000, env: access.etcdctlEnv },
+        access.etcdctlEnv,
+        15_000,
       );
       if (r.exitCode !== 0) {
         last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";
