@@ -30,6 +30,7 @@
  * namespace removes the taps). Every node's processes are reached through a `NodeHost`
  * (node-host.ts), whichever kind it is.
  */
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -213,9 +214,11 @@ export class Lab {
     await this.ex.ipBatch([
       ...(underlay ? [`netns add ${u}`] : []),
       ...members.map((m) => `netns add ${m.netns}`),
+      // Under a temporary name, renamed inside: kernels before 6.2 create a veth in the
+      // caller's namespace first, where `eth0` usually exists already (any VM, Vagrant's).
       ...members.map(
         (m) =>
-          `link add eth0 netns ${m.netns} mtu ${UNDERLAY_MTU} type veth peer name ${m.underlayPort} netns ${u}`,
+          `link add ${tempLinkName(layout.name, m.name)} netns ${m.netns} mtu ${UNDERLAY_MTU} type veth peer name ${m.underlayPort} netns ${u}`,
       ),
     ]);
     await this.ex.ipBatch(
@@ -228,7 +231,12 @@ export class Lab {
     );
     for (const m of members) {
       await this.ex.ipBatch(
-        ["link set lo up", `addr add ${m.address}/${UNDERLAY_PREFIX} dev eth0`, "link set eth0 up"],
+        [
+          "link set lo up",
+          `link set ${tempLinkName(layout.name, m.name)} name eth0`,
+          `addr add ${m.address}/${UNDERLAY_PREFIX} dev eth0`,
+          "link set eth0 up",
+        ],
         { netns: m.netns },
       );
     }
@@ -628,6 +636,11 @@ function looksLikeLabProcess(cmd: string): boolean {
  */
 function stateDirOf(lab: string, node: LabNode): string {
   return node.vm ? GUEST_STATE_DIR : nodeDir(lab, node.name);
+}
+
+/** A node's veth end before it is renamed eth0 inside its namespace: unique per lab and node, ≤ 15 bytes. */
+function tempLinkName(lab: string, node: string): string {
+  return `sne${createHash("sha256").update(`${lab}/${node}`).digest("hex").slice(0, 10)}`;
 }
 
 /** The layout a recorded lab was built with. */
