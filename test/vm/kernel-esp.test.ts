@@ -6,6 +6,11 @@
  * a paced stream and pings losing nothing) run inside VM n2 of the shared lab, on
  * Debian's kernel, where the probe finds ESP with AES-GCM. On this host the same file
  * skips (no ESP); in the VM a skip is a failure.
+ *
+ * The guest runs under emulation (TCG): the scenario gets `SWARMNET_TEST_SLOWDOWN`
+ * (test/support/slowdown.ts), so its waits are that much longer and its transfers that
+ * much smaller, and n2's own agent is stopped meanwhile (an idle agent keeps about half
+ * of the VM's one vCPU busy) and started again afterwards.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -15,7 +20,9 @@ import { isRoot } from "../support/netns.js";
 import { VM_LAB_UP_TIMEOUT_MS, vmLabReady } from "./support.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-/** Ten rotations 2 s apart plus a 10 MB transfer through ESP under TCG, on a loaded machine. */
+/** Node and the kernel's datapath under TCG against the host (VM-NOTES.md: ~15–20×). */
+const TCG_SLOWDOWN = 20;
+/** The whole scenario under TCG on a loaded 2-core machine: a bound, not an expectation. */
 const SCENARIO_TIMEOUT_MS = 1_500_000;
 
 interface MochaJson {
@@ -33,24 +40,34 @@ describe("kernel IPsec in a VM (Debian kernel, ESP with AES-GCM)", function () {
   });
 
   it("passes the encrypted-overlay scenario on the kernel backend, nothing skipped", async function () {
-    this.timeout(SCENARIO_TIMEOUT_MS);
+    this.timeout(SCENARIO_TIMEOUT_MS + 300_000);
+    const lab = await shared.lab();
     const mocha = `${ROOT}node_modules/.bin/mocha`;
     const spec = `${ROOT}dist/test/netns/encryption/kernel.test.js`;
-    const r = await swarmnet(
-      [
-        "lab",
-        "exec",
-        "--name",
-        await shared.lab(),
-        "n2",
-        "--",
-        "sh",
-        "-c",
-        `cd ${ROOT} && SWARMNET_LOG_LEVEL=warn node ${mocha} --no-config --reporter json --timeout ${SCENARIO_TIMEOUT_MS} ${spec}`,
-      ],
-      {},
-      SCENARIO_TIMEOUT_MS,
-    );
+    const env = `SWARMNET_LOG_LEVEL=warn SWARMNET_TEST_SLOWDOWN=${TCG_SLOWDOWN}`;
+    const stop = await swarmnet(["lab", "restart", "--name", lab, "--stop-only", "n2"]);
+    assert.equal(stop.exitCode, 0, stop.stderr);
+    let r;
+    try {
+      r = await swarmnet(
+        [
+          "lab",
+          "exec",
+          "--name",
+          lab,
+          "n2",
+          "--",
+          "sh",
+          "-c",
+          `cd ${ROOT} && ${env} node ${mocha} --no-config --reporter json --timeout ${SCENARIO_TIMEOUT_MS} ${spec}`,
+        ],
+        {},
+        SCENARIO_TIMEOUT_MS,
+      );
+    } finally {
+      const start = await swarmnet(["lab", "restart", "--name", lab, "n2"]);
+      assert.equal(start.exitCode, 0, start.stderr);
+    }
     const json = r.stdout.slice(r.stdout.indexOf("{"));
     const report = JSON.parse(json) as MochaJson;
     const failed = report.failures.map((f) => `${f.fullTitle}: ${f.err.message}`).join("\n");
