@@ -35,7 +35,7 @@ import { mkdirSync, writeFileSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import type { Executor } from "../../common/executor.js";
+import { Executor, type InNetns } from "../../common/executor.js";
 import { cmdline, findOnPath, isAlive, stopProcesses } from "../../common/process.js";
 import {
   allMembers,
@@ -60,6 +60,7 @@ import { AGENT_DEFAULTS } from "../../agent/config.js";
 import { MANAGER_DEFAULTS } from "../../manager/config.js";
 import { formCluster, joinWorkers } from "./cluster.js";
 import { etcdAccess, etcdTlsFlags, writeEtcdTls, type EtcdAccess } from "./etcd-tls.js";
+import { GuestRunner } from "../vm/guest-runner.js";
 import { NetnsHost, VmHost, type NodeHost } from "./node-host.js";
 import {
   bootVms,
@@ -304,6 +305,18 @@ export class Lab {
     return node.vm
       ? new VmHost(controlSocket(state.name, node.name))
       : new NetnsHost(this.ex, node.netns, looksLikeLabProcess);
+  }
+
+  /**
+   * How to act on node `member`'s kernel from here (chaos faults): this executor in its
+   * namespace, or for a VM an executor whose commands run in the guest (guest-runner.ts).
+   */
+  kernel(name: string, member: string): { ex: Executor; at: InNetns } {
+    const state = this.requireState(name);
+    const node = findMember(layoutOf(state), member);
+    if (node === undefined) throw new SwarmnetError(ErrorCode.NotFound, `lab ${name} has no node ${member}`);
+    if (!node.vm) return { ex: this.ex, at: { netns: node.netns } };
+    return { ex: new Executor(new GuestRunner(controlSocket(name, node.name))), at: {} };
   }
 
   /** Whether a recorded process still runs, asking the VM for one that runs inside it. */

@@ -35,7 +35,7 @@ export interface LabNode {
   role: LabRole;
   netns: string;
   address: string;
-  /** Name of this node's veth end inside the underlay namespace. */
+  /** Name of this node's veth end (a VM's tap, vm-nI) inside the underlay namespace. */
   underlayPort: string;
   /** A qemu VM (`lab up --vm`) instead of a namespace: `netns` is then never created. */
   vm: boolean;
@@ -97,7 +97,7 @@ export function labLayout(
       role: i <= managerCount ? "manager" : "worker",
       netns: `${prefix}n${i}`,
       address: `100.64.1.${i}`,
-      underlayPort: `n${i}`,
+      underlayPort: vmNodes.includes(`n${i}`) ? `vm-n${i}` : `n${i}`,
       vm: vmNodes.includes(`n${i}`),
     });
   }

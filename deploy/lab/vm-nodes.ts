@@ -23,7 +23,6 @@ import {
   qemuArgv,
   qemuControlSocket,
   relaySocket,
-  tapName,
   vmMac,
   VM_DEFAULTS,
   type VmConfig,
@@ -81,11 +80,13 @@ export function controlSocket(lab: string, node: string): string {
 
 /** `ip -batch` lines, in the underlay namespace, for the VMs' taps on br0. */
 export function tapLines(vmNodes: readonly LabNode[]): string[] {
-  return vmNodes.flatMap((n) => [
-    `tuntap add dev ${tapName(n.name)} mode tap`,
-    `link set ${tapName(n.name)} master br0`,
-    `link set ${tapName(n.name)} up`,
-  ]);
+  return vmNodes.flatMap((n) => {
+    return [
+      `tuntap add dev ${n.underlayPort} mode tap`,
+      `link set ${n.underlayPort} master br0`,
+      `link set ${n.underlayPort} up`,
+    ];
+  });
 }
 
 export interface BootedProcess {
@@ -122,7 +123,7 @@ export async function bootVms(
       lab: layout.name,
       node: node.name,
       addressCidr: `${node.address}/${UNDERLAY_PREFIX}`,
-      tap: tapName(node.name),
+      tap: node.underlayPort,
       mac: vmMac(Number(node.name.slice(1))),
       labDir: labDir(layout.name),
       nodeDir: ndir,

@@ -29,6 +29,8 @@ export interface ExecIo {
   stdin?: NodeJS.ReadableStream;
   stdout: (chunk: Buffer) => void;
   stderr: (chunk: Buffer) => void;
+  /** Aborting closes the session (the daemon kills the command); exec then rejects. */
+  signal?: AbortSignal;
 }
 
 export class GuestClient {
@@ -76,6 +78,7 @@ export class GuestClient {
         else resolve(code);
       });
       s.on("error", () => undefined);
+      io.signal?.addEventListener("abort", () => s.destroy(), { once: true });
       s.write(sessionFrame(SessionFrame.Request, JSON.stringify(req)));
       io.stdin?.on("data", (d: Buffer | string) => s.write(sessionFrame(SessionFrame.Stdin, d)));
       io.stdin?.on("end", () => s.write(sessionFrame(SessionFrame.StdinEof)));

@@ -80,10 +80,6 @@ export interface VmSpec {
   config: VmConfig;
 }
 
-export function tapName(node: string): string {
-  return `vm-${node}`;
-}
-
 /** A locally administered MAC from the node's index (labs are separate L2 segments). */
 export function vmMac(index: number): string {
   return `52:54:00:5e:${((index >> 8) & 0xff).toString(16).padStart(2, "0")}:${(index & 0xff).toString(16).padStart(2, "0")}`;

@@ -125,7 +125,8 @@ export class FaultInjector {
 
   private async setNft(node: string, change: (i: Impairment) => Impairment): Promise<void> {
     const next = change(this.nft.get(node) ?? NO_IMPAIRMENT);
-    await applyChaosTable(this.access.ex, this.access.node(node).netns, next);
+    const k = this.access.kernel(node);
+    await applyChaosTable(k.ex, k.at, next);
     this.nft.set(node, next);
   }
 
@@ -162,7 +163,8 @@ export class FaultInjector {
     const detail: string[] = [];
     for (const node of nodes) {
       const want = { lossPercent: 0, delayMs: 0, jitterMs: 0, ...this.links.get(node), ...change };
-      const r = await impairLink(this.access.ex, this.access.node(node).netns, want, (lossPercent) =>
+      const k = this.access.kernel(node);
+      const r = await impairLink(k.ex, k.at, want, (lossPercent) =>
         this.setNft(node, (i) => ({ ...i, lossPercent })),
       );
       this.links.set(node, want);
@@ -258,12 +260,14 @@ export class FaultInjector {
   async heal(): Promise<string[]> {
     const detail: string[] = [];
     for (const node of [...this.nft.keys()]) {
-      await applyChaosTable(this.access.ex, this.access.node(node).netns, NO_IMPAIRMENT);
+      const k = this.access.kernel(node);
+      await applyChaosTable(k.ex, k.at, NO_IMPAIRMENT);
       this.nft.delete(node);
       detail.push(`${node}: chaos table removed`);
     }
     for (const node of [...this.links.keys()]) {
-      await clearLink(this.access.ex, this.access.node(node).netns);
+      const k = this.access.kernel(node);
+      await clearLink(k.ex, k.at);
       this.links.delete(node);
     }
     if (this.downLinks.size > 0) detail.push(...(await this.link(true, [...this.downLinks])));

@@ -1,9 +1,10 @@
 /**
  * How the chaos runner reads and drives a running lab, in one place:
  *
- * - the `swarmnet` CLI inside a node's namespace (the host has no route into the lab, and
- *   going through the CLI is what a person would do), trying the next live manager node
- *   when one cannot answer (the scenario may have killed it);
+ * - the `swarmnet` CLI inside a node, its namespace or its VM (the host has no route
+ *   into the lab, and going through the CLI is what a person would do), trying the next
+ *   live manager node when one cannot answer (the scenario may have killed it);
+ * - the node's kernel (`kernel`: an executor in its namespace, or in its VM's guest);
  * - each agent's control socket (a unix socket: reachable from the host) with a short
  *   deadline, since a paused agent never answers;
  * - etcd's content, through `etcdctl` inside a manager node (the intent invariant compares
@@ -11,7 +12,7 @@
  */
 import { join } from "node:path";
 import { ErrorCode, SwarmnetError } from "../../../common/errors.js";
-import type { Executor } from "../../../common/executor.js";
+import type { Executor, InNetns } from "../../../common/executor.js";
 import { isAlive } from "../../../common/process.js";
 import { AgentClient } from "../../../agent/control/client.js";
 import { CLI_MAIN, type Lab } from "../lab.js";
@@ -58,6 +59,11 @@ export class LabAccess {
   running(node: string, kind: LabProcessKind): boolean {
     const pid = this.pid(node, kind);
     return pid !== undefined && isAlive(pid);
+  }
+
+  /** An executor acting on `node`'s kernel, and where (its namespace, or its VM's own). */
+  kernel(node: string): { ex: Executor; at: InNetns } {
+    return this.lab.kernel(this.name, node);
   }
 
   /** `swarmnet ARGS…` inside `node`; never throws for a failing command. */
