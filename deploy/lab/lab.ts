@@ -89,6 +89,8 @@ const ETCD_READY_TIMEOUT_MS = 30_000;
 const AGENT_READY_TIMEOUT_MS = 60_000;
 /** Node starts ~20× slower under TCG (VM-NOTES.md), and far slower on a loaded machine. */
 const VM_AGENT_READY_TIMEOUT_MS = 600_000;
+/** etcd and every etcdctl in a VM manager run emulated too. */
+const VM_ETCD_READY_TIMEOUT_MS = 300_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -284,7 +286,8 @@ export class Lab {
   /**
    * How to read lab `name`'s etcd beside the managers (tests, chaos invariants): its
    * endpoints and the certificate of manager node `member` (the first manager when not
-   * given), run inside that node (its namespace or its VM). Only manager nodes hold an etcd certificate.
+   * given), run inside that node (its namespace or its VM). Only manager nodes hold an
+   * etcd certificate.
    */
   etcd(name: string, member?: string): EtcdAccess & { host: NodeHost } {
     const state = this.requireState(name);
@@ -392,7 +395,7 @@ export class Lab {
   private async waitEtcd(layout: LabLayout, state: LabState): Promise<void> {
     const first = layout.nodes.find((n) => n.role === "manager");
     if (first === undefined) return;
-    const deadline = Date.now() + ETCD_READY_TIMEOUT_MS;
+    const deadline = Date.now() + (first.vm ? VM_ETCD_READY_TIMEOUT_MS : ETCD_READY_TIMEOUT_MS);
     let last = "";
     while (Date.now() < deadline) {
       const r = await this.host(state, first).run(
