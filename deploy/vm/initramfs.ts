@@ -5,7 +5,7 @@
  * project's dist/) with a tmpfs overlay on top for writes that stay in the guest.
  *
  * /init, in order: mount /proc, /sys, /dev; insmod the modules (virtio PCI, 9p, overlay,
- * virtio-net, virtio-console, in dependency order from modules.dep); mount the host root
+ * virtio-net, virtio-console, tun, in dependency order from modules.dep); mount the host root
  * (`hostroot` tag) read-only and an overlay over it; mount the guest's own /proc, /sys,
  * /dev, /dev/pts, /run and /tmp inside it (the 9p view shows the host's); mount the lab's
  * folder (`lab` tag, read-write) at the same path as on the host, so config files, logs
@@ -32,6 +32,9 @@ export const INITRAMFS_MODULES = [
   "overlay",
   "virtio_net",
   "virtio_console",
+  // Only a loaded tun creates /dev/net/tun, and nothing else in the guest would load it
+  // (no udev, no `kmod static-nodes`): without it the probe reports no tuntap.
+  "tun",
 ] as const;
 
 /** busybox-static's binary; its applets (sh, mount, insmod, ip, switch_root, init) do it all. */
