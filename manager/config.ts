@@ -47,6 +47,8 @@ export interface ManagerConfig {
   heartbeatPeriodMs: number;
   /** Missed heartbeat periods before a session is ended and its node turns down. */
   heartbeatGrace: number;
+  /** A connection to the TLS listener that has not finished its handshake by then is closed. */
+  tlsHandshakeTimeoutMs: number;
   /** Change batches kept for resuming agent streams without a snapshot. */
   changeLogBatches: number;
   /** Leader job: how often etcd history is compacted. */
@@ -91,6 +93,10 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   heartbeatPeriodMs: 2_000,
   // Three missed beats: one lost packet or a GC pause never marks a node down.
   heartbeatGrace: 3,
+  // A real client finishes its handshake in milliseconds; 10 s covers a very loaded machine
+  // and still frees what a silent or trickling peer holds (Node's own default is 120 s).
+  // Clients on emulated CPUs need more: the lab scales it for VM nodes (deploy/lab/lab.ts).
+  tlsHandshakeTimeoutMs: 10_000,
   // ~ a few minutes of changes at a busy rate; older resume points get a snapshot instead.
   changeLogBatches: 10_000,
   // Compaction is cheap; every 5 minutes keeps history small.
@@ -136,6 +142,7 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   electionRetryMs: durationMs({ min: 10 }),
   heartbeatPeriodMs: durationMs({ min: 50 }),
   heartbeatGrace: int({ min: 2, max: 100 }),
+  tlsHandshakeTimeoutMs: durationMs({ min: 100 }),
   changeLogBatches: int({ min: 1 }),
   compactionIntervalMs: durationMs({ min: 1000 }),
   compactionKeepRevisions: int({ min: 1 }),

@@ -452,7 +452,12 @@ export class Manager {
     this.followMirror();
     this.dispatcher.start();
     this.tlsServer = createServer(this.grpcServices(), "tls", this.log.child({ component: "grpc" }));
-    const port = await bindTls(this.tlsServer, this.config.listen, this.serverTls);
+    const port = await bindTls(
+      this.tlsServer,
+      this.config.listen,
+      this.serverTls,
+      this.config.tlsHandshakeTimeoutMs,
+    );
     this.boundAddress = `${this.config.listen.slice(0, this.config.listen.lastIndexOf(":"))}:${port}`;
     this.jobs.attach();
     this.election.start();

@@ -91,6 +91,17 @@ const AGENT_READY_TIMEOUT_MS = 60_000;
 const VM_AGENT_READY_TIMEOUT_MS = 600_000;
 /** etcd and every etcdctl in a VM manager run emulated too. */
 const VM_ETCD_READY_TIMEOUT_MS = 300_000;
+/**
+ * A lab with VM nodes runs its managers with the bounds on how fast a peer answers this
+ * many times longer: heartbeat period (so the session ends after 10 s × 3 of silence,
+ * not 2 s × 3) and TLS handshake (50 s, not 10 s). A VM agent shares one emulated vCPU
+ * with everything in its guest — idle it takes about half, and a `swarmnet` CLI started
+ * there takes all of it for a minute or two on a loaded machine — so with the native
+ * bounds the manager ended VM sessions every few seconds ("no heartbeat for 6000 ms")
+ * and the reconnects' handshakes were cut ("the TLS handshake failed"). Authentication
+ * is unchanged; only the time a peer gets is.
+ */
+const VM_MANAGER_TIMING_SCALE = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -465,6 +476,7 @@ export class Lab {
         `--etcd-cert=${etcd.tls.cert}`,
         `--etcd-key=${etcd.tls.key}`,
         `--state-dir=${stateDirOf(layout.name, m)}`,
+        ...(layout.nodes.some((n) => n.vm) ? vmManagerTiming() : []),
       ]);
     }
     for (const m of layout.nodes) await this.startAgent(layout, state, m);
@@ -662,4 +674,13 @@ function tempLinkName(lab: string, node: string): string {
 /** The layout a recorded lab was built with. */
 function layoutOf(state: LabState): LabLayout {
   return labLayout(state.name, state.nodes, state.managers, state.vm?.nodes);
+}
+
+/** A VM lab's manager flags: its peer bounds scaled for emulation (VM_MANAGER_TIMING_SCALE). */
+function vmManagerTiming(): string[] {
+  const scaled = (ms: number) => `${ms * VM_MANAGER_TIMING_SCALE}ms`;
+  return [
+    `--heartbeat-period=${scaled(MANAGER_DEFAULTS.heartbeatPeriodMs)}`,
+    `--tls-handshake-timeout=${scaled(MANAGER_DEFAULTS.tlsHandshakeTimeoutMs)}`,
+  ];
 }

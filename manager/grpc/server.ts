@@ -414,7 +414,15 @@ function bind(server: grpc.Server, address: string, creds: grpc.ServerCredential
   });
 }
 
-/** Binds the TLS listener: identity and trust from `tls` (they may change later). */
-export function bindTls(server: grpc.Server, address: string, tls: TlsSource): Promise<number> {
-  return bind(server, address, serverCredentials(tls));
+/**
+ * Binds the TLS listener: identity and trust from `tls` (they may change later); a
+ * connection still in its handshake after `handshakeTimeoutMs` is closed.
+ */
+export function bindTls(
+  server: grpc.Server,
+  address: string,
+  tls: TlsSource,
+  handshakeTimeoutMs: number,
+): Promise<number> {
+  return bind(server, address, serverCredentials(tls, handshakeTimeoutMs));
 }
