@@ -4,7 +4,7 @@
 #   --test   also what only the tests and benchmarks use: Debian's chromium, the real
 #            browser the live-page test and bench/observe drive through playwright-core
 #            (about 300 MB with its libraries: not for a node that only runs swarmnet),
-#            and the VM lab's qemu, busybox-static, kmod, ipvsadm and Debian's kernel
+#            and the VM lab's qemu, busybox-static, kmod, ipvsadm, xz-utils and Debian's kernel
 #            (`lab up --vm`, the VM test group; ~300 MB, a node never needs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(iproute2 nftables etcd-server etcd-client iputils-ping iperf3 curl tcpdump conntrack procps
   dnsmasq-base bind9-dnsutils python3)
 # The VM lab (`lab up --vm` and the VM test group): qemu, the guest's init and modprobe,
-# ipvsadm for the IPVS mesh (~35 s, ~100 MB), plus Debian's kernel fetched below.
-VM_PACKAGES=(qemu-system-x86 busybox-static kmod ipvsadm)
+# ipvsadm for the IPVS mesh (~35 s, ~100 MB), plus Debian's kernel fetched below (kmod's
+# depmod and xz-utils' xz unpack it; xz-utils is not in every minimal Debian image).
+VM_PACKAGES=(qemu-system-x86 busybox-static kmod ipvsadm xz-utils)
 vm=no
 case "${1:-}" in
   --test) DEBIAN_PACKAGES+=(chromium "${VM_PACKAGES[@]}") vm=yes ;;
