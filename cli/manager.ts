@@ -22,6 +22,10 @@ export function register(program: Command): void {
       "--tls-handshake-timeout <duration>",
       "close a connection that has not finished its TLS handshake by then (e.g. 10s)",
     )
+    .option(
+      "--keepalive-timeout <duration>",
+      "close a connection whose keepalive ping is unanswered that long (e.g. 5s)",
+    )
     .option("--node-down-grace <duration>", "how long a node may be down before its tasks move (e.g. 5s)")
     .option("--task-restart-delay <duration>", "pause before a failed task is replaced (e.g. 1s)")
     .option(
@@ -41,6 +45,7 @@ export function register(program: Command): void {
         certPoll?: string;
         heartbeatPeriod?: string;
         tlsHandshakeTimeout?: string;
+        keepaliveTimeout?: string;
         nodeDownGrace?: string;
         taskRestartDelay?: string;
         metricsAddr?: string;
@@ -57,6 +62,7 @@ export function register(program: Command): void {
           certPollMs: o.certPoll,
           heartbeatPeriodMs: o.heartbeatPeriod,
           tlsHandshakeTimeoutMs: o.tlsHandshakeTimeout,
+          keepaliveTimeoutMs: o.keepaliveTimeout,
           nodeDownGraceMs: o.nodeDownGrace,
           taskRestartDelayMs: o.taskRestartDelay,
           metricsAddr: o.metricsAddr,

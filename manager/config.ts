@@ -49,6 +49,8 @@ export interface ManagerConfig {
   heartbeatGrace: number;
   /** A connection to the TLS listener that has not finished its handshake by then is closed. */
   tlsHandshakeTimeoutMs: number;
+  /** A connection whose peer leaves the manager's keepalive ping unanswered this long is closed. */
+  keepaliveTimeoutMs: number;
   /** Change batches kept for resuming agent streams without a snapshot. */
   changeLogBatches: number;
   /** Leader job: how often etcd history is compacted. */
@@ -97,6 +99,10 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   // and still frees what a silent or trickling peer holds (Node's own default is 120 s).
   // Clients on emulated CPUs need more: the lab scales it for VM nodes (deploy/lab/lab.ts).
   tlsHandshakeTimeoutMs: 10_000,
+  // Pinged every 10 s (manager/grpc/server.ts), a dead or silent peer's connection is gone
+  // within ~15 s. The lab scales it for VM nodes, whose Node answers only when its
+  // emulated vCPU gets to it.
+  keepaliveTimeoutMs: 5_000,
   // ~ a few minutes of changes at a busy rate; older resume points get a snapshot instead.
   changeLogBatches: 10_000,
   // Compaction is cheap; every 5 minutes keeps history small.
@@ -143,6 +149,7 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   heartbeatPeriodMs: durationMs({ min: 50 }),
   heartbeatGrace: int({ min: 2, max: 100 }),
   tlsHandshakeTimeoutMs: durationMs({ min: 100 }),
+  keepaliveTimeoutMs: durationMs({ min: 100 }),
   changeLogBatches: int({ min: 1 }),
   compactionIntervalMs: durationMs({ min: 1000 }),
   compactionKeepRevisions: int({ min: 1 }),

@@ -95,7 +95,8 @@ const VM_ETCD_READY_TIMEOUT_MS = 300_000;
  * A lab with VM nodes runs its managers with the bounds on how fast a peer answers this
  * many times longer: heartbeat period (so the session ends after 10 s × 3 of silence,
  * not 2 s × 3), TLS handshake (50 s, not 10 s) and the grace before a node without a
- * session loses its tasks (25 s, not 5 s: a VM agent's reconnect took 21 s). A VM agent shares one emulated vCPU
+ * session loses its tasks (25 s, not 5 s: a VM agent's reconnect took 21 s), and an
+ * unanswered keepalive ping (25 s, not 5 s: the guest's Node answers it, not its kernel). A VM agent shares one emulated vCPU
  * with everything in its guest — idle it takes about half, and a `swarmnet` CLI started
  * there takes all of it for a minute or two on a loaded machine — so with the native
  * bounds the manager ended VM sessions every few seconds ("no heartbeat for 6000 ms")
@@ -684,5 +685,6 @@ function vmManagerTiming(): string[] {
     `--heartbeat-period=${scaled(MANAGER_DEFAULTS.heartbeatPeriodMs)}`,
     `--tls-handshake-timeout=${scaled(MANAGER_DEFAULTS.tlsHandshakeTimeoutMs)}`,
     `--node-down-grace=${scaled(MANAGER_DEFAULTS.nodeDownGraceMs)}`,
+    `--keepalive-timeout=${scaled(MANAGER_DEFAULTS.keepaliveTimeoutMs)}`,
   ];
 }
