@@ -1,4 +1,5 @@
 /**
+ * Full VM group (vm-lab.test.ts registers it on its lab when SWARMNET_VM_FULL=1).
  * The chaos tool's `loss` and `delay` steps on a VM node, where Debian's kernel has netem
  * (this host's has not, so there they fall back to nftables loss and no delay): the
  * fault injector reaches the guest's kernel through the lab (guest-runner.ts), applies
@@ -15,10 +16,7 @@ import { LabAccess } from "../../deploy/lab/chaos/lab-access.js";
 import { Observer } from "../../deploy/lab/chaos/observer.js";
 import { Timeline } from "../../deploy/lab/chaos/timeline.js";
 import { Lab } from "../../deploy/lab/lab.js";
-import { cachedKernelVersions } from "../../deploy/vm/kernel-cache.js";
 import { LabCli } from "../support/lab-cli.js";
-import { isRoot } from "../support/netns.js";
-import { VM_LAB_UP_TIMEOUT_MS, vmLabReady } from "./support.js";
 
 const N3 = "100.64.1.3";
 const PINGS = 200;
@@ -56,53 +54,52 @@ async function ping(cli: LabCli, count: number, intervalS: number): Promise<Ping
   };
 }
 
-describe("chaos loss and delay on a VM node (netem on Debian's kernel)", function () {
-  this.timeout(600_000);
-  const ex = new Executor();
-  const shared = vmLabReady();
-  let cli: LabCli;
-  let injector: FaultInjector;
-  let access: LabAccess;
+/** Registers the suite; `lab()` names the VM lab (n3 a VM) once it is up. */
+export function describeChaosNetemInVm(lab: () => string): void {
+  describe("chaos loss and delay on a VM node (netem on Debian's kernel)", function () {
+    this.timeout(600_000);
+    const ex = new Executor();
+    let cli: LabCli;
+    let injector: FaultInjector;
+    let access: LabAccess;
 
-  before(async function () {
-    this.timeout(VM_LAB_UP_TIMEOUT_MS);
-    if (!isRoot || cachedKernelVersions().length === 0) this.skip();
-    const lab = await shared.lab();
-    cli = new LabCli(lab);
-    access = new LabAccess(ex, new Lab(ex), lab);
-    injector = new FaultInjector(access, new Timeline(), new Observer(access));
+    before(function () {
+      cli = new LabCli(lab());
+      access = new LabAccess(ex, new Lab(ex), cli.lab);
+      injector = new FaultInjector(access, new Timeline(), new Observer(access));
+    });
+
+    after(async () => {
+      if (injector !== undefined) await injector.heal();
+    });
+
+    const qdisc = async () => {
+      const k = access.kernel("n3");
+      return k.ex.tc(["qdisc", "show", "dev", "eth0"], k.at);
+    };
+
+    it(`a loss step puts netem on the VM's link and about ${LOSS_PERCENT} % of the replies go missing`, async () => {
+      const detail = await injector.impair(["n3"], { lossPercent: LOSS_PERCENT });
+      assert.deepEqual(detail, [`n3: loss ${LOSS_PERCENT}% via netem`]);
+      assert.match(await qdisc(), new RegExp(`netem .*loss ${LOSS_PERCENT}%`));
+      const p = await ping(cli, PINGS, 0.02);
+      assert.equal(p.sent, PINGS, p.out);
+      const lost = p.sent - p.received;
+      // Binomial(200, 0.3): mean 60, standard deviation 6.5.
+      assert.ok(lost >= 30 && lost <= 90, `${lost} of ${p.sent} replies lost with ${LOSS_PERCENT} % loss`);
+    });
+
+    it(`a delay step adds at least ${DELAY_MS} ms to every round trip; heal removes netem, nothing is lost`, async () => {
+      await injector.heal();
+      const detail = await injector.impair(["n3"], { delayMs: DELAY_MS });
+      assert.deepEqual(detail, [`n3: delay ${DELAY_MS}ms via netem`]);
+      const slow = await ping(cli, 5, 0.2);
+      assert.equal(slow.received, 5, slow.out);
+      assert.ok(slow.minMs >= DELAY_MS, `fastest round trip ${slow.minMs} ms with ${DELAY_MS} ms delay`);
+      await injector.heal();
+      assert.doesNotMatch(await qdisc(), /netem/);
+      const p = await ping(cli, 20, 0.05);
+      assert.equal(p.received, p.sent, p.out);
+    });
   });
-
-  after(async () => {
-    if (injector !== undefined) await injector.heal();
-  });
-
-  const qdisc = async () => {
-    const k = access.kernel("n3");
-    return k.ex.tc(["qdisc", "show", "dev", "eth0"], k.at);
-  };
-
-  it(`a loss step puts netem on the VM's link and about ${LOSS_PERCENT} % of the replies go missing`, async () => {
-    const detail = await injector.impair(["n3"], { lossPercent: LOSS_PERCENT });
-    assert.deepEqual(detail, [`n3: loss ${LOSS_PERCENT}% via netem`]);
-    assert.match(await qdisc(), new RegExp(`netem .*loss ${LOSS_PERCENT}%`));
-    const p = await ping(cli, PINGS, 0.02);
-    assert.equal(p.sent, PINGS, p.out);
-    const lost = p.sent - p.received;
-    // Binomial(200, 0.3): mean 60, standard deviation 6.5.
-    assert.ok(lost >= 30 && lost <= 90, `${lost} of ${p.sent} replies lost with ${LOSS_PERCENT} % loss`);
-  });
-
-  it(`a delay step adds at least ${DELAY_MS} ms to every round trip; heal removes netem, nothing is lost`, async () => {
-    await injector.heal();
-    const detail = await injector.impair(["n3"], { delayMs: DELAY_MS });
-    assert.deepEqual(detail, [`n3: delay ${DELAY_MS}ms via netem`]);
-    const slow = await ping(cli, 5, 0.2);
-    assert.equal(slow.received, 5, slow.out);
-    assert.ok(slow.minMs >= DELAY_MS, `fastest round trip ${slow.minMs} ms with ${DELAY_MS} ms delay`);
-    await injector.heal();
-    assert.doesNotMatch(await qdisc(), /netem/);
-    const p = await ping(cli, 20, 0.05);
-    assert.equal(p.received, p.sent, p.out);
-  });
-});
+}

@@ -1,51 +1,48 @@
 /**
- * The VM test group's one shared lab: n1 a namespace manager, n2 and n3 VM workers
- * (`lab up --nodes 3 --vm n2,n3`). Booting VMs under TCG costs tens of seconds each, so
- * the group boots once: the first test file that asks brings the lab up, every later one
- * reuses it, and a root `after` hook takes it down when the run ends, whatever happened.
- * $SWARMNET_VM_TEST_LAB names an already running lab of that shape to use instead (while
- * developing a test: boots cost minutes on a loaded machine); it is taken down all the same.
+ * What the VM test group shares: whether this run is the full group, the check that this
+ * machine can run VMs at all, and the bounds sized for emulation.
+ *
+ * Two sizes, because one boot of a VM lab costs minutes under TCG on a shared 2-core
+ * machine and the whole suite has a 30-minute budget:
+ *   smoke (default, `deploy/test.sh`)  vm-lab.test.ts: one lab, n1 a namespace manager
+ *                                      and two VM workers — joins, probe, kernel ESP and
+ *                                      a ping over an encrypted overlay, exec, devices
+ *                                      confined, `lab down` after `kill -9` of a qemu —
+ *                                      plus the bad-input cases (no boot at all)
+ *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the kernel-ESP acceptance
+ *                                      scenario in a VM, chaos netem, restart of a VM
+ *                                      agent, and a second VM lab beside the first
+ *
+ * Where the machine truly cannot run VMs (not root, or no /dev/net/tun for the taps) the
+ * group skips and says why on the console; a missing qemu or kernel is not that — the
+ * suite's `install.sh --test` installs both — and fails with what to install.
  */
-import { swarmnet } from "../support/cli.js";
-import { uniqueLabName } from "../support/netns.js";
+import { existsSync } from "node:fs";
+import { cachedKernelVersions, KERNEL_PACKAGE } from "../../deploy/vm/kernel-cache.js";
+import { checkVmTools } from "../../deploy/vm/machine.js";
+import { isRoot } from "../support/netns.js";
 
-export interface SharedVmLab {
-  /** The lab's name, once it is up (brought up on the first call). */
-  lab(): Promise<string>;
-  /** Takes it down now (idempotent); later `lab()` calls fail. */
-  down(): Promise<void>;
-}
+/** `SWARMNET_VM_FULL=1` runs the whole VM group; otherwise only the smoke group. */
+export const VM_FULL = process.env["SWARMNET_VM_FULL"] === "1";
 
 /** Up to this long for the VMs to boot and their agents to join, on a loaded 2-core machine. */
 export const VM_LAB_UP_TIMEOUT_MS = 1_500_000;
 
-let name: string | undefined;
-let up: Promise<string> | undefined;
-let isDown = false;
-
-export function vmLabReady(): SharedVmLab {
-  return {
-    lab() {
-      if (isDown) return Promise.reject(new Error("the shared VM lab was already taken down"));
-      const given = process.env["SWARMNET_VM_TEST_LAB"];
-      name ??= given ?? uniqueLabName();
-      const lab = name;
-      if (given !== undefined) return Promise.resolve(lab);
-      const args = ["lab", "up", "--name", lab, "--nodes", "3", "--vm", "n2,n3"];
-      up ??= swarmnet(args, {}, VM_LAB_UP_TIMEOUT_MS).then((r) => {
-        if (r.exitCode !== 0) throw new Error(`lab up --vm failed: ${r.stderr.trim()}`);
-        return lab;
-      });
-      return up;
-    },
-    async down() {
-      isDown = true;
-      if (name !== undefined) await swarmnet(["lab", "down", "--name", name]);
-    },
-  };
+/** Skips the suite with its reason printed (mocha's own skip says nothing). */
+export function skipBecause(ctx: Mocha.Context, reason: string): never {
+  console.log(`      skipped: ${reason}`);
+  ctx.skip();
 }
 
-after(async function () {
-  this.timeout(120_000);
-  if (name !== undefined && !isDown) await vmLabReady().down();
-});
+/**
+ * Skips (saying why) where this machine cannot run VM nodes; throws where it could but
+ * something `deploy/install.sh --test` installs is missing.
+ */
+export function requireVmHost(ctx: Mocha.Context): void {
+  if (!isRoot) skipBecause(ctx, "VM nodes need root (taps, namespaces)");
+  if (!existsSync("/dev/net/tun")) skipBecause(ctx, "no /dev/net/tun: this machine cannot give a VM a tap");
+  checkVmTools();
+  if (cachedKernelVersions().length === 0) {
+    throw new Error(`no cached ${KERNEL_PACKAGE} kernel for VM nodes: run deploy/install.sh --test`);
+  }
+}
