@@ -92,16 +92,16 @@ const VM_AGENT_READY_TIMEOUT_MS = 600_000;
 /** etcd and every etcdctl in a VM manager run emulated too. */
 const VM_ETCD_READY_TIMEOUT_MS = 300_000;
 /**
- * A lab with VM nodes runs its managers with the bounds on how fast a peer answers this
- * many times longer: heartbeat period (so the session ends after 10 s × 3 of silence,
- * not 2 s × 3), TLS handshake (50 s, not 10 s) and the grace before a node without a
- * session loses its tasks (25 s, not 5 s: a VM agent's reconnect took 21 s), and an
- * unanswered keepalive ping (25 s, not 5 s: the guest's Node answers it, not its kernel). A VM agent shares one emulated vCPU
- * with everything in its guest — idle it takes about half, and a `swarmnet` CLI started
- * there takes all of it for a minute or two on a loaded machine — so with the native
- * bounds the manager ended VM sessions every few seconds ("no heartbeat for 6000 ms")
- * and the reconnects' handshakes were cut ("the TLS handshake failed"). Authentication
- * is unchanged; only the time a peer gets is.
+ * A lab with VM nodes runs its managers with every bound on how fast a peer answers this
+ * many times longer. A VM agent shares one emulated vCPU with everything in its guest —
+ * idle it takes about half, a `swarmnet` CLI started there all of it for a minute or two
+ * on a loaded machine — and with the native bounds the manager ended VM sessions every
+ * few seconds ("no heartbeat for 6000 ms") and cut reconnects mid-handshake ("the TLS
+ * handshake failed"). Scaled: heartbeat period (a session ends after 10 s × 3 of
+ * silence, not 2 s × 3), TLS handshake (50 s, not 10 s), node-down grace (25 s, not 5 s:
+ * a VM agent's reconnect took 21 s) and keepalive timeout (25 s, not 5 s: the guest's
+ * Node answers the ping, not its kernel). Authentication is unchanged; only the time a
+ * peer gets is.
  */
 const VM_MANAGER_TIMING_SCALE = 5;
 
