@@ -4,9 +4,11 @@
  * JSON object on stdout when it finishes, so the caller needs nothing but the exit.
  *
  *   tcp-sink   PORT SECONDS                  one connection; {bytes, sha256}
- *   tcp-source IP PORT BYTES RATE_BPS MARKER  bytes of a marker pattern, rate-limited if
- *                                             RATE_BPS > 0; retries connecting for 10 s;
- *                                             {bytes, sha256}
+ *   tcp-source IP PORT BYTES RATE_BPS MARKER [CONNECT_S]
+ *                                             bytes of a marker pattern, rate-limited if
+ *                                             RATE_BPS > 0; retries connecting for
+ *                                             CONNECT_S (default 10) seconds while the
+ *                                             sink starts; {bytes, sha256}
  *   udp-listen PORT SECONDS                   {payloads: [utf8…]} received meanwhile
  *   udp-send   IP PORT HEX [BIND_IP]          one datagram; {sent}
  *
@@ -20,7 +22,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const CHUNK_BYTES = 64 * 1024;
-const CONNECT_RETRY_MS = 10_000;
+const CONNECT_RETRY_S = 10;
 
 function out(v: unknown): void {
   process.stdout.write(JSON.stringify(v) + "\n");
@@ -64,8 +66,8 @@ function tcpSink(port: number, seconds: number): void {
   }, seconds * 1000).unref();
 }
 
-async function connectWithRetry(ip: string, port: number): Promise<Socket> {
-  const deadline = Date.now() + CONNECT_RETRY_MS;
+async function connectWithRetry(ip: string, port: number, seconds: number): Promise<Socket> {
+  const deadline = Date.now() + seconds * 1000;
   for (;;) {
     try {
       return await new Promise<Socket>((resolve, reject) => {
@@ -85,8 +87,9 @@ async function tcpSource(
   total: number,
   rateBps: number,
   marker: string,
+  connectSeconds: number,
 ): Promise<void> {
-  const sock = await connectWithRetry(ip, port);
+  const sock = await connectWithRetry(ip, port, connectSeconds);
   const hash = createHash("sha256");
   const start = Date.now();
   let sent = 0;
@@ -136,7 +139,14 @@ async function main(): Promise<void> {
     case "tcp-sink":
       return tcpSink(Number(a[0]), Number(a[1] ?? 60));
     case "tcp-source":
-      return tcpSource(a[0] ?? "", Number(a[1]), Number(a[2]), Number(a[3] ?? 0), a[4] ?? "MARKER");
+      return tcpSource(
+        a[0] ?? "",
+        Number(a[1]),
+        Number(a[2]),
+        Number(a[3] ?? 0),
+        a[4] ?? "MARKER",
+        Number(a[5] ?? CONNECT_RETRY_S),
+      );
     case "udp-listen":
       return udpListen(Number(a[0]), Number(a[1] ?? 2));
     case "udp-send":

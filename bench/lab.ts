@@ -4,10 +4,12 @@
  * under a unique lab name, and always takes the lab down.
  *
  *   node dist/bench/lab.js [--nodes 3,10,25] [--managers 1]
+ *   node dist/bench/lab.js --vm [--vms 2]     VM nodes: boot, memory, Node slowdown (lab-vm.ts)
  */
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
+import { benchVmLab } from "./lab-vm.js";
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,6 +24,11 @@ async function timed(args: string[]): Promise<number> {
   });
   if (r.exitCode !== 0) throw new Error(`swarmnet ${args.join(" ")} failed: ${String(r.stderr)}`);
   return Math.round(performance.now() - started);
+}
+
+if (process.argv.includes("--vm")) {
+  process.stdout.write(JSON.stringify(await benchVmLab(Number(flag("vms", "2")))) + "\n");
+  process.exit(0);
 }
 
 const sizes = flag("nodes", "3,10,25").split(",").map(Number);

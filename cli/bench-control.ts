@@ -219,8 +219,7 @@ export function register(bench: Command): void {
         const labUpMs = Math.round(performance.now() - t0);
         const managers = labManagerAddresses(labLayout(name, d.nodes, d.managers));
         const target = lab.execTarget(name, "client");
-        const r = await ex.runIn(
-          target.netns,
+        const r = await target.host.run(
           [
             process.execPath,
             CLI_MAIN,
@@ -231,7 +230,8 @@ export function register(bench: Command): void {
             "--state-dir",
             nodeDir(name, "n1"),
           ],
-          { env: { ...target.env, SWARMNET_LOG_LEVEL: "warn" }, timeoutMs: 600_000 },
+          { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
+          600_000,
         );
         if (r.exitCode !== 0) {
           throw new SwarmnetError(

@@ -48,7 +48,7 @@ export async function labChaos(names: string[], o: ChaosFlags): Promise<void> {
             parseCount("nodes", o.nodes, 1, MAX_LAB_NODES),
             parseCount("managers", o.managers, 1, MAX_LAB_NODES),
           )
-        : labLayout(state.name, state.nodes, state.managers);
+        : labLayout(state.name, state.nodes, state.managers, state.vm?.nodes);
     const plans = scenarios.map((sc) => ({
       scenario: sc.name,
       seed: seed ?? sc.seed,

@@ -5,6 +5,7 @@ import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import { Executor } from "../common/executor.js";
 import { Lab } from "../deploy/lab/lab.js";
 import { MAX_LAB_NODES, parseCount } from "../deploy/lab/layout.js";
+import { parseVmNodes, VM_DEFAULTS } from "../deploy/lab/vm-nodes.js";
 import type { ChaosFlags } from "./lab-chaos.js";
 import { parseFormat, print, printJson, renderTable } from "./output.js";
 
@@ -44,6 +45,12 @@ export function register(program: Command): void {
       "--agent-resync-interval <duration>",
       "every agent's resync period, e.g. 1h (default: the agent's, 10s)",
     )
+    .option("--vm [nodes]", "make nodes qemu VMs booting Debian's kernel: all, or a list like n2,n3")
+    .option(
+      "--kernel <version>",
+      "kernel version for the VMs (default: the newest fetched by deploy/install.sh --test)",
+    )
+    .option("--vm-memory <mb>", "memory of each VM in MiB", String(VM_DEFAULTS.memoryMb))
     .action(
       async (o: {
         name: string;
@@ -51,10 +58,21 @@ export function register(program: Command): void {
         managers: string;
         init: boolean;
         agentResyncInterval?: string;
+        vm?: string | true;
+        kernel?: string;
+        vmMemory: string;
       }) => {
         const nodes = parseCount("nodes", o.nodes, 1, MAX_LAB_NODES);
         const managers = parseCount("managers", o.managers, 1, MAX_LAB_NODES);
         if (o.agentResyncInterval !== undefined) checkAgentResyncInterval(o.agentResyncInterval);
+        const vmNodes = o.vm === undefined ? [] : parseVmNodes(o.vm, nodes);
+        if (vmNodes.length === 0 && o.kernel !== undefined) {
+          throw new SwarmnetError(
+            ErrorCode.InvalidArgument,
+            "--kernel needs --vm (it names the VMs' kernel)",
+          );
+        }
+        const memoryMb = parseCount("vm-memory", o.vmMemory, 128, 16_384);
         const started = Date.now();
         const layout = await new Lab(new Executor()).up({
           name: o.name,
@@ -62,10 +80,14 @@ export function register(program: Command): void {
           managers,
           init: o.init,
           ...(o.agentResyncInterval === undefined ? {} : { agentResyncInterval: o.agentResyncInterval }),
+          vmNodes,
+          ...(o.kernel === undefined ? {} : { kernel: o.kernel }),
+          vm: { memoryMb },
           progress: (line) => print(`lab ${o.name}: ${line}`),
         });
+        const vms = vmNodes.length > 0 ? ` (${vmNodes.length} VM)` : "";
         print(
-          `lab ${layout.name} is up: ${layout.nodes.length} nodes, ${managers} manager(s) in ${Date.now() - started} ms`,
+          `lab ${layout.name} is up: ${layout.nodes.length} nodes${vms}, ${managers} manager(s) in ${Date.now() - started} ms`,
         );
       },
     );
@@ -93,8 +115,8 @@ export function register(program: Command): void {
       const show = (v: boolean | null) => (v === null ? "-" : v ? "up" : "down");
       print(
         renderTable(
-          ["NODE", "ROLE", "ADDRESS", "AGENT", "MANAGER", "ETCD"],
-          rows.map((r) => [r.name, r.role, r.address, show(r.agent), show(r.manager), show(r.etcd)]),
+          ["NODE", "ROLE", "ADDRESS", "AGENT", "MANAGER", "ETCD", "KIND"],
+          rows.map((r) => [r.name, r.role, r.address, show(r.agent), show(r.manager), show(r.etcd), r.kind]),
         ),
       );
     });
@@ -147,11 +169,10 @@ export function register(program: Command): void {
     .argument("<command...>", "the command, after --")
     .passThroughOptions()
     .action(async (node: string, command: string[], o: { name: string }) => {
-      const ex = new Executor();
-      const target = new Lab(ex).execTarget(o.name, node);
+      const target = new Lab(new Executor()).execTarget(o.name, node);
       // With passThroughOptions commander keeps a leading "--" among the operands.
       const argv = command[0] === "--" ? command.slice(1) : command;
-      process.exitCode = await ex.interactive(target.netns, argv, target.env);
+      process.exitCode = await target.host.interactive(argv, target.env);
     });
 
   lab

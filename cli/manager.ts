@@ -18,6 +18,14 @@ export function register(program: Command): void {
     .option("--state-dir <dir>", "the node's state dir: its certificate, the KEK file, manager.sock")
     .option("--cert-poll <duration>", "how often the node's certificate files are checked (e.g. 1s)")
     .option("--heartbeat-period <duration>", "how often agents send heartbeats (e.g. 2s)")
+    .option(
+      "--tls-handshake-timeout <duration>",
+      "close a connection that has not finished its TLS handshake by then (e.g. 10s)",
+    )
+    .option(
+      "--keepalive-timeout <duration>",
+      "close a connection whose keepalive ping is unanswered that long (e.g. 5s)",
+    )
     .option("--node-down-grace <duration>", "how long a node may be down before its tasks move (e.g. 5s)")
     .option("--task-restart-delay <duration>", "pause before a failed task is replaced (e.g. 1s)")
     .option(
@@ -36,6 +44,8 @@ export function register(program: Command): void {
         stateDir?: string;
         certPoll?: string;
         heartbeatPeriod?: string;
+        tlsHandshakeTimeout?: string;
+        keepaliveTimeout?: string;
         nodeDownGrace?: string;
         taskRestartDelay?: string;
         metricsAddr?: string;
@@ -51,6 +61,8 @@ export function register(program: Command): void {
           stateDir: o.stateDir,
           certPollMs: o.certPoll,
           heartbeatPeriodMs: o.heartbeatPeriod,
+          tlsHandshakeTimeoutMs: o.tlsHandshakeTimeout,
+          keepaliveTimeoutMs: o.keepaliveTimeout,
           nodeDownGraceMs: o.nodeDownGrace,
           taskRestartDelayMs: o.taskRestartDelay,
           metricsAddr: o.metricsAddr,

@@ -54,6 +54,10 @@ export interface ManagerConfig {
   heartbeatPeriodMs: number;
   /** Missed heartbeat periods before a session is ended and its node turns down. */
   heartbeatGrace: number;
+  /** A connection to the TLS listener that has not finished its handshake by then is closed. */
+  tlsHandshakeTimeoutMs: number;
+  /** A connection whose peer leaves the manager's keepalive ping unanswered this long is closed. */
+  keepaliveTimeoutMs: number;
   /** Change batches kept for resuming agent streams without a snapshot. */
   changeLogBatches: number;
   /** Leader job: how often etcd history is compacted. */
@@ -98,6 +102,14 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   heartbeatPeriodMs: 2_000,
   // Three missed beats: one lost packet or a GC pause never marks a node down.
   heartbeatGrace: 3,
+  // A real client finishes its handshake in milliseconds; 10 s covers a very loaded machine
+  // and still frees what a silent or trickling peer holds (Node's own default is 120 s).
+  // Clients on emulated CPUs need more: the lab scales it for VM nodes (deploy/lab/lab.ts).
+  tlsHandshakeTimeoutMs: 10_000,
+  // Pinged every 10 s (manager/grpc/server.ts), a dead or silent peer's connection is gone
+  // within ~15 s. The lab scales it for VM nodes, whose Node answers only when its
+  // emulated vCPU gets to it.
+  keepaliveTimeoutMs: 5_000,
   // ~ a few minutes of changes at a busy rate; older resume points get a snapshot instead.
   changeLogBatches: 10_000,
   // Compaction is cheap; every 5 minutes keeps history small.
@@ -143,6 +155,8 @@ const SPEC: ConfigSpec<ManagerConfig> = {
   electionRetryMs: durationMs({ min: 10 }),
   heartbeatPeriodMs: durationMs({ min: 50 }),
   heartbeatGrace: int({ min: 2, max: 100 }),
+  tlsHandshakeTimeoutMs: durationMs({ min: 100 }),
+  keepaliveTimeoutMs: durationMs({ min: 100 }),
   changeLogBatches: int({ min: 1 }),
   compactionIntervalMs: durationMs({ min: 1000 }),
   compactionKeepRevisions: int({ min: 1 }),

@@ -291,6 +291,7 @@ export class Manager {
       this.grpcServices(),
       "local",
       this.log.child({ component: "grpc-local" }),
+      this.config.keepaliveTimeoutMs,
     );
     await bindLocalSocket(this.localServer, this.socketPath);
     this.certWatch = watchNodeTls(this.config.stateDir, this.nodeTls, this.config.certPollMs, (files) => {
@@ -451,8 +452,18 @@ export class Manager {
     this.store.readThrough(this.view.reader);
     this.followMirror();
     this.dispatcher.start();
-    this.tlsServer = createServer(this.grpcServices(), "tls", this.log.child({ component: "grpc" }));
-    const port = await bindTls(this.tlsServer, this.config.listen, this.serverTls);
+    this.tlsServer = createServer(
+      this.grpcServices(),
+      "tls",
+      this.log.child({ component: "grpc" }),
+      this.config.keepaliveTimeoutMs,
+    );
+    const port = await bindTls(
+      this.tlsServer,
+      this.config.listen,
+      this.serverTls,
+      this.config.tlsHandshakeTimeoutMs,
+    );
     this.boundAddress = `${this.config.listen.slice(0, this.config.listen.lastIndexOf(":"))}:${port}`;
     this.jobs.attach();
     this.election.start();

@@ -156,22 +156,24 @@ export function unverifiedCredentials(): grpc.ChannelCredentials {
  * credentials' constructor options):
  *   handshakeTimeout        a connection that has not finished its TLS handshake is closed
  *                           (Node's default is 120 s: a silent or trickling peer held a
- *                           socket and a TLS state that long)
+ *                           socket and a TLS state that long); the manager's config holds
+ *                           it (`tlsHandshakeTimeoutMs`: clients on emulated CPUs need more)
  *   unknownProtocolTimeout  a TLS connection that did not negotiate h2 is closed
  *   maxSessionInvalidFrames / maxSessionRejectedStreams  a session sending that many bad
  *                           frames, or opening that many streams beyond the limit, is closed
  *                           (Node's defaults: 1000 and 100)
- * A real client finishes its handshake in milliseconds; 10 s covers a very loaded machine.
  */
 export const TLS_LISTENER_LIMITS = {
-  handshakeTimeout: 10_000,
   unknownProtocolTimeout: 5_000,
   maxSessionInvalidFrames: 10,
   maxSessionRejectedStreams: 10,
 } as const;
 
-/** A manager's TLS listener: identity and trust from `source`, client certificates optional. */
-export function serverCredentials(source: TlsSource): grpc.ServerCredentials {
+/**
+ * A manager's TLS listener: identity and trust from `source`, client certificates optional;
+ * a connection still in its handshake after `handshakeTimeoutMs` is closed.
+ */
+export function serverCredentials(source: TlsSource, handshakeTimeoutMs: number): grpc.ServerCredentials {
   // The same provider for both roles: grpc-js's factory and constructor disagree on the
   // order of its two provider arguments.
   const creds = grpc.experimental.createCertificateProviderServerCredentials(source, source, false);
@@ -179,7 +181,7 @@ export function serverCredentials(source: TlsSource): grpc.ServerCredentials {
   const base = creds._getConstructorOptions.bind(creds);
   creds._getConstructorOptions = () => {
     const o = base();
-    return o === null ? null : { ...o, ...TLS_LISTENER_LIMITS };
+    return o === null ? null : { ...o, ...TLS_LISTENER_LIMITS, handshakeTimeout: handshakeTimeoutMs };
   };
   return creds;
 }

@@ -11,14 +11,15 @@
  *   then wait until `swarmnet node ls` shows every node Ready (its agent's dispatcher
  *   stream is open).
  *
- * It goes through the real CLI in each node's namespace (with the node's config file,
- * so credentials land in that node's agent state dir) rather than calling the managers
- * from here: the host has no route into the lab, and the lab proves the commands work.
+ * It goes through the real CLI inside each node, its namespace or its VM (with the node's
+ * config file, so credentials land in that node's agent state dir) rather than calling the
+ * managers from here: the host has no route into the lab, and the lab proves the commands
+ * work.
  * `swarm init` is retried while the manager is still starting, and joins while the first
  * manager's TLS listener is still opening (it opens once n1's certificate is written).
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import type { Executor } from "../../common/executor.js";
+import type { CommandResult } from "../../common/executor.js";
 import { MANAGER_GRPC_PORT, type LabLayout, type LabNode } from "./layout.js";
 
 export interface FormOptions {
@@ -26,7 +27,11 @@ export interface FormOptions {
   cliMain: string;
   /** The environment a command inside `node` runs with ($SWARMNET_CONFIG, …). */
   env: (node: LabNode) => Record<string, string>;
+  /** Runs a command inside `node` (its namespace or its VM). */
+  run: (node: LabNode, argv: string[], env: Record<string, string>) => Promise<CommandResult>;
   say: (line: string) => void;
+  /** Multiplies the timeouts below (VM nodes run Node ~20× slower). Default 1. */
+  timeoutScale?: number;
 }
 
 /** How long the first manager may take to answer `swarm init`. */
@@ -44,13 +49,14 @@ interface InitAnswer {
   ManagerToken: string;
 }
 
-export async function formCluster(ex: Executor, layout: LabLayout, o: FormOptions): Promise<void> {
+export async function formCluster(layout: LabLayout, o: FormOptions): Promise<void> {
   const managers = layout.nodes.filter((n) => n.role === "manager");
   const first = managers[0];
   if (first === undefined) return;
   const cli = async (node: LabNode, args: string[]) => {
-    const r = await ex.runIn(node.netns, [process.execPath, o.cliMain, ...args], {
-      env: { SWARMNET_LOG_LEVEL: "warn", ...o.env(node) },
+    const r = await o.run(node, [process.execPath, o.cliMain, ...args], {
+      SWARMNET_LOG_LEVEL: "warn",
+      ...o.env(node),
     });
     return {
       ok: r.exitCode === 0,
@@ -60,7 +66,8 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
   };
 
   o.say(`initialising the swarm on ${first.name}`);
-  const deadline = Date.now() + MANAGER_START_TIMEOUT_MS;
+  const scale = o.timeoutScale ?? 1;
+  const deadline = Date.now() + MANAGER_START_TIMEOUT_MS * scale;
   let init = await cli(first, ["swarm", "init", "--advertise-addr", first.address, "--format", "json"]);
   while (
     !init.ok &&
@@ -83,7 +90,7 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
       rest.slice(i, i + JOIN_PARALLELISM).map(async (n) => {
         const token = n.role === "manager" ? tokens.ManagerToken : tokens.WorkerToken;
         const args = ["swarm", "join", "--token", token, "--advertise-addr", n.address, target];
-        const joinBy = Date.now() + MANAGER_START_TIMEOUT_MS;
+        const joinBy = Date.now() + MANAGER_START_TIMEOUT_MS * scale;
         let r = await cli(n, args);
         while (!r.ok && /cannot reach/i.test(r.err) && Date.now() < joinBy) {
           await sleep(POLL_MS);
@@ -96,7 +103,7 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
   }
 
   o.say("waiting for every agent's dispatcher stream");
-  const readyBy = Date.now() + READY_TIMEOUT_MS;
+  const readyBy = Date.now() + READY_TIMEOUT_MS * scale;
   const said = new Set<string>();
   let missing: string[] = layout.nodes.map((n) => n.name);
   while (Date.now() < readyBy) {
@@ -119,7 +126,6 @@ export async function formCluster(ex: Executor, layout: LabLayout, o: FormOption
 
 /** Joins `nodes` of a formed lab as workers (chaos `join`), then waits until they are Ready. */
 export async function joinWorkers(
-  ex: Executor,
   layout: LabLayout,
   nodes: readonly LabNode[],
   o: FormOptions,
@@ -127,8 +133,9 @@ export async function joinWorkers(
   const first = layout.nodes.find((n) => n.role === "manager");
   if (first === undefined) return;
   const cli = async (node: LabNode, args: string[]) => {
-    const r = await ex.runIn(node.netns, [process.execPath, o.cliMain, ...args], {
-      env: { SWARMNET_LOG_LEVEL: "warn", ...o.env(node) },
+    const r = await o.run(node, [process.execPath, o.cliMain, ...args], {
+      SWARMNET_LOG_LEVEL: "warn",
+      ...o.env(node),
     });
     if (r.exitCode !== 0) {
       const err = (r.stderr.trim().split("\n")[0] ?? "").replace(/^swarmnet: /, "");
@@ -144,7 +151,7 @@ export async function joinWorkers(
   await Promise.all(
     nodes.map((n) => cli(n, ["swarm", "join", "--token", token, "--advertise-addr", n.address, target])),
   );
-  const readyBy = Date.now() + READY_TIMEOUT_MS;
+  const readyBy = Date.now() + READY_TIMEOUT_MS * (o.timeoutScale ?? 1);
   for (;;) {
     const rows = JSON.parse(await cli(first, ["node", "ls", "--format", "json"])) as {
       Hostname: string;

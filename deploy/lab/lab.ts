@@ -23,12 +23,19 @@
  * stops recorded pids plus anything still inside the lab's namespaces, deletes the
  * namespaces found by name, and removes the folder — idempotent, and correct after a
  * crash or a half-finished `up`.
+ *
+ * Some nodes may be qemu VMs instead (`vm` option, vm-nodes.ts): a tap on the underlay
+ * bridge instead of a veth, qemu and its control relay running inside the underlay
+ * namespace (so `down` finds and stops them like any lab process, and deleting the
+ * namespace removes the taps). Every node's processes are reached through a `NodeHost`
+ * (node-host.ts), whichever kind it is.
  */
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import type { Executor } from "../../common/executor.js";
+import { Executor, type InNetns } from "../../common/executor.js";
 import { cmdline, findOnPath, isAlive, stopProcesses } from "../../common/process.js";
 import {
   allMembers,
@@ -53,12 +60,24 @@ import { AGENT_DEFAULTS } from "../../agent/config.js";
 import { MANAGER_DEFAULTS } from "../../manager/config.js";
 import { formCluster, joinWorkers } from "./cluster.js";
 import { etcdAccess, etcdTlsFlags, writeEtcdTls, type EtcdAccess } from "./etcd-tls.js";
+import { GuestRunner } from "../vm/guest-runner.js";
+import { NetnsHost, VmHost, type NodeHost } from "./node-host.js";
+import {
+  bootVms,
+  controlSocket,
+  GUEST_STATE_DIR,
+  prepareVms,
+  tapLines,
+  VM_DEFAULTS,
+  type VmConfig,
+} from "./vm-nodes.js";
 import {
   labDir,
   nodeDir,
   readState,
   removeLabDir,
   writeState,
+  type LabProcess,
   type LabProcessKind,
   type LabState,
 } from "./state.js";
@@ -68,6 +87,23 @@ export const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.u
 
 const ETCD_READY_TIMEOUT_MS = 30_000;
 const AGENT_READY_TIMEOUT_MS = 60_000;
+/** Node starts ~20× slower under TCG (VM-NOTES.md), and far slower on a loaded machine. */
+const VM_AGENT_READY_TIMEOUT_MS = 600_000;
+/** etcd and every etcdctl in a VM manager run emulated too. */
+const VM_ETCD_READY_TIMEOUT_MS = 300_000;
+/**
+ * A lab with VM nodes runs its managers with every bound on how fast a peer answers this
+ * many times longer. A VM agent shares one emulated vCPU with everything in its guest —
+ * idle it takes about half, a `swarmnet` CLI started there all of it for a minute or two
+ * on a loaded machine — and with the native bounds the manager ended VM sessions every
+ * few seconds ("no heartbeat for 6000 ms") and cut reconnects mid-handshake ("the TLS
+ * handshake failed"). Scaled: heartbeat period (a session ends after 10 s × 3 of
+ * silence, not 2 s × 3), TLS handshake (50 s, not 10 s), node-down grace (25 s, not 5 s:
+ * a VM agent's reconnect took 21 s) and keepalive timeout (25 s, not 5 s: the guest's
+ * Node answers the ping, not its kernel). Authentication is unchanged; only the time a
+ * peer gets is.
+ */
+const VM_MANAGER_TIMING_SCALE = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,6 +117,12 @@ export interface LabUpOptions {
   init?: boolean;
   /** Every agent's resync period (a duration like 10s or 1h); the agent's default when absent. */
   agentResyncInterval?: string;
+  /** Nodes that are qemu VMs (n1…nN names); none by default. */
+  vmNodes?: readonly string[];
+  /** Kernel version for the VMs (default: the newest cached). */
+  kernel?: string;
+  /** Overrides of VM_DEFAULTS. */
+  vm?: Partial<VmConfig>;
 }
 
 export interface NodeStatus {
@@ -90,6 +132,8 @@ export interface NodeStatus {
   agent: boolean | null;
   manager: boolean | null;
   etcd: boolean | null;
+  /** "vm" for a qemu VM node, "netns" otherwise. */
+  kind: "netns" | "vm";
 }
 
 /** Rounds of `down`'s sweep (a second one finds what appeared during the first). */
@@ -104,7 +148,10 @@ export class Lab {
   }
 
   async up(options: LabUpOptions): Promise<LabLayout> {
-    const layout = labLayout(options.name, options.nodes, options.managers);
+    const layout = labLayout(options.name, options.nodes, options.managers, options.vmNodes);
+    const vmNodes = layout.nodes.filter((n) => n.vm);
+    const vmConfig: VmConfig = { ...VM_DEFAULTS, ...options.vm };
+    const kernel = vmNodes.length > 0 ? prepareVms(options.kernel) : undefined;
     const say = options.progress ?? (() => {});
     if (await this.exists(layout.name)) {
       throw new SwarmnetError(
@@ -129,6 +176,16 @@ export class Lab {
       ...(options.agentResyncInterval === undefined
         ? {}
         : { agentResyncInterval: options.agentResyncInterval }),
+      ...(kernel === undefined
+        ? {}
+        : {
+            vm: {
+              nodes: vmNodes.map((n) => n.name),
+              kernel: kernel.version,
+              memoryMb: vmConfig.memoryMb,
+              cpus: vmConfig.cpus,
+            },
+          }),
     };
     writeState(state);
     try {
@@ -136,17 +193,26 @@ export class Lab {
       await this.buildNetwork(layout);
       this.writeNodeFiles(layout);
       await writeEtcdTls(layout, (n) => nodeDir(layout.name, n.name));
+      if (kernel !== undefined) {
+        say(`booting ${vmNodes.length} VM(s) (kernel ${kernel.version}, qemu TCG)`);
+        await bootVms(this.ex, layout, vmNodes, kernel, vmConfig, (p) => {
+          state.processes.push(p);
+          writeState(state);
+        });
+      }
       say(`starting etcd on ${options.managers} manager node(s)`);
-      this.startEtcd(layout, state);
-      await this.waitEtcd(layout);
+      await this.startEtcd(layout, state);
+      await this.waitEtcd(layout, state);
       say("starting managers and agents");
-      this.startSwarmnet(layout, state);
+      await this.startSwarmnet(layout, state);
       await this.waitAgents(layout, state, say);
       if (options.init !== false) {
-        await formCluster(this.ex, layout, {
+        await formCluster(layout, {
           cliMain: CLI_MAIN,
           env: (n) => this.nodeEnv(layout.name, n),
+          run: (n, argv, env) => this.host(state, n).run(argv, env),
           say,
+          timeoutScale: vmNodes.length > 0 ? 10 : 1,
         });
       }
       return layout;
@@ -157,31 +223,36 @@ export class Lab {
   }
 
   /** Builds the underlay and `members` on it; with `underlay: false`, only adds members to it. */
-  private async buildNetwork(
-    layout: LabLayout,
-    members = allMembers(layout),
-    underlay = true,
-  ): Promise<void> {
+  private async buildNetwork(layout: LabLayout, nodes = allMembers(layout), underlay = true): Promise<void> {
+    const members = nodes.filter((m) => !m.vm);
     const u = layout.underlayNetns;
     // One batch creates every namespace and every veth, each end straight in its namespace.
     await this.ex.ipBatch([
       ...(underlay ? [`netns add ${u}`] : []),
       ...members.map((m) => `netns add ${m.netns}`),
+      // Under a temporary name, renamed inside: kernels before 6.2 create a veth in the
+      // caller's namespace first, where `eth0` usually exists already (any VM, Vagrant's).
       ...members.map(
         (m) =>
-          `link add eth0 netns ${m.netns} mtu ${UNDERLAY_MTU} type veth peer name ${m.underlayPort} netns ${u}`,
+          `link add ${tempLinkName(layout.name, m.name)} netns ${m.netns} mtu ${UNDERLAY_MTU} type veth peer name ${m.underlayPort} netns ${u}`,
       ),
     ]);
     await this.ex.ipBatch(
       [
         ...(underlay ? ["link set lo up", "link add br0 type bridge", "link set br0 up"] : []),
         ...members.flatMap((m) => [`link set ${m.underlayPort} master br0`, `link set ${m.underlayPort} up`]),
+        ...tapLines(nodes.filter((n) => n.vm)),
       ],
       { netns: u },
     );
     for (const m of members) {
       await this.ex.ipBatch(
-        ["link set lo up", `addr add ${m.address}/${UNDERLAY_PREFIX} dev eth0`, "link set eth0 up"],
+        [
+          "link set lo up",
+          `link set ${tempLinkName(layout.name, m.name)} name eth0`,
+          `addr add ${m.address}/${UNDERLAY_PREFIX} dev eth0`,
+          "link set eth0 up",
+        ],
         { netns: m.netns },
       );
     }
@@ -196,6 +267,7 @@ export class Lab {
     for (const m of members) {
       const dir = nodeDir(layout.name, m.name);
       mkdirSync(dir, { recursive: true });
+      const stateDir = stateDirOf(layout.name, m);
       const config = {
         lab: layout.name,
         node: m.name,
@@ -205,10 +277,10 @@ export class Lab {
         // The client stands for the outside world: its resolver (a test starts one) is
         // the nodes' upstream DNS; no lab node ever asks the host's.
         dnsUpstreams: [`${CLIENT_ADDRESS}:53`],
-        agentSocket: join(dir, "agent.sock"),
+        agentSocket: join(stateDir, "agent.sock"),
         etcd: etcdEndpoints(layout),
         // The agent's state dir: `swarm init|join` write the node's credentials there.
-        stateDir: dir,
+        stateDir,
       };
       writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
     }
@@ -227,11 +299,12 @@ export class Lab {
   /**
    * How to read lab `name`'s etcd beside the managers (tests, chaos invariants): its
    * endpoints and the certificate of manager node `member` (the first manager when not
-   * given), run inside that node's namespace. Only manager nodes hold an etcd certificate.
+   * given), run inside that node (its namespace or its VM). Only manager nodes hold an
+   * etcd certificate.
    */
-  etcd(name: string, member?: string): EtcdAccess & { netns: string } {
+  etcd(name: string, member?: string): EtcdAccess & { host: NodeHost } {
     const state = this.requireState(name);
-    const layout = labLayout(state.name, state.nodes, state.managers);
+    const layout = layoutOf(state);
     const node = member === undefined ? managers(layout)[0] : findMember(layout, member);
     if (node?.role !== "manager") {
       const names = managers(layout).map((m) => m.name);
@@ -240,22 +313,48 @@ export class Lab {
         `lab ${name} has no manager node ${JSON.stringify(member ?? "")} to reach etcd from (managers: ${names.join(", ")})`,
       );
     }
-    return { ...this.etcdOf(layout, node), netns: node.netns };
+    return { ...this.etcdOf(layout, node), host: this.host(state, node) };
   }
 
-  private record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): void {
-    const { pid } = this.ex.startDetached(argv, {
-      netns: node.netns,
-      logFile: join(nodeDir(state.name, node.name), `${kind}.log`),
-      env: {
+  /** Where node `node`'s processes run: its namespace, or its VM. */
+  private host(state: LabState, node: LabNode): NodeHost {
+    return node.vm
+      ? new VmHost(controlSocket(state.name, node.name))
+      : new NetnsHost(this.ex, node.netns, looksLikeLabProcess);
+  }
+
+  /**
+   * How to act on node `member`'s kernel from here (chaos faults): this executor in its
+   * namespace, or for a VM an executor whose commands run in the guest (guest-runner.ts).
+   */
+  kernel(name: string, member: string): { ex: Executor; at: InNetns } {
+    const state = this.requireState(name);
+    const node = findMember(layoutOf(state), member);
+    if (node === undefined) throw new SwarmnetError(ErrorCode.NotFound, `lab ${name} has no node ${member}`);
+    if (!node.vm) return { ex: this.ex, at: { netns: node.netns } };
+    return { ex: new Executor(new GuestRunner(controlSocket(name, node.name))), at: {} };
+  }
+
+  /** Whether a recorded process still runs, asking the VM for one that runs inside it. */
+  private async processRunning(state: LabState, layout: LabLayout, p: LabProcess): Promise<boolean> {
+    const node = findMember(layout, p.node);
+    if (p.inVm === true && node !== undefined) return this.host(state, node).running(p.pid);
+    return isAlive(p.pid) && looksLikeLabProcess(cmdline(p.pid));
+  }
+
+  private async record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): Promise<void> {
+    const pid = await this.host(state, node).start(
+      argv,
+      {
         SWARMNET_CONFIG: join(nodeDir(state.name, node.name), "config.json"),
         SWARMNET_LAB: state.name,
         // Tasks run `swarmnet whoami` and the like: the lab's shim comes first on PATH.
         PATH: `${join(labDir(state.name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
       },
-    });
+      join(nodeDir(state.name, node.name), `${kind}.log`),
+    );
     state.processes = state.processes.filter((p) => !(p.node === node.name && p.kind === kind));
-    state.processes.push({ node: node.name, kind, pid, argv });
+    state.processes.push({ node: node.name, kind, pid, argv, ...(node.vm ? { inVm: true } : {}) });
     writeState(state);
   }
 
@@ -271,7 +370,7 @@ export class Lab {
     opts: { kill: boolean; start: boolean },
   ): Promise<number> {
     const state = this.requireState(name);
-    const layout = labLayout(state.name, state.nodes, state.managers);
+    const layout = layoutOf(state);
     const node = findMember(layout, member);
     const proc = state.processes.find((p) => p.node === member && p.kind === kind);
     if (node === undefined || proc === undefined) {
@@ -280,21 +379,18 @@ export class Lab {
         `lab ${name} has no ${kind} on node ${JSON.stringify(member)}`,
       );
     }
-    if (isAlive(proc.pid) && looksLikeLabProcess(proc.pid)) {
-      if (opts.kill) process.kill(proc.pid, "SIGKILL");
-      await stopProcesses([proc.pid]);
-    }
+    await this.host(state, node).stop(proc.pid, opts.kill);
     if (!opts.start) return 0;
-    this.record(state, node, kind, proc.argv);
+    await this.record(state, node, kind, proc.argv);
     return state.processes.find((p) => p.node === member && p.kind === kind)?.pid ?? 0;
   }
 
-  private startEtcd(layout: LabLayout, state: LabState): void {
+  private async startEtcd(layout: LabLayout, state: LabState): Promise<void> {
     for (const m of layout.nodes.filter((n) => n.role === "manager")) {
-      this.record(state, m, "etcd", [
+      await this.record(state, m, "etcd", [
         "etcd",
         `--name=${m.name}`,
-        `--data-dir=${join(nodeDir(layout.name, m.name), "etcd")}`,
+        `--data-dir=${join(stateDirOf(layout.name, m), "etcd")}`,
         `--listen-client-urls=https://${m.address}:${ETCD_CLIENT_PORT},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
         `--advertise-client-urls=https://${m.address}:${ETCD_CLIENT_PORT}`,
         `--listen-peer-urls=https://${m.address}:${ETCD_PEER_PORT}`,
@@ -309,15 +405,16 @@ export class Lab {
   }
 
   /** Polls `etcdctl endpoint health` inside the first manager until the cluster answers. */
-  private async waitEtcd(layout: LabLayout): Promise<void> {
+  private async waitEtcd(layout: LabLayout, state: LabState): Promise<void> {
     const first = layout.nodes.find((n) => n.role === "manager");
     if (first === undefined) return;
-    const deadline = Date.now() + ETCD_READY_TIMEOUT_MS;
+    const deadline = Date.now() + (first.vm ? VM_ETCD_READY_TIMEOUT_MS : ETCD_READY_TIMEOUT_MS);
     let last = "";
     while (Date.now() < deadline) {
-      const r = await this.ex.runIn(first.netns, ["etcdctl", "--dial-timeout=1s", "endpoint", "health"], {
-        env: this.etcdOf(layout, first).etcdctlEnv,
-      });
+      const r = await this.host(state, first).run(
+        ["etcdctl", "--dial-timeout=1s", "endpoint", "health"],
+        this.etcdOf(layout, first).etcdctlEnv,
+      );
       if (r.exitCode === 0) return;
       last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";
       await sleep(200);
@@ -332,35 +429,45 @@ export class Lab {
     state: LabState,
     say: (line: string) => void = () => {},
   ): Promise<void> {
-    const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
-    const sockets = layout.nodes.map((n) => join(nodeDir(layout.name, n.name), "agent.sock"));
-    const up = new Set<string>();
+    const vms = layout.nodes.some((n) => n.vm);
+    const deadline = Date.now() + (vms ? VM_AGENT_READY_TIMEOUT_MS : AGENT_READY_TIMEOUT_MS);
+    const pending = new Set(layout.nodes);
     for (;;) {
-      layout.nodes.forEach((n, i) => {
-        if (up.has(n.name) || !existsSync(sockets[i] ?? "")) return;
-        up.add(n.name);
-        say(`${n.name}: agent up (${up.size}/${layout.nodes.length})`);
-      });
-      const dead = state.processes.find(
-        (p) => layout.nodes.some((n) => n.name === p.node) && !isAlive(p.pid),
-      );
-      if (dead !== undefined) {
+      for (const p of state.processes) {
+        if (!layout.nodes.some((n) => n.name === p.node)) continue;
+        if (await this.processRunning(state, layout, p)) continue;
+        if (p.kind === "qemu" || p.kind === "vmctl") {
+          const vm = p.kind === "qemu" ? "VM" : "VM control relay";
+          throw new SwarmnetError(
+            ErrorCode.Unavailable,
+            `${vm} of ${p.node} stopped (see ${nodeDir(layout.name, p.node)})`,
+          );
+        }
         throw new SwarmnetError(
           ErrorCode.Unavailable,
-          `${dead.kind} on ${dead.node} exited at start (see ${join(nodeDir(layout.name, dead.node), `${dead.kind}.log`)})`,
+          `${p.kind} on ${p.node} exited at start (see ${join(nodeDir(layout.name, p.node), `${p.kind}.log`)})`,
         );
       }
-      if (sockets.every((s) => existsSync(s))) return;
-      if (Date.now() > deadline) throw new SwarmnetError(ErrorCode.Timeout, "agents did not come up in time");
-      await sleep(50);
+      for (const n of [...pending]) {
+        if (!(await this.host(state, n).exists(join(stateDirOf(layout.name, n), "agent.sock")))) continue;
+        pending.delete(n);
+        say(`${n.name}: agent up (${layout.nodes.length - pending.size}/${layout.nodes.length})`);
+      }
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) {
+        const late = [...pending].map((n) => n.name).join(", ");
+        throw new SwarmnetError(ErrorCode.Timeout, `agents did not come up in time: ${late}`);
+      }
+      // A VM's answers cost its (emulated) CPU: poll it less often.
+      await sleep([...pending].some((n) => n.vm) ? 1000 : 50);
     }
   }
 
-  private startSwarmnet(layout: LabLayout, state: LabState): void {
+  private async startSwarmnet(layout: LabLayout, state: LabState): Promise<void> {
     const node = process.execPath;
     for (const m of layout.nodes.filter((n) => n.role === "manager")) {
       const etcd = this.etcdOf(layout, m);
-      this.record(state, m, "manager", [
+      await this.record(state, m, "manager", [
         node,
         CLI_MAIN,
         "manager",
@@ -370,21 +477,22 @@ export class Lab {
         `--etcd-ca=${etcd.tls.ca}`,
         `--etcd-cert=${etcd.tls.cert}`,
         `--etcd-key=${etcd.tls.key}`,
-        `--state-dir=${nodeDir(layout.name, m.name)}`,
+        `--state-dir=${stateDirOf(layout.name, m)}`,
+        ...(layout.nodes.some((n) => n.vm) ? vmManagerTiming() : []),
       ]);
     }
-    for (const m of layout.nodes) this.startAgent(layout, state, m);
+    for (const m of layout.nodes) await this.startAgent(layout, state, m);
   }
 
-  private startAgent(layout: LabLayout, state: LabState, m: LabNode): void {
-    this.record(state, m, "agent", [
+  private async startAgent(layout: LabLayout, state: LabState, m: LabNode): Promise<void> {
+    await this.record(state, m, "agent", [
       process.execPath,
       CLI_MAIN,
       "agent",
       `--node-name=${m.name}`,
       `--advertise-addr=${m.address}`,
       `--manager=${managerAddresses(layout).join(",")}`,
-      `--state-dir=${nodeDir(layout.name, m.name)}`,
+      `--state-dir=${stateDirOf(layout.name, m)}`,
       `--netns-prefix=${m.netns}-`,
       ...(state.agentResyncInterval === undefined ? [] : [`--resync-interval=${state.agentResyncInterval}`]),
     ]);
@@ -398,33 +506,35 @@ export class Lab {
    */
   async addNodes(name: string, count: number): Promise<string[]> {
     const state = this.requireState(name);
-    const layout = labLayout(state.name, state.nodes + count, state.managers);
+    const layout = labLayout(state.name, state.nodes + count, state.managers, state.vm?.nodes);
     const added = layout.nodes.slice(state.nodes);
     state.nodes += count;
     writeState(state);
     await this.buildNetwork(layout, added, false);
     this.writeNodeFiles(layout, added);
-    for (const m of added) this.startAgent(layout, state, m);
+    for (const m of added) await this.startAgent(layout, state, m);
     await this.waitAgents({ ...layout, nodes: added }, state);
-    await joinWorkers(this.ex, layout, added, {
+    await joinWorkers(layout, added, {
       cliMain: CLI_MAIN,
       env: (n) => this.nodeEnv(layout.name, n),
+      run: (n, argv, env) => this.host(state, n).run(argv, env),
       say: () => {},
     });
     return added.map((m) => m.name);
   }
 
   /** Sends a signal to one lab process (chaos `kill`, `stop`, `cont`); false if it is not running. */
-  signal(
+  async signal(
     name: string,
     member: string,
     kind: LabProcessKind,
     sig: "SIGKILL" | "SIGSTOP" | "SIGCONT",
-  ): boolean {
-    const proc = this.requireState(name).processes.find((p) => p.node === member && p.kind === kind);
-    if (proc === undefined || !isAlive(proc.pid) || !looksLikeLabProcess(proc.pid)) return false;
-    process.kill(proc.pid, sig);
-    return true;
+  ): Promise<boolean> {
+    const state = this.requireState(name);
+    const node = findMember(layoutOf(state), member);
+    const proc = state.processes.find((p) => p.node === member && p.kind === kind);
+    if (node === undefined || proc === undefined) return false;
+    return this.host(state, node).signal(proc.pid, sig);
   }
 
   /**
@@ -438,7 +548,10 @@ export class Lab {
     // every process still inside one of the lab's namespaces. Swept again until nothing
     // is left: an agent busy creating a container while it is being stopped can add a
     // namespace (and its process) after the first listing.
-    let pids = (state?.processes ?? []).map((p) => p.pid).filter((pid) => looksLikeLabProcess(pid));
+    let pids = (state?.processes ?? [])
+      .filter((p) => p.inVm !== true)
+      .map((p) => p.pid)
+      .filter((pid) => looksLikeLabProcess(cmdline(pid)));
     const stopped = new Set<number>();
     const removed = new Set<string>();
     for (let round = 0; round < DOWN_SWEEPS; round++) {
@@ -460,26 +573,30 @@ export class Lab {
 
   async status(name: string): Promise<NodeStatus[]> {
     const state = this.requireState(name);
-    const layout = labLayout(state.name, state.nodes, state.managers);
-    const up = (node: string, kind: LabProcessKind): boolean | null => {
-      const procs = state.processes.filter((p) => p.node === node && p.kind === kind);
+    const layout = layoutOf(state);
+    const up = async (node: LabNode, kind: LabProcessKind): Promise<boolean | null> => {
+      const procs = state.processes.filter((p) => p.node === node.name && p.kind === kind);
       if (procs.length === 0) return null;
-      return procs.some((p) => isAlive(p.pid) && looksLikeLabProcess(p.pid));
+      for (const p of procs) if (await this.processRunning(state, layout, p)) return true;
+      return false;
     };
-    return allMembers(layout).map((m) => ({
-      name: m.name,
-      role: m.role,
-      address: m.address,
-      agent: up(m.name, "agent"),
-      manager: up(m.name, "manager"),
-      etcd: up(m.name, "etcd"),
-    }));
+    return Promise.all(
+      allMembers(layout).map(async (m) => ({
+        name: m.name,
+        role: m.role,
+        address: m.address,
+        agent: await up(m, "agent"),
+        manager: await up(m, "manager"),
+        etcd: await up(m, "etcd"),
+        kind: m.vm ? ("vm" as const) : ("netns" as const),
+      })),
+    );
   }
 
-  /** The namespace and environment for running a command as node `member` of the lab. */
-  execTarget(name: string, member: string): { netns: string; env: Record<string, string> } {
+  /** Where and with which environment a command runs as node `member` of the lab. */
+  execTarget(name: string, member: string): { host: NodeHost; env: Record<string, string> } {
     const state = this.requireState(name);
-    const layout = labLayout(state.name, state.nodes, state.managers);
+    const layout = layoutOf(state);
     const node = findMember(layout, member);
     if (node === undefined) {
       const known = allMembers(layout)
@@ -491,7 +608,7 @@ export class Lab {
       );
     }
     return {
-      netns: node.netns,
+      host: this.host(state, node),
       env: {
         PATH: `${join(labDir(name), "bin")}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
         SWARMNET_CONFIG: join(nodeDir(name, node.name), "config.json"),
@@ -512,14 +629,10 @@ export class Lab {
       throw new SwarmnetError(ErrorCode.NotFound, `lab ${name}: ${member} runs no manager`);
     }
     const addr = kind === "agent" ? AGENT_DEFAULTS.metricsAddr : MANAGER_DEFAULTS.metricsAddr;
-    const r = await this.ex.runIn(target.netns, [
-      "curl",
-      "-sS",
-      "--fail",
-      "--max-time",
-      "10",
-      `http://${addr}/metrics`,
-    ]);
+    const r = await target.host.run(
+      ["curl", "-sS", "--fail", "--max-time", "10", `http://${addr}/metrics`],
+      {},
+    );
     if (r.exitCode !== 0) {
       throw new SwarmnetError(
         ErrorCode.Unavailable,
@@ -542,7 +655,36 @@ export class Lab {
   }
 }
 
-function looksLikeLabProcess(pid: number): boolean {
-  const cmd = cmdline(pid);
-  return cmd.includes("etcd") || cmd.includes(CLI_MAIN);
+/** A lab's process by its command line: etcd, swarmnet's CLI, a VM's qemu or control relay. */
+function looksLikeLabProcess(cmd: string): boolean {
+  return cmd.includes("etcd") || cmd.includes(CLI_MAIN) || /qemu-system|\/vm\/ctl-relay\.js/.test(cmd);
+}
+
+/**
+ * A node's state dir (certificates, the agent's and manager's sockets, etcd's data): its
+ * lab folder, or for a VM the guest's own tmpfs (vm-nodes.ts: no sockets or etcd on 9p).
+ */
+function stateDirOf(lab: string, node: LabNode): string {
+  return node.vm ? GUEST_STATE_DIR : nodeDir(lab, node.name);
+}
+
+/** A node's veth end before it is renamed eth0 inside its namespace: unique per lab and node, ≤ 15 bytes. */
+function tempLinkName(lab: string, node: string): string {
+  return `sne${createHash("sha256").update(`${lab}/${node}`).digest("hex").slice(0, 10)}`;
+}
+
+/** The layout a recorded lab was built with. */
+function layoutOf(state: LabState): LabLayout {
+  return labLayout(state.name, state.nodes, state.managers, state.vm?.nodes);
+}
+
+/** A VM lab's manager flags: its peer bounds scaled for emulation (VM_MANAGER_TIMING_SCALE). */
+function vmManagerTiming(): string[] {
+  const scaled = (ms: number) => `${ms * VM_MANAGER_TIMING_SCALE}ms`;
+  return [
+    `--heartbeat-period=${scaled(MANAGER_DEFAULTS.heartbeatPeriodMs)}`,
+    `--tls-handshake-timeout=${scaled(MANAGER_DEFAULTS.tlsHandshakeTimeoutMs)}`,
+    `--node-down-grace=${scaled(MANAGER_DEFAULTS.nodeDownGraceMs)}`,
+    `--keepalive-timeout=${scaled(MANAGER_DEFAULTS.keepaliveTimeoutMs)}`,
+  ];
 }

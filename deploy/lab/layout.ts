@@ -35,8 +35,10 @@ export interface LabNode {
   role: LabRole;
   netns: string;
   address: string;
-  /** Name of this node's veth end inside the underlay namespace. */
+  /** Name of this node's veth end (a VM's tap, vm-nI) inside the underlay namespace. */
   underlayPort: string;
+  /** A qemu VM (`lab up --vm`) instead of a namespace: `netns` is then never created. */
+  vm: boolean;
 }
 
 export interface LabLayout {
@@ -74,7 +76,12 @@ export function parseCount(flag: string, raw: string, min: number, max: number):
   return Number(raw);
 }
 
-export function labLayout(name: string, nodeCount: number, managerCount: number): LabLayout {
+export function labLayout(
+  name: string,
+  nodeCount: number,
+  managerCount: number,
+  vmNodes: readonly string[] = [],
+): LabLayout {
   validateLabName(name);
   if (managerCount > nodeCount) {
     throw new SwarmnetError(
@@ -90,7 +97,8 @@ export function labLayout(name: string, nodeCount: number, managerCount: number)
       role: i <= managerCount ? "manager" : "worker",
       netns: `${prefix}n${i}`,
       address: `100.64.1.${i}`,
-      underlayPort: `n${i}`,
+      underlayPort: vmNodes.includes(`n${i}`) ? `vm-n${i}` : `n${i}`,
+      vm: vmNodes.includes(`n${i}`),
     });
   }
   const client: LabNode = {
@@ -99,6 +107,7 @@ export function labLayout(name: string, nodeCount: number, managerCount: number)
     netns: `${prefix}client`,
     address: CLIENT_ADDRESS,
     underlayPort: "client",
+    vm: false,
   };
   return { name, underlayNetns: `${prefix}u`, nodes, client };
 }

@@ -30,8 +30,11 @@ export class ScratchTopology {
     await this.ex.ipBatch([
       `netns add ${this.underlay}`,
       ...members.map((m) => `netns add ${m.netns}`),
+      // Under a temporary name, renamed inside: kernels before 6.2 create a veth in the
+      // caller's namespace first, where an `eth0` may already exist (a VM's own NIC).
       ...members.map(
-        (m, k) => `link add eth0 netns ${m.netns} type veth peer name p${k + 1} netns ${this.underlay}`,
+        (m, k) =>
+          `link add ${this.prefix}e${k + 1} netns ${m.netns} type veth peer name p${k + 1} netns ${this.underlay}`,
       ),
     ]);
     await this.ex.ipBatch(
@@ -43,10 +46,16 @@ export class ScratchTopology {
       ],
       { netns: this.underlay },
     );
-    for (const m of members) {
-      await this.ex.ipBatch(["link set lo up", `addr add ${m.address}/16 dev eth0`, "link set eth0 up"], {
-        netns: m.netns,
-      });
+    for (const [k, m] of members.entries()) {
+      await this.ex.ipBatch(
+        [
+          "link set lo up",
+          `link set ${this.prefix}e${k + 1} name eth0`,
+          `addr add ${m.address}/16 dev eth0`,
+          "link set eth0 up",
+        ],
+        { netns: m.netns },
+      );
     }
   }
 

@@ -9,7 +9,10 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 
-export type LabProcessKind = "etcd" | "manager" | "agent";
+import type { LabVmState } from "./vm-nodes.js";
+
+/** etcd, manager, agent: swarmnet's own; qemu and vmctl (its control relay): a VM node's machine. */
+export type LabProcessKind = "etcd" | "manager" | "agent" | "qemu" | "vmctl";
 
 export interface LabProcess {
   node: string;
@@ -17,6 +20,8 @@ export interface LabProcess {
   pid: number;
   /** The command line, so `lab restart` can start it again as it was. */
   argv: string[];
+  /** The pid is inside the node's VM, not on this host. */
+  inVm?: boolean;
 }
 
 export interface LabState {
@@ -27,6 +32,8 @@ export interface LabState {
   processes: LabProcess[];
   /** `lab up --agent-resync-interval`: every agent's `--resync-interval` (absent: its default). */
   agentResyncInterval?: string;
+  /** Present when some nodes are VMs. */
+  vm?: LabVmState;
 }
 
 export function labRoot(): string {

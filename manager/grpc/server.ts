@@ -357,12 +357,12 @@ export function caHandlers(s: ManagerServices, a: AuthorizationSource): CaHandle
  */
 const SERVER_OPTIONS: grpc.ServerOptions = {
   // Keepalive enforcement, server side: every connection is pinged each 10 s and closed
-  // when a ping goes unanswered for 5 s, so a dead or silent peer's connection (an agent
-  // behind a cut link, a client that stopped reading) is gone within ~15 s. Incoming ping
+  // when a ping goes unanswered for the manager's keepaliveTimeoutMs (5 s), so a dead or
+  // silent peer's connection (an agent behind a cut link, a client that stopped reading)
+  // is gone within ~15 s. Incoming ping
   // floods are nghttp2's to refuse (its flood protection closes the session); grpc-js
   // 1.14 has no ping-strike policy of its own.
   "grpc.keepalive_time_ms": 10_000,
-  "grpc.keepalive_timeout_ms": 5_000,
   "grpc.keepalive_permit_without_calls": 1,
   // A connection with no call for 5 minutes is closed (GOAWAY): CLI and join channels
   // close themselves; this catches those that do not. An agent's stream is a call, so
@@ -385,10 +385,16 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
 };
 
 /** Builds a server with every service for one transport; the caller binds and starts it. */
-export function createServer(s: ManagerServices, transport: "tls" | "local", log: Logger): grpc.Server {
+/** The manager's gRPC server; `keepaliveTimeoutMs` bounds a peer's answer to its pings. */
+export function createServer(
+  s: ManagerServices,
+  transport: "tls" | "local",
+  log: Logger,
+  keepaliveTimeoutMs: number,
+): grpc.Server {
   const v1 = (grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType).swarmnet.v1;
   const a: AuthorizationSource = { ...s.auth, transport };
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const server = new grpc.Server({ ...SERVER_OPTIONS, "grpc.keepalive_timeout_ms": keepaliveTimeoutMs });
   server.addService(v1.Cluster.service, clusterHandlers(s, a));
   server.addService(v1.Nodes.service, nodesHandlers(s, a));
   server.addService(v1.Networks.service, networksHandlers(s, a));
@@ -414,7 +420,15 @@ function bind(server: grpc.Server, address: string, creds: grpc.ServerCredential
   });
 }
 
-/** Binds the TLS listener: identity and trust from `tls` (they may change later). */
-export function bindTls(server: grpc.Server, address: string, tls: TlsSource): Promise<number> {
-  return bind(server, address, serverCredentials(tls));
+/**
+ * Binds the TLS listener: identity and trust from `tls` (they may change later); a
+ * connection still in its handshake after `handshakeTimeoutMs` is closed.
+ */
+export function bindTls(
+  server: grpc.Server,
+  address: string,
+  tls: TlsSource,
+  handshakeTimeoutMs: number,
+): Promise<number> {
+  return bind(server, address, serverCredentials(tls, handshakeTimeoutMs));
 }

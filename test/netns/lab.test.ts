@@ -66,9 +66,7 @@ describe("lab (netns, real kernel)", function () {
     // The accessor tools beside the managers use (chaos invariants): the same store.
     const etcd = new Lab(ex).etcd(lab);
     assert.deepEqual(etcd.endpoints, ["https://100.64.1.1:2379"]);
-    const read = await ex.runIn(etcd.netns, ["etcdctl", "get", "--print-value-only", "lab-key"], {
-      env: etcd.etcdctlEnv,
-    });
+    const read = await etcd.host.run(["etcdctl", "get", "--print-value-only", "lab-key"], etcd.etcdctlEnv);
     assert.equal(read.stdout.trim(), "hello", read.stderr);
     assert.throws(() => new Lab(ex).etcd(lab, "n2"), /no manager node "n2"/);
     for (const url of ["http://100.64.1.1:2379", "https://100.64.1.1:2379"]) {

@@ -11,11 +11,12 @@ export interface CliResult {
 export async function swarmnet(
   args: readonly string[],
   env: Record<string, string> = {},
+  timeoutMs = 300_000,
 ): Promise<CliResult> {
   const r = await execa(process.execPath, [CLI_MAIN, ...args], {
     reject: false,
     env: { SWARMNET_LOG_LEVEL: "warn", ...env },
-    timeout: 300_000,
+    timeout: timeoutMs,
   });
   return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

@@ -86,7 +86,7 @@ export class FaultInjector {
           detail.push(`${proc} on ${node} killed (pid ${pid})`);
           break;
         case "stop":
-          if (lab.signal(this.access.name, node, proc, "SIGSTOP")) {
+          if (await lab.signal(this.access.name, node, proc, "SIGSTOP")) {
             this.paused.add(key);
             if (proc === "agent") {
               this.observer.paused.add(node);
@@ -96,7 +96,7 @@ export class FaultInjector {
           } else detail.push(`${proc} on ${node} was not running`);
           break;
         case "cont":
-          lab.signal(this.access.name, node, proc, "SIGCONT");
+          await lab.signal(this.access.name, node, proc, "SIGCONT");
           this.paused.delete(key);
           if (proc === "agent") {
             this.observer.paused.delete(node);
@@ -106,7 +106,7 @@ export class FaultInjector {
           break;
         case "restart": {
           this.observer.expectExit(pid);
-          if (this.paused.has(key)) lab.signal(this.access.name, node, proc, "SIGCONT");
+          if (this.paused.has(key)) await lab.signal(this.access.name, node, proc, "SIGCONT");
           if (proc === "agent") this.timeline.open(node, "agent", this.now(), `agent restarting`);
           const fresh = await lab.restart(this.access.name, node, proc, { kill: false, start: true });
           this.paused.delete(key);
@@ -125,7 +125,8 @@ export class FaultInjector {
 
   private async setNft(node: string, change: (i: Impairment) => Impairment): Promise<void> {
     const next = change(this.nft.get(node) ?? NO_IMPAIRMENT);
-    await applyChaosTable(this.access.ex, this.access.node(node).netns, next);
+    const k = this.access.kernel(node);
+    await applyChaosTable(k.ex, k.at, next);
     this.nft.set(node, next);
   }
 
@@ -162,7 +163,8 @@ export class FaultInjector {
     const detail: string[] = [];
     for (const node of nodes) {
       const want = { lossPercent: 0, delayMs: 0, jitterMs: 0, ...this.links.get(node), ...change };
-      const r = await impairLink(this.access.ex, this.access.node(node).netns, want, (lossPercent) =>
+      const k = this.access.kernel(node);
+      const r = await impairLink(k.ex, k.at, want, (lossPercent) =>
         this.setNft(node, (i) => ({ ...i, lossPercent })),
       );
       this.links.set(node, want);
@@ -258,12 +260,14 @@ export class FaultInjector {
   async heal(): Promise<string[]> {
     const detail: string[] = [];
     for (const node of [...this.nft.keys()]) {
-      await applyChaosTable(this.access.ex, this.access.node(node).netns, NO_IMPAIRMENT);
+      const k = this.access.kernel(node);
+      await applyChaosTable(k.ex, k.at, NO_IMPAIRMENT);
       this.nft.delete(node);
       detail.push(`${node}: chaos table removed`);
     }
     for (const node of [...this.links.keys()]) {
-      await clearLink(this.access.ex, this.access.node(node).netns);
+      const k = this.access.kernel(node);
+      await clearLink(k.ex, k.at);
       this.links.delete(node);
     }
     if (this.downLinks.size > 0) detail.push(...(await this.link(true, [...this.downLinks])));

@@ -15,11 +15,14 @@
  * loss P% delay D`, one qdisc carrying both). Where it does not (this machine:
  * "Specified qdisc kind is unknown"), loss becomes `numgen random mod 100 < P drop` in
  * both directions (so a round trip loses about 1-(1-P)² of its packets) and delay is
- * reported as unavailable with that reason. `impairLink` is the one entry for both paths,
- * so a lab whose kernel has netem (the VM lab) exercises it without other changes.
+ * reported as unavailable with that reason. `impairLink` is the one entry for both paths.
+ *
+ * Each function takes an executor and where it acts (`InNetns`): a namespace node's
+ * namespace, or for a VM node (`lab up --vm`, Debian's kernel, which has netem) an
+ * executor running commands in the guest and no namespace (Lab.kernel).
  */
 import { ErrorCode, isSwarmnetError } from "../../../common/errors.js";
-import type { Executor } from "../../../common/executor.js";
+import type { Executor, InNetns } from "../../../common/executor.js";
 
 export const CHAOS_TABLE = "swarmnet_chaos";
 const UNDERLAY_DEV = "eth0";
@@ -70,8 +73,9 @@ export function renderChaosTable(i: Impairment): string {
   return lines.join("\n") + "\n";
 }
 
-export async function applyChaosTable(ex: Executor, netns: string, i: Impairment): Promise<void> {
-  await ex.nftApply(renderChaosTable(i), { netns });
+/** Replaces the node's chaos table (`at`: its namespace, or nothing for a VM's own). */
+export async function applyChaosTable(ex: Executor, at: InNetns, i: Impairment): Promise<void> {
+  await ex.nftApply(renderChaosTable(i), at);
 }
 
 export interface LinkImpairment {
@@ -88,12 +92,12 @@ export interface ImpairResult {
 }
 
 /**
- * Loss and delay on `netns`'s underlay link: netem when the kernel has it, else loss by
+ * Loss and delay on the node's underlay link: netem when the kernel has it, else loss by
  * nftables (`withNftLoss` applies it: it owns the node's chaos table) and no delay.
  */
 export async function impairLink(
   ex: Executor,
-  netns: string,
+  at: InNetns,
   want: LinkImpairment,
   withNftLoss: (lossPercent: number) => Promise<void>,
 ): Promise<ImpairResult> {
@@ -102,7 +106,7 @@ export async function impairLink(
   if (want.delayMs > 0)
     args.push("delay", `${want.delayMs}ms`, ...(want.jitterMs > 0 ? [`${want.jitterMs}ms`] : []));
   try {
-    await ex.tc(args, { netns });
+    await ex.tc(args, at);
     return { via: "netem", unavailable: [] };
   } catch (err) {
     if (!isSwarmnetError(err, ErrorCode.KernelUnsupported) && !isSwarmnetError(err, ErrorCode.ToolMissing))
@@ -114,9 +118,9 @@ export async function impairLink(
 }
 
 /** Removes a netem qdisc if there is one (the default qdisc comes back). */
-export async function clearLink(ex: Executor, netns: string): Promise<void> {
+export async function clearLink(ex: Executor, at: InNetns): Promise<void> {
   try {
-    await ex.tc(["qdisc", "del", "dev", UNDERLAY_DEV, "root"], { netns });
+    await ex.tc(["qdisc", "del", "dev", UNDERLAY_DEV, "root"], at);
   } catch {
     // no root qdisc of ours, or no tc at all: nothing to remove
   }

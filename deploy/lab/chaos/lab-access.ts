@@ -1,9 +1,10 @@
 /**
  * How the chaos runner reads and drives a running lab, in one place:
  *
- * - the `swarmnet` CLI inside a node's namespace (the host has no route into the lab, and
- *   going through the CLI is what a person would do), trying the next live manager node
- *   when one cannot answer (the scenario may have killed it);
+ * - the `swarmnet` CLI inside a node, its namespace or its VM (the host has no route
+ *   into the lab, and going through the CLI is what a person would do), trying the next
+ *   live manager node when one cannot answer (the scenario may have killed it);
+ * - the node's kernel (`kernel`: an executor in its namespace, or in its VM's guest);
  * - each agent's control socket (a unix socket: reachable from the host) with a short
  *   deadline, since a paused agent never answers;
  * - etcd's content, through `etcdctl` inside a manager node (the intent invariant compares
@@ -11,7 +12,7 @@
  */
 import { join } from "node:path";
 import { ErrorCode, SwarmnetError } from "../../../common/errors.js";
-import type { Executor } from "../../../common/executor.js";
+import type { Executor, InNetns } from "../../../common/executor.js";
 import { isAlive } from "../../../common/process.js";
 import { AgentClient } from "../../../agent/control/client.js";
 import { CLI_MAIN, type Lab } from "../lab.js";
@@ -42,7 +43,7 @@ export class LabAccess {
 
   layout(): LabLayout {
     const s = this.state();
-    return labLayout(s.name, s.nodes, s.managers);
+    return labLayout(s.name, s.nodes, s.managers, s.vm?.nodes);
   }
 
   node(name: string): LabNode {
@@ -60,13 +61,19 @@ export class LabAccess {
     return pid !== undefined && isAlive(pid);
   }
 
+  /** An executor acting on `node`'s kernel, and where (its namespace, or its VM's own). */
+  kernel(node: string): { ex: Executor; at: InNetns } {
+    return this.lab.kernel(this.name, node);
+  }
+
   /** `swarmnet ARGS…` inside `node`; never throws for a failing command. */
   async cli(node: string, args: readonly string[]): Promise<CliAnswer> {
     const target = this.lab.execTarget(this.name, node);
-    const r = await this.ex.runIn(target.netns, [process.execPath, CLI_MAIN, ...args], {
-      env: { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
-      timeoutMs: CLI_TIMEOUT_MS,
-    });
+    const r = await target.host.run(
+      [process.execPath, CLI_MAIN, ...args],
+      { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
+      CLI_TIMEOUT_MS,
+    );
     return {
       ok: r.exitCode === 0,
       out: r.stdout,
@@ -105,10 +112,10 @@ export class LabAccess {
     for (const m of layout.nodes.filter((n) => n.role === "manager" && this.running(n.name, "etcd"))) {
       // etcd is closed (mutual TLS): the lab says where it is and which certificate reads it.
       const access = this.lab.etcd(this.name, m.name);
-      const r = await this.ex.runIn(
-        access.netns,
+      const r = await access.host.run(
         ["etcdctl", "--dial-timeout=2s", "--command-timeout=5s", "get", "--prefix", prefix, "-w", "json"],
-        { timeoutMs: 15_000, env: access.etcdctlEnv },
+        access.etcdctlEnv,
+        15_000,
       );
       if (r.exitCode !== 0) {
         last = (r.stderr || r.stdout).trim().split("\n")[0] ?? "";

@@ -7,9 +7,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Executor } from "../../../common/executor.js";
 import { stopProcesses } from "../../../common/process.js";
+import { testSlowdown } from "../../support/slowdown.js";
 import { readPcap } from "./pcap.js";
 
-const READY_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 10_000 * testSlowdown();
+/** After the action, for its last packets to reach the file (tcpdump -U writes each one). */
+const FLUSH_MS = 300 * testSlowdown();
 
 export async function captureDuring<T>(
   ex: Executor,
@@ -32,7 +35,7 @@ export async function captureDuring<T>(
       await new Promise((r) => setTimeout(r, 50));
     }
     const result = await action();
-    await new Promise((r) => setTimeout(r, 300)); // let the last packets reach the file
+    await new Promise((r) => setTimeout(r, FLUSH_MS));
     process.kill(proc.pid, "SIGINT");
     await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 5000))]);
     return { result, frames: readPcap(file) };

@@ -63,8 +63,11 @@ describe("reliability: node removal, leave and join, garbage connections, quorum
   this.timeout(600_000);
   const lab = new LabCluster(4, undefined, 3);
   const paused = new Set<string>();
-  const signal = (node: string, sig: "SIGSTOP" | "SIGCONT") => {
-    assert.ok(new Lab(new Executor()).signal(lab.name, node, "etcd", sig), `etcd on ${node} not running`);
+  const signal = async (node: string, sig: "SIGSTOP" | "SIGCONT") => {
+    assert.ok(
+      await new Lab(new Executor()).signal(lab.name, node, "etcd", sig),
+      `etcd on ${node} not running`,
+    );
     if (sig === "SIGSTOP") paused.add(node);
     else paused.delete(node);
   };
@@ -89,7 +92,7 @@ describe("reliability: node removal, leave and join, garbage connections, quorum
 
   after(async () => {
     if (!isRoot) return;
-    for (const node of [...paused]) signal(node, "SIGCONT");
+    for (const node of [...paused]) await signal(node, "SIGCONT");
     await lab.down();
   });
 
@@ -229,8 +232,8 @@ describe("reliability: node removal, leave and join, garbage connections, quorum
       return JSON.parse(r.stdout) as { ok: boolean; ms: number; message: string };
     };
     assert.equal((await call()).ok, true, "service list with quorum");
-    signal("n2", "SIGSTOP");
-    signal("n3", "SIGSTOP");
+    await signal("n2", "SIGSTOP");
+    await signal("n3", "SIGSTOP");
     const firstCall = await call();
     console.log(
       `      first control call without quorum failed after ${firstCall.ms} ms: ${firstCall.message}`,
@@ -250,13 +253,13 @@ describe("reliability: node removal, leave and join, garbage connections, quorum
     const second = await timed();
     assert.equal(second.r.exitCode, 1);
     assert.match(second.r.stderr, /lost quorum/);
-    signal("n2", "SIGCONT");
+    await signal("n2", "SIGCONT");
     const restored = Date.now();
     await eventually("commands work again with 2 of 3 members", async () =>
       (await lab.cli(["service", "ls"])).exitCode === 0 ? true : undefined,
     );
     console.log(`      commands worked again ${Date.now() - restored} ms after a member was resumed`);
     await lab.ok(["network", "create", "-d", "overlay", "afterquorum"]);
-    signal("n3", "SIGCONT");
+    await signal("n3", "SIGCONT");
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * What the VM test group shares: whether this run is the full group, the check that this
+ * machine can run VMs at all, and the bounds sized for emulation.
+ *
+ * Two sizes, because one boot of a VM lab costs minutes under TCG on a shared 2-core
+ * machine and the whole suite has a 30-minute budget:
+ *   smoke (default, `deploy/test.sh`)  vm-lab.test.ts: one lab, n1 a namespace manager
+ *                                      and two VM workers — joins, probe, kernel ESP and
+ *                                      a ping over an encrypted overlay, exec, devices
+ *                                      confined, `lab down` after `kill -9` of a qemu —
+ *                                      plus the bad-input cases (no boot at all)
+ *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the kernel-ESP acceptance
+ *                                      scenario in a VM, chaos netem, restart of a VM
+ *                                      agent, and a second VM lab beside the first
+ *
+ * Where the machine truly cannot run VMs (not root, or no /dev/net/tun for the taps) the
+ * group skips and says why on the console; a missing qemu or kernel is not that — the
+ * suite's `install.sh --test` installs both — and fails with what to install.
+ */
+import { existsSync } from "node:fs";
+import { cachedKernelVersions, KERNEL_PACKAGE } from "../../deploy/vm/kernel-cache.js";
+import { checkVmTools } from "../../deploy/vm/machine.js";
+import { isRoot } from "../support/netns.js";
+
+/** `SWARMNET_VM_FULL=1` runs the whole VM group; otherwise only the smoke group. */
+export const VM_FULL = process.env["SWARMNET_VM_FULL"] === "1";
+
+/** Up to this long for the VMs to boot and their agents to join, on a loaded 2-core machine. */
+export const VM_LAB_UP_TIMEOUT_MS = 1_500_000;
+
+/** Skips the suite with its reason printed (mocha's own skip says nothing). */
+export function skipBecause(ctx: Mocha.Context, reason: string): never {
+  console.log(`      skipped: ${reason}`);
+  ctx.skip();
+}
+
+/**
+ * Skips (saying why) where this machine cannot run VM nodes; throws where it could but
+ * something `deploy/install.sh --test` installs is missing.
+ */
+export function requireVmHost(ctx: Mocha.Context): void {
+  if (!isRoot) skipBecause(ctx, "VM nodes need root (taps, namespaces)");
+  if (!existsSync("/dev/net/tun")) skipBecause(ctx, "no /dev/net/tun: this machine cannot give a VM a tap");
+  checkVmTools();
+  if (cachedKernelVersions().length === 0) {
+    throw new Error(`no cached ${KERNEL_PACKAGE} kernel for VM nodes: run deploy/install.sh --test`);
+  }
+}
