@@ -449,6 +449,7 @@ export class Agent {
       gossipPort,
       gossipProfile,
       this.log.child({ component: "gossip" }),
+      join(this.config.stateDir, "gossip-clocks.json"),
     );
     if (this.ownsEndpointTable) this.endpoints = new GossipEndpointTable(this.gossip.netdb);
   }

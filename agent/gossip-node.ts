@@ -7,6 +7,7 @@
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { KeyRing } from "./encryption/index.js";
+import { durableClocks } from "./gossip/clock-file.js";
 import { Memberlist, NetworkDB, UdpTcpTransport, loadGossipConfig } from "./gossip/index.js";
 
 export interface MemberView {
@@ -33,12 +34,14 @@ export class GossipNode {
     port: number,
     profile: string,
     log: Logger,
+    /** Where NetworkDB's clock ceilings survive restarts (gossip/clock-file.ts). */
+    clockFile: string,
   ): Promise<GossipNode> {
     const transport = await UdpTcpTransport.create({ bindAddr: advertiseAddr, bindPort: port, logger: log });
     const config = loadGossipConfig({ nodeName, profile });
     // The metadata is the node's VTEP address, so members know it before any endpoint does.
     const memberlist = new Memberlist(config, transport, { logger: log, meta: Buffer.from(advertiseAddr) });
-    const netdb = new NetworkDB(memberlist);
+    const netdb = new NetworkDB(memberlist, { clocks: durableClocks(clockFile, log) });
     memberlist.start();
     netdb.start();
     return new GossipNode(memberlist, netdb, advertiseAddr, port, log);

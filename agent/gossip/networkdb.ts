@@ -62,6 +62,11 @@ export interface NetworkDbOptions {
   /** NetworkDbConfig fields; validated. */
   config?: Record<string, unknown>;
   logger?: Logger;
+  /**
+   * The member's Lamport clocks; durable ones (lamport-clock.ts) so that a restarted
+   * member's own times start above its previous process's. Fresh ones from 0 when absent.
+   */
+  clocks?: { network: LamportClock; table: LamportClock };
 }
 
 export interface NetworkDbMetrics {
@@ -88,8 +93,8 @@ export class NetworkDB {
   private readonly random: Random;
   private readonly log: Logger;
   private readonly tables: NetworkTables;
-  private readonly netClock = new LamportClock();
-  private readonly tableClock = new LamportClock();
+  private readonly netClock: LamportClock;
+  private readonly tableClock: LamportClock;
   /** node → network → that node's latest join/leave event for it. */
   private readonly memberships = new Map<string, Map<string, NetworkEvent>>();
   /** network → nodes whose latest event is a join. */
@@ -123,6 +128,8 @@ export class NetworkDB {
     opts: NetworkDbOptions = {},
   ) {
     this.config = loadNetworkDbConfig(opts.config ?? {});
+    this.netClock = opts.clocks?.network ?? new LamportClock();
+    this.tableClock = opts.clocks?.table ?? new LamportClock();
     this.clock = ml.clock;
     this.random = ml.random;
     this.log = (opts.logger ?? silentLogger()).child({ component: "networkdb", node: ml.localName });

@@ -7,6 +7,7 @@
  */
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { loadGossipConfig, type GossipConfig } from "./config.js";
+import { DurableLamportClock } from "./lamport-clock.js";
 import type { Keyring } from "./keyring.js";
 import { Memberlist } from "./memberlist.js";
 import type { PushPullNode } from "./codec.js";
@@ -52,6 +53,8 @@ export class SimCluster {
   private readonly networkdbConfig: Record<string, unknown> | undefined;
   private next = 0;
   private readonly crashed = new Set<string>();
+  /** Each member's clock ceilings, kept across its crashes as an agent's state dir keeps them. */
+  private readonly clockCeilings = new Map<string, { network: number; table: number }>();
 
   constructor(opts: SimClusterOptions = {}) {
     this.seed = opts.seed ?? 1;
@@ -85,13 +88,26 @@ export class SimCluster {
     memberlist.start();
     let networkdb: NetworkDB | undefined;
     if (this.networkdbConfig !== undefined) {
-      networkdb = new NetworkDB(memberlist, { config: this.networkdbConfig, logger: this.logger });
+      networkdb = new NetworkDB(memberlist, {
+        config: this.networkdbConfig,
+        logger: this.logger,
+        clocks: this.durableClocks(memberName),
+      });
       networkdb.start();
     }
     this.crashed.delete(memberName);
     const m = { name: memberName, addr, memberlist, networkdb };
     this.members.set(memberName, m);
     return m;
+  }
+
+  private durableClocks(name: string): { network: DurableLamportClock; table: DurableLamportClock } {
+    const ceilings = this.clockCeilings.get(name) ?? { network: 0, table: 0 };
+    this.clockCeilings.set(name, ceilings);
+    return {
+      network: new DurableLamportClock(ceilings.network, (c) => (ceilings.network = c)),
+      table: new DurableLamportClock(ceilings.table, (c) => (ceilings.table = c)),
+    };
   }
 
   /** The member's NetworkDB (the cluster must run NetworkDB). */

@@ -179,6 +179,36 @@ describe("NetworkDB (simulated network)", () => {
     assert.equal(c.stateOf("m0", "m4"), "alive");
   });
 
+  it("a restarted owner's new version of an entry wins, also when its new process repeats the old one's times", async () => {
+    const c = await cluster(5, 28);
+    for (const n of names(0, 5)) c.db(n).joinNetwork("net1");
+    c.run(2000);
+    // m4's first own event: the same one its next process makes first after a restart.
+    c.db("m4").put("net1", "endpoints", "k", bytes("old"));
+    assert.ok(c.runUntil(() => names(0, 4).every((n) => seesValue(c, n, "net1", "k", "old")), 10_000));
+    c.crash("m4");
+    c.run(3000);
+    const again = c.add("m4");
+    again.networkdb?.joinNetwork("net1");
+    again.networkdb?.put("net1", "endpoints", "k", bytes("new"));
+    const joined = again.memberlist.join([c.get("m0").addr]);
+    c.run(2000);
+    await joined;
+    assert.ok(
+      c.runUntil(() => names(0, 5).every((n) => seesValue(c, n, "net1", "k", "new")), 60_000, 500),
+      `every member holds the new version: ${names(0, 5)
+        .map((n) =>
+          str(
+            c
+              .db(n)
+              .entries("net1", "endpoints")
+              .find((e) => e.key === "k")?.value ?? bytes("-"),
+          ),
+        )
+        .join(" ")}`,
+    );
+  });
+
   it("reaps tombstones after the reap time", async () => {
     const c = await cluster(4, 27, { reapEntryMs: 60_000, reapIntervalMs: 1000 });
     for (const n of names(0, 4)) c.db(n).joinNetwork("net1");
