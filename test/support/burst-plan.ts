@@ -11,11 +11,16 @@
  *
  * Bounds keep a burst affordable on a small machine while still churning every reconciler:
  * at most `maxServices` services of at most `maxReplicas` tasks (each task a container
- * somewhere), at most `maxContainers` standalone containers, ports from a short list so
- * publishes and unpublishes of the same port repeat. The mix favours changes that cost the
- * kernel little (publish, unpublish: the mesh's tables) over container churn (every task
- * scaled in or out and every standalone run is a sandbox built or removed: today about a
- * second of an agent's time each on a loaded 2-core machine, issue 16).
+ * somewhere), at most `maxContainers` standalone containers — so at most 16 containers
+ * live at once over all nodes — and ports from a short list so publishes and unpublishes
+ * of the same port repeat. The mix is mostly what the fast path does most (publish,
+ * unpublish: the mesh's tables, every node) with container churn a modest share: about
+ * 5 % standalone runs and removals and 7 % changes that start or stop tasks (scale,
+ * create, rm), some 110 sandboxes built or removed in all. Each costs an agent a few
+ * reconcile passes (its `run` awaits a pass of every reconciler; an overlay pass re-reads
+ * every sandbox: about 1.4 s on a loaded 2-core machine, issue 16), and a node's
+ * container operations run one at a time — the share that was 40 % made 1,000 changes
+ * take far over ten minutes.
  */
 import { SeededRandom } from "../../deploy/lab/chaos/random.js";
 
@@ -65,16 +70,26 @@ const PORTS: readonly BurstPort[] = [
   { protocol: "tcp", target: 8080 },
 ];
 
-/** Relative weights of the kinds; a kind that cannot apply now gives way to the next one. */
+/**
+ * Relative weights of the kinds; a kind that cannot apply now gives way to its counterpart
+ * (`COUNTERPART`: a publish with every port taken unpublishes one), then to the next one in
+ * this order — so a port change with no service to change creates one, instead of falling
+ * through to scaling or container churn and crowding out the mix.
+ */
 const WEIGHTS: readonly [BurstKind, number][] = [
-  ["service-publish", 28],
-  ["service-unpublish", 26],
-  ["service-scale", 20],
-  ["container-run", 7],
-  ["container-rm", 6],
-  ["service-create", 7],
-  ["service-rm", 6],
+  ["service-unpublish", 86],
+  ["service-publish", 90],
+  ["service-scale", 8],
+  ["service-create", 3],
+  ["service-rm", 3],
+  ["container-run", 5],
+  ["container-rm", 5],
 ];
+
+const COUNTERPART: Partial<Record<BurstKind, BurstKind>> = {
+  "service-publish": "service-unpublish",
+  "service-unpublish": "service-publish",
+};
 
 /** The object a change is about: changes with the same key are issued in plan order. */
 export function changeKey(c: BurstChange): string {
@@ -130,12 +145,13 @@ export function planBurst(o: BurstOptions): { changes: BurstChange[]; end: Burst
         return { kind, service, replicas: s.replicas };
       }
       case "service-publish": {
-        const service = live.length === 0 ? undefined : pick(live);
-        const s = service === undefined ? undefined : services.get(service);
-        const free = PORTS.filter((p) => !s?.ports.some((q) => q.target === p.target));
-        if (service === undefined || s === undefined || free.length === 0) return undefined;
-        const port = pick(free);
-        s.ports.push(port);
+        const free = (n: string) =>
+          PORTS.filter((p) => !services.get(n)?.ports.some((q) => q.target === p.target));
+        const withFree = live.filter((n) => free(n).length > 0);
+        if (withFree.length === 0) return undefined;
+        const service = pick(withFree);
+        const port = pick(free(service));
+        services.get(service)?.ports.push(port);
         return { kind, service, port };
       }
       case "service-unpublish": {
@@ -180,7 +196,9 @@ export function planBurst(o: BurstOptions): { changes: BurstChange[]; end: Burst
     );
     // Some kind always applies: creating a service or a container when nothing exists.
     for (let tries = 0; tries < WEIGHTS.length; tries++, i = (i + 1) % WEIGHTS.length) {
-      const c = attempt((WEIGHTS[i] as [BurstKind, number])[0]);
+      const kind = (WEIGHTS[i] as [BurstKind, number])[0];
+      const counterpart = COUNTERPART[kind];
+      const c = attempt(kind) ?? (counterpart === undefined ? undefined : attempt(counterpart));
       if (c !== undefined) {
         changes.push(c);
         break;

@@ -66,4 +66,15 @@ describe("burst plan (fast-path-vs-resync test)", () => {
     const kinds = new Set(changes.map((c) => c.kind));
     assert.equal(kinds.size, 7, `kinds used: ${[...kinds].join(", ")}`);
   });
+
+  it("container churn is a modest share: mostly port changes, few runs, removals and task moves", () => {
+    for (const seed of [1, 2, 3, 42]) {
+      const { changes } = planBurst({ ...OPTIONS, seed });
+      const share = (...kinds: string[]) =>
+        changes.filter((c) => kinds.includes(c.kind)).length / changes.length;
+      assert.ok(share("service-publish", "service-unpublish") > 0.8, `seed ${seed}`);
+      assert.ok(share("container-run", "container-rm") < 0.08, `seed ${seed}`);
+      assert.ok(share("service-scale", "service-create", "service-rm") < 0.12, `seed ${seed}`);
+    }
+  });
 });
