@@ -21,7 +21,8 @@
  * repair for someone else's edit), which renumbers every handle without changing a rule.
  *
  * `firstDifference` names the first place two readings differ (node, namespace, what,
- * the values), or undefined when they are equal.
+ * the values), or undefined when they are equal; the order of an object's keys does not
+ * count (nft lists tables in the order they were made).
  */
 import type { Executor } from "../../common/executor.js";
 
@@ -158,6 +159,9 @@ export function firstDifference(a: unknown, b: unknown, path = ""): string | und
       const d = firstDifference(ra[k], rb[k], path === "" ? k : `${path} › ${k}`);
       if (d !== undefined) return d;
     }
+    // Every field equal: only the order of the keys differs (nft lists a table the mesh's
+    // resync re-created after the others), which means nothing.
+    if (Array.isArray(a) === Array.isArray(b)) return undefined;
   }
   return `${path}: ${show(a)} → ${show(b)}`;
 }

@@ -42,4 +42,17 @@ describe("kernel capture (fast-path-vs-resync test)", () => {
     assert.equal(firstDifference(before, after), "sn-x-n1 › links › vx4097 › ifindex: 7 → 9");
     assert.equal(firstDifference(before, structuredClone(before)), undefined);
   });
+
+  it("the order of tables does not count (the mesh's resync re-creates its table last)", () => {
+    const other = { table: { family: "ip", name: "swarmnet_bridges", handle: 3 } };
+    const first = listing(1, ["a"], 0);
+    const last = listing(1, ["a"], 0);
+    first.nftables.splice(1, 0, other as never);
+    last.nftables.push(other as never);
+    assert.equal(firstDifference({ nft: canonicalNft(first) }, { nft: canonicalNft(last) }), undefined);
+    assert.match(
+      firstDifference({ nft: canonicalNft(first) }, { nft: canonicalNft(listing(1, ["a"], 0)) }) ?? "",
+      /^nft › table ip swarmnet_bridges: /,
+    );
+  });
 });
