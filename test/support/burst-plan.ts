@@ -16,7 +16,7 @@
  * of the same port repeat. The mix is mostly what the fast path does most (publish,
  * unpublish: the mesh's tables, every node) with container churn a modest share: about
  * 5 % standalone runs and removals and 7 % changes that start or stop tasks (scale,
- * create, rm), some 110 sandboxes built or removed in all. Each costs an agent a few
+ * create, rm), some 120–150 sandboxes built or removed in all. Each costs an agent a few
  * reconcile passes (its `run` awaits a pass of every reconciler; an overlay pass re-reads
  * every sandbox: about 1.4 s on a loaded 2-core machine, issue 16), and a node's
  * container operations run one at a time — the share that was 40 % made 1,000 changes
