@@ -7,8 +7,11 @@
  *     (then it starts when that interval ends);
  *   - requests that arrive while a pass runs or waits coalesce into the next pass: a burst
  *     of N requests costs at most two passes (the one running, one more);
- *   - a pass runs at least every `maxIntervalMs` even with no request: the periodic resync
- *     that repairs drift (it is flagged `resync` so the work can skip its caches);
+ *   - a resync pass runs at least every `maxIntervalMs`, with or without requests: the
+ *     periodic resync that repairs drift (it is flagged `resync` so the work can skip its
+ *     caches). The period counts from the end of the last resync pass, not of any pass: a
+ *     runner touched more often than its period (an overlay under steady gossip) still
+ *     resyncs on time;
  *   - a failed pass is retried after a backoff (`retryInitialMs`, doubling up to
  *     `retryMaxMs`) without anyone asking, and the waiters of that pass see its error.
  *
@@ -24,7 +27,7 @@ import { ErrorCode, SwarmnetError, errorMessage } from "./errors.js";
 export interface BoundedFrequencyOptions {
   /** Shortest time between the starts of two passes; requests inside it coalesce. */
   minIntervalMs: number;
-  /** Longest time without a pass: a resync pass runs then. `Infinity`: no periodic pass. */
+  /** Longest time without a resync pass: one runs then. `Infinity`: no periodic pass. */
   maxIntervalMs: number;
   /** Wait after the first failed pass; doubles with every further failure. */
   retryInitialMs: number;
@@ -227,7 +230,7 @@ export class BoundedFrequencyRunner {
     }
     const waitMs = Math.max(0, started - requestedAt);
     for (const l of this.listeners) l({ durationMs: ended - started, waitMs, error, resync });
-    this.armPeriodic();
+    if (resync) this.armPeriodic();
     this.schedule();
   }
 

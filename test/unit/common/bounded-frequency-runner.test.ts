@@ -51,6 +51,29 @@ describe("bounded-frequency runner (virtual clock)", () => {
     await assert.rejects(runner.run(), /stopped/);
   });
 
+  it("the periodic resync comes every maxIntervalMs even when requests keep passes running more often", async () => {
+    const { clock, passes, runner } = setup();
+    runner.start();
+    for (let t = 0; t < 25_000; t += 1_000) {
+      await runner.run({ immediate: true });
+      clock.advance(1_000);
+      await flush();
+    }
+    assert.deepEqual(
+      passes.filter((p) => p.resync).map((p) => p.at),
+      [10_000, 20_000],
+      "the period counts from the last resync pass, not from the last pass",
+    );
+    await runner.run({ resync: true });
+    clock.advance(9_999);
+    await flush();
+    assert.equal(passes.filter((p) => p.resync).length, 3, "an asked-for resync restarts the period");
+    clock.advance(1);
+    await flush();
+    assert.equal(passes.filter((p) => p.resync).length, 4);
+    runner.stop();
+  });
+
   it("a failed pass rejects its waiters and is retried with doubling backoff, as a resync, until it succeeds", async () => {
     let failures = 3;
     const { clock, passes, runner } = setup(async () => {
