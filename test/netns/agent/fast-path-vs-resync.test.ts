@@ -107,10 +107,11 @@ describe("agent: the fast path and a full resync agree (netns lab, 1,000 random 
     const before = new Map(await Promise.all(NODES.map(async (n) => [n, await counters(n)] as const)));
 
     const target = new Lab(ex).execTarget(name, "n1");
-    const run = await ex.runIn(target.netns, [process.execPath, DRIVER, JSON.stringify(options)], {
-      env: { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
-      timeoutMs: DRIVER_TIMEOUT_MS,
-    });
+    const run = await target.host.run(
+      [process.execPath, DRIVER, JSON.stringify(options)],
+      { ...target.env, SWARMNET_LOG_LEVEL: "warn" },
+      DRIVER_TIMEOUT_MS,
+    );
     assert.equal(run.exitCode, 0, `${tag}: the driver failed: ${run.stderr}`);
     const report = JSON.parse(run.stdout) as BurstReport;
     console.log(
