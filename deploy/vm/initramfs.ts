@@ -7,7 +7,9 @@
  * /init, in order: mount /proc, /sys, /dev; insmod the modules (virtio PCI, 9p, overlay,
  * virtio-net, virtio-console, tun, in dependency order from modules.dep); mount the host root
  * (`hostroot` tag) read-only and an overlay over it; mount the guest's own /proc, /sys,
- * /dev, /dev/pts, /run and /tmp inside it (the 9p view shows the host's); mount the lab's
+ * /dev, /dev/pts and /run inside it (the 9p view shows the host's); /tmp stays the
+ * overlay's — the host's, its writes kept in the guest — because a checkout under /tmp
+ * (a CI runner's, a snapshot) must run in the guest too; mount the lab's
  * folder (`lab` tag, read-write) at the same path as on the host, so config files, logs
  * and the node's state dir are shared; bind the cached kernel's modules over
  * /lib/modules/<version> (modprobe in the guest then works, and the kernel autoloads);
@@ -108,7 +110,6 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs tmpfs $R/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs $R/run
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mkdir -p $R${q(input.labDir)}
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 lab $R${q(input.labDir)} || fail "no lab folder over 9p"
 mkdir -p $R/lib/modules/${input.kernelVersion}
