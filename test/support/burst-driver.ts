@@ -48,8 +48,25 @@ export interface BurstReport {
   ms: number;
 }
 
-/** What every task and container runs: nothing that costs more than a process. */
-const COMMAND = ["sleep", "3600"];
+/**
+ * What every task and container runs: a process that listens on every port the plan
+ * publishes (burst-plan.ts PORTS), so a task is ready at once (agent/sandbox/readiness.ts).
+ * A task that never listened would turn into a backend by the clock 60 s after it
+ * started, which could fall between the kernel readings before and after the resync.
+ */
+const COMMAND = [
+  "python3",
+  "-c",
+  [
+    "import socket, time",
+    "for proto, port in ((socket.SOCK_STREAM, 80), (socket.SOCK_STREAM, 8080), (socket.SOCK_DGRAM, 53)):",
+    "    s = socket.socket(socket.AF_INET, proto)",
+    "    s.bind(('', port))",
+    "    if proto == socket.SOCK_STREAM: s.listen()",
+    "    globals().setdefault('held', []).append(s)",
+    "time.sleep(3600)",
+  ].join("\n"),
+];
 
 function wirePort(p: BurstPort): PublishedPort {
   const spec = parsePublishSpec(`${p.target}/${p.protocol}`);
