@@ -10,14 +10,9 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { DurableLamportClock } from "./lamport-clock.js";
+import { durableClockPair, type ClockCeilings, type DurableLamportClock } from "./lamport-clock.js";
 
-interface Ceilings {
-  network: number;
-  table: number;
-}
-
-function readCeilings(file: string, log: Logger): Ceilings {
+function readCeilings(file: string, log: Logger): ClockCeilings {
   let raw: string;
   try {
     raw = readFileSync(file, "utf8");
@@ -25,7 +20,7 @@ function readCeilings(file: string, log: Logger): Ceilings {
     return { network: 0, table: 0 }; // a first start
   }
   try {
-    const v = JSON.parse(raw) as Partial<Ceilings>;
+    const v = JSON.parse(raw) as Partial<ClockCeilings>;
     const ok = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0;
     if (ok(v.network) && ok(v.table)) return { network: v.network, table: v.table };
     throw new Error("not {network, table} as whole numbers");
@@ -42,13 +37,8 @@ export function durableClocks(
 ): { network: DurableLamportClock; table: DurableLamportClock } {
   const ceilings = readCeilings(file, log);
   mkdirSync(dirname(file), { recursive: true });
-  const save = (which: keyof Ceilings) => (ceiling: number) => {
-    ceilings[which] = ceiling;
-    writeFileSync(`${file}.tmp`, JSON.stringify(ceilings));
+  return durableClockPair(ceilings, (c) => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(c));
     renameSync(`${file}.tmp`, file);
-  };
-  return {
-    network: new DurableLamportClock(ceilings.network, save("network")),
-    table: new DurableLamportClock(ceilings.table, save("table")),
-  };
+  });
 }

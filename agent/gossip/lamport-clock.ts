@@ -69,3 +69,27 @@ export class DurableLamportClock extends LamportClock {
     return super.increment();
   }
 }
+
+/** Where a member's two clocks stand on stable storage. */
+export interface ClockCeilings {
+  network: number;
+  table: number;
+}
+
+/**
+ * A member's network and table clocks, starting at `ceilings`; a new ceiling is written
+ * into `ceilings` and handed to `persist` (the whole pair) before it is used.
+ */
+export function durableClockPair(
+  ceilings: ClockCeilings,
+  persist: (ceilings: ClockCeilings) => void,
+): { network: DurableLamportClock; table: DurableLamportClock } {
+  const save = (which: keyof ClockCeilings) => (ceiling: number) => {
+    ceilings[which] = ceiling;
+    persist(ceilings);
+  };
+  return {
+    network: new DurableLamportClock(ceilings.network, save("network")),
+    table: new DurableLamportClock(ceilings.table, save("table")),
+  };
+}

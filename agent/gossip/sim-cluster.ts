@@ -7,7 +7,7 @@
  */
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { loadGossipConfig, type GossipConfig } from "./config.js";
-import { DurableLamportClock } from "./lamport-clock.js";
+import { durableClockPair, type ClockCeilings } from "./lamport-clock.js";
 import type { Keyring } from "./keyring.js";
 import { Memberlist } from "./memberlist.js";
 import type { PushPullNode } from "./codec.js";
@@ -54,7 +54,7 @@ export class SimCluster {
   private next = 0;
   private readonly crashed = new Set<string>();
   /** Each member's clock ceilings, kept across its crashes as an agent's state dir keeps them. */
-  private readonly clockCeilings = new Map<string, { network: number; table: number }>();
+  private readonly clockCeilings = new Map<string, ClockCeilings>();
 
   constructor(opts: SimClusterOptions = {}) {
     this.seed = opts.seed ?? 1;
@@ -91,7 +91,8 @@ export class SimCluster {
       networkdb = new NetworkDB(memberlist, {
         config: this.networkdbConfig,
         logger: this.logger,
-        clocks: this.durableClocks(memberName),
+        // Kept in clockCeilings across crashes, as an agent's state dir keeps them.
+        clocks: durableClockPair(this.ceilingsOf(memberName), () => {}),
       });
       networkdb.start();
     }
@@ -101,13 +102,10 @@ export class SimCluster {
     return m;
   }
 
-  private durableClocks(name: string): { network: DurableLamportClock; table: DurableLamportClock } {
-    const ceilings = this.clockCeilings.get(name) ?? { network: 0, table: 0 };
-    this.clockCeilings.set(name, ceilings);
-    return {
-      network: new DurableLamportClock(ceilings.network, (c) => (ceilings.network = c)),
-      table: new DurableLamportClock(ceilings.table, (c) => (ceilings.table = c)),
-    };
+  private ceilingsOf(name: string): ClockCeilings {
+    const c = this.clockCeilings.get(name) ?? { network: 0, table: 0 };
+    this.clockCeilings.set(name, c);
+    return c;
   }
 
   /** The member's NetworkDB (the cluster must run NetworkDB). */
