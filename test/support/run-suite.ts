@@ -11,8 +11,8 @@
  *
  * The kernel lane's output streams as it runs; the light lane's is kept and printed after
  * it, so neither interleaves. Each lane's reporter writes its counts and file times to a
- * JSON file (summary-reporter.cjs `results=`), and this prints the slowest files and the
- * "N passed, N failed, N skipped" line once for both. Exit 1 when a test failed or a lane
+ * JSON file (summary-reporter.cjs `results=`), and this prints the failed tests, the
+ * slowest files and the "N passed, N failed, N skipped" line once for both. Exit 1 when a test failed or a lane
  * ended without its results (a crash). Ctrl-C or a CI kill reaches both lanes, whose
  * `after` hooks take their labs down.
  */
@@ -28,6 +28,7 @@ interface LaneResults {
   pending: number;
   durationMs: number;
   files: [string, number][];
+  failed: string[];
 }
 
 interface Lane {
@@ -58,9 +59,10 @@ const MOCHA = join("node_modules", "mocha", "bin", "mocha.js");
 const REPORTER = join("test", "support", "summary-reporter.cjs");
 const { printSummary } = createRequire(import.meta.url)(`../../../${REPORTER}`) as {
   printSummary(
-    counts: Omit<LaneResults, "durationMs" | "files">,
+    counts: Omit<LaneResults, "durationMs" | "files" | "failed">,
     files: [string, number][],
     ms: number,
+    failed: string[],
   ): void;
 };
 
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
   let failed = false;
   const total = { passes: 0, failures: 0, pending: 0 };
   const files: [string, number][] = [];
+  const failures: string[] = [];
   running.forEach((r, i) => {
     if (i > 0)
       process.stdout.write(`\n── ${r.lane.name} lane (ran beside the kernel lane) ──\n${outputs[i]}`);
@@ -125,9 +128,10 @@ async function main(): Promise<void> {
     total.failures += res.failures;
     total.pending += res.pending;
     files.push(...res.files);
+    failures.push(...res.failed);
   });
   rmSync(dir, { recursive: true, force: true });
-  printSummary(total, files, Date.now() - started);
+  printSummary(total, files, Date.now() - started, failures);
   if (failed || total.failures > 0) process.exitCode = 1;
 }
 
