@@ -8,13 +8,14 @@
  * across 10 rotations lose nothing; bad encryption options are refused.
  */
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Executor } from "../../../common/executor.js";
 import { swarmnet } from "../../support/cli.js";
-import { eventually, LabCli, sleep } from "../../support/lab-cli.js";
+import { eventually, LabCli } from "../../support/lab-cli.js";
 import { isRoot, uniqueLabName } from "../../support/netns.js";
+import { captureDuring } from "../encryption/capture.js";
 import { patternBytes, transfer } from "../../support/tcp-transfer.js";
 
 interface Inspected {
@@ -27,7 +28,7 @@ describe("encrypted overlay end to end (netns lab)", function () {
   const lab = new LabCli(name);
   const c: Record<string, { ip: string; netns: string }> = {};
   const vni: Record<string, number> = {};
-  const captures: string[] = [];
+  const dir = mkdtempSync(join(tmpdir(), `${name}-capture-`));
 
   const container = async (node: string, cname: string, network: string) => {
     await lab.ok(node, "run", "-d", "--name", cname, "--network", network, "--", "sleep", "3600");
@@ -38,23 +39,14 @@ describe("encrypted overlay end to end (netns lab)", function () {
     };
   };
 
-  /** Captures full UDP packets on the underlay bridge while `during` runs. */
+  /**
+   * Everything on the underlay bridge while `during` runs, frames concatenated. Started
+   * and stopped by behaviour (tcpdump listening; SIGINT after), never by a fixed time
+   * a slower machine could overrun.
+   */
   const capture = async (tag: string, during: () => Promise<void>): Promise<Buffer> => {
-    const file = join(tmpdir(), `${name}-${tag}.pcap`);
-    captures.push(file);
-    const dump = ex.runIn(
-      `sn-${name}-u`,
-      ["timeout", "12", "tcpdump", "-i", "br0", "-U", "-s", "0", "-w", file, "udp"],
-      {
-        timeoutMs: 30_000,
-      },
-    );
-    await sleep(800);
-    await during();
-    await sleep(500);
-    await ex.runIn(`sn-${name}-u`, ["pkill", "-INT", "-f", file]);
-    await dump;
-    return readFileSync(file);
+    const { frames } = await captureDuring(ex, `sn-${name}-u`, "br0", dir, tag, during);
+    return Buffer.concat(frames);
   };
   const vxlanHeader = (v: number) =>
     Buffer.from([0x08, 0, 0, 0, (v >> 16) & 255, (v >> 8) & 255, v & 255, 0]);
@@ -81,7 +73,7 @@ describe("encrypted overlay end to end (netns lab)", function () {
 
   after(async () => {
     if (isRoot) await swarmnet(["lab", "down", "--name", name]);
-    for (const f of captures) rmSync(f, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("pings across nodes over the encrypted overlay", async () => {
