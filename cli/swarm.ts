@@ -132,6 +132,38 @@ function describeTags(info: ClusterInfo__Output, kind: string): string {
     .join(" ");
 }
 
+/** How long `swarm init` waits for its manager to serve once the certificate is written. */
+const INIT_SERVING_WAIT_MS = 15_000;
+
+/**
+ * After `init` wrote the node's certificate: the manager serves its TLS address only once
+ * it has read that certificate (it watches the state dir), and every later command goes
+ * to that address — `swarm join-token` or a join right after init found the port closed.
+ * So init returns once a call there succeeds, as the next command will make it. Bounded:
+ * a manager slower than that still comes up, and init says so instead of failing (the
+ * cluster exists).
+ */
+async function untilServing(stateDir: string): Promise<void> {
+  const deadline = Date.now() + INIT_SERVING_WAIT_MS;
+  for (;;) {
+    try {
+      await withManagers(
+        undefined,
+        (client) => client.call<ClusterInfo__Output>((c, opts, cb) => c.cluster.Inspect({}, opts, cb)),
+        stateDir,
+      );
+      return;
+    } catch (err) {
+      if (!isSwarmnetError(err, ErrorCode.Unavailable)) throw err;
+      if (Date.now() > deadline) {
+        process.stderr.write(`swarmnet: warning: the manager does not serve yet: ${errorMessage(err)}\n`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** The node's certificate, then its membership (the agent waits for both). */
 function saveNode(
   stateDir: string,
@@ -269,6 +301,7 @@ export function register(program: Command): void {
             { keyPem: key.privateKeyPem, chainPem: res.certificate, trustPem: res.trustBundle },
             res.managers,
           );
+          await untilServing(me.stateDir);
           const worker = await token(client, "worker");
           const manager = await token(client, "manager");
           const at = res.managers[0] ?? `${me.advertiseAddr}:2377`;

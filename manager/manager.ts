@@ -77,9 +77,6 @@ const ETCD_RETRY_MS = 500;
 /** How often bootstrap looks again for a cluster, a certificate or a peer's KEK. */
 const BOOTSTRAP_POLL_MS = 200;
 
-/** How long `swarm init` waits for the manager to serve (under the CLI's 15 s call deadline). */
-const INIT_SERVING_WAIT_MS = 10_000;
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type ManagerPhase =
@@ -308,15 +305,6 @@ export class Manager {
     });
   }
 
-  /** Resolves once this manager serves its TLS listener (tests, the CLI's own manager). */
-  async whenServing(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.phase !== "serving") {
-      if (Date.now() > deadline) throw new SwarmnetError(ErrorCode.Timeout, `manager is ${this.phase}`);
-      await sleep(50);
-    }
-  }
-
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
@@ -428,13 +416,6 @@ export class Manager {
     writeKekFile(this.config.stateDir, kek, input.autolock === true ? result.unlockKey : undefined);
     this.kekFileState = input.autolock === true ? result.unlockKey : "clear";
     this.wake();
-    // `swarm init` returns once the manager answers on its advertised address: the next
-    // command (`swarm join-token`, a join from another node) goes there, and found the
-    // port closed while the manager was still taking its lease. Bounded under the CLI's
-    // call deadline; a manager slower than that still comes up, the CLI just returns first.
-    await this.whenServing(INIT_SERVING_WAIT_MS).catch(() =>
-      this.log.warn({ phase: this.phase }, "swarm init answered before the manager serves its address"),
-    );
     return result;
   }
 

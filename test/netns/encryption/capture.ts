@@ -1,7 +1,9 @@
 /**
  * A tcpdump capture on one interface of a namespace for the duration of an action:
  * started detached through the executor, ready once tcpdump says it is listening,
- * stopped with SIGINT so it flushes, read back as frames.
+ * stopped with SIGINT so it flushes, read back as frames. A 32 MiB capture buffer (-B)
+ * so a fast transfer on a loaded machine is not mostly dropped before tcpdump writes it;
+ * a capture may still miss packets, so callers check it saw a good share, never all.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,7 +27,7 @@ export async function captureDuring<T>(
   const file = join(dir, `${name}.pcap`);
   const log = join(dir, `${name}.tcpdump.log`);
   const proc = ex.startDetached(
-    ["tcpdump", "-n", "-U", "--immediate-mode", "-s", "0", "-i", iface, "-w", file],
+    ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "32768", "-s", "0", "-i", iface, "-w", file],
     { netns, logFile: log },
   );
   try {
