@@ -20,6 +20,19 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether `pid` is alive and `ours` recognises its command line (pids get reused). An
+ * empty command line counts as ours: a process just spawned shows none until it has
+ * exec'd its program (measured: the first look after spawn saw "" in 60 of 60 starts),
+ * and a lab process is exec'd twice (nsenter, then node) — a check in that instant took a
+ * starting agent for one that had exited ("agent on n3 exited at start").
+ */
+export function isAliveAs(pid: number, ours: (cmd: string) => boolean): boolean {
+  if (!isAlive(pid)) return false;
+  const cmd = cmdline(pid);
+  return cmd === "" || ours(cmd);
+}
+
 /** The process's command line, or "" if it is gone. */
 export function cmdline(pid: number): string {
   try {

@@ -31,12 +31,12 @@
  * (node-host.ts), whichever kind it is.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync, existsSync, chmodSync } from "node:fs";
+import { mkdirSync, writeFileSync, existsSync, chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { Executor, type InNetns } from "../../common/executor.js";
-import { cmdline, findOnPath, isAlive, stopProcesses } from "../../common/process.js";
+import { cmdline, findOnPath, isAliveAs, stopProcesses } from "../../common/process.js";
 import {
   allMembers,
   belongsToLab,
@@ -138,6 +138,32 @@ export interface NodeStatus {
 
 /** Rounds of `down`'s sweep (a second one finds what appeared during the first). */
 const DOWN_SWEEPS = 3;
+
+/**
+ * What a process that died at start said last, in one line: the `msg` and `err` of its
+ * last JSON log line, or the line itself ("" without a log). The lab's error carries it
+ * because a test run's `after` takes the lab, and so the log, down.
+ */
+export function lastLogWords(file: string): string {
+  let line = "";
+  try {
+    line =
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .pop() ?? "";
+  } catch {
+    return "";
+  }
+  try {
+    const j = JSON.parse(line) as { msg?: unknown; err?: unknown };
+    const err = typeof j.err === "string" ? j.err : (j.err as { message?: unknown } | undefined)?.message;
+    line = [j.msg, err].filter((x) => typeof x === "string" && x !== "").join(": ");
+  } catch {
+    // not JSON: the line as it is
+  }
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
 
 export class Lab {
   constructor(private readonly ex: Executor) {}
@@ -339,7 +365,7 @@ export class Lab {
   private async processRunning(state: LabState, layout: LabLayout, p: LabProcess): Promise<boolean> {
     const node = findMember(layout, p.node);
     if (p.inVm === true && node !== undefined) return this.host(state, node).running(p.pid);
-    return isAlive(p.pid) && looksLikeLabProcess(cmdline(p.pid));
+    return isAliveAs(p.pid, looksLikeLabProcess);
   }
 
   private async record(state: LabState, node: LabNode, kind: LabProcessKind, argv: string[]): Promise<void> {
@@ -443,9 +469,11 @@ export class Lab {
             `${vm} of ${p.node} stopped (see ${nodeDir(layout.name, p.node)})`,
           );
         }
+        const log = join(nodeDir(layout.name, p.node), `${p.kind}.log`);
+        const why = lastLogWords(log);
         throw new SwarmnetError(
           ErrorCode.Unavailable,
-          `${p.kind} on ${p.node} exited at start (see ${join(nodeDir(layout.name, p.node), `${p.kind}.log`)})`,
+          `${p.kind} on ${p.node} exited at start${why === "" ? "" : `: ${why}`} (see ${log})`,
         );
       }
       for (const n of [...pending]) {

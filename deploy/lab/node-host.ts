@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import type { CommandResult, Executor } from "../../common/executor.js";
-import { cmdline, isAlive, stopProcesses } from "../../common/process.js";
+import { isAliveAs, stopProcesses } from "../../common/process.js";
 import { GuestClient } from "../vm/guest-client.js";
 
 export interface NodeHost {
@@ -44,7 +44,7 @@ export class NetnsHost implements NodeHost {
   }
 
   async running(pid: number): Promise<boolean> {
-    return isAlive(pid) && this.isOurs(cmdline(pid));
+    return isAliveAs(pid, this.isOurs);
   }
 
   async signal(pid: number, sig: NodeJS.Signals): Promise<boolean> {
