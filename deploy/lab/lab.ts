@@ -144,7 +144,7 @@ const DOWN_SWEEPS = 3;
  * last JSON log line, or the line itself ("" without a log). The lab's error carries it
  * because a test run's `after` takes the lab, and so the log, down.
  */
-export function lastLogWords(file: string): string {
+function lastLogWords(file: string): string {
   let line = "";
   try {
     line =
