@@ -7,13 +7,14 @@
  * deadlines run on a machine twice as loaded, which is what the tests are not meant to
  * measure. The unit, fuzz, simulation and integration tests mostly wait (timers, a local
  * etcd, gRPC on loopback: about a third of a core on average), so they run beside the
- * kernel tests at little cost; so does the VM group when asked for (SWARMNET_VM=1). `--parallel` cannot keep kernel files apart, hence lanes.
+ * kernel tests at little cost; so does the VM group when asked for (SWARMNET_VM=1).
+ * `--parallel` cannot keep kernel files apart, hence lanes.
  *
  * The kernel lane's output streams as it runs; the light lane's is kept and printed after
  * it, so neither interleaves. Each lane's reporter writes its counts and file times to a
  * JSON file (summary-reporter.cjs `results=`), and this prints the failed tests, the
- * slowest files and the "N passed, N failed, N skipped" line once for both. Exit 1 when a test failed or a lane
- * ended without its results (a crash). Ctrl-C or a CI kill reaches both lanes, whose
+ * slowest files and the "N passed, N failed, N skipped" line once for both. Exit 1 when a
+ * test failed or a lane ended without its results (a crash). Ctrl-C or a CI kill reaches both lanes, whose
  * `after` hooks take their labs down.
  */
 import { spawn } from "node:child_process";
