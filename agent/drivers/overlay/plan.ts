@@ -14,6 +14,7 @@ import { parseCidr } from "../../../common/net-addr.js";
 import type {
   LocalEndpoint,
   ObservedOverlay,
+  ObservedSandbox,
   OverlayDesired,
   OverlayNetwork,
   RemoteEndpoint,
@@ -113,16 +114,20 @@ export function planOverlay(
 
     const remotes = dedupeRemotes(remoteByNet.get(net.id) ?? []);
     const fdbAdd: string[] = [];
-    const neighAdd: string[] = [];
     for (const r of remotes) {
       if (seen?.fdb.get(r.mac) !== r.vtep)
         fdbAdd.push(`fdb replace ${r.mac} dev ${vx} dst ${r.vtep} self permanent`);
-      if (seen?.neighbours.get(r.ip) !== r.mac) {
-        neighAdd.push(`neigh replace ${r.ip} lladdr ${r.mac} dev ${vx} nud permanent`);
-      }
+    }
+    // One neighbour per address; two endpoints on one address (one replaced the other) is
+    // the last one's, or every pass would re-point it to the first and back.
+    const neighbours = new Map(remotes.map((r) => [r.ip, r.mac]));
+    const neighAdd: string[] = [];
+    for (const [ip, mac] of neighbours) {
+      if (seen?.neighbours.get(ip) !== mac)
+        neighAdd.push(`neigh replace ${ip} lladdr ${mac} dev ${vx} nud permanent`);
     }
     const wantMacs = new Set(remotes.map((r) => r.mac));
-    const wantIps = new Set(remotes.map((r) => r.ip));
+    const wantIps = new Set(neighbours.keys());
     const fdbDel = [...(seen?.fdb.keys() ?? [])]
       .filter((m) => !wantMacs.has(m))
       .map((m) => `fdb del ${m} dev ${vx} self`);
@@ -149,6 +154,36 @@ export function planOverlay(
   }
   plan.steps.push(...cleanup);
   return plan;
+}
+
+/**
+ * What the kernel holds once a plan for `desired` was applied: the observation a pass that
+ * trusts its own last apply plans against instead of reading the kernel again (kernel.ts).
+ * It mirrors `planOverlay`: a sandbox per network with a local endpoint, every wanted veth
+ * configured, the remote entries after de-duplication. Not for an add-only state, which
+ * leaves what it does not know in place.
+ */
+export function expectedOverlay(desired: OverlayDesired, prefix: string): ObservedOverlay {
+  const byId = new Map(desired.networks.map((n) => [n.id, n]));
+  const locals = desired.local.filter((e) => byId.has(e.networkId));
+  const remoteByNet = groupBy(desired.remote, (e) => e.networkId);
+  const sandboxes = new Map<number, ObservedSandbox>();
+  for (const [networkId, eps] of groupBy(locals, (e) => e.networkId)) {
+    const net = byId.get(networkId) as OverlayNetwork;
+    const veths = new Set(eps.map((e) => endpointVeth(e.id)));
+    const remotes = dedupeRemotes(remoteByNet.get(networkId) ?? []);
+    sandboxes.set(net.vni, {
+      netns: sandboxNetns(prefix, net.vni),
+      vni: net.vni,
+      hasBridge: true,
+      hasVxlan: true,
+      veths,
+      carrier: new Set(veths),
+      fdb: new Map(remotes.map((r) => [r.mac, r.vtep])),
+      neighbours: new Map(remotes.map((r) => [r.ip, r.mac])),
+    });
+  }
+  return { sandboxes, healthyEndpoints: new Set(locals.map((e) => e.id)) };
 }
 
 function endpointSteps(net: OverlayNetwork, ns: string, ep: LocalEndpoint, nodeRef: string): Step[] {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { planOverlay, type OverlayNetwork } from "../../../agent/drivers/overlay/index.js";
-import type { ObservedOverlay, ObservedSandbox } from "../../../agent/drivers/overlay/model.js";
+import type {
+  ObservedOverlay,
+  ObservedSandbox,
+  OverlayDesired,
+} from "../../../agent/drivers/overlay/model.js";
+import { expectedOverlay } from "../../../agent/drivers/overlay/plan.js";
 
 const NET: OverlayNetwork = {
   id: "n1",
@@ -144,5 +150,39 @@ describe("overlay plan", () => {
       "[ip sn-ov4097] link del vx4097",
       "netns del sn-ov4097",
     ]);
+  });
+
+  // A normal pass plans against what the last one left (kernel.ts): that must be exactly
+  // what a plan for the same desired state makes, or the fast path would redo or miss work.
+  it("plans nothing against what applying the same desired state leaves (property)", () => {
+    const octet = fc.integer({ min: 2, max: 9 });
+    const network = fc.integer({ min: 1, max: 3 }).map((i) => ({ ...NET, id: `n${i}`, vni: 4096 + i }));
+    const desired: fc.Arbitrary<OverlayDesired> = fc.record({
+      networks: fc.uniqueArray(network, { selector: (n) => n.id, maxLength: 3 }),
+      local: fc
+        .array(
+          fc.record({ c: fc.integer({ min: 1, max: 4 }), n: fc.integer({ min: 1, max: 3 }), o: octet }),
+          { maxLength: 6 },
+        )
+        .map((eps) =>
+          eps.map(({ c, n, o }) => ({ ...EP, id: `c${c}/n${n}`, networkId: `n${n}`, ip: `10.0.${n}.${o}` })),
+        ),
+      remote: fc.array(
+        fc
+          .record({ n: fc.integer({ min: 1, max: 4 }), o: octet, m: octet, v: octet })
+          .map(({ n, o, m, v }) => ({
+            networkId: `n${n}`,
+            ip: `10.0.${n}.${o}`,
+            mac: `02:42:0a:00:0${n}:0${m}`,
+            vtep: `100.64.1.${v}`,
+          })),
+        { maxLength: 8 },
+      ),
+    });
+    fc.assert(
+      fc.property(desired, (d) => {
+        assert.deepEqual(render(planOverlay(d, expectedOverlay(d, "sn-"), "sn-")), []);
+      }),
+    );
   });
 });
