@@ -30,6 +30,7 @@ import { RealClock } from "../common/clock.js";
 import { readFileSync } from "node:fs";
 import { Executor, type NetnsListeners } from "../common/executor.js";
 import { createLogger, type Logger } from "../common/logger.js";
+import { removeStaleTransactionFiles } from "../common/nft-session.js";
 import {
   LocalEndpointTable,
   NoClusterAttacher,
@@ -231,6 +232,8 @@ export class Agent {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    const stale = removeStaleTransactionFiles();
+    if (stale.length > 0) this.log.info({ files: stale }, "removed nft transaction files of dead processes");
     this.capabilities = this.deps.capabilities ?? (await probeKernel(this.ex));
     this.state.node.underlayMtu = await this.findUnderlayMtu();
     this.encryption = this.createEncryption(this.capabilities);
@@ -280,6 +283,7 @@ export class Agent {
     this.dns.stop();
     this.gossip?.stop();
     await this.encryption?.stop();
+    this.ex.close();
     this.log.info({ node: this.config.nodeName }, "agent stopped");
   }
 

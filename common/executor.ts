@@ -11,11 +11,9 @@
  * tool errors become ours.
  */
 import { spawn } from "node:child_process";
-import type { Socket as UdpSocket } from "node:dgram";
 import { openSync, closeSync } from "node:fs";
-import type { Server } from "node:net";
-import { fileURLToPath } from "node:url";
 import { ErrorCode, SwarmnetError } from "./errors.js";
+import { NetnsListenHelper, type NetnsListeners } from "./netns-listen.js";
 
 export interface CommandResult {
   exitCode: number;
@@ -193,16 +191,7 @@ export interface DetachedProcessOptions extends InNetns {
   resolvConf?: string;
 }
 
-/** A UDP socket and a TCP server on the same address, bound inside a namespace. */
-export interface NetnsListeners {
-  udp: UdpSocket;
-  tcp: Server;
-}
-
-/** Shipped as source: the compiled executor sits at dist/common/, the script at common/. */
-const NETNS_LISTEN_HELPER = fileURLToPath(new URL("../../common/netns-listen.py", import.meta.url));
-/** The whole batch (a few ms per namespace; seconds on a loaded machine). */
-const NETNS_LISTEN_TIMEOUT_MS = 60_000;
+export type { NetnsListeners } from "./netns-listen.js";
 
 /**
  * `argv` run with `file` bind-mounted over /etc/resolv.conf, in a mount namespace of its
@@ -274,6 +263,8 @@ function toolOf(file: string, args: readonly string[]): string {
 export class Executor {
   /** Processes started, by tool (`swarmnet_executor_spawns_total`: the cost of kernel work). */
   readonly spawned = new Map<string, number>();
+
+  private listenHelper: NetnsListenHelper | undefined;
 
   constructor(readonly runner: CommandRunner = new ExecaRunner()) {}
 
@@ -520,62 +511,22 @@ export class Executor {
 
   /**
    * A UDP socket and a TCP server bound to `host:port` inside each namespace, held by this
-   * process (the embedded DNS's 127.0.0.11:53 in each container): one helper process binds
-   * them there, namespace after namespace, and passes the descriptors over Node's IPC
-   * channel (common/netns-listen.py), then exits. No process stays in any namespace. The
-   * result has, per namespace, its listeners or why it has none.
+   * process (the embedded DNS's 127.0.0.11:53 in each container), made by one long-lived
+   * helper (common/netns-listen.ts). No process stays in any namespace. The result has,
+   * per namespace, its listeners or why it has none.
    */
   listenIn(
     namespaces: readonly string[],
     host: string,
     port: number,
   ): Promise<Map<string, NetnsListeners | Error>> {
-    return new Promise((resolve) => {
-      const out = new Map<string, NetnsListeners | Error>();
-      if (namespaces.length === 0) return resolve(out);
-      const half = new Map<string, Partial<NetnsListeners>>();
-      this.count("python3", []);
-      const child = spawn("python3", [NETNS_LISTEN_HELPER, host, String(port), ...namespaces], {
-        stdio: ["ignore", "ignore", "pipe", "ipc"],
-      });
-      let stderr = "";
-      const timer = setTimeout(() => child.kill("SIGKILL"), NETNS_LISTEN_TIMEOUT_MS);
-      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("message", (msg: { ns?: unknown; kind?: unknown; error?: unknown }, handle: unknown) => {
-        const ns = String(msg.ns);
-        if (typeof msg.error === "string") {
-          out.set(
-            ns,
-            new SwarmnetError(
-              ErrorCode.KernelRejected,
-              `cannot listen on ${host}:${port} in ${ns}: ${msg.error}`,
-            ),
-          );
-          return;
-        }
-        const h = half.get(ns) ?? {};
-        if (msg.kind === "udp") h.udp = handle as UdpSocket;
-        if (msg.kind === "tcp") h.tcp = handle as Server;
-        half.set(ns, h);
-        if (h.udp !== undefined && h.tcp !== undefined) out.set(ns, { udp: h.udp, tcp: h.tcp });
-      });
-      child.on("error", () => undefined);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        const why = stderr.trim().split("\n").pop() || `helper exited with ${code}`;
-        for (const ns of namespaces) {
-          if (out.has(ns)) continue;
-          const h = half.get(ns);
-          h?.udp?.close();
-          h?.tcp?.close();
-          out.set(
-            ns,
-            new SwarmnetError(ErrorCode.KernelRejected, `cannot listen on ${host}:${port} in ${ns}: ${why}`),
-          );
-        }
-        resolve(out);
-      });
-    });
+    this.listenHelper ??= new NetnsListenHelper(() => this.count("python3", []));
+    return this.listenHelper.listen(namespaces, host, port);
+  }
+
+  /** Ends the long-lived helpers this executor started (a later call starts them again). */
+  close(): void {
+    this.listenHelper?.close();
   }
 
   /**

@@ -1,15 +1,19 @@
-# Binds a UDP socket and a TCP server on HOST:PORT inside each named network namespace and
-# hands the descriptors to the Node process that started it (the executor's `listenIn`),
-# over Node's IPC channel (NODE_CHANNEL_FD): one process for any number of namespaces,
-# since Python can setns(2) and Node cannot.
+# Binds a UDP socket and a TCP server on HOST:PORT inside named network namespaces and
+# hands the descriptors to the Node process that started it (common/netns-listen.ts), over
+# Node's IPC channel (NODE_CHANNEL_FD), since Python can setns(2) and Node cannot.
 #
-# The messages are the ones Node itself sends for `subprocess.send(msg, handle)` (lib/
-# internal/child_process.js): a JSON line {"cmd":"NODE_HANDLE","type":"dgram.Socket" or
-# "net.Server",...} carrying the descriptor as SCM_RIGHTS, answered by the receiver with
-# NODE_HANDLE_ACK before the next one is sent. A namespace that fails gets a plain message
-# {"ns":…,"error":…} and the others go on.
+# Long-lived: it serves one request after another for as long as the channel is open, so
+# a container's sockets cost no process start (one per request cost 0.1-0.5 s under load,
+# and every `run` waited for it). It exits when the channel closes: its parent is gone.
 #
-# argv: HOST PORT NETNS…   exit: 0 done, 2 bad arguments or no IPC channel
+# A request is a line {"id": N, "host": H, "port": P, "namespaces": [...]}. For each
+# namespace the answer is the messages Node itself sends for `subprocess.send(msg,
+# handle)` (lib/internal/child_process.js): a JSON line {"cmd":"NODE_HANDLE","type":
+# "dgram.Socket" or "net.Server",...} carrying the descriptor as SCM_RIGHTS, which the
+# receiver answers with NODE_HANDLE_ACK before the next one is sent; a namespace that
+# fails gets a plain message {"ns":…,"error":…} and the others go on. Then {"done": N}.
+#
+# exit: 0 the channel closed, 2 no IPC channel
 import ctypes
 import json
 import os
@@ -17,55 +21,72 @@ import socket
 import sys
 
 CLONE_NEWNET = 0x40000000
-ACK = b'"NODE_HANDLE_ACK"'
+
+
+class Channel:
+    def __init__(self, fd):
+        self.sock = socket.socket(fileno=fd)
+        self.pending = b""
+
+    def line(self):
+        """The next line Node sent; exits when the channel closes."""
+        while b"\n" not in self.pending:
+            data = self.sock.recv(65536)
+            if not data:
+                sys.exit(0)
+            self.pending += data
+        line, self.pending = self.pending.split(b"\n", 1)
+        return json.loads(line)
+
+    def send(self, message, fd=None):
+        line = (json.dumps(message) + "\n").encode()
+        if fd is None:
+            self.sock.sendall(line)
+            return
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))]
+        self.sock.sendmsg([line], rights)
+        while self.line().get("cmd") != "NODE_HANDLE_ACK":
+            pass
+
+
+def serve(channel, libc, host, port, ns):
+    try:
+        fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        finally:
+            os.close(fd)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            udp.bind((host, port))
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((host, port))
+            tcp.listen(64)
+            channel.send({"cmd": "NODE_HANDLE", "type": "dgram.Socket", "dgramType": "udp4",
+                          "msg": {"ns": ns, "kind": "udp"}}, udp.fileno())
+            channel.send({"cmd": "NODE_HANDLE", "type": "net.Server", "msg": {"ns": ns, "kind": "tcp"}},
+                         tcp.fileno())
+        finally:
+            udp.close()
+            tcp.close()
+    except OSError as err:
+        channel.send({"ns": ns, "error": str(err)})
 
 
 def main():
-    if len(sys.argv) < 3 or "NODE_CHANNEL_FD" not in os.environ:
+    if "NODE_CHANNEL_FD" not in os.environ:
         sys.exit(2)
-    host, port, namespaces = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     libc = ctypes.CDLL(None, use_errno=True)
-    channel = socket.socket(fileno=int(os.environ["NODE_CHANNEL_FD"]))
-    pending = b""
-
-    def send(message, fd=None):
-        nonlocal pending
-        line = (json.dumps(message) + "\n").encode()
-        if fd is None:
-            channel.sendall(line)
-            return
-        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))]
-        channel.sendmsg([line], rights)
-        while ACK not in pending:
-            data = channel.recv(4096)
-            if not data:
-                sys.exit(0)
-            pending += data
-        pending = pending.split(ACK, 1)[1]
-
-    for ns in namespaces:
-        try:
-            fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-            finally:
-                os.close(fd)
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                udp.bind((host, port))
-                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                tcp.bind((host, port))
-                tcp.listen(64)
-                send({"cmd": "NODE_HANDLE", "type": "dgram.Socket", "dgramType": "udp4",
-                      "msg": {"ns": ns, "kind": "udp"}}, udp.fileno())
-                send({"cmd": "NODE_HANDLE", "type": "net.Server", "msg": {"ns": ns, "kind": "tcp"}}, tcp.fileno())
-            finally:
-                udp.close()
-                tcp.close()
-        except OSError as err:
-            send({"ns": ns, "error": str(err)})
+    channel = Channel(int(os.environ["NODE_CHANNEL_FD"]))
+    while True:
+        request = channel.line()
+        if "id" not in request:
+            continue  # a stray acknowledgement
+        for ns in request["namespaces"]:
+            serve(channel, libc, request["host"], int(request["port"]), ns)
+        channel.send({"done": request["id"]})
 
 
 main()

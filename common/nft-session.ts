@@ -19,16 +19,34 @@
  * fakes) get `nft -f -` per transaction instead: same semantics, no session.
  */
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCode, SwarmnetError } from "./errors.js";
 import type { Executor, InNetns, LongLivedProcess } from "./executor.js";
 import { toolError } from "./executor.js";
+import { isAlive } from "./process.js";
 import { SerialQueue } from "./serial-queue.js";
 
 /** How long one transaction may take before the session is declared stuck. */
 const TRANSACTION_TIMEOUT_MS = 60_000;
+
+const TRANSACTION_FILE = /^swarmnet-nft-(\d+)-[0-9a-f]+\.nft$/;
+
+/**
+ * Removes the transaction files of processes that are gone: a process killed while nft
+ * read one (SIGKILL runs no `finally`) leaves it behind. The agent calls it at start.
+ */
+export function removeStaleTransactionFiles(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = TRANSACTION_FILE.exec(name)?.[1];
+    if (pid === undefined || isAlive(Number(pid))) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
 
 /** What a session did since it was made (the agent's metrics read it). */
 export interface NftSessionStats {
@@ -46,7 +64,7 @@ export class NftSession {
   private output = "";
   private waiter: (() => void) | undefined;
   private seq = 0;
-  /** The transaction's file, there only while nft reads it (a killed agent leaves none). */
+  /** The transaction's file, there only while nft reads it (`removeStaleTransactionFiles`). */
   private readonly file = join(tmpdir(), `swarmnet-nft-${process.pid}-${randomBytes(4).toString("hex")}.nft`);
   private readonly queue = new SerialQueue();
 
