@@ -103,6 +103,12 @@ export function egress(s: NodeSnapshot): EgressMasquerade | undefined {
   return { sourceCidrs, bridges: [...(gw ? [GW_BRIDGE] : []), ...bridges.map((b) => b.device)] };
 }
 
+/**
+ * How often the agent looks whether each container's process still runs (a signal-0 and a
+ * /proc read each, no process started): a task whose process died is reported within it.
+ */
+const CONTAINER_LIVENESS_MS = 5_000;
+
 /** Timings of the reconcile loop; the resync period is the agent's `resyncIntervalMs`. */
 export const RECONCILE_DEFAULTS = {
   // Bursts closer than this coalesce into one pass (a gossip storm, a scale-up).
@@ -213,7 +219,7 @@ export class Agent {
       netnsPrefix: config.netnsPrefix,
       log: this.log.child({ component: "containers" }),
       clock: this.clock,
-      livenessIntervalMs: config.resyncIntervalMs,
+      livenessIntervalMs: CONTAINER_LIVENESS_MS,
     });
     this.networks = new LocalNetworkService({
       networks: this.localNetworks,

@@ -59,7 +59,7 @@ export function register(program: Command): void {
       "resolvers the embedded DNS forwards other names to (default: the node's /etc/resolv.conf)",
     )
     .option("--metrics-addr <addr>", "loopback host:port serving Prometheus metrics (default 127.0.0.1:9323)")
-    .option("--resync-interval <duration>", "period of the reconcilers' resync pass, e.g. 10s (default 10s)")
+    .option("--resync-interval <duration>", "period of the reconcilers' resync pass, e.g. 30s (default 30s)")
     .option("--probe", "print the kernel capabilities and exit")
     .option("--format <format>", "with --probe: table or json", "table")
     .action(
