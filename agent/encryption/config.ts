@@ -5,6 +5,7 @@
 import { cidr, int, loadConfig, oneOf, str, type ConfigSpec } from "../../common/config.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { parseCidr } from "../../common/net-addr.js";
+import { hex, INGRESS_MARK, INGRESS_MARK_MASK } from "../ingress/ruleset-model.js";
 
 export type BackendChoice = "auto" | "kernel" | "userspace";
 
@@ -66,7 +67,8 @@ export const ENCRYPTION_DEFAULTS: EncryptionConfig = {
   replayWindow: 1024,
   // ESN makes the counter 64-bit, so the window only absorbs reordering.
   espReplayWindow: 128,
-  // "SWNC"; distinct from Docker's 0xd0c4e3 and kube-proxy's 0x4000/0x8000 bits.
+  // "SWNC"; distinct from Docker's 0xd0c4e3 and kube-proxy's 0x4000/0x8000 bits, and its
+  // top byte is not the routing mesh's ingress 0x01 (checked below).
   xfrmMark: 0x53574e43,
   // Any constant of ours; 0x5357 is "SW".
   xfrmReqid: 0x5357,
@@ -111,6 +113,14 @@ export function loadEncryptionConfig(overrides: Record<string, unknown> = {}): E
     throw new SwarmnetError(
       ErrorCode.InvalidConfig,
       `encryption.dataPort: must differ from vxlanPort ${c.vxlanPort}`,
+    );
+  }
+  // The mesh SNATs packets whose mark's top byte is its ingress one: VXLAN marked so
+  // would leave with another source, outside the ESP policy.
+  if ((c.xfrmMark & INGRESS_MARK_MASK) >>> 0 === INGRESS_MARK) {
+    throw new SwarmnetError(
+      ErrorCode.InvalidConfig,
+      `encryption.xfrmMark: ${hex(c.xfrmMark)} is one of the routing mesh's ingress marks (${hex(INGRESS_MARK)}-${hex(INGRESS_MARK + 0xffffff)})`,
     );
   }
   if (new Set([c.relayDevice, c.relayPeerDevice, c.relayTapDevice]).size !== 3) {

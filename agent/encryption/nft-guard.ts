@@ -13,6 +13,10 @@
  * (xfrm-plan.ts) selects them (a route chain re-runs the route and xfrm lookup after the
  * mark); outbound, a packet the route says will not be transformed (`rt ipsec missing`)
  * is dropped; inbound, one that did not come through ESP (`meta ipsec missing`) is dropped.
+ * The outbound check runs after source NAT (`srcnat + 1`): NAT that rewrites a packet's
+ * source looks its route and ESP policy up again, and a source the policy does not name
+ * leaves in plaintext — a guard before it would have passed the packet already (seen in
+ * the VM lab: the mesh's ingress SNAT matched this mark's bit 24 and rewrote VXLAN).
  *
  * User-space backend: encrypted VNIs' VXLAN packets may only leave through the relay
  * device (towards the datapath that encrypts them) and only arrive from it (decrypted by
@@ -52,7 +56,7 @@ export function renderGuard(input: GuardInput): string {
       `    ${vxlan} meta mark set 0x${input.mode.mark.toString(16)}`,
       `  }`,
       `  chain guard_out {`,
-      `    type filter hook postrouting priority filter; policy accept;`,
+      `    type filter hook postrouting priority srcnat + 1; policy accept;`,
       `    ${vxlan} rt ipsec missing counter drop`,
       `  }`,
       `  chain guard_in {`,

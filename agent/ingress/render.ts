@@ -14,9 +14,9 @@
  *              l4proto . dport → vmap @ingress_ports              (routing mesh)
  *   *_pick_N:  one rule each: numgen inc mod N picks the slot (carried in the packet
  *              mark) and the backends map, keyed by (… . slot), gives the DNAT target
- *   postrouting (nat, srcnat): ingress-marked → snat to the ingress source (replies come
- *              back through the node that took the connection); egress masquerade for
- *              the gateway bridges' sources
+ *   postrouting (nat, srcnat): ingress-marked (the mark's whole top byte is 0x01) → snat
+ *              to the ingress source (replies come back through the node that took the
+ *              connection); egress masquerade for the gateway bridges' sources
  *
  * The plaintext-VXLAN guard of encrypted overlays is not here: it has one owner, the
  * encryption backend's table `swarmnet_encryption` (agent/encryption/nft-guard.ts), whose
@@ -30,6 +30,7 @@ import {
   TABLE_FAMILY,
   TABLE_NAME,
   INGRESS_MARK,
+  INGRESS_MARK_MASK,
   hex,
   buildModel,
   type Element,
@@ -86,7 +87,7 @@ function staticChains(p: RuleParams): [string, string | undefined, string[]][] {
       "postrouting",
       "type nat hook postrouting priority srcnat; policy accept;",
       [
-        `meta mark & ${mark} == ${mark} ${snat}`,
+        `meta mark & ${hex(INGRESS_MARK_MASK)} == ${mark} ${snat}`,
         "oifname @egress_bridges return",
         "ip saddr @egress_sources masquerade",
       ],

@@ -147,6 +147,13 @@ export interface TableModel {
  * are offset by this bit, which postrouting matches to SNAT them; VIP slots are 0…N-1.
  */
 export const INGRESS_MARK = 0x01000000;
+/**
+ * Postrouting tells an ingress slot's mark by its whole top byte, not by the one bit:
+ * other owners' marks on this node's packets may set bit 24 too (the kernel ESP backend
+ * marks its VXLAN packets 0x53574e43, agent/encryption/config.ts), and SNAT on them
+ * rewrites their source after the ESP policy matched, so they left in plaintext.
+ */
+export const INGRESS_MARK_MASK = 0xff000000;
 
 /** What kind of pick chain, by the map it selects from. */
 const PICK_RULES = {

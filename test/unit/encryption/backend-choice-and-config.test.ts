@@ -47,6 +47,7 @@ describe("encryption config", () => {
     [{ userspaceOverlayMtu: 70000 }, /encryption\.userspaceOverlayMtu: must be an integer in 576\.\.65439/],
     [{ relayCidr: "198.18.0.0/30" }, /encryption\.relayCidr: needs at least 256 addresses/],
     [{ dataPort: 4789 }, /encryption\.dataPort: must differ from vxlanPort/],
+    [{ xfrmMark: 0x01000005 }, /encryption\.xfrmMark: 0x01000005 is one of the routing mesh's ingress marks/],
     [{ relayDevice: "snenc1" }, /three relay device names must differ/],
     [{ relayTapDevice: "a-very-long-device-name" }, /encryption\.relayTapDevice/],
     [{ nope: 1 }, /encryption\.nope: unknown field/],

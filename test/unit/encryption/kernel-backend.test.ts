@@ -163,7 +163,7 @@ describe("encryption kernel backend (recording executor)", () => {
       "      udp dport 4789 @th,96,24 @encrypted_vnis meta mark set 0x53574e43",
       "    }",
       "    chain guard_out {",
-      "      type filter hook postrouting priority filter; policy accept;",
+      "      type filter hook postrouting priority srcnat + 1; policy accept;",
       "      udp dport 4789 @th,96,24 @encrypted_vnis rt ipsec missing counter drop",
       "    }",
       "    chain guard_in {",
