@@ -14,9 +14,9 @@
  *     path to the node at all;
  *   - held sockets: nothing runs per container (two sockets, a few KB of kernel memory),
  *     the receiving socket names the asker, and a container on no network but its own
- *     still reaches 127.0.0.11 on its `lo`. The cost is one short-lived helper process
- *     per reconcile pass that has sockets to make, whatever their number (Python, which
- *     can setns(2); a Node helper per namespace cost 60–640 ms each here).
+ *     still reaches 127.0.0.11 on its `lo`. The sockets come from one long-lived helper
+ *     (common/netns-listen.ts: Python, which can setns(2)); a helper started per pass cost
+ *     0.1–0.5 s of every `run`, and a Node helper per namespace 60–640 ms each.
  * Across an agent restart the sockets close with the agent, so a query gets "connection
  * refused" (the client retries or tries again later, nothing wrong is answered); the new
  * agent re-binds them in its first reconcile pass, and while it settles a swarm name it
