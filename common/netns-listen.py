@@ -49,12 +49,16 @@ class Channel:
             pass
 
 
-def serve(channel, libc, host, port, ns):
+def setns(libc, fd):
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def serve(channel, libc, home, host, port, ns):
     try:
         fd = os.open("/run/netns/" + ns, os.O_RDONLY)
         try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            setns(libc, fd)
         finally:
             os.close(fd)
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -73,6 +77,10 @@ def serve(channel, libc, host, port, ns):
             tcp.close()
     except OSError as err:
         channel.send({"ns": ns, "error": str(err)})
+    finally:
+        # Back home: a process left in a container's namespace is one of its processes
+        # (`ip netns pids`), and removing the container would kill it.
+        setns(libc, home)
 
 
 def main():
@@ -80,12 +88,13 @@ def main():
         sys.exit(2)
     libc = ctypes.CDLL(None, use_errno=True)
     channel = Channel(int(os.environ["NODE_CHANNEL_FD"]))
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
     while True:
         request = channel.line()
         if "id" not in request:
             continue  # a stray acknowledgement
         for ns in request["namespaces"]:
-            serve(channel, libc, request["host"], int(request["port"]), ns)
+            serve(channel, libc, home, request["host"], int(request["port"]), ns)
         channel.send({"done": request["id"]})
 
 

@@ -1,7 +1,8 @@
 /**
  * The long-lived helper that binds sockets inside other namespaces for this process (the
- * embedded DNS's), on the real kernel: one helper serves request after request; a
- * namespace that does not exist fails alone; a helper killed between requests is replaced.
+ * embedded DNS's), on the real kernel: one helper serves request after request and is
+ * never left inside a namespace it bound in; a namespace that does not exist fails alone;
+ * a helper killed between requests is replaced.
  * Two namespaces of their own, removed afterwards.
  */
 import assert from "node:assert/strict";
@@ -66,6 +67,8 @@ describe("netns listen helper (real kernel)", () => {
     }
     assert.equal(ex.spawned.get("python3"), 1, "one helper served both requests");
     assert.equal(helperPids().length, 1);
+    // Not left inside: removing a container kills the processes in its namespace.
+    for (const ns of [a, b]) assert.deepEqual(await ex.netnsPids(ns), [], `no process in ${ns}`);
   });
 
   it("a namespace that does not exist fails alone; one already bound says so", async () => {
