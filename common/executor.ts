@@ -41,6 +41,8 @@ export interface CommandRunner {
   run(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** Starts a long-lived program; runners that cannot (unit-test fakes) leave it out. */
   open?(file: string, args: readonly string[]): LongLivedProcess;
+  /** Ends what the runner keeps running (a helper process). */
+  close?(): void;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -527,6 +529,7 @@ export class Executor {
   /** Ends the long-lived helpers this executor started (a later call starts them again). */
   close(): void {
     this.listenHelper?.close();
+    this.runner.close?.();
   }
 
   /**
