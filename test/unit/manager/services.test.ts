@@ -34,6 +34,7 @@ function svc(name: string, more: Partial<CreateServiceInput> = {}): CreateServic
     endpointMode: "",
     command: ["true"],
     env: {},
+    updateMonitor: "",
     ...more,
   };
 }
