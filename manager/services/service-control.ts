@@ -1,7 +1,8 @@
 /**
  * Services as the CLI sees them: create, list, inspect, update (scale, publish,
- * unpublish, network add/rm, update monitor), remove, and their tasks (`service ps`). The intent side
- * only — the leader's scheduler turns a service into tasks, agents run them.
+ * unpublish, network add/rm, update monitor), remove, and their tasks (`service ps`).
+ * The intent side only — the leader's scheduler turns a service into tasks, agents run
+ * them.
  *
  * Every change is one transaction that reads (and so guards) what it decides on — the
  * name index, the networks, every published port, the service and its tasks — and

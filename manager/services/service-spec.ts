@@ -136,7 +136,7 @@ function ports(list: readonly PortInput[]): PublishSpec[] {
  */
 export function parseUpdateMonitor(raw: string): number {
   const text = raw.trim();
-  if (text.startsWith("-")) throw invalid(`--update-monitor cannot be negative, got ${JSON.stringify(raw)}`);
+  if (/^-\d/.test(text)) throw invalid(`--update-monitor cannot be negative, got ${JSON.stringify(raw)}`);
   let ms: number | undefined;
   try {
     if (text === "0" || /[a-zµ]$/.test(text)) ms = Math.round(parseDurationMs(text));
