@@ -7,9 +7,10 @@
  *   plain:  one line whenever the overall count or a slot's state changes (logs, pipes)
  *
  * Converged: as many tasks running as the service wants, no task still running that
- * should stop, and the same tasks still so after `monitorMs` — Docker's "verify: Waiting 5
- * seconds to verify that tasks are stable..." (its default update monitor): a task that
- * starts and dies at once is seen running first, and is caught by that wait. Polls
+ * should stop, and the same tasks still so after the service's update monitor
+ * (`--update-monitor`; 0 = `monitorMs`, Docker's default 5 s, as docker/cli's progress
+ * does) — Docker's "verify: Waiting 5 seconds to verify that tasks are stable...": a task
+ * that starts and dies at once is seen running first, and is caught by that wait. Polls
  * `service inspect` + `service ps` (nothing new on the managers).
  *
  * Bounded failure: Docker waits forever on a task that keeps failing; here, once
@@ -31,7 +32,8 @@ export const PROGRESS_DEFAULTS = {
   // Long enough for a node to come back (the scheduler's grace is 5 s), short enough
   // that a replica no node can take is reported, not waited on.
   pendingLimitMs: 30_000,
-  // Docker's default update monitor: how long the tasks must stay running to count.
+  // Docker's default update monitor: how long the tasks must stay running to count, for
+  // a service whose own monitor is 0.
   monitorMs: 5_000,
   barWidth: 50,
 };
@@ -106,6 +108,7 @@ export async function waitConverged(
     const { tasks } = await client.call<ListTasksResponse__Output>((c, opts, cb) =>
       c.services.ListTasks({ service: s.id }, opts, cb),
     );
+    const monitorMs = Number(s.updateMonitorMs) > 0 ? Number(s.updateMonitorMs) : o.monitorMs;
     const slots = slotsOf(s, tasks);
     const up = tasks.filter((t) => t.desiredState === "running" && t.state === "running");
     const running = up.length;
@@ -119,9 +122,9 @@ export async function waitConverged(
     else if (stable?.ids !== ids) stable = { since: Date.now(), ids };
     const lines = frame(slots, running, s.desiredTasks, o.barWidth);
     if (stable !== undefined) {
-      const left = Math.max(1, Math.ceil((o.monitorMs - (Date.now() - stable.since)) / 1000));
+      const left = Math.max(1, Math.ceil((monitorMs - (Date.now() - stable.since)) / 1000));
       lines.push(
-        `verify: Waiting ${o.tty ? left : Math.round(o.monitorMs / 1000)} seconds to verify that tasks are stable...`,
+        `verify: Waiting ${o.tty ? left : Math.round(monitorMs / 1000)} seconds to verify that tasks are stable...`,
       );
     }
     if (o.tty) {
@@ -136,7 +139,7 @@ export async function waitConverged(
       );
       lastPlain = lines;
     }
-    if (stable !== undefined && Date.now() - stable.since >= o.monitorMs) {
+    if (stable !== undefined && Date.now() - stable.since >= monitorMs) {
       o.write(`${o.tty ? "\x1b[1A\x1b[2K" : ""}verify: Service converged\n`);
       return;
     }

@@ -4,7 +4,9 @@
  * same module the managers use (common/publish-spec.ts), so a bad spec fails before any
  * call; the managers check again. `publish`/`unpublish` change a running service's ports
  * without restarting its tasks (one transaction each); they print the ports they added or
- * removed, as `service ls` shows them.
+ * removed, as `service ls` shows them. `--update-monitor` goes to the managers as typed
+ * (they parse and store it: one check, manager/services/service-spec.ts); the wait for
+ * convergence reads it back from the service.
  */
 import type { Command } from "commander";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
@@ -31,6 +33,10 @@ const managerOption = ["--manager <addr>", "manager to talk to, host:port (repea
 const formatOption = ["--format <format>", "table or json", "table"] as const;
 const detachOption = ["-d, --detach", "exit at once instead of waiting for the service to converge"] as const;
 const quietOption = ["-q, --quiet", "suppress progress output"] as const;
+const monitorOption = [
+  "--update-monitor <duration>",
+  "how long tasks must stay running to count as stable (ns|us|ms|s|m|h; default 5s)",
+] as const;
 
 interface WaitFlags {
   detach?: boolean;
@@ -109,6 +115,8 @@ export function inspectView(s: Service__Output) {
         Networks: s.networks.filter((n) => n !== s.ingressNetworkId).map((n) => ({ Target: n })),
       },
       Mode: s.mode === "global" ? { Global: {} } : { Replicated: { Replicas: s.replicas } },
+      // Docker's unit: a Go duration in nanoseconds (5 s = 5000000000).
+      UpdateConfig: { Monitor: Number(s.updateMonitorMs) * 1_000_000 },
       EndpointSpec: { Mode: s.endpointMode, Ports: ports },
     },
     Endpoint: {
@@ -199,6 +207,7 @@ interface CreateFlags extends WaitFlags {
   publish?: string[];
   endpointMode: string;
   env?: string[];
+  updateMonitor?: string;
   manager?: string[];
 }
 
@@ -208,6 +217,7 @@ interface UpdateFlags extends WaitFlags {
   networkRm?: string[];
   publishAdd?: string[];
   publishRm?: string[];
+  updateMonitor?: string;
   manager?: string[];
 }
 
@@ -228,6 +238,7 @@ export function register(program: Command): void {
     )
     .option("--endpoint-mode <mode>", "vip or dnsrr", "vip")
     .option("-e, --env <key=value>", "environment variable (repeatable)", collect)
+    .option(...monitorOption)
     .option(...detachOption)
     .option(...quietOption)
     .option(...formatOption)
@@ -250,6 +261,7 @@ export function register(program: Command): void {
               endpointMode: o.endpointMode,
               command,
               env: keyValues("--env", o.env ?? []),
+              updateMonitor: o.updateMonitor ?? "",
             },
             opts,
             cb,
@@ -383,6 +395,7 @@ export function register(program: Command): void {
       "remove a published port: [published:]target[/proto] (repeatable)",
       collect,
     )
+    .option(...monitorOption)
     .option(...detachOption)
     .option(...quietOption)
     .option(...formatOption)
@@ -398,6 +411,7 @@ export function register(program: Command): void {
         networkRm: o.networkRm ?? [],
         publishAdd: (o.publishAdd ?? []).map(parsePublishSpec).map(toWire),
         publishRm: (o.publishRm ?? []).map(parsePublishSpec).map(toWire),
+        updateMonitor: o.updateMonitor ?? "",
       };
       await withManagers(o.manager, async (client) => {
         const s = await update(client, req);

@@ -76,16 +76,36 @@ export function int(opts: { min?: number; max?: number } = {}): FieldParser<numb
   };
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+/** One "<number><unit>" of a Go duration; longer units first where they share a letter. */
+const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
 
-/** Parses "250ms", "2s", "5m", "12h" or a plain number of milliseconds. */
+/**
+ * Parses Go's duration syntax as Docker's flags take it — "250ms", "2s", "1m30s", "12h"
+ * (also ns and us) — or a plain number of milliseconds. May return a fraction of a ms.
+ */
 export function parseDurationMs(raw: unknown): number {
   if (typeof raw === "number" && Number.isFinite(raw) && raw >= 0) return raw;
   if (typeof raw === "string") {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
-    if (m) return Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? "ms"] ?? 1);
+    const text = raw.trim();
+    if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
+    if (/^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(text)) {
+      let ms = 0;
+      for (const [, n, unit = "ms"] of text.matchAll(DURATION_PART)) {
+        ms += Number(n) * (DURATION_UNITS_MS[unit] ?? 1);
+      }
+      return ms;
+    }
   }
-  throw new FieldError(`must be a duration like 500ms, 2s, 12h, got ${show(raw)}`);
+  throw new FieldError(`must be a duration like 500ms, 2s, 1m30s, 12h, got ${show(raw)}`);
 }
 
 export function durationMs(opts: { min?: number; max?: number } = {}): FieldParser<number> {

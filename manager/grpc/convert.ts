@@ -193,6 +193,7 @@ export function serviceToProto(v: ServiceDetail & { runningTasks?: number; desir
     version: String(v.version),
     runningTasks: v.runningTasks ?? 0,
     desiredTasks: v.desiredTasks ?? 0,
+    updateMonitorMs: String(v.updateMonitorMs),
   };
 }
 
@@ -242,6 +243,7 @@ export function createServiceInput(r: CreateServiceRequest__Output): CreateServi
     endpointMode: r.endpointMode,
     command: r.command,
     env: r.env,
+    updateMonitor: r.updateMonitor,
   };
 }
 
@@ -253,6 +255,7 @@ export function updateServiceInput(r: UpdateServiceRequest__Output): UpdateServi
     networkRm: r.networkRm,
     publishAdd: r.publishAdd,
     publishRm: r.publishRm,
+    updateMonitor: r.updateMonitor,
   };
 }
 

@@ -13,7 +13,9 @@ export {
 export {
   parseServiceSpec,
   parseUpdateSpec,
+  parseUpdateMonitor,
   checkServiceName,
+  DEFAULT_UPDATE_MONITOR_MS,
   MAX_REPLICAS,
   type CreateServiceInput,
   type PortInput,

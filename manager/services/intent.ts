@@ -9,17 +9,20 @@ import { addressInfo } from "../networks/address-allocation.js";
 import type { IngressEndpointIntent, ServiceIntent, TaskIntent } from "../../common/cluster-types.js";
 import type { NetworkRecord, ServiceRecord, TaskRecord } from "../store/records.js";
 import { hasIngressPort } from "./ports.js";
+import { DEFAULT_UPDATE_MONITOR_MS } from "./service-spec.js";
 import { containerName, effectiveNetworks, taskName } from "./tasks.js";
 
 /**
  * A service as the managers hold it for the wire: what agents act on (the shared
- * `ServiceIntent`) plus what only people read (command, environment, times).
+ * `ServiceIntent`) plus what only people and the CLI read (command, environment, times,
+ * the update monitor its convergence wait uses).
  */
 export interface ServiceDetail extends ServiceIntent {
   command: string[];
   env: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+  updateMonitorMs: number;
 }
 
 export type { IngressEndpointIntent, ServiceIntent, TaskIntent };
@@ -53,6 +56,7 @@ export function serviceIntent(s: ServiceRecord, networks: ReadonlyMap<string, Ne
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     version: s.version,
+    updateMonitorMs: s.updateMonitorMs ?? DEFAULT_UPDATE_MONITOR_MS,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Services as the CLI sees them: create, list, inspect, update (scale, publish,
- * unpublish, network add/rm), remove, and their tasks (`service ps`). The intent side
- * only — the leader's scheduler turns a service into tasks, agents run them.
+ * unpublish, network add/rm, update monitor), remove, and their tasks (`service ps`).
+ * The intent side only — the leader's scheduler turns a service into tasks, agents run
+ * them.
  *
  * Every change is one transaction that reads (and so guards) what it decides on — the
  * name index, the networks, every published port, the service and its tasks — and
@@ -169,6 +170,7 @@ export class ServiceControl {
         networks: own,
         ports: plan.ports,
         vips: [],
+        updateMonitorMs: spec.updateMonitorMs,
       };
       const st = new ServiceTxn(tx);
       const vips = await st.setServiceNetworks(draft, [], effectiveNetworks(draft, ingress?.id));
@@ -220,11 +222,13 @@ export class ServiceControl {
         replicas: spec.replicas ?? s.replicas,
         networks: own,
         ports: plan.ports,
+        ...(spec.updateMonitorMs === undefined ? {} : { updateMonitorMs: spec.updateMonitorMs }),
       };
       const before = effectiveNetworks(s, ingress?.id);
       const after = effectiveNetworks(draft, ingress?.id);
       const unchanged =
         draft.replicas === s.replicas &&
+        draft.updateMonitorMs === s.updateMonitorMs &&
         JSON.stringify(own) === JSON.stringify(s.networks) &&
         JSON.stringify(plan.ports) === JSON.stringify(s.ports);
       if (unchanged) return s;

@@ -6,8 +6,10 @@
  * Docker's rules: a service name is a DNS label (letters, digits, dashes; 63 at most);
  * mode replicated (default, 1 replica) or global (no --replicas); endpoint mode vip
  * (default) or dnsrr; a command is required (swarmnet runs host programs, there is no
- * image to supply one); published ports as common/publish-spec.ts parses them.
+ * image to supply one); published ports as common/publish-spec.ts parses them;
+ * `--update-monitor` a Go duration (parseUpdateMonitor), 5 s when not given.
  */
+import { parseDurationMs } from "../../common/config.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { checkPublishSpec, type PublishSpec } from "../../common/publish-spec.js";
 import type { EndpointMode, ServiceMode } from "../store/records.js";
@@ -32,6 +34,8 @@ export interface CreateServiceInput {
   endpointMode: string;
   command: readonly string[];
   env: Readonly<Record<string, string>>;
+  /** `--update-monitor` as typed; "" = the default. */
+  updateMonitor: string;
 }
 
 export interface ServiceSpec {
@@ -43,6 +47,7 @@ export interface ServiceSpec {
   endpointMode: EndpointMode;
   command: string[];
   env: Record<string, string>;
+  updateMonitorMs: number;
 }
 
 export interface UpdateServiceInput {
@@ -52,6 +57,8 @@ export interface UpdateServiceInput {
   networkRm: readonly string[];
   publishAdd: readonly PortInput[];
   publishRm: readonly PortInput[];
+  /** `--update-monitor` as typed; "" = unchanged. */
+  updateMonitor: string;
 }
 
 export interface UpdateSpec {
@@ -61,12 +68,20 @@ export interface UpdateSpec {
   networkRm: string[];
   publishAdd: PublishSpec[];
   publishRm: PublishSpec[];
+  /** undefined = unchanged. */
+  updateMonitorMs: number | undefined;
 }
 
 const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Far above any sensible service; keeps a typo (1e9) from creating a billion tasks. */
 export const MAX_REPLICAS = 10_000;
+/**
+ * Docker's default `--update-monitor` (swarmkit's defaults.Service.Update.Monitor): what a
+ * service created without the flag stores, and what a record written before the field
+ * existed means.
+ */
+export const DEFAULT_UPDATE_MONITOR_MS = 5_000;
 
 function invalid(message: string): SwarmnetError {
   return new SwarmnetError(ErrorCode.InvalidArgument, message);
@@ -111,6 +126,31 @@ function ports(list: readonly PortInput[]): PublishSpec[] {
   return specs;
 }
 
+/**
+ * `--update-monitor`: Go's duration syntax as Docker takes it ("500ms", "2s", "1m30s"; a
+ * bare number only "0", as in Go), kept in whole milliseconds (rounded; the CLI polls
+ * every 250 ms, finer means nothing). Negative is refused, as swarmkit refuses it.
+ * "0s" is stored as 0 and, as in Docker, means "the default": docker/cli's convergence
+ * wait uses a service's monitor only when it is not 0, else 5 s, and so does ours
+ * (cli/service-progress.ts); `service inspect` shows the 0 that was stored.
+ */
+export function parseUpdateMonitor(raw: string): number {
+  const text = raw.trim();
+  if (/^-\d/.test(text)) throw invalid(`--update-monitor cannot be negative, got ${JSON.stringify(raw)}`);
+  let ms: number | undefined;
+  try {
+    if (text === "0" || /[a-zµ]$/.test(text)) ms = Math.round(parseDurationMs(text));
+  } catch {
+    // reported below
+  }
+  if (ms === undefined || !Number.isSafeInteger(ms)) {
+    throw invalid(
+      `invalid argument ${JSON.stringify(raw)} for "--update-monitor" flag: use a duration like 500ms, 2s or 1m30s`,
+    );
+  }
+  return ms;
+}
+
 export function parseServiceSpec(input: CreateServiceInput): ServiceSpec {
   const name = checkServiceName(input.name);
   const mode = input.mode === "" ? "replicated" : input.mode;
@@ -145,6 +185,8 @@ export function parseServiceSpec(input: CreateServiceInput): ServiceSpec {
     endpointMode,
     command: [...input.command],
     env: { ...input.env },
+    updateMonitorMs:
+      input.updateMonitor === "" ? DEFAULT_UPDATE_MONITOR_MS : parseUpdateMonitor(input.updateMonitor),
   };
 }
 
@@ -161,5 +203,6 @@ export function parseUpdateSpec(input: UpdateServiceInput): UpdateSpec {
     networkRm: rm,
     publishAdd: ports(input.publishAdd),
     publishRm: input.publishRm.map((p) => checkPublishSpec(p)),
+    updateMonitorMs: input.updateMonitor === "" ? undefined : parseUpdateMonitor(input.updateMonitor),
   };
 }

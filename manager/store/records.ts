@@ -203,6 +203,11 @@ export interface ServiceRecord {
    * ingress network while it has an ingress-mode port. Empty for dnsrr.
    */
   vips: ServiceVipRecord[];
+  /**
+   * Docker's UpdateConfig.Monitor (`--update-monitor`), in ms; 0 = the default, as in
+   * Docker. Absent in records written before it existed: they mean 5 s.
+   */
+  updateMonitorMs?: number;
 }
 
 /**

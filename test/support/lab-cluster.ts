@@ -29,6 +29,8 @@ export interface TaskRow {
   Node: string;
   DesiredState: string;
   CurrentState: string;
+  /** When the task reached its current state (ISO 8601, the managers' clock). */
+  StateAt: string;
   Networks: { NetworkID: string; Addr: string }[];
 }
 

@@ -295,6 +295,14 @@ describe("services (integration: CLI → managers → etcd → agents' streams)"
         ["service", "create", "--name", "x6", "--endpoint-mode", "dnsrr", "--publish", "80", "--", "true"],
         /can't be used with dnsrr mode/,
       ],
+      [
+        ["service", "create", "--name", "x7", "--update-monitor", "soon", "--", "true"],
+        /^swarmnet: invalid argument "soon" for "--update-monitor" flag: use a duration like 500ms, 2s or 1m30s$/,
+      ],
+      [
+        ["service", "update", "web", "--update-monitor", "5"],
+        /^swarmnet: invalid argument "5" for "--update-monitor"/,
+      ],
       [["service", "scale", "nope=2"], /^swarmnet: service nope not found$/],
       [["service", "update", "web", "--network-rm", "ingress"], /is not on network ingress/],
     ];

@@ -27,7 +27,7 @@ import { readFileSync } from "node:fs";
 import { stopProcesses } from "../../../common/process.js";
 import { startDnsStandIn } from "../../../deploy/lab/dns-stand-in.js";
 import { CLIENT_ADDRESS } from "../../../deploy/lab/layout.js";
-import { swarmnet } from "../../support/cli.js";
+import { BRIEF_MONITOR, swarmnet } from "../../support/cli.js";
 import { isRoot } from "../../support/netns.js";
 import { answeredTasks, eventually, failures, LabCluster, sleep } from "../../support/lab-cluster.js";
 
@@ -169,6 +169,7 @@ describe("embedded DNS (netns lab, 3 nodes)", function () {
   it("3. services: VIP, tasks.web, scale to 5, dnsrr", async () => {
     await lab.ok(
       ["service", "create", "--name", "web", "--replicas", "3", "--network", "my-net"].concat([
+        ...BRIEF_MONITOR,
         "--",
         "swarmnet",
         "whoami",
@@ -197,6 +198,7 @@ describe("embedded DNS (netns lab, 3 nodes)", function () {
     );
     await lab.ok(
       ["service", "create", "--name", "rr", "--replicas", "2", "--endpoint-mode", "dnsrr"].concat([
+        ...BRIEF_MONITOR,
         "--network",
         "my-net",
         "--",

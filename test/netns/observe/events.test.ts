@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { execa } from "execa";
 import { CLI_MAIN } from "../../support/netns.js";
 import { eventually, LabCluster, labForSuite } from "../../support/lab-cluster.js";
-import { swarmnet } from "../../support/cli.js";
+import { BRIEF_MONITOR, swarmnet } from "../../support/cli.js";
 import { assertNoSecrets, tokenSecrets } from "../../support/no-secrets.js";
 
 interface EventJson {
@@ -83,6 +83,7 @@ describe("observe: swarmnet events (netns lab, 3 nodes)", function () {
       await lab.ok([
         "service",
         "create",
+        ...BRIEF_MONITOR,
         "-d",
         "--name",
         "web",

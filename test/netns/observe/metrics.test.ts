@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { eventually, LabCluster, labForSuite } from "../../support/lab-cluster.js";
-import { swarmnet } from "../../support/cli.js";
+import { BRIEF_MONITOR, swarmnet } from "../../support/cli.js";
 import { assertNoSecrets, tokenSecrets } from "../../support/no-secrets.js";
 import { Metrics } from "../../support/prom-metrics.js";
 
@@ -82,6 +82,7 @@ describe("observe: Prometheus metrics on agents and managers (netns lab, 3 nodes
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       "web",
       "--replicas",

@@ -3,10 +3,13 @@
  * util-linux `script`), draws Docker's per-slot progress and returns once the service
  * converged and stayed so for Docker's 5 s verify; without a terminal it prints plain
  * lines; a task that cannot start (it runs for a moment, then fails: the verify wait
- * catches it) is reported and the command stops in bounded time; `-d` returns at once.
+ * catches it) is reported and the command stops in bounded time; `-d` returns at once;
+ * `--update-monitor` is kept by the service (inspect shows it in Docker's nanoseconds) and
+ * sets how long the wait watches the tasks, for create, update and scale alike.
  */
 import assert from "node:assert/strict";
 import { execa } from "execa";
+import { BRIEF_MONITOR } from "../../support/cli.js";
 import { CLI_MAIN } from "../../support/netns.js";
 import { LabCluster, running, labForSuite } from "../../support/lab-cluster.js";
 
@@ -94,6 +97,7 @@ describe("observe: service progress as Docker draws it (netns lab, 3 nodes)", fu
       "service",
       "create",
       "-d",
+      ...BRIEF_MONITOR,
       "--name",
       "quick",
       "--replicas",
@@ -108,5 +112,64 @@ describe("observe: service progress as Docker draws it (netns lab, 3 nodes)", fu
     assert.equal(j.exitCode, 0, j.stderr);
     assert.equal((JSON.parse(j.stdout) as unknown[]).length, 1);
     assert.match(j.stderr, /verify: Service converged/);
+  });
+
+  it("--update-monitor: kept by the service, shown by inspect, the wait lasts that long; a bad value creates nothing", async () => {
+    const monitorNs = async (service: string) => {
+      const [v] = JSON.parse(await lab.ok(["service", "inspect", service])) as {
+        Spec: { UpdateConfig: { Monitor: number } };
+      }[];
+      return v?.Spec.UpdateConfig.Monitor;
+    };
+    assert.equal(await monitorNs("web"), 5_000_000_000, "Docker's default, 5 s");
+    const create = ["service", "create", "--name", "mon", "--update-monitor", "2s", "--replicas", "2"];
+    const out = await lab.ok([...create, "--", "swarmnet", "whoami"]);
+    const endedAt = Date.now();
+    assert.match(
+      out,
+      /^verify: Waiting 2 seconds to verify that tasks are stable\.\.\.\nverify: Service converged$/m,
+    );
+    // The wait began no earlier than the last task was running: it returned 2 s after that
+    // at the earliest (a lower bound only: a loaded machine may take longer, never less).
+    const runningSince = Math.max(...running(await lab.tasks("mon")).map((t) => Date.parse(t.StateAt)));
+    console.log(`      --update-monitor 2s: returned ${endedAt - runningSince} ms after the last task ran`);
+    assert.ok(
+      endedAt - runningSince >= 2000,
+      `returned ${endedAt - runningSince} ms after the last task ran`,
+    );
+    assert.equal(await monitorNs("mon"), 2_000_000_000);
+
+    // update changes it, and scale waits by what is stored.
+    await lab.ok(["service", "update", "-d", "mon", "--update-monitor", "1s"]);
+    assert.equal(await monitorNs("mon"), 1_000_000_000);
+    assert.match(
+      await lab.ok(["service", "scale", "mon=3"]),
+      /^verify: Waiting 1 seconds to verify that tasks are stable\.\.\.$/m,
+    );
+
+    // Bad values: one line naming the flag and the value; nothing created or changed.
+    const bad = await lab.cli([
+      "service",
+      "create",
+      "--name",
+      "monbad",
+      "--update-monitor",
+      "5",
+      "--",
+      "true",
+    ]);
+    assert.equal(bad.exitCode, 1, bad.stdout);
+    assert.equal(
+      bad.stderr.trim(),
+      'swarmnet: invalid argument "5" for "--update-monitor" flag: use a duration like 500ms, 2s or 1m30s',
+    );
+    const names = (JSON.parse(await lab.ok(["service", "ls", "--format", "json"])) as { Name: string }[]).map(
+      (s) => s.Name,
+    );
+    assert.ok(!names.includes("monbad"), `monbad was created: ${names.join(", ")}`);
+    const negative = await lab.cli(["service", "update", "mon", "--update-monitor=-1s"]);
+    assert.equal(negative.exitCode, 1, negative.stdout);
+    assert.equal(negative.stderr.trim(), 'swarmnet: --update-monitor cannot be negative, got "-1s"');
+    assert.equal(await monitorNs("mon"), 1_000_000_000);
   });
 });

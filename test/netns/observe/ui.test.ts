@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isRoot } from "../../support/netns.js";
 import { LabCluster } from "../../support/lab-cluster.js";
-import { swarmnet } from "../../support/cli.js";
+import { BRIEF_MONITOR, swarmnet } from "../../support/cli.js";
 import { assertNoSecrets, tokenSecrets } from "../../support/no-secrets.js";
 import { testOutputDir, UiBrowser } from "../../support/ui-browser-client.js";
 
@@ -75,6 +75,7 @@ describe("observe: the live picture in a browser (netns lab, 3 nodes)", function
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       "web",
       "--replicas",

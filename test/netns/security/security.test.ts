@@ -34,7 +34,7 @@ import { readKekFile } from "../../../manager/keys/kek-file.js";
 import { Vault } from "../../../manager/keys/vault.js";
 import { labDir, nodeDir } from "../../../deploy/lab/state.js";
 import type { ProbeResult } from "../../support/stranger-probe.js";
-import { swarmnet, type CliResult } from "../../support/cli.js";
+import { BRIEF_MONITOR, swarmnet, type CliResult } from "../../support/cli.js";
 import { isRoot, uniqueLabName } from "../../support/netns.js";
 import { captureDuring } from "../encryption/capture.js";
 
@@ -152,6 +152,7 @@ describe("security: PKI, mutual TLS, authorization, closed etcd, secrets at rest
         "n1",
         "service",
         "create",
+        ...BRIEF_MONITOR,
         "--name",
         "web",
         "--replicas",

@@ -19,6 +19,7 @@ import {
   LabCluster,
   sleep,
 } from "../../support/lab-cluster.js";
+import { BRIEF_MONITOR } from "../../support/cli.js";
 
 describe("services: bad publishing input changes nothing (netns lab, 3 nodes)", function () {
   this.timeout(180_000);
@@ -33,6 +34,7 @@ describe("services: bad publishing input changes nothing (netns lab, 3 nodes)", 
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       "web",
       "--replicas",
@@ -41,7 +43,7 @@ describe("services: bad publishing input changes nothing (netns lab, 3 nodes)", 
       "8080:80",
       ...whoami,
     ]);
-    await lab.ok(["service", "create", "--name", "other", "--replicas", "1", ...whoami]);
+    await lab.ok(["service", "create", ...BRIEF_MONITOR, "--name", "other", "--replicas", "1", ...whoami]);
     const web = containerNames(await lab.waitRunning("web", 2));
     await lab.waitRunning("other", 1);
     // Every node serves web's port over both tasks, and its ruleset has settled: two

@@ -17,6 +17,7 @@ import {
   type TaskRow,
   labForSuite,
 } from "../../support/lab-cluster.js";
+import { BRIEF_MONITOR } from "../../support/cli.js";
 
 const CLIENT_ADDRESS = "100.64.0.100";
 const REQUESTS = 10;
@@ -30,6 +31,7 @@ describe("services: host-mode publishing (netns lab, 3 nodes)", function () {
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       name,
       "--replicas",

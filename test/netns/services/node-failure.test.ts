@@ -24,6 +24,7 @@ import {
   type TaskRow,
   labForSuite,
 } from "../../support/lab-cluster.js";
+import { BRIEF_MONITOR } from "../../support/cli.js";
 
 const REQUESTS = 30;
 /** Detection (heartbeats, gossip) plus rescheduling: seconds normally; generous here. */
@@ -37,6 +38,7 @@ describe("services: a node running a task dies (netns lab, 3 nodes)", function (
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       "web",
       "--replicas",

@@ -28,6 +28,7 @@ import {
   type TaskRow,
   labForSuite,
 } from "../../support/lab-cluster.js";
+import { BRIEF_MONITOR } from "../../support/cli.js";
 
 const REQUESTS = 30;
 
@@ -61,6 +62,7 @@ describe("services: routing mesh and VIPs (netns lab, 4 nodes)", function () {
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       "web",
       "--replicas",
@@ -167,6 +169,7 @@ describe("services: routing mesh and VIPs (netns lab, 4 nodes)", function () {
     await lab.ok([
       "service",
       "create",
+      ...BRIEF_MONITOR,
       "--name",
       "api",
       "--replicas",
@@ -211,7 +214,17 @@ describe("services: routing mesh and VIPs (netns lab, 4 nodes)", function () {
 
   it("5. scale-up of a service that listens 3 s after it starts: requests through every node meanwhile, none refused", async () => {
     const slowWhoami = ["sh", "-c", "sleep 3; exec swarmnet whoami --port 80"];
-    await lab.ok(["service", "create", "--name", "slow", "--publish", "8081:80", "--", ...slowWhoami]);
+    await lab.ok([
+      "service",
+      "create",
+      ...BRIEF_MONITOR,
+      "--name",
+      "slow",
+      "--publish",
+      "8081:80",
+      "--",
+      ...slowWhoami,
+    ]);
     const [first] = await lab.waitRunning("slow", 1);
     assert.ok(first);
     for (const node of lab.nodeNames) await servedBy(node, 8081, [first]);

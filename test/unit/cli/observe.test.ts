@@ -62,10 +62,23 @@ describe("cli: service progress frame", () => {
   });
 });
 
-/** A manager that answers `service inspect` with one 1-replica service and `ps` from a script, one poll each. */
-function scripted(polls: readonly (readonly [id: string, state: string, slot?: number])[][]): ManagerClient {
+/**
+ * A manager that answers `service inspect` with one 1-replica service (its update monitor
+ * `updateMonitorMs`, 0 = unset) and `ps` from a script, one poll each.
+ */
+function scripted(
+  polls: readonly (readonly [id: string, state: string, slot?: number])[][],
+  updateMonitorMs = 0,
+): ManagerClient {
   let i = 0;
-  const service = { id: "s1", name: "web", mode: "replicated", replicas: 1, desiredTasks: 1 };
+  const service = {
+    id: "s1",
+    name: "web",
+    mode: "replicated",
+    replicas: 1,
+    desiredTasks: 1,
+    updateMonitorMs: String(updateMonitorMs),
+  };
   const task = ([id, state, slot = 1]: readonly [string, string, number?]) =>
     ({
       id,
@@ -138,5 +151,37 @@ describe("cli: waiting for a service to converge", () => {
       /service web did not converge: 3 tasks failed, the last web\.1\.[abc]: exit code 1/,
     );
     assert.doesNotMatch(out, /Service converged/);
+  });
+  // The task runs, then fails three times: the wait ends right after the verify line.
+  const runsThenFails: (readonly [string, string])[][] = [
+    [["a", "running"]],
+    [
+      ["a", "failed"],
+      ["b", "failed"],
+      ["c", "failed"],
+    ],
+  ];
+  it("the verify wait is the service's own --update-monitor, and the line says so", async () => {
+    let out = "";
+    await assert.rejects(
+      waitConverged(scripted(runsThenFails, 2_000), "web", { ...fast, write: (t) => (out += t) }),
+      /3 tasks failed/,
+    );
+    assert.match(out, /^verify: Waiting 2 seconds to verify that tasks are stable\.\.\.$/m);
+    let quick = "";
+    await waitConverged(scripted([[["a", "running"]]], 40), "web", {
+      ...fast,
+      monitorMs: 60_000,
+      write: (t) => (quick += t),
+    });
+    assert.match(quick, /verify: Service converged/, "the service's 40 ms monitor was not used");
+  });
+  it("a service whose monitor is 0 waits Docker's default 5 s, as docker/cli does", async () => {
+    let out = "";
+    await assert.rejects(
+      waitConverged(scripted(runsThenFails, 0), "web", { pollMs: 1, tty: false, write: (t) => (out += t) }),
+      /3 tasks failed/,
+    );
+    assert.match(out, /^verify: Waiting 5 seconds to verify that tasks are stable\.\.\.$/m);
   });
 });

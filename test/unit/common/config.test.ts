@@ -7,6 +7,7 @@ import {
   loadConfig,
   oneOf,
   hostPort,
+  parseDurationMs,
   type ConfigSpec,
 } from "../../../common/config.js";
 import { ErrorCode } from "../../../common/errors.js";
@@ -49,6 +50,22 @@ describe("config", () => {
     assert.equal(c.probeIntervalMs, 2000);
     assert.equal(c.retransmitMult, 6);
     assert.deepEqual(c.seeds, ["10.0.0.1:7946", "10.0.0.2:7946"]);
+  });
+
+  it("reads Go's duration syntax, compound forms included, and plain milliseconds", () => {
+    const cases: [string, number][] = [
+      ["500ms", 500],
+      ["2s", 2000],
+      ["1m30s", 90_000],
+      ["1h0m5s", 3_605_000],
+      ["1.5s", 1500],
+      ["250000us", 250],
+      ["250", 250],
+    ];
+    for (const [text, ms] of cases) assert.equal(parseDurationMs(text), ms, text);
+    for (const text of ["", "1m30", "2 s", "-1s", "s", "1d"]) {
+      assert.throws(() => parseDurationMs(text), /must be a duration like 500ms, 2s, 1m30s/, text);
+    }
   });
 
   const bad: [string, unknown, RegExp][] = [
