@@ -12,7 +12,10 @@ export type BackendChoice = "auto" | "kernel" | "userspace";
 export interface EncryptionConfig {
   /** "auto": kernel ESP when the probe finds esp_aes_gcm, else the user-space datapath. */
   backend: BackendChoice;
-  /** UDP port of the overlay's VXLAN traffic (the cluster's data-path port). */
+  /**
+   * UDP port of the overlay's VXLAN traffic until `setVxlanPort` gives the cluster's
+   * data-path port (the agent always does, before it starts a backend).
+   */
   vxlanPort: number;
   /** UDP port the user-space datapath sends and receives encrypted records on, cluster-wide. */
   dataPort: number;
