@@ -47,7 +47,7 @@ export interface DatapathPeer {
 
 export interface DatapathOptions {
   localAddr: string;
-  /** The VXLAN port frames must carry to be sealed, and injected frames are sent to (setVxlanPort changes it). */
+  /** The VXLAN port frames must carry to be sealed and injected ones go to; setVxlanPort changes it. */
   vxlanPort: number;
   replayWindow: number;
   /** MAC of the node-side relay device and of the tap, for injected frames. */

@@ -10,10 +10,11 @@
  * Fail closed: until the backend has keys, runs and protects the network's VXLAN port,
  * the overlay reconciler programs no remote endpoint of an encrypted network, so nothing
  * of it can leave in plaintext; this reconciler touches the overlay whenever that
- * readiness may have changed. Before the port is known the backend does not start. The plaintext
- * guard (nftables) has one owner, the backend's own table `swarmnet_encryption`
- * (agent/encryption/nft-guard.ts): its rules name the backend's relay device and change
- * with it, which the mesh's table `swarmnet` knows nothing of.
+ * readiness may have changed. Before the port is known the backend does not start.
+ *
+ * The plaintext guard (nftables) has one owner, the backend's own table
+ * `swarmnet_encryption` (agent/encryption/nft-guard.ts): its rules name the backend's
+ * relay device and change with it, which the mesh's table `swarmnet` knows nothing of.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
