@@ -39,7 +39,7 @@ import {
   type NetworkAttacher,
 } from "./attachments.js";
 import type { AgentConfig } from "./config.js";
-import { dataPathPort, type IntentEvent, type IntentState } from "./dispatcher/index.js";
+import type { IntentEvent, IntentState } from "./dispatcher/index.js";
 import { BridgeDriver, bridgeNetworks } from "./drivers/bridge/index.js";
 import type { NetworkDriver } from "./drivers/driver.js";
 import { IpvlanDriver } from "./drivers/ipvlan/ipvlan-driver.js";
@@ -430,7 +430,6 @@ export class Agent {
       this.config.advertiseAddr,
       this.config.stateDir,
       this.log.child({ component: "encryption" }),
-      dataPathPort(undefined),
     );
     caps.features.push({
       name: "encryption_backend",

@@ -22,6 +22,7 @@ export {
   emptyState,
   driverNetworkFor,
   dataPathPort,
+  knownDataPathPort,
   taskAttachments,
   type ClusterSettings,
   type GossipSeed,

@@ -195,7 +195,15 @@ export function driverNetworkFor(n: NetworkIntent, ip: string, dataPathPort: num
 
 /** The cluster's data-path port as the state says (the default before it says). */
 export function dataPathPort(state: IntentState | undefined): number {
-  return state?.cluster?.dataPathPort || DEFAULT_DATA_PATH_PORT;
+  return knownDataPathPort(state) ?? DEFAULT_DATA_PATH_PORT;
+}
+
+/**
+ * The cluster's data-path port once the state has the cluster's settings, else undefined:
+ * for what must not guess it (the encryption protects exactly this port).
+ */
+export function knownDataPathPort(state: IntentState | undefined): number | undefined {
+  return state?.cluster === undefined ? undefined : state.cluster.dataPathPort || DEFAULT_DATA_PATH_PORT;
 }
 
 /**

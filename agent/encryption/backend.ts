@@ -7,10 +7,16 @@
  * its own kernel state (xfrm states, or the relay device and datapath process) and the
  * plaintext guard (nft-guard.ts) in step with keys, peers and encrypted VNIs.
  *
- * The driver's calls: start(); setKeys(ring) whenever the dispatcher sends a ring;
+ * The driver's calls: setVxlanPort(the cluster's data-path port) before start() and
+ * whenever it changes; start(); setKeys(ring) whenever the dispatcher sends a ring;
  * setPeers(nodes that have endpoints on an encrypted network); setEncryptedVnis(VNIs of
  * encrypted networks present on this node); stop() when the agent stops. Every setter
  * is idempotent and applies the whole desired state.
+ *
+ * A new VXLAN port while running goes guard first (one nft transaction covering the old
+ * and the new port, kept on the old one until stop(): a VXLAN device made for it may
+ * still send until the overlay drops its entries), then the tunnel (ESP policies in one
+ * `ip -batch`, new before old; or the datapath's port), so no window passes plaintext.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { hasFeature, type KernelCapabilities } from "../probe.js";
@@ -48,6 +54,8 @@ export interface EncryptionBackend {
   setKeys(ring: KeyRing): Promise<void>;
   setPeers(peers: readonly EncryptionPeer[]): Promise<void>;
   setEncryptedVnis(vnis: readonly number[]): Promise<void>;
+  /** UDP port of the overlay's VXLAN traffic: the cluster's data-path port. */
+  setVxlanPort(port: number): Promise<void>;
   /** VNIs the plaintext guard protects; what the nftables owner must drop in plaintext. */
   readonly encryptedVnis: readonly number[];
   /** What an encrypted network's FDB entry for an endpoint on this peer must point at. */
@@ -61,6 +69,22 @@ export interface BackendDecision {
   kind: BackendKind;
   /** One line for logs and `node inspect`, e.g. "kernel lacks ESP (…): user-space datapath". */
   reason: string;
+}
+
+/** A VXLAN port as the backends take it, or a clear error. */
+export function validateVxlanPort(port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SwarmnetError(
+      ErrorCode.InvalidArgument,
+      `VXLAN port ${String(port)} is not a UDP port (1-65535)`,
+    );
+  }
+  return port;
+}
+
+/** Ports the guard keeps covering after `port` is set: the new one joins those in use since start(). */
+export function guardedPortsAfter(guarded: readonly number[], port: number, started: boolean): number[] {
+  return started ? [...new Set([...guarded, port])].sort((a, b) => a - b) : [port];
 }
 
 /**

@@ -12,7 +12,10 @@ export type BackendChoice = "auto" | "kernel" | "userspace";
 export interface EncryptionConfig {
   /** "auto": kernel ESP when the probe finds esp_aes_gcm, else the user-space datapath. */
   backend: BackendChoice;
-  /** UDP port of the overlay's VXLAN traffic (the cluster's data-path port). */
+  /**
+   * UDP port of the overlay's VXLAN traffic until `setVxlanPort` gives the cluster's
+   * data-path port (the agent always does, before it starts a backend).
+   */
   vxlanPort: number;
   /** UDP port the user-space datapath sends and receives encrypted records on, cluster-wide. */
   dataPort: number;
@@ -49,7 +52,8 @@ export const MAX_USERSPACE_OVERLAY_MTU = 65507 - 20 - 10 - 8 - 14 - 16;
 export const ENCRYPTION_DEFAULTS: EncryptionConfig = {
   // The probe decides; an operator can force either (e.g. to compare them).
   backend: "auto",
-  // IANA's VXLAN port, as the overlay driver uses by default.
+  // IANA's VXLAN port, the cluster's by default; the agent sets the cluster's own
+  // (setVxlanPort) before it starts a backend, so only direct users (tests, bench) keep it.
   vxlanPort: 4789,
   // Any port free on every node works; like 4789 it must be open between nodes.
   dataPort: 4800,

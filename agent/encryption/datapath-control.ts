@@ -12,6 +12,7 @@ import type { DatapathCounters, DatapathPeer } from "./datapath.js";
 export type ControlRequest =
   | { op: "keys"; id: number; keys: { tag: number; secret: string }[]; primaryTag: number }
   | { op: "peers"; id: number; peers: DatapathPeer[] }
+  | { op: "vxlan-port"; id: number; port: number }
   | { op: "stats"; id: number }
   | { op: "stop"; id: number };
 

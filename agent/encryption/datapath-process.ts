@@ -181,6 +181,10 @@ function main(): void {
           dp.setPeers(m.peers);
           ch.send({ op: "done", id: m.id });
           break;
+        case "vxlan-port":
+          dp.setVxlanPort(m.port);
+          ch.send({ op: "done", id: m.id });
+          break;
         case "stats":
           ch.send({ op: "stats", id: m.id, counters: { ...dp.counters }, kernel: kernelUdpCounters() });
           break;

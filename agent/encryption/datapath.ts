@@ -47,6 +47,7 @@ export interface DatapathPeer {
 
 export interface DatapathOptions {
   localAddr: string;
+  /** The VXLAN port frames must carry to be sealed and injected ones go to; setVxlanPort changes it. */
   vxlanPort: number;
   replayWindow: number;
   /** MAC of the node-side relay device and of the tap, for injected frames. */
@@ -114,12 +115,19 @@ export class Datapath {
   private readonly byRelay = new Map<number, PeerState>();
   private readonly byUnderlay = new Map<string, PeerState>();
   private readonly local: number;
+  private vxlanPort: number;
 
   constructor(
     private readonly o: DatapathOptions,
     private readonly io: DatapathIo,
   ) {
     this.local = parseIpv4(o.localAddr) ?? 0;
+    this.vxlanPort = o.vxlanPort;
+  }
+
+  /** The cluster's data-path port, once the agent knows it or when it changes. */
+  setVxlanPort(port: number): void {
+    this.vxlanPort = port;
   }
 
   setKeys(keys: readonly DatapathKey[], primaryTag: number): void {
@@ -168,7 +176,7 @@ export class Datapath {
 
   /** A frame read from the relay device (`len` bytes of `buf`, virtio-net header first). */
   onFrame(buf: Buffer, len: number): void {
-    const f = parseRelayFrame(buf, len, this.o.vxlanPort);
+    const f = parseRelayFrame(buf, len, this.vxlanPort);
     if (typeof f === "string") {
       if (f === "not-ipv4-udp" || f === "not-vxlan") this.counters.dropNotVxlan++;
       else this.counters.dropBadFrame++;
@@ -229,7 +237,7 @@ export class Datapath {
       srcMac: this.o.tapMac,
       src: peer.relay,
       dst: this.local,
-      vxlanPort: this.o.vxlanPort,
+      vxlanPort: this.vxlanPort,
     });
     if (headers === undefined) {
       this.counters.dropBadFrame++;

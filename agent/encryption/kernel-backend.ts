@@ -16,7 +16,13 @@ import type { Logger } from "pino";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import type { Executor } from "../../common/executor.js";
 import { silentLogger } from "../../common/logger.js";
-import type { EncryptionBackend, EncryptionPeer, EncryptionStats } from "./backend.js";
+import {
+  guardedPortsAfter,
+  validateVxlanPort,
+  type EncryptionBackend,
+  type EncryptionPeer,
+  type EncryptionStats,
+} from "./backend.js";
 import type { EncryptionConfig } from "./config.js";
 import {
   describeKeyRing,
@@ -61,6 +67,10 @@ export class KernelEncryptionBackend implements EncryptionBackend {
   private ring: KeyRing | undefined;
   private peers: EncryptionPeer[] = [];
   private vnis: number[] = [];
+  /** The VXLAN port the ESP policies select. */
+  private port: number;
+  /** Ports the guard covers: `port` and those before it since start() (backend.ts). */
+  private guardedPorts: number[];
   private applied: XfrmSet = EMPTY_XFRM_SET;
   private appliedGuard: string | undefined;
   private dirty = true;
@@ -72,6 +82,8 @@ export class KernelEncryptionBackend implements EncryptionBackend {
     this.cfg = deps.config;
     this.log = (deps.logger ?? silentLogger()).child({ component: "encryption", backend: "kernel" });
     this.ns = deps.netns === undefined ? {} : { netns: deps.netns };
+    this.port = validateVxlanPort(deps.config.vxlanPort);
+    this.guardedPorts = [this.port];
   }
 
   get encryptedVnis(): readonly number[] {
@@ -80,7 +92,6 @@ export class KernelEncryptionBackend implements EncryptionBackend {
 
   private get options(): XfrmOptions {
     return {
-      vxlanPort: this.cfg.vxlanPort,
       mark: this.cfg.xfrmMark,
       reqid: this.cfg.xfrmReqid,
       replayWindow: this.cfg.espReplayWindow,
@@ -106,10 +117,11 @@ export class KernelEncryptionBackend implements EncryptionBackend {
       this.started = false;
       await this.flushOurs();
       await this.ex.nftApply(
-        renderGuard({ vxlanPort: this.cfg.vxlanPort, vnis: [], mode: this.guardMode() }),
+        renderGuard({ vxlanPorts: [this.port], vnis: [], mode: this.guardMode() }),
         this.ns,
       );
       this.appliedGuard = undefined;
+      this.guardedPorts = [this.port];
     });
   }
 
@@ -144,6 +156,17 @@ export class KernelEncryptionBackend implements EncryptionBackend {
     const next = validateVnis(vnis);
     return this.serialize(async () => {
       this.vnis = next;
+      if (this.started) await this.reconcile();
+    });
+  }
+
+  setVxlanPort(port: number): Promise<void> {
+    const next = validateVxlanPort(port);
+    return this.serialize(async () => {
+      if (next === this.port) return;
+      this.log.info({ from: this.port, to: next }, "VXLAN port set");
+      this.port = next;
+      this.guardedPorts = guardedPortsAfter(this.guardedPorts, next, this.started);
       if (this.started) await this.reconcile();
     });
   }
@@ -192,10 +215,17 @@ export class KernelEncryptionBackend implements EncryptionBackend {
   }
 
   private async reconcile(): Promise<void> {
-    const desired = desiredXfrm({ localAddr: this.deps.localAddr, peers: this.peers, ring: this.ring });
+    const desired = desiredXfrm({
+      localAddr: this.deps.localAddr,
+      vxlanPort: this.port,
+      peers: this.peers,
+      ring: this.ring,
+    });
     // Guard first when adding protection (nothing leaves in plaintext meanwhile); the
-    // ruleset is replaced atomically, so there is no window without it.
-    const guard = renderGuard({ vxlanPort: this.cfg.vxlanPort, vnis: this.vnis, mode: this.guardMode() });
+    // ruleset is replaced atomically, so there is no window without it. On a new port it
+    // marks and guards both: until the batch below adds the new port's policies, its
+    // packets find no policy and are dropped; after it, the old port's are.
+    const guard = renderGuard({ vxlanPorts: this.guardedPorts, vnis: this.vnis, mode: this.guardMode() });
     if (guard !== this.appliedGuard) {
       await this.ex.nftApply(guard, this.ns);
       this.appliedGuard = guard;

@@ -18,6 +18,11 @@
  * leaves in plaintext — a guard before it would have passed the packet already (seen in
  * the VM lab: the mesh's ingress SNAT matched this mark's bit 24 and rewrote VXLAN).
  *
+ * Ports: the VXLAN port is the cluster's data-path port (`swarm init --data-path-port`),
+ * not always 4789. The rules match every port in `vxlanPorts`: the backend's current one
+ * and any it protected before in this run, since a VXLAN device made for an older port
+ * keeps sending on it until the overlay removes its entries (fail closed meanwhile).
+ *
  * User-space backend: encrypted VNIs' VXLAN packets may only leave through the relay
  * device (towards the datapath that encrypts them) and only arrive from it (decrypted by
  * the datapath); any other path is plaintext on the underlay and is dropped.
@@ -29,7 +34,8 @@ export const GUARD_TABLE = "swarmnet_encryption";
 export type GuardMode = { kind: "kernel"; mark: number } | { kind: "userspace"; relayDevice: string };
 
 export interface GuardInput {
-  vxlanPort: number;
+  /** UDP ports of the overlay's VXLAN traffic (at least one). */
+  vxlanPorts: readonly number[];
   vnis: readonly number[];
   mode: GuardMode;
 }
@@ -41,7 +47,9 @@ export function renderGuard(input: GuardInput): string {
   const head = `table ip ${GUARD_TABLE} {}\ndelete table ip ${GUARD_TABLE}\n`;
   const vnis = [...new Set(input.vnis)].sort((a, b) => a - b);
   if (vnis.length === 0) return head;
-  const vxlan = `udp dport ${input.vxlanPort} ${VNI_MATCH}`;
+  const ports = [...new Set(input.vxlanPorts)].sort((a, b) => a - b);
+  const dport = ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`;
+  const vxlan = `udp dport ${dport} ${VNI_MATCH}`;
   const lines = [
     `table ip ${GUARD_TABLE} {`,
     `  set encrypted_vnis {`,

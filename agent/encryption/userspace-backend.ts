@@ -58,7 +58,13 @@ import type { Executor } from "../../common/executor.js";
 import { silentLogger } from "../../common/logger.js";
 import { parseIpv4 } from "../../common/net-addr.js";
 import { stopProcesses } from "../../common/process.js";
-import type { EncryptionBackend, EncryptionPeer, EncryptionStats } from "./backend.js";
+import {
+  guardedPortsAfter,
+  validateVxlanPort,
+  type EncryptionBackend,
+  type EncryptionPeer,
+  type EncryptionStats,
+} from "./backend.js";
 import type { EncryptionConfig } from "./config.js";
 import { LineChannel, type ControlReply, type ControlRequest } from "./datapath-control.js";
 import type { DatapathProcessArgs } from "./datapath-process.js";
@@ -114,6 +120,10 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
   private ring: KeyRing | undefined;
   private peers: EncryptionPeer[] = [];
   private vnis: number[] = [];
+  /** The VXLAN port the datapath carries. */
+  private port: number;
+  /** Ports the guard covers: `port` and those before it since start() (backend.ts). */
+  private guardedPorts: number[];
   private appliedGuard: string | undefined;
   private dp: RunningDatapath | undefined;
   private started = false;
@@ -128,6 +138,8 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
     this.log = (deps.logger ?? silentLogger()).child({ component: "encryption", backend: "userspace" });
     this.ns = deps.netns === undefined ? {} : { netns: deps.netns };
     this.pool = new RelayAddressPool(deps.config.relayCidr);
+    this.port = validateVxlanPort(deps.config.vxlanPort);
+    this.guardedPorts = [this.port];
     if (parseIpv4(deps.localAddr) === undefined) {
       throw new SwarmnetError(
         ErrorCode.InvalidArgument,
@@ -173,6 +185,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
       await this.teardownDevices();
       await this.ex.nftApply(this.guardScript([]), this.ns);
       this.appliedGuard = undefined;
+      this.guardedPorts = [this.port];
     });
   }
 
@@ -211,6 +224,25 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
     return this.serialize(async () => {
       this.vnis = next;
       if (this.started) await this.applyGuard();
+    });
+  }
+
+  setVxlanPort(port: number): Promise<void> {
+    const next = validateVxlanPort(port);
+    if (next === this.cfg.dataPort) {
+      throw new SwarmnetError(
+        ErrorCode.InvalidConfig,
+        `the data-path port ${next} is the encrypted overlays' own UDP port (encryption.dataPort): one of them must change`,
+      );
+    }
+    return this.serialize(async () => {
+      if (next === this.port) return;
+      this.log.info({ from: this.port, to: next }, "VXLAN port set");
+      this.port = next;
+      this.guardedPorts = guardedPortsAfter(this.guardedPorts, next, this.started);
+      // Guard first (old and new port), then the datapath's port.
+      if (this.started) await this.applyGuard();
+      if (this.dp !== undefined) await this.request({ op: "vxlan-port", id: this.nextId++, port: next });
     });
   }
 
@@ -273,7 +305,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
 
   private guardScript(vnis: readonly number[]): string {
     return renderGuard({
-      vxlanPort: this.cfg.vxlanPort,
+      vxlanPorts: this.guardedPorts,
       vnis,
       mode: { kind: "userspace", relayDevice: this.cfg.relayDevice },
     });
@@ -400,7 +432,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
         tap: tapPath,
         localAddr: this.deps.localAddr,
         dataPort: c.dataPort,
-        vxlanPort: c.vxlanPort,
+        vxlanPort: this.port,
         replayWindow: c.replayWindow,
         socketBufferBytes: c.socketBufferBytes,
         wakeAddr: this.pool.wakeAddress,

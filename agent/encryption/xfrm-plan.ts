@@ -8,9 +8,11 @@
  *   - inbound, per peer and per key of the ring: a state src=peer dst=local, SPI
  *     spiFor(peer, local, tag), key deriveDirectionKey(secret, "esp", peer, local, tag);
  *   - outbound, per peer, for the primary key only: a state src=local dst=peer;
- *   - per peer one `dir out` policy: src local/32 dst peer/32 proto udp dport VXLAN,
- *     selected by the fwmark that the guard ruleset (nft-guard.ts) puts on encrypted
- *     VNIs' VXLAN packets, with a template naming the outbound state's SPI.
+ *   - per peer one `dir out` policy: src local/32 dst peer/32 proto udp dport VXLAN (the
+ *     cluster's data-path port: part of the policy's identity, so a new port adds the
+ *     new policies before the old ones go), selected by the fwmark that the guard ruleset
+ *     (nft-guard.ts) puts on encrypted VNIs' VXLAN packets, with a template naming the
+ *     outbound state's SPI.
  * Extended sequence numbers (`flag esn`) make the sequence counter 64-bit, so it never
  * wraps between rotations however fast a node sends (moby#52005 was a 32-bit wrap).
  *
@@ -46,6 +48,8 @@ export interface XfrmState {
 export interface XfrmPolicy {
   src: string;
   dst: string;
+  /** UDP destination port of the VXLAN traffic it selects. */
+  dport: number;
   /** SPI of the outbound state the template names. */
   spi: number;
 }
@@ -56,7 +60,6 @@ export interface XfrmSet {
 }
 
 export interface XfrmOptions {
-  vxlanPort: number;
   mark: number;
   reqid: number;
   replayWindow: number;
@@ -64,6 +67,8 @@ export interface XfrmOptions {
 
 export interface XfrmPlanInput {
   localAddr: string;
+  /** The VXLAN port the policies select (the cluster's data-path port). */
+  vxlanPort: number;
   peers: readonly XfrmPeer[];
   ring: KeyRing | undefined;
 }
@@ -83,7 +88,7 @@ function addrOrder(a: string, b: string): number {
 }
 
 const stateId = (s: XfrmState): string => `${s.src}>${s.dst}#${s.spi}`;
-const policyId = (p: XfrmPolicy): string => `${p.src}>${p.dst}`;
+const policyId = (p: XfrmPolicy): string => `${p.src}>${p.dst}:${p.dport}`;
 
 /** Every state and policy the node needs; empty without keys or peers. */
 export function desiredXfrm(input: XfrmPlanInput): XfrmSet {
@@ -125,7 +130,7 @@ export function desiredXfrm(input: XfrmPlanInput): XfrmSet {
       keyTag: primary.tag,
       key: deriveDirectionKey(primary.secret, "esp", localAddr, remote, primary.tag),
     });
-    policies.push({ src: localAddr, dst: remote, spi: outSpi });
+    policies.push({ src: localAddr, dst: remote, dport: input.vxlanPort, spi: outSpi });
   }
   assertNoSpiCollision(states);
   return { states, policies };
@@ -180,7 +185,7 @@ function markArgs(o: XfrmOptions): string {
 }
 
 function selector(p: XfrmPolicy, o: XfrmOptions): string {
-  return `src ${p.src}/32 dst ${p.dst}/32 proto udp dport ${o.vxlanPort} dir out ${markArgs(o)}`;
+  return `src ${p.src}/32 dst ${p.dst}/32 proto udp dport ${p.dport} dir out ${markArgs(o)}`;
 }
 
 function policyLine(verb: "add" | "update", p: XfrmPolicy, o: XfrmOptions): string {

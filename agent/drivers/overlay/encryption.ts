@@ -2,15 +2,19 @@
  * Encrypted overlays in the agent: one encryption backend per node (kernel ESP where the
  * probe found it, the user-space datapath otherwise — decided once at start), and the
  * reconciler that keeps it on the snapshot's encrypted networks: the VNIs of encrypted
- * networks with a local endpoint, the peers (nodes with endpoints on them) and the
- * managers' data-key ring.
+ * networks with a local endpoint, the peers (nodes with endpoints on them), the
+ * managers' data-key ring and the cluster's data-path port (the UDP port the overlay's
+ * VXLAN devices use, `swarm init --data-path-port`; known once the intent's cluster
+ * settings arrive).
  *
- * Fail closed: until the backend has keys and runs, the overlay reconciler programs no
- * remote endpoint of an encrypted network, so nothing of it can leave in plaintext; this
- * reconciler touches the overlay whenever that readiness may have changed. The plaintext
- * guard (nftables) has one owner, the backend's own table `swarmnet_encryption`
- * (agent/encryption/nft-guard.ts): its rules name the backend's relay device and change
- * with it, which the mesh's table `swarmnet` knows nothing of.
+ * Fail closed: until the backend has keys, runs and protects the network's VXLAN port,
+ * the overlay reconciler programs no remote endpoint of an encrypted network, so nothing
+ * of it can leave in plaintext; this reconciler touches the overlay whenever that
+ * readiness may have changed. Before the port is known the backend does not start.
+ *
+ * The plaintext guard (nftables) has one owner, the backend's own table
+ * `swarmnet_encryption` (agent/encryption/nft-guard.ts): its rules name the backend's
+ * relay device and change with it, which the mesh's table `swarmnet` knows nothing of.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +31,7 @@ import {
   type EncryptionStats,
   type KeyRing,
 } from "../../encryption/index.js";
+import { knownDataPathPort } from "../../dispatcher/index.js";
 import type { NodeSnapshot } from "../../node-snapshot.js";
 import type { KernelCapabilities } from "../../probe.js";
 import type { Reconciler } from "../../reconcile/reconciler.js";
@@ -40,6 +45,8 @@ export class OverlayEncryption {
   private keysApplied = "";
   private peersApplied = "";
   private vnisApplied = "";
+  /** The VXLAN port the backend protects; undefined until the cluster's is known. */
+  private port: number | undefined;
 
   constructor(
     ex: Executor,
@@ -47,14 +54,13 @@ export class OverlayEncryption {
     localAddr: string,
     stateDir: string,
     private readonly log: Logger,
-    vxlanPort: number,
   ) {
     this.decision = chooseBackend(caps);
     const runDir = join(stateDir, "encryption");
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     this.backend = createEncryptionBackend(this.decision.kind, {
       executor: ex,
-      config: loadEncryptionConfig({ vxlanPort }),
+      config: loadEncryptionConfig(),
       localAddr,
       runDir,
       logger: log,
@@ -65,9 +71,12 @@ export class OverlayEncryption {
     return this.backend.kind;
   }
 
-  /** Whether encrypted networks may carry traffic now (backend up, keys in place). */
-  get ready(): boolean {
-    return this.running && this.keysApplied !== "";
+  /**
+   * Whether an encrypted network whose VXLAN device sends to `vxlanPort` may carry traffic
+   * now: backend up, keys in place, and that port the one it protects.
+   */
+  readyFor(vxlanPort: number): boolean {
+    return this.running && this.keysApplied !== "" && this.port === vxlanPort;
   }
 
   overlayMtu(underlayMtu: number): number {
@@ -78,16 +87,27 @@ export class OverlayEncryption {
     return this.backend.fdbDestination(vtep);
   }
 
-  /** Brings the backend to (VNIs, peers, keys); stops it when no encrypted network is left. */
+  /**
+   * Brings the backend to (VNIs, peers, keys, VXLAN port); stops it when no encrypted
+   * network is left. With the port not known yet it does not start (nothing of an
+   * encrypted network is programmed meanwhile); a running backend keeps its port.
+   */
   async sync(
     vnis: readonly number[],
     peers: readonly EncryptionPeer[],
     keys: KeyRing | undefined,
+    vxlanPort: number | undefined,
   ): Promise<void> {
     if (vnis.length === 0) {
       if (this.running) await this.stop();
       return;
     }
+    if (vxlanPort !== undefined && vxlanPort !== this.port) {
+      await this.backend.setVxlanPort(vxlanPort);
+      this.log.info({ from: this.port, to: vxlanPort }, "encryption follows the data-path port");
+      this.port = vxlanPort;
+    }
+    if (this.port === undefined) return;
     if (!this.running) {
       await this.backend.start();
       this.running = true;
@@ -134,6 +154,8 @@ interface EncryptionDesired {
   vnis: number[];
   peers: EncryptionPeer[];
   keys: KeyRing | undefined;
+  /** The cluster's data-path port; undefined until the intent's cluster settings arrive. */
+  vxlanPort: number | undefined;
 }
 
 /** The encryption backend's state from the snapshot: what `OverlayEncryption.sync` takes. */
@@ -158,6 +180,7 @@ export function desiredEncryption(s: NodeSnapshot): EncryptionDesired {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([nodeName, underlayAddr]) => ({ nodeName, underlayAddr })),
     keys: s.intent?.dataKeys,
+    vxlanPort: knownDataPathPort(s.intent),
   };
 }
 
@@ -167,10 +190,11 @@ export function encryptionReconciler(enc: OverlayEncryption): Reconciler<Encrypt
     desired: desiredEncryption,
     // Key rings hold secret bytes: compare them by tag, never serialise them.
     same: (a, b) =>
+      a.vxlanPort === b.vxlanPort &&
       a.vnis.join(",") === b.vnis.join(",") &&
       JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
       (a.keys === undefined ? "" : describeKeyRing(a.keys)) ===
         (b.keys === undefined ? "" : describeKeyRing(b.keys)),
-    apply: (d) => enc.sync(d.vnis, d.peers, d.keys),
+    apply: (d) => enc.sync(d.vnis, d.peers, d.keys, d.vxlanPort),
   };
 }

@@ -168,7 +168,8 @@ export class OverlayDriver implements NetworkDriver {
       });
     }
     // Encrypted networks: entries point at the encryption backend, and none exist until it
-    // is ready (fail closed: nothing of an encrypted network may leave in plaintext).
+    // is ready and protects the network's VXLAN port (fail closed: nothing of an encrypted
+    // network may leave in plaintext).
     const enc = this.deps.encryption;
     const remote: RemoteEndpoint[] = [];
     for (const f of s.endpoints) {
@@ -179,7 +180,7 @@ export class OverlayDriver implements NetworkDriver {
       // Another node's word, going into the kernel: only well-formed entries.
       if (mac === undefined || !MAC.test(mac) || vtep === undefined || parseIpv4(vtep) === undefined)
         continue;
-      if (net.encrypted && enc?.ready !== true) continue;
+      if (net.encrypted && enc?.readyFor(net.dstPort) !== true) continue;
       remote.push({
         networkId: f.networkId,
         ip: f.ip,

@@ -64,7 +64,13 @@ interface TransferResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A VXLAN datagram's payload: VXLAN header, then Ethernet/IPv4/UDP carrying `text`. */
-function plaintextVxlan(vni: number, dstIp: string, srcIp: string, port: number, text: string): string {
+export function plaintextVxlan(
+  vni: number,
+  dstIp: string,
+  srcIp: string,
+  port: number,
+  text: string,
+): string {
   const body = Buffer.from(text);
   const f = Buffer.alloc(8 + 14 + 20 + 8 + body.length);
   f[0] = 0x08;

@@ -5,6 +5,8 @@ import { ENCRYPTION_DEFAULTS, loadEncryptionConfig } from "../../../agent/encryp
 import { RelayAddressPool } from "../../../agent/encryption/relay-addresses.js";
 import { renderGuard } from "../../../agent/encryption/nft-guard.js";
 import type { KernelCapabilities } from "../../../agent/probe.js";
+import { Executor, RecordingRunner } from "../../../common/executor.js";
+import { UserspaceEncryptionBackend } from "../../../agent/encryption/userspace-backend.js";
 
 const caps = (esp: boolean): KernelCapabilities => ({
   kernelRelease: "test",
@@ -93,7 +95,7 @@ describe("encryption relay addresses", () => {
 describe("encryption plaintext guard (user space)", () => {
   it("lets encrypted VNIs' VXLAN packets pass only through the relay device", () => {
     const script = renderGuard({
-      vxlanPort: 4789,
+      vxlanPorts: [4789],
       vnis: [4102],
       mode: { kind: "userspace", relayDevice: "snenc0" },
     });
@@ -102,9 +104,39 @@ describe("encryption plaintext guard (user space)", () => {
     assert.match(script, /elements = \{ 4102 \}/);
   });
 
+  it("guards every VXLAN port it is given, as one set", () => {
+    const script = renderGuard({
+      vxlanPorts: [7789, 4789, 7789],
+      vnis: [4102],
+      mode: { kind: "userspace", relayDevice: "snenc0" },
+    });
+    assert.match(
+      script,
+      /oifname != "snenc0" udp dport \{ 4789, 7789 \} @th,96,24 @encrypted_vnis counter drop/,
+    );
+    assert.match(
+      script,
+      /iifname != "snenc0" udp dport \{ 4789, 7789 \} @th,96,24 @encrypted_vnis counter drop/,
+    );
+  });
+
+  it("refuses the data-path port that is its own data port, and a non-port, before touching the kernel", async () => {
+    const runner = new RecordingRunner();
+    const b = new UserspaceEncryptionBackend({
+      executor: new Executor(runner),
+      config: loadEncryptionConfig(),
+      localAddr: "100.64.1.1",
+      runDir: "/nonexistent",
+    });
+    assert.throws(() => b.setVxlanPort(4800), /data-path port 4800 is the encrypted overlays' own UDP port/);
+    assert.throws(() => b.setVxlanPort(70000), /VXLAN port 70000 is not a UDP port/);
+    await b.setVxlanPort(7789);
+    assert.deepEqual(runner.lines(), [], "nothing programmed before start()");
+  });
+
   it("without encrypted VNIs only removes its table (idempotently)", () => {
     assert.equal(
-      renderGuard({ vxlanPort: 4789, vnis: [], mode: { kind: "userspace", relayDevice: "snenc0" } }),
+      renderGuard({ vxlanPorts: [4789], vnis: [], mode: { kind: "userspace", relayDevice: "snenc0" } }),
       "table ip swarmnet_encryption {}\ndelete table ip swarmnet_encryption\n",
     );
   });

@@ -116,6 +116,24 @@ describe("encryption user-space datapath (in memory)", () => {
     assert.equal(p.b.counters.recordsIn, 1);
   });
 
+  it("carries the cluster's data-path port once set: frames to it sealed, injected to it; 4789's dropped", () => {
+    const p = pair();
+    for (const d of [p.a, p.b]) {
+      d.setKeys([key(1)], 1);
+      d.setVxlanPort(7789);
+    }
+    const old = relayFrame(RELAY_B_ON_A, vxlanPayload("to the old port"), undefined, 4789);
+    p.a.onFrame(old, old.length);
+    assert.equal(p.records.length, 0);
+    assert.equal(p.a.counters.dropNotVxlan, 1);
+    const f = relayFrame(RELAY_B_ON_A, vxlanPayload("to the new port"), undefined, 7789);
+    p.a.onFrame(f, f.length);
+    p.deliver(0);
+    const got = p.framesAtB[0] as Buffer;
+    assert.equal(got.readUInt16BE(24 + 20 + 2), 7789, "injected to the local VXLAN socket's port");
+    assert.ok(typeof parseRelayFrame(got, got.length, 7789) !== "string");
+  });
+
   it("carries checksum offload across (NEEDS_CSUM re-based on the rebuilt headers)", () => {
     const p = pair();
     for (const d of [p.a, p.b]) d.setKeys([key(1)], 1);

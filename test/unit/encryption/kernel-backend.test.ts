@@ -174,6 +174,69 @@ describe("encryption kernel backend (recording executor)", () => {
     ]);
   });
 
+  it("follows the cluster's data-path port: set before start, the guard and the policies select it", async () => {
+    const runner = new RecordingRunner();
+    const b = new KernelEncryptionBackend({
+      executor: new Executor(runner),
+      config: loadEncryptionConfig(),
+      localAddr: "100.64.1.1",
+    });
+    await b.setVxlanPort(7789);
+    assert.deepEqual(runner.lines(), [], "nothing programmed before start()");
+    await b.start();
+    await b.setEncryptedVnis([4097]);
+    await b.setKeys(RING_BEFORE);
+    await b.setPeers([NODES[1] as (typeof NODES)[number]]);
+    const lines = runner.lines();
+    assert.ok(lines.includes("      udp dport 7789 @th,96,24 @encrypted_vnis meta mark set 0x53574e43"));
+    assert.ok(lines.includes("      udp dport 7789 @th,96,24 @encrypted_vnis rt ipsec missing counter drop"));
+    assert.ok(
+      lines.includes("      udp dport 7789 @th,96,24 @encrypted_vnis meta ipsec missing counter drop"),
+    );
+    assert.ok(!lines.some((l) => l.includes("4789")), "nothing of 4789");
+    assert.ok(lines.includes(POLICY("add", "100.64.1.2", "0x1c0e9946").replace("dport 4789", "dport 7789")));
+  });
+
+  it("on a new port while running: guard on both ports in one transaction, then new policies before the old go", async () => {
+    const { b, runner } = await backendFor(0, RING_BEFORE);
+    runner.clear();
+    await b.setVxlanPort(7789);
+    const at7789 = (dst: string, spi: string) => POLICY("add", dst, spi).replace("dport 4789", "dport 7789");
+    const del = (dst: string) =>
+      `  xfrm policy delete src 100.64.1.1/32 dst ${dst}/32 proto udp dport 4789 dir out mark 0x53574e43 mask 0xffffffff`;
+    assert.deepEqual(runner.lines(), [
+      "ip netns exec sn-lab-n1 nft -f -",
+      "  table ip swarmnet_encryption {}",
+      "  delete table ip swarmnet_encryption",
+      "  table ip swarmnet_encryption {",
+      "    set encrypted_vnis {",
+      "      typeof @th,96,24",
+      "      elements = { 4097 }",
+      "    }",
+      "    chain mark_out {",
+      "      type route hook output priority mangle; policy accept;",
+      "      udp dport { 4789, 7789 } @th,96,24 @encrypted_vnis meta mark set 0x53574e43",
+      "    }",
+      "    chain guard_out {",
+      "      type filter hook postrouting priority srcnat + 1; policy accept;",
+      "      udp dport { 4789, 7789 } @th,96,24 @encrypted_vnis rt ipsec missing counter drop",
+      "    }",
+      "    chain guard_in {",
+      "      type filter hook input priority filter; policy accept;",
+      "      udp dport { 4789, 7789 } @th,96,24 @encrypted_vnis meta ipsec missing counter drop",
+      "    }",
+      "  }",
+      "ip -n sn-lab-n1 -batch -",
+      at7789("100.64.1.2", "0x1c0e9946"),
+      at7789("100.64.1.3", "0x62b5e109"),
+      del("100.64.1.2"),
+      del("100.64.1.3"),
+    ]);
+    runner.clear();
+    await b.setVxlanPort(7789);
+    assert.deepEqual(runner.lines(), [], "the same port again changes nothing");
+  });
+
   it("after a failed batch, reprograms everything of ours from scratch on the next change", async () => {
     const { b, runner } = await backendFor(0, RING_BEFORE);
     runner.clear();
@@ -206,12 +269,9 @@ describe("encryption kernel backend (recording executor)", () => {
       "\ttmpl src 100.64.1.1 dst 100.64.1.3",
       "\t\tproto esp reqid 7 mode transport",
     ].join("\n");
-    assert.deepEqual(
-      staleOurPolicyDeletes(listing, { vxlanPort: 4789, mark: 0x53574e43, reqid: 21335, replayWindow: 128 }),
-      [
-        "xfrm policy delete src 100.64.1.1/32 dst 100.64.1.2/32 proto udp dport 4789 dir out mark 0x53574e43 mask 0xffffffff",
-      ],
-    );
+    assert.deepEqual(staleOurPolicyDeletes(listing, { mark: 0x53574e43, reqid: 21335, replayWindow: 128 }), [
+      "xfrm policy delete src 100.64.1.1/32 dst 100.64.1.2/32 proto udp dport 4789 dir out mark 0x53574e43 mask 0xffffffff",
+    ]);
   });
 
   it("points FDB entries at the peer's underlay address and lowers the MTU by the ESP overhead", () => {
