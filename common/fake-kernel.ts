@@ -638,6 +638,27 @@ export class FakeKernel implements CommandRunner {
         if (!tables.has(name)) tables.set(name, { sets: new Map(), chains: new Map() });
         continue;
       }
+      m = /^table (\w+ \w+) \{ set (\w+) \{ type \w+; \}; \}$/.exec(line);
+      if (m !== null) {
+        const t = tables.get(m[1] ?? "") ?? { sets: new Map(), chains: new Map() };
+        tables.set(m[1] ?? "", t);
+        if (!t.sets.has(m[2] ?? "")) t.sets.set(m[2] ?? "", { elements: new Map() });
+        continue;
+      }
+      m = /^flush table (\w+ \w+)$/.exec(line);
+      if (m !== null) {
+        const t = tables.get(m[1] ?? "");
+        if (t === undefined) return fail("Error: Could not process rule: No such file or directory");
+        for (const rules of t.chains.values()) rules.length = 0;
+        continue;
+      }
+      m = /^flush set (\w+ \w+) (\w+)$/.exec(line);
+      if (m !== null) {
+        const set = tables.get(m[1] ?? "")?.sets.get(m[2] ?? "");
+        if (set === undefined) return fail("Error: Could not process rule: No such file or directory");
+        set.elements.clear();
+        continue;
+      }
       m = /^delete table (\w+ \w+)$/.exec(line);
       if (m !== null) {
         if (!tables.delete(m[1] ?? ""))

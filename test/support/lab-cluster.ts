@@ -278,8 +278,17 @@ export class LabCluster {
   }
 
   /** `nft list ruleset` inside a node's namespace. */
-  ruleset(node: string): Promise<string> {
-    return this.ex.nft(["list", "ruleset"], { netns: this.netns(node) });
+  /**
+   * The node's `nft list ruleset`, its tables in name order: nft lists tables in the order
+   * they were made, and a resync that replaces a table whole (the mesh's) moves it to the
+   * end without changing anything in it.
+   */
+  async ruleset(node: string): Promise<string> {
+    const text = await this.ex.nft(["list", "ruleset"], { netns: this.netns(node) });
+    return text
+      .split(/^(?=table )/m)
+      .sort()
+      .join("");
   }
 
   /** The pid the lab recorded for a node's agent. */

@@ -13,7 +13,7 @@
  *
  * A rule per network, not a set: a rule must compare a packet's in- and out-interface
  * with each other, which nft cannot do in one lookup; a node holds tens of networks, and
- * the table is replaced whole in one transaction, so its cost is that of its text.
+ * the table is rewritten whole in one transaction, so its cost is that of its text.
  * `icc=false` is not here: traffic between two ports of one bridge is bridged, not
  * routed, and never meets this table — the driver isolates those bridge ports instead.
  * Egress masquerade is the routing mesh's table (agent/ingress), beside the `-p` DNAT.
@@ -35,11 +35,13 @@ export function renderIsolation(networks: readonly BridgeNetwork[], extraBridges
       forward.push(`iifname ${q} oifname != ${q} drop`, `oifname ${q} iifname != ${q} drop`);
     else forward.push(`iifname ${q} oifname != ${q} oifname @bridges drop`);
   }
+  // Emptied and refilled rather than deleted and made again: the table keeps its place
+  // and handle, so a resync that finds nothing to change changes nothing a reader sees.
   return [
-    `table ${T}`,
-    `delete table ${T}`,
+    `table ${T} { set bridges { type ifname; }; }`,
+    `flush table ${T}`,
+    `flush set ${T} bridges`,
     `table ${T} {`,
-    "\tset bridges { type ifname; }",
     "\tchain forward {",
     "\t\ttype filter hook forward priority filter; policy accept;",
     ...forward.map((r) => `\t\t${r}`),
