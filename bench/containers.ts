@@ -17,9 +17,11 @@
  *   agents[]           per node: `containers` it holds; `cpu_percent_empty` and
  *                      `cpu_percent_loaded` (the agent process, user + system, % of one
  *                      core, over an idle window before any container and after all of
- *                      them); `children_cpu_percent_loaded` (the processes it started and
- *                      reaped in that window); `rss_mb_empty` / `rss_mb_loaded` (at the end
- *                      of each window); `spawns_idle_loaded` (processes started in the
+ *                      them); `children_cpu_percent_loaded` (the tools it ran in that
+ *                      window: its reaped children, and its long-lived helpers — which
+ *                      run its kernel commands — with theirs); `rss_mb_empty` /
+ *                      `rss_mb_loaded` (at the end of each window; `helpers_rss_mb_loaded`
+ *                      its helpers'); `spawns_idle_loaded` (processes started in the
  *                      loaded window, by tool, from `swarmnet_executor_spawns_total`)
  *   load_avg           the machine's 1-minute load average at start and at end (2 cores
  *                      shared with other work: read the numbers with it)
@@ -61,6 +63,7 @@ export interface AgentCost {
   children_cpu_percent_loaded: number;
   rss_mb_empty: number;
   rss_mb_loaded: number;
+  helpers_rss_mb_loaded: number;
   spawns_idle_loaded: Record<string, number>;
 }
 
@@ -191,6 +194,7 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
         children_cpu_percent_loaded: cpuPercent(l1.childTicks - l0.childTicks, l1.at - l0.at),
         rss_mb_empty: e1.rssMb,
         rss_mb_loaded: l1.rssMb,
+        helpers_rss_mb_loaded: l1.helpersRssMb,
         spawns_idle_loaded: idleSpawns,
       };
     });

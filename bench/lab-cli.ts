@@ -4,7 +4,7 @@
  * `swarmnet` on one node of a lab, a nearest-rank percentile, and a process's CPU and
  * memory read from /proc.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { execa } from "execa";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
 
@@ -39,24 +39,67 @@ export interface ProcessUsage {
   at: number;
   /** CPU ticks, user + system, of the process. */
   ticks: number;
-  /** CPU ticks of its children it has waited for (the tools it spawned). */
+  /**
+   * CPU ticks of the tools it ran: its children it has waited for, plus its long-lived
+   * helpers (common/command-helper.py, netns-listen.py: live children of it) with the
+   * children they waited for — the agent's kernel commands run under its helper.
+   */
   childTicks: number;
   rssMb: number;
+  /** Resident memory of those helpers. */
+  helpersRssMb: number;
 }
 
-/** A process's CPU ticks (its own and its reaped children's) and RSS now, from /proc. */
-export function processUsage(pid: number): ProcessUsage {
+/** Helper scripts an agent keeps running as its children. */
+const HELPER_SCRIPT = /(command-helper|netns-listen)\.py/;
+
+function statOf(pid: number): number[] {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat
+  return stat
     .slice(stat.lastIndexOf(")") + 2)
     .split(" ")
     .map(Number);
+}
+
+function rssMbOf(pid: number): number {
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Math.round(Number(rss ?? 0) / 102.4) / 10;
+}
+
+/** The process's live helper children. */
+function helpersOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return statOf(p)[1] === pid && HELPER_SCRIPT.test(readFileSync(`/proc/${p}/cmdline`, "utf8"));
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+/** A process's CPU ticks (its own, its tools' and helpers') and RSS now, from /proc. */
+export function processUsage(pid: number): ProcessUsage {
+  const f = statOf(pid);
+  let childTicks = (f[13] ?? 0) + (f[14] ?? 0);
+  let helpersRssMb = 0;
+  for (const h of helpersOf(pid)) {
+    try {
+      const g = statOf(h);
+      childTicks += (g[11] ?? 0) + (g[12] ?? 0) + (g[13] ?? 0) + (g[14] ?? 0);
+      helpersRssMb += rssMbOf(h);
+    } catch {
+      // gone meanwhile
+    }
+  }
   return {
     at: Date.now(),
     ticks: (f[11] ?? 0) + (f[12] ?? 0),
-    childTicks: (f[13] ?? 0) + (f[14] ?? 0),
-    rssMb: Math.round(Number(rss) / 102.4) / 10,
+    childTicks,
+    rssMb: rssMbOf(pid),
+    helpersRssMb: Math.round(helpersRssMb * 10) / 10,
   };
 }
 
