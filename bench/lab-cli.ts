@@ -4,9 +4,10 @@
  * `swarmnet` on one node of a lab, a nearest-rank percentile, and a process's CPU and
  * memory read from /proc.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
+import { childrenOf } from "../common/process.js";
 
 export function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,26 +67,12 @@ function rssMbOf(pid: number): number {
   return Math.round(Number(rss ?? 0) / 102.4) / 10;
 }
 
-/** The process's live helper children. */
-function helpersOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((p) => {
-      try {
-        return statOf(p)[1] === pid && HELPER_SCRIPT.test(readFileSync(`/proc/${p}/cmdline`, "utf8"));
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-}
-
 /** A process's CPU ticks (its own, its tools' and helpers') and RSS now, from /proc. */
 export function processUsage(pid: number): ProcessUsage {
   const f = statOf(pid);
   let childTicks = (f[13] ?? 0) + (f[14] ?? 0);
   let helpersRssMb = 0;
-  for (const h of helpersOf(pid)) {
+  for (const h of childrenOf(pid, (cmd) => HELPER_SCRIPT.test(cmd))) {
     try {
       const g = statOf(h);
       childTicks += (g[11] ?? 0) + (g[12] ?? 0) + (g[13] ?? 0) + (g[14] ?? 0);

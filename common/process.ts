@@ -2,7 +2,7 @@
  * Small helpers about processes: liveness, a bounded graceful stop, finding a program on
  * PATH, and waiting for the signal that ends a long-lived command. Only signals and /proc reads: spawning lives in the executor.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
 export function isAlive(pid: number): boolean {
@@ -31,6 +31,22 @@ export function isAliveAs(pid: number, ours: (cmd: string) => boolean): boolean 
   if (!isAlive(pid)) return false;
   const cmd = cmdline(pid);
   return cmd === "" || ours(cmd);
+}
+
+/** The live children of `pid` whose command line `ours` recognises (a /proc scan). */
+export function childrenOf(pid: number, ours: (cmd: string) => boolean): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((child) => {
+      try {
+        const stat = readFileSync(`/proc/${child}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        return ppid === pid && ours(cmdline(child));
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 /** The process's command line, or "" if it is gone. */

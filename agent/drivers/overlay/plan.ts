@@ -112,27 +112,21 @@ export function planOverlay(
         cleanup.push({ tool: "ip", netns: ns, lines: [`link del ${veth}`], removal: true });
     }
 
-    const remotes = dedupeRemotes(remoteByNet.get(net.id) ?? []);
+    const { fdb, neighbours } = remoteEntries(remoteByNet.get(net.id) ?? []);
     const fdbAdd: string[] = [];
-    for (const r of remotes) {
-      if (seen?.fdb.get(r.mac) !== r.vtep)
-        fdbAdd.push(`fdb replace ${r.mac} dev ${vx} dst ${r.vtep} self permanent`);
+    for (const [mac, vtep] of fdb) {
+      if (seen?.fdb.get(mac) !== vtep) fdbAdd.push(`fdb replace ${mac} dev ${vx} dst ${vtep} self permanent`);
     }
-    // One neighbour per address; two endpoints on one address (one replaced the other) is
-    // the last one's, or every pass would re-point it to the first and back.
-    const neighbours = new Map(remotes.map((r) => [r.ip, r.mac]));
     const neighAdd: string[] = [];
     for (const [ip, mac] of neighbours) {
       if (seen?.neighbours.get(ip) !== mac)
         neighAdd.push(`neigh replace ${ip} lladdr ${mac} dev ${vx} nud permanent`);
     }
-    const wantMacs = new Set(remotes.map((r) => r.mac));
-    const wantIps = new Set(neighbours.keys());
     const fdbDel = [...(seen?.fdb.keys() ?? [])]
-      .filter((m) => !wantMacs.has(m))
+      .filter((m) => !fdb.has(m))
       .map((m) => `fdb del ${m} dev ${vx} self`);
     const neighDel = [...(seen?.neighbours.keys() ?? [])]
-      .filter((ip) => !wantIps.has(ip))
+      .filter((ip) => !neighbours.has(ip))
       .map((ip) => `neigh del ${ip} dev ${vx}`);
     if (fdbAdd.length > 0) plan.steps.push({ tool: "bridge", netns: ns, lines: fdbAdd });
     if (neighAdd.length > 0) plan.steps.push({ tool: "ip", netns: ns, lines: neighAdd });
@@ -171,7 +165,7 @@ export function expectedOverlay(desired: OverlayDesired, prefix: string): Observ
   for (const [networkId, eps] of groupBy(locals, (e) => e.networkId)) {
     const net = byId.get(networkId) as OverlayNetwork;
     const veths = new Set(eps.map((e) => endpointVeth(e.id)));
-    const remotes = dedupeRemotes(remoteByNet.get(networkId) ?? []);
+    const { fdb, neighbours } = remoteEntries(remoteByNet.get(networkId) ?? []);
     sandboxes.set(net.vni, {
       netns: sandboxNetns(prefix, net.vni),
       vni: net.vni,
@@ -179,8 +173,8 @@ export function expectedOverlay(desired: OverlayDesired, prefix: string): Observ
       hasVxlan: true,
       veths,
       carrier: new Set(veths),
-      fdb: new Map(remotes.map((r) => [r.mac, r.vtep])),
-      neighbours: new Map(remotes.map((r) => [r.ip, r.mac])),
+      fdb,
+      neighbours,
     });
   }
   return { sandboxes, healthyEndpoints: new Set(locals.map((e) => e.id)) };
@@ -208,11 +202,23 @@ function endpointSteps(net: OverlayNetwork, ns: string, ep: LocalEndpoint, nodeR
   ];
 }
 
-/** Two entries for one MAC (an endpoint that moved): keep the last, as NetworkDB ordered them. */
-function dedupeRemotes(remotes: RemoteEndpoint[]): RemoteEndpoint[] {
+/**
+ * The FDB (mac → vtep) and neighbour (ip → mac) entries a network's remote endpoints
+ * want, as both the plan and `expectedOverlay` read them. Two entries for one MAC (an
+ * endpoint that moved) or one address (one endpoint replaced another): the last wins, as
+ * NetworkDB ordered them — else every pass would re-point the entry to the first and back.
+ */
+function remoteEntries(remotes: readonly RemoteEndpoint[]): {
+  fdb: Map<string, string>;
+  neighbours: Map<string, string>;
+} {
   const byMac = new Map<string, RemoteEndpoint>();
   for (const r of remotes) byMac.set(r.mac, r);
-  return [...byMac.values()];
+  const kept = [...byMac.values()];
+  return {
+    fdb: new Map(kept.map((r) => [r.mac, r.vtep])),
+    neighbours: new Map(kept.map((r) => [r.ip, r.mac])),
+  };
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {

@@ -7,10 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import { Executor } from "../../../common/executor.js";
 import type { NetnsListeners } from "../../../common/netns-listen.js";
-import { cmdline } from "../../../common/process.js";
+import { childrenOf } from "../../../common/process.js";
 import { isRoot } from "../../support/netns.js";
 
 describe("netns listen helper (real kernel)", () => {
@@ -20,19 +19,7 @@ describe("netns listen helper (real kernel)", () => {
   const b = `${prefix}b`;
   const held: NetnsListeners[] = [];
   /** This process's helpers (other agents on the machine have their own). */
-  const helperPids = (): number[] =>
-    readdirSync("/proc")
-      .filter((d) => /^\d+$/.test(d))
-      .map(Number)
-      .filter((pid) => {
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-          const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-          return ppid === process.pid && cmdline(pid).includes("netns-listen.py");
-        } catch {
-          return false;
-        }
-      });
+  const helperPids = (): number[] => childrenOf(process.pid, (cmd) => cmd.includes("netns-listen.py"));
 
   before(async function () {
     if (!isRoot) this.skip();
