@@ -3,10 +3,11 @@
  * the conntrack flows that lost their backend. Pure.
  *
  * Cost: an unchanged group is the same object in both models (the builder reuses it), so
- * it is skipped by identity; only changed groups are compared element by element. A change
- * of one backend therefore yields O(1) element operations and O(S) work in total (one
- * map walk), never O(S·B). A changed element (same key, new value) is a delete plus an
- * add in the same transaction: nftables has no in-place element update.
+ * it is skipped by identity; only changed groups are compared element by element. A model
+ * built from `prev` by replacing groups names them (`delta`), and only those are looked
+ * at: a one-backend change is O(1) here; otherwise one walk of the groups, never O(S·B).
+ * A changed element (same key, new value) is a delete plus an add in the same
+ * transaction: nftables has no in-place element update.
  */
 import type { ConntrackFilter } from "../../common/executor.js";
 import { elementsOf, flowsOf, type Group, type TableModel } from "./ruleset-model.js";
@@ -24,12 +25,16 @@ export function needsFullRender(prev: TableModel, next: TableModel): boolean {
 
 export function diffModels(prev: TableModel, next: TableModel): ModelDiff {
   const diff: ModelDiff = { addChains: [], deleteChains: [], deletes: [], adds: [], removedFlows: [] };
-  for (const [id, g] of next.groups) {
-    const old = prev.groups.get(id);
-    if (old === g) continue;
-    diffGroup(old, g, diff);
+  if (next.delta?.from === prev) {
+    for (const [old, g] of next.delta.replaced) diffGroup(old, g, diff);
+  } else {
+    for (const [id, g] of next.groups.entries()) {
+      const old = prev.groups.get(id);
+      if (old === g) continue;
+      diffGroup(old, g, diff);
+    }
+    for (const [id, old] of prev.groups.entries()) if (!next.groups.has(id)) diffGroup(old, undefined, diff);
   }
-  for (const [id, old] of prev.groups) if (!next.groups.has(id)) diffGroup(old, undefined, diff);
   for (const [name, rule] of next.pickChains)
     if (!prev.pickChains.has(name)) diff.addChains.push([name, rule]);
   for (const name of prev.pickChains.keys()) if (!next.pickChains.has(name)) diff.deleteChains.push(name);
