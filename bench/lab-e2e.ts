@@ -4,12 +4,16 @@
  *                         on n3 (issue 5), p50/p99 over --runs
  *   publish_to_serving_ms `service publish` returning until every node answers on the
  *                         new port (issue 6), p50/p99 over --publishes, on --nodes nodes
+ *   scale_to_serving_ms   `service scale -d web=N+1` returning until every node's published
+ *                         port has answered from the new task (`Task: web.N+1.<task id>` in
+ *                         whoami's reply), p50/p99 over --scales; the new task's own
+ *                         start (a Node process) is part of it
  *   mesh_rps, direct_rps  sequential HTTP requests per second, from a node running a task,
  *                         through the node's published port vs straight to that task's
  *                         ingress address
  *
- *   node dist/bench/lab-e2e.js [--nodes 5] [--runs 20] [--publishes 10]
- *   swarmnet bench lab-e2e [--nodes 5] [--runs 20] [--publishes 10]
+ *   node dist/bench/lab-e2e.js [--nodes 5] [--runs 20] [--publishes 10] [--scales 5]
+ *   swarmnet bench lab-e2e [--nodes 5] [--runs 20] [--publishes 10] [--scales 5]
  *
  * Where the time goes (issue 16): each measure also has `stages`, p50/p99 in ms per
  * stage, computed from marks the components record in their trace rings
@@ -60,9 +64,10 @@ export interface LabE2eOptions {
   nodes: number;
   runs: number;
   publishes: number;
+  scales: number;
 }
 
-export const LAB_E2E_DEFAULTS: LabE2eOptions = { nodes: 5, runs: 20, publishes: 10 };
+export const LAB_E2E_DEFAULTS: LabE2eOptions = { nodes: 5, runs: 20, publishes: 10, scales: 5 };
 
 export interface Percentiles {
   p50: number;
@@ -77,6 +82,7 @@ export interface LabE2eResult {
     reconcilers: Record<string, { queue: Percentiles; apply: Percentiles }>;
   };
   publish_to_serving_ms: Percentiles & { runs: number; stages: Record<string, Percentiles> };
+  scale_to_serving_ms: Percentiles & { runs: number };
   mesh_rps: number;
   direct_rps: number;
 }
@@ -127,7 +133,7 @@ const appliedPassAfter = (marks: readonly TraceMark[], reconciler: string, t: nu
   );
 
 export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
-  const { nodes, runs, publishes } = o;
+  const { nodes, runs, publishes, scales } = o;
   const lab = `e${randomBytes(3).toString("hex")}`;
   const sx = labSwarmnet(lab);
   const inNode = (node: string, ...argv: string[]) =>
@@ -334,6 +340,29 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
       );
     }
 
+    // Scale up one task at a time: a poller started before `scale` asks every node's port
+    // until each has answered from the new task, and records when.
+    const scaled: number[] = [];
+    for (let i = 0; i < scales; i++) {
+      const replicas = 4 + i;
+      const urls = nodeNames.map((n) => `http://100.64.1.${n.slice(1)}:9100/`);
+      const poll =
+        `const urls=${JSON.stringify(urls)};const want=${JSON.stringify(`Task: web.${replicas}.`)};` +
+        `const first={};const end=Date.now()+60000;(async()=>{` +
+        `while(Object.keys(first).length<urls.length&&Date.now()<end){await Promise.all(urls.filter(u=>!(u in first))` +
+        `.map(async u=>{try{const r=await fetch(u,{signal:AbortSignal.timeout(500)});const t=await r.text();` +
+        `if(t.includes(want))first[u]=Date.now()}catch{}}));await new Promise(r=>setTimeout(r,10))}` +
+        `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)))})()`;
+      const poller = inNode("client", process.execPath, "-e", poll);
+      await new Promise((r) => setTimeout(r, 1000));
+      await sx("n1", "service", "scale", "-d", `web=${replicas}`);
+      const returned = Date.now();
+      const times = JSON.parse(String((await poller).stdout).trim() || "[]") as (number | null)[];
+      const total = Math.max(...nodeNames.map((_, k) => times[k] ?? NaN)) - returned;
+      scaled.push(total);
+      process.stderr.write(JSON.stringify({ scale: i, replicas, total }) + "\n");
+    }
+
     const ps = JSON.parse(await sx("n1", "service", "ps", "web", "--format", "json")) as { Node: string }[];
     const taskNode = ps[0]?.Node ?? "n1";
     const local = JSON.parse(await sx(taskNode, "ps", "--format", "json")) as {
@@ -357,6 +386,7 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
         ),
       },
       publish_to_serving_ms: { ...percentiles(serving), runs: publishes, stages: pubStages.summary() },
+      scale_to_serving_ms: { ...percentiles(scaled), runs: scales },
       mesh_rps: meshRps,
       direct_rps: directRps,
     };
@@ -374,6 +404,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
     nodes: flag("nodes", LAB_E2E_DEFAULTS.nodes),
     runs: flag("runs", LAB_E2E_DEFAULTS.runs),
     publishes: flag("publishes", LAB_E2E_DEFAULTS.publishes),
+    scales: flag("scales", LAB_E2E_DEFAULTS.scales),
   });
   process.stdout.write(JSON.stringify(result) + "\n");
 }

@@ -11,19 +11,25 @@ export function register(bench: Command): void {
   bench
     .command("lab-e2e")
     .description(
-      "whole system in a lab: run → reachable, publish → serving, mesh vs direct requests/s, with a breakdown per stage",
+      "whole system in a lab: run → reachable, publish → serving, scale → serving, mesh vs direct requests/s, with a breakdown per stage",
     )
     // n3 holds the probes' target: three nodes at least.
     .option("--nodes <n>", "lab nodes", String(LAB_E2E_DEFAULTS.nodes))
     .option("--runs <n>", "run → reachable samples", String(LAB_E2E_DEFAULTS.runs))
     .option("--publishes <n>", "publish → serving samples", String(LAB_E2E_DEFAULTS.publishes))
+    .option(
+      "--scales <n>",
+      "scale up → new task serving on every node samples",
+      String(LAB_E2E_DEFAULTS.scales),
+    )
     .option("--json", "print JSON (the default and only format)")
-    .action(async (o: { nodes: string; runs: string; publishes: string }) => {
+    .action(async (o: { nodes: string; runs: string; publishes: string; scales: string }) => {
       printJson(
         await runLabE2e({
           nodes: parseCount("nodes", o.nodes, 3, MAX_LAB_NODES),
           runs: parseCount("runs", o.runs, 1, MAX_SAMPLES),
           publishes: parseCount("publishes", o.publishes, 1, MAX_SAMPLES),
+          scales: parseCount("scales", o.scales, 1, MAX_SAMPLES),
         }),
       );
     });
