@@ -1,11 +1,13 @@
 /**
  * A kernel in memory, behind the executor's `CommandRunner`: the subset of `ip`,
- * `bridge`, `nft`, `sysctl` and `conntrack` the agent speaks, with the kernel's semantics
- * rather than a transcript — namespaces, links (bridge, vxlan, veth pairs across
- * namespaces, masters), addresses, routes, FDB and neighbour entries, and nftables tables
- * with their sets, maps and chains. Deleting what does not exist fails as the real tools
+ * `bridge`, `nft`, `sysctl`, `conntrack` and `ipvsadm` the agent speaks, with the kernel's
+ * semantics rather than a transcript — namespaces, links (bridge, vxlan, veth pairs across
+ * namespaces, masters), addresses, routes, FDB and neighbour entries, nftables tables
+ * with their sets, maps and chains, IPVS services with their real servers and timeouts
+ * (`ipvs()`), and the sysctls written (`sysctl()`). Deleting what does not exist fails as the real tools
  * fail ("Cannot find device", "No such file or directory"), a batch stops at its first
- * bad line, and an `nft -f` script is one transaction: all of it or nothing.
+ * bad line, and an `nft -f` script is one transaction: all of it or nothing (an `ipvsadm
+ * --restore` is not: the lines before a bad one stay, as with the real tool).
  *
  * After knftables' fake: tests assert the resulting state (`dump()`, `elements()`,
  * `fdb()`), so a change in how the agent phrases a command does not break them, and a
