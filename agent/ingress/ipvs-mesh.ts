@@ -33,7 +33,7 @@
  *     to drain; and since IPVS drops the conntrack entry with the connection, no
  *     `conntrack -D` is needed (the nftables mesh's cleanup is not used for IPVS flows).
  */
-import type { Clock, TimerHandle } from "../../common/clock.js";
+import type { Clock } from "../../common/clock.js";
 import { RealClock } from "../../common/clock.js";
 import type { Executor } from "../../common/executor.js";
 import type { Logger } from "../../common/logger.js";
@@ -71,7 +71,6 @@ export class IpvsMesh implements LoadBalancer {
   private marksScript: string | undefined;
   private tuned = false;
   private readonly queue = new SerialQueue();
-  private timer: TimerHandle | undefined;
 
   constructor(
     private readonly ex: Executor,
@@ -84,20 +83,11 @@ export class IpvsMesh implements LoadBalancer {
     this.nftMesh = new Mesh(ex, options);
   }
 
-  /** Starts the periodic resync (idempotent). */
-  start(): void {
-    if (this.timer !== undefined) return;
-    this.timer = this.clock.setInterval(() => {
-      this.resync().catch((err: unknown) =>
-        this.log.error({ err }, "ingress resync failed; retrying next period"),
-      );
-    }, this.config.resyncIntervalMs);
-  }
-
-  /** Stops the periodic resync (idempotent); the kernel state stays as it is. */
+  /**
+   * Stops the nft session of table `swarmnet` (idempotent); the kernel state stays. No
+   * timer of its own: the agent's reconcile loop calls `resync` on its period.
+   */
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
     this.nftMesh.stop();
   }
 

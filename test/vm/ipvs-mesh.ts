@@ -73,6 +73,22 @@ export function describeIpvsMeshInVm(lab: () => string): void {
       return out.sort();
     }
 
+    let last: Record<string, string[] | undefined> = {};
+
+    /** Waits until both guests' IPVS hold `n` real servers for our service; undefined if they never do. */
+    async function realServersEverywhere(n: number): Promise<Record<string, string[]> | undefined> {
+      const done = await eventually(
+        async () => {
+          last = {};
+          for (const node of VM_NODES) last[node] = await realServers(node);
+          return VM_NODES.every((node) => last[node]?.length === n);
+        },
+        120,
+        2_000,
+      );
+      return done ? (last as Record<string, string[]>) : undefined;
+    }
+
     it("the VM agents chose the IPVS mesh backend by probe (node inspect)", async () => {
       for (const node of VM_NODES) {
         const [n] = JSON.parse(await cli.ok("n1", "node", "inspect", node)) as Capabilities[];
@@ -102,16 +118,8 @@ export function describeIpvsMeshInVm(lab: () => string): void {
         "-h",
         `${ROOT}test/vm/ipvs-responder`,
       );
-      const servers: Record<string, string[] | undefined> = {};
-      const programmed = await eventually(
-        async () => {
-          for (const node of VM_NODES) servers[node] = await realServers(node);
-          return VM_NODES.every((n) => servers[n]?.length === 3);
-        },
-        120,
-        2_000,
-      );
-      assert.ok(programmed, `3 real servers in each guest's IPVS: ${JSON.stringify(servers)}`);
+      const servers = await realServersEverywhere(3);
+      assert.ok(servers !== undefined, `3 real servers in each guest's IPVS: ${JSON.stringify(last)}`);
       assert.deepEqual(servers["n2"], servers["n3"], "both VMs balance over the same tasks");
 
       for (const node of VM_NODES) {
@@ -142,16 +150,8 @@ export function describeIpvsMeshInVm(lab: () => string): void {
 
     it("scaled to 1: one real server in each guest, and nothing is sent to a removed task", async () => {
       await cli.ok("n1", "service", "scale", "-d", "ipvsweb=1");
-      const servers: Record<string, string[] | undefined> = {};
-      const programmed = await eventually(
-        async () => {
-          for (const node of VM_NODES) servers[node] = await realServers(node);
-          return VM_NODES.every((n) => servers[n]?.length === 1);
-        },
-        120,
-        2_000,
-      );
-      assert.ok(programmed, `1 real server in each guest's IPVS: ${JSON.stringify(servers)}`);
+      const servers = await realServersEverywhere(1);
+      assert.ok(servers !== undefined, `1 real server in each guest's IPVS: ${JSON.stringify(last)}`);
       const [only] = servers["n2"] ?? [];
       assert.deepEqual(servers["n3"], [only]);
       for (const node of VM_NODES) {
