@@ -69,6 +69,8 @@ export class IpvsMesh implements LoadBalancer {
   /** What IPVS and the marks table hold, as far as we know; undefined until the first apply. */
   private applied: IpvsModel | undefined;
   private marksScript: string | undefined;
+  /** False until a converge succeeds and after one fails: the next diffs from a read of the kernel. */
+  private kernelKnown = false;
   private tuned = false;
   private readonly queue = new SerialQueue();
 
@@ -102,7 +104,8 @@ export class IpvsMesh implements LoadBalancer {
       this.tuned = false; // drift may be a sysctl or a timeout too (a recreated namespace)
       this.marksScript = undefined;
       const stats = await this.nftMesh.resync();
-      return this.converge(model, stats, undefined, started);
+      this.kernelKnown = false;
+      return this.converge(model, stats, started);
     });
   }
 
@@ -115,6 +118,7 @@ export class IpvsMesh implements LoadBalancer {
       this.applied = undefined;
       this.validated = undefined;
       this.marksScript = undefined;
+      this.kernelKnown = false;
     });
   }
 
@@ -135,19 +139,16 @@ export class IpvsMesh implements LoadBalancer {
     const next = buildIpvsModel(desired, this.applied);
     const stats = await this.nftMesh.apply({ ...desired, ingress: [], vips: [] });
     this.validated = validated;
-    return this.converge(next, stats, this.applied, started);
+    return this.converge(next, stats, started);
   }
 
   /**
-   * Brings IPVS and the marks table to `next`: from `prev` when we know what was applied,
-   * else from a read of the kernel. Folds the IPVS work into `stats`.
+   * Brings IPVS and the marks table to `next`: from what was applied when the kernel is
+   * known to hold it, else from a read of the kernel. Folds the IPVS work into `stats`.
    */
-  private async converge(
-    next: IpvsModel,
-    stats: ApplyStats,
-    prev: IpvsModel | undefined,
-    started: number,
-  ): Promise<ApplyStats> {
+  private async converge(next: IpvsModel, stats: ApplyStats, started: number): Promise<ApplyStats> {
+    const prev = this.kernelKnown ? this.applied : undefined;
+    this.kernelKnown = false; // until this converge has succeeded
     await this.ensureTuned();
     const want = tableOf(next);
     let change = diffIpvs(prev === undefined ? await this.readKernel() : tableOf(prev), want);
@@ -162,6 +163,7 @@ export class IpvsMesh implements LoadBalancer {
     }
     change = await this.restore(change, "deletes", want, stats);
     this.applied = next;
+    this.kernelKnown = true;
     return this.withIpvs(stats, change, want, started, prev === undefined);
   }
 

@@ -231,6 +231,22 @@ describe("IPVS mesh", () => {
     );
   });
 
+  it("an apply that failed even after its repair throws, and the next one starts from a read of the kernel", async () => {
+    const { kernel, mesh } = setup();
+    await withNamespace(kernel);
+    await mesh.apply(STATE);
+    kernel.failNext(/ipvsadm --restore/, "Memory allocation problem", 2);
+    await assert.rejects(mesh.apply(web(["10.255.0.9"])), { code: ErrorCode.KernelRejected });
+    const from = kernel.log.length;
+    const stats = await mesh.apply(web(["10.255.0.9"]));
+    assert.equal(stats.mode, "full");
+    assert.ok(ran(kernel, from).includes(`ip netns exec ${NS} ipvsadm -S -n`));
+    assert.deepEqual(
+      kernel.ipvs(NS).services.filter((l) => l.startsWith(`-a -f ${WEB_MARK} `)),
+      [`-a -f ${WEB_MARK} -r 10.255.0.9:80 -m -w 1`],
+    );
+  });
+
   it("resync repairs IPVS drift: a lost service, an edited real server, a lowered timeout", async () => {
     const { kernel, mesh } = setup();
     await withNamespace(kernel);
