@@ -27,8 +27,8 @@
  *   - `net.ipv4.vs.conntrack=1`: IPVS keeps netfilter conntrack entries for its
  *     connections, so table `swarmnet`'s postrouting SNAT applies to them (as Docker).
  *   - `net.ipv4.vs.expire_nodest_conn=1`: a connection whose real server was removed is
- *     expired on its next packet (the client sees a reset at once) instead of sending into
- *     a gone task until it times out. Removing the real server (not weight 0) is right
+ *     expired on its next packet (so the client's connection fails fast) instead of
+ *     sending into a gone task until it times out. Removing the real server (not weight 0) is right
  *     here: a backend leaves the desired state when its task is gone, so there is nothing
  *     to drain; and since IPVS drops the conntrack entry with the connection, no
  *     `conntrack -D` is needed (the nftables mesh's cleanup is not used for IPVS flows).
