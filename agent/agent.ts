@@ -56,10 +56,13 @@ import { GossipNode, type MemberView } from "./gossip-node.js";
 import { GW_BRIDGE, GW_SUBNET, GatewayBridge, desiredGateway, gatewayReconciler } from "./gwbridge/index.js";
 import {
   ContainerMeshes,
-  Mesh,
+  chooseMeshBackend,
+  createMesh,
   loadMeshConfig,
   nodeMeshReconciler,
   type EgressMasquerade,
+  type MeshBackendKind,
+  type NodeMesh,
 } from "./ingress/index.js";
 import { LocalNetworkService } from "./local-network-service.js";
 import { LocalNetworks } from "./local-networks.js";
@@ -155,7 +158,8 @@ export class Agent {
   private settleTimer: TimerHandle | undefined;
   private intentArrived = false;
   private gossipSynced = false;
-  private nodeMesh: Mesh | undefined;
+  private nodeMesh: NodeMesh | undefined;
+  private meshBackend: MeshBackendKind = "nftables";
   private running = false;
 
   constructor(
@@ -244,6 +248,7 @@ export class Agent {
     if (stale.length > 0) this.log.info({ files: stale }, "removed nft transaction files of dead processes");
     this.capabilities = this.deps.capabilities ?? (await probeKernel(this.ex));
     this.state.node.underlayMtu = await this.findUnderlayMtu();
+    this.meshBackend = this.chooseMesh(this.capabilities);
     this.encryption = this.createEncryption(this.capabilities);
     await this.startGossip();
     const drivers = new DriverRegistry(this.allDrivers(), this.capabilities);
@@ -388,7 +393,7 @@ export class Agent {
   }
 
   private reconcilers(drivers: DriverRegistry): ReconcilerEntry[] {
-    const mesh = new Mesh(this.ex, {
+    const mesh = createMesh(this.meshBackend, this.ex, {
       log: this.log.child({ component: "mesh" }),
       clock: this.clock,
       session: true,
@@ -409,7 +414,7 @@ export class Agent {
         reconciler: nodeMeshReconciler(mesh, egress, (d, stats) => this.metrics.observeMesh(d, stats)),
         resyncIntervalMs,
       },
-      { reconciler: new ContainerMeshes(this.ex).reconciler(), resyncIntervalMs },
+      { reconciler: new ContainerMeshes(this.ex, this.meshBackend).reconciler(), resyncIntervalMs },
       { reconciler: this.dns.reconciler() },
       {
         reconciler: endpointFactsReconciler(
@@ -420,6 +425,17 @@ export class Agent {
       },
     );
     return entries;
+  }
+
+  /** The routing mesh's engine, shown in `node inspect` as `mesh_backend`; a forced one the kernel lacks throws. */
+  private chooseMesh(caps: KernelCapabilities): MeshBackendKind {
+    const decision = chooseMeshBackend(caps, this.config.ingressBackend);
+    caps.features.push({
+      name: "mesh_backend",
+      available: true,
+      detail: `${decision.kind}: ${decision.reason}`,
+    });
+    return decision.kind;
   }
 
   private createEncryption(caps: KernelCapabilities): OverlayEncryption | undefined {

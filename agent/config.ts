@@ -19,6 +19,7 @@ import {
   type ConfigSpec,
   type FieldParser,
 } from "../common/config.js";
+import { MESH_BACKEND_CHOICES, type MeshBackendChoice } from "./ingress/backend-choice.js";
 
 export interface AgentConfig {
   /** This node's name in the cluster: unique, stable across restarts. */
@@ -48,6 +49,11 @@ export interface AgentConfig {
   dnsUpstreams: string[];
   /** Where Prometheus metrics are served (`/metrics`), loopback host:port. */
   metricsAddr: string;
+  /**
+   * What balances published ports and VIPs: "auto" (IPVS where the probe finds ip_vs,
+   * else nftables), "nftables" or "ipvs" (agent/ingress/backend-choice.ts).
+   */
+  ingressBackend: MeshBackendChoice;
 }
 
 export const AGENT_DEFAULTS: AgentConfig = {
@@ -75,6 +81,9 @@ export const AGENT_DEFAULTS: AgentConfig = {
   // Docker's metrics-addr port, on loopback: the endpoint has no authentication, and in
   // the lab every node namespace has its own loopback, so every agent can use it.
   metricsAddr: "127.0.0.1:9323",
+  // The probe decides, as for encryption; forcing one compares them, or keeps a node on
+  // nftables where an operator does not want IPVS's separate connection table.
+  ingressBackend: "auto",
 };
 
 /** IPv4:port (an upstream resolver). */
@@ -99,6 +108,7 @@ const SPEC: ConfigSpec<AgentConfig> = {
   gossipProfile: oneOf(["lan", "wan", "local"]),
   dnsUpstreams: list(ipv4Port()),
   metricsAddr: loopbackHostPort(),
+  ingressBackend: oneOf(MESH_BACKEND_CHOICES),
 };
 
 /** Fields of the lab's per-node config file that the agent reads. */
@@ -107,6 +117,7 @@ const FILE_FIELDS: Record<string, keyof AgentConfig> = {
   advertiseAddr: "advertiseAddr",
   managers: "managers",
   dnsUpstreams: "dnsUpstreams",
+  ingressBackend: "ingressBackend",
 };
 
 export function loadAgentConfig(flags: Partial<Record<keyof AgentConfig, unknown>>): AgentConfig {

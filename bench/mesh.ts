@@ -16,6 +16,13 @@
  * size, and the first-packet latency of new TCP connections through the mesh (SYN →
  * SYN/ACK, which is when the verdict map and the backend map are looked up) against the
  * same connect straight to a backend.
+ *
+ * `backend: "ipvs"` runs it on the IPVS mesh (ipvs-mesh.ts; the kernel must have ip_vs,
+ * the VM lab's does), then the same on nftables in the same place, and reports the IPVS
+ * numbers with their ratios to nftables (`ratiosToNftables`, IPVS ÷ nftables): under
+ * emulation the absolute times are not comparable to the host's, the ratios are. For
+ * IPVS, `changeApplyNftMs` is the nft time of a change (none: a backend is an `ipvsadm`
+ * line) and `changeConntrackMs` stays empty (IPVS drops a removed backend's flows itself).
  */
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -24,7 +31,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Executor } from "../common/executor.js";
 import { isAlive } from "../common/process.js";
-import { Mesh, type IngressPublication, type MeshState } from "../agent/ingress/index.js";
+import {
+  Mesh,
+  chooseMeshBackend,
+  createMesh,
+  type IngressPublication,
+  type MeshBackendKind,
+  type MeshState,
+} from "../agent/ingress/index.js";
+import { probeKernel } from "../agent/probe.js";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
 
 export interface MeshBenchOptions {
@@ -34,6 +49,8 @@ export interface MeshBenchOptions {
   changes: number;
   /** Sequential TCP connects per latency measurement. */
   connects: number;
+  /** What balances: nftables, or IPVS (measured against nftables in the same run). */
+  backend: MeshBackendKind;
 }
 
 export const MESH_BENCH_DEFAULTS: MeshBenchOptions = {
@@ -41,6 +58,7 @@ export const MESH_BENCH_DEFAULTS: MeshBenchOptions = {
   backends: 10,
   changes: 30,
   connects: 300,
+  backend: "nftables",
 };
 
 /** First published port; S services use FIRST_PORT … FIRST_PORT + S - 1. */
@@ -55,6 +73,7 @@ export interface Percentiles {
 
 export interface MeshBenchResult {
   benchmark: "mesh";
+  backend: MeshBackendKind;
   services: number;
   backends: number;
   fullApplyMs: number;
@@ -73,6 +92,14 @@ export interface MeshBenchResult {
   connectLatencyUs: Percentiles;
   directConnectLatencyUs: Percentiles;
   connectFailures: number;
+  /** `backend: "ipvs"` only: IPVS ÷ nftables for the same options on the same kernel. */
+  ratiosToNftables?: {
+    fullApply: number;
+    resync: number;
+    changeApplyTotalP50: number;
+    changeApplyTotalP99: number;
+    connectLatencyP50: number;
+  };
 }
 
 const PROBE = fileURLToPath(new URL("./mesh-connect-probe.js", import.meta.url));
@@ -200,10 +227,28 @@ function meshState(o: MeshBenchOptions, topo: BenchTopology): { state: MeshState
 }
 
 export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<MeshBenchResult> {
+  if (o.backend === "nftables") return runOne(o, ex);
+  chooseMeshBackend(await probeKernel(ex), "ipvs"); // no ip_vs: one clear error, nothing built
+  const ipvs = await runOne(o, ex);
+  const nft = await runOne({ ...o, backend: "nftables" }, ex);
+  const ratio = (a: number, b: number) => (b === 0 ? 0 : Math.round((a / b) * 100) / 100);
+  return {
+    ...ipvs,
+    ratiosToNftables: {
+      fullApply: ratio(ipvs.fullApplyMs, nft.fullApplyMs),
+      resync: ratio(ipvs.resyncMs, nft.resyncMs),
+      changeApplyTotalP50: ratio(ipvs.changeApplyTotalMs.p50, nft.changeApplyTotalMs.p50),
+      changeApplyTotalP99: ratio(ipvs.changeApplyTotalMs.p99, nft.changeApplyTotalMs.p99),
+      connectLatencyP50: ratio(ipvs.connectLatencyUs.p50, nft.connectLatencyUs.p50),
+    },
+  };
+}
+
+async function runOne(o: MeshBenchOptions, ex: Executor): Promise<MeshBenchResult> {
   const topo = new BenchTopology(ex);
   try {
     await topo.up(o.backends);
-    const mesh = new Mesh(ex, { netns: topo.ns("node"), session: true });
+    const mesh = createMesh(o.backend, ex, { netns: topo.ns("node"), session: true });
     const { state, measured } = meshState(o, topo);
     const full = await mesh.apply(state);
     const resync = await mesh.resync();
@@ -224,8 +269,10 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
       current = { ...current, ingress };
       const stats = await mesh.apply(current);
       const returned = performance.now();
-      await mesh.forgetFlows();
-      conntrack.push(performance.now() - returned);
+      if (mesh instanceof Mesh) {
+        await mesh.forgetFlows();
+        conntrack.push(performance.now() - returned);
+      }
       nft.push(stats.nftMs);
       total.push(stats.totalMs);
       ops = Math.max(ops, stats.elementsAdded + stats.elementsDeleted);
@@ -239,6 +286,7 @@ export async function runMeshBench(o: MeshBenchOptions, ex: Executor): Promise<M
     const round = (v: number) => Math.round(v * 100) / 100;
     return {
       benchmark: "mesh",
+      backend: o.backend,
       services: o.services,
       backends: o.backends,
       fullApplyMs: round(full.totalMs),

@@ -60,6 +60,10 @@ export function register(program: Command): void {
     )
     .option("--metrics-addr <addr>", "loopback host:port serving Prometheus metrics (default 127.0.0.1:9323)")
     .option("--resync-interval <duration>", "period of the reconcilers' resync pass, e.g. 30s (default 30s)")
+    .option(
+      "--ingress-backend <backend>",
+      "what balances published ports and VIPs: auto, nftables or ipvs (default auto)",
+    )
     .option("--probe", "print the kernel capabilities and exit")
     .option("--format <format>", "with --probe: table or json", "table")
     .action(
@@ -72,6 +76,7 @@ export function register(program: Command): void {
         dnsUpstream?: string[];
         metricsAddr?: string;
         resyncInterval?: string;
+        ingressBackend?: string;
         probe?: boolean;
         format: string;
       }) => {
@@ -89,6 +94,7 @@ export function register(program: Command): void {
           dnsUpstreams: o.dnsUpstream?.flatMap((m) => m.split(",")),
           metricsAddr: o.metricsAddr,
           resyncIntervalMs: o.resyncInterval,
+          ingressBackend: o.ingressBackend,
         });
       },
     );

@@ -1,5 +1,6 @@
 /**
- * The executor: the only module that spawns `ip`, `bridge`, `nft`, `sysctl`, `conntrack`, `tc`
+ * The executor: the only module that spawns `ip`, `bridge`, `nft`, `sysctl`, `conntrack`, `tc`,
+ * `ipvsadm`
  * (and `ip xfrm`, `ip netns exec` for processes inside namespaces). Everything that changes a
  * kernel decides what to do in pure code and hands the result here, preferably as one
  * batch: `ip -batch -`, `bridge -batch -`, `nft -f -` (atomic: all or nothing).
@@ -251,6 +252,7 @@ const COUNTED_TOOLS = new Set([
   "ss",
   "tc",
   "conntrack",
+  "ipvsadm",
   "python3",
   "sh",
   "nsenter",
@@ -378,6 +380,27 @@ export class Executor {
     if (this.runner.open === undefined) return undefined;
     this.count(file, args);
     return this.runner.open(file, args);
+  }
+
+  /** `ipvsadm ARGS` (IPVS has no namespace flag: `ip netns exec` as for nft). */
+  ipvsadm(args: readonly string[], o: InNetns = {}): Promise<string> {
+    const [file, full] = Executor.inNetns("ipvsadm", args, o);
+    return this.tool(file, full);
+  }
+
+  /**
+   * One `ipvsadm --restore` run: `lines` in `ipvsadm -S` syntax (`-A -f 16777296 -s rr`,
+   * `-a -f … -r 10.0.0.5:80 -m -w 1`), read from stdin. Not atomic: ipvsadm applies line
+   * by line and stops at the first that fails, reporting it.
+   */
+  async ipvsadmRestore(lines: readonly string[], o: InNetns = {}): Promise<void> {
+    if (lines.length === 0) return;
+    const [file, full] = Executor.inNetns("ipvsadm", ["--restore"], o);
+    await this.tool(file, full, lines.join("\n") + "\n");
+  }
+
+  private static inNetns(tool: string, args: readonly string[], o: InNetns): [string, string[]] {
+    return o.netns === undefined ? [tool, [...args]] : ["ip", ["netns", "exec", o.netns, tool, ...args]];
   }
 
   /** `tc` (traffic control: qdiscs such as netem); `-n` selects the namespace. */

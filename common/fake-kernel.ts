@@ -1,11 +1,13 @@
 /**
  * A kernel in memory, behind the executor's `CommandRunner`: the subset of `ip`,
- * `bridge`, `nft`, `sysctl` and `conntrack` the agent speaks, with the kernel's semantics
- * rather than a transcript — namespaces, links (bridge, vxlan, veth pairs across
- * namespaces, masters), addresses, routes, FDB and neighbour entries, and nftables tables
- * with their sets, maps and chains. Deleting what does not exist fails as the real tools
+ * `bridge`, `nft`, `sysctl`, `conntrack` and `ipvsadm` the agent speaks, with the kernel's
+ * semantics rather than a transcript — namespaces, links (bridge, vxlan, veth pairs across
+ * namespaces, masters), addresses, routes, FDB and neighbour entries, nftables tables
+ * with their sets, maps and chains, IPVS services with their real servers and timeouts
+ * (`ipvs()`), and the sysctls written (`sysctl()`). Deleting what does not exist fails as the real tools
  * fail ("Cannot find device", "No such file or directory"), a batch stops at its first
- * bad line, and an `nft -f` script is one transaction: all of it or nothing.
+ * bad line, and an `nft -f` script is one transaction: all of it or nothing (an `ipvsadm
+ * --restore` is not: the lines before a bad one stay, as with the real tool).
  *
  * After knftables' fake: tests assert the resulting state (`dump()`, `elements()`,
  * `fdb()`), so a change in how the agent phrases a command does not break them, and a
@@ -58,10 +60,21 @@ interface NftTable {
   chains: Map<string, string[]>;
 }
 
+/** An IPVS virtual service: its scheduler and real servers (`IP:PORT` → `-m -w 1`). */
+interface IpvsService {
+  scheduler: string;
+  realServers: Map<string, string>;
+}
+
 interface Netns {
   links: Map<string, Link>;
   routes: Route[];
   tables: Map<string, NftTable>;
+  /** IPVS services by their spec as `ipvsadm -S` writes it: `-f 16777296`, `-t 10.0.0.1:80`. */
+  ipvs: Map<string, IpvsService>;
+  /** `ipvsadm --set` values: tcp tcpfin udp. */
+  ipvsTimeouts: string;
+  sysctls: Map<string, string>;
 }
 
 class KernelError extends Error {}
@@ -134,7 +147,14 @@ export class FakeKernel implements CommandRunner {
   private readonly faults: { match: RegExp; stderr: string; times: number }[] = [];
 
   private static emptyNs(): Netns {
-    return { links: new Map([["lo", link("lo", "loopback")]]), routes: [], tables: new Map() };
+    return {
+      links: new Map([["lo", link("lo", "loopback")]]),
+      routes: [],
+      tables: new Map(),
+      ipvs: new Map(),
+      ipvsTimeouts: "900 120 300",
+      sysctls: new Map(),
+    };
   }
 
   /** Ports something listens on (`ss` answers for them), e.g. "8080". */
@@ -229,6 +249,21 @@ export class FakeKernel implements CommandRunner {
     return out.join("\n");
   }
 
+  /** A namespace's IPVS table as `ipvsadm -S -n` prints it (services sorted), then its timeouts. */
+  ipvs(ns = ROOT): { services: string[]; timeouts: string } {
+    return {
+      services: this.ipvsSave(this.ns(ns))
+        .split("\n")
+        .filter((l) => l !== ""),
+      timeouts: this.ns(ns).ipvsTimeouts,
+    };
+  }
+
+  /** A sysctl as last written in a namespace (`sysctl -w`), or undefined. */
+  sysctl(ns: string, key: string): string | undefined {
+    return this.ns(ns).sysctls.get(key);
+  }
+
   // ---------------------------------------------------------------- dispatch
 
   private ns(name: string): Netns {
@@ -276,8 +311,13 @@ export class FakeKernel implements CommandRunner {
         return this.bridge(ns, args, input);
       case "nft":
         return this.nft(ns, args, input);
-      case "sysctl":
+      case "sysctl": {
+        const kv = /^([\w.]+)=(.*)$/.exec(args[args.length - 1] ?? "");
+        if (kv !== null) this.ns(ns).sysctls.set(kv[1] ?? "", kv[2] ?? "");
         return ok();
+      }
+      case "ipvsadm":
+        return this.ipvsadm(ns, args, input);
       case "ss":
         return ok(
           this.listeners.some((l) => args.join(" ").endsWith(`sport = :${l}`)) ? "LISTEN 0 0 *\n" : "",
@@ -701,5 +741,80 @@ export class FakeKernel implements CommandRunner {
     }
     node.tables = tables;
     return ok();
+  }
+
+  // ---------------------------------------------------------------- ipvsadm
+
+  /** `ipvsadm -S -n`, `--set T F U`, `-C`, and `--restore` (line by line: what ran before a bad line stays). */
+  private ipvsadm(ns: string, args: string[], input: string): CommandResult {
+    const node = this.ns(ns);
+    if (args[0] === "-S" || args[0] === "--save") return ok(this.ipvsSave(node));
+    if (args[0] === "--set") {
+      node.ipvsTimeouts = args.slice(1, 4).join(" ");
+      return ok();
+    }
+    if (args[0] === "--restore") {
+      for (const line of input.split("\n"))
+        if (line.trim() !== "") this.ipvsLine(node, line.trim().split(/\s+/));
+      return ok();
+    }
+    this.ipvsLine(node, args);
+    return ok();
+  }
+
+  private ipvsLine(node: Netns, w: string[]): void {
+    const [cmd, kind, spec] = w;
+    if (cmd === "-C") {
+      node.ipvs.clear();
+      return;
+    }
+    const key = `${kind ?? ""} ${spec ?? ""}`;
+    if (!/^-[ftu] \S+$/.test(key)) throw new KernelError(`ipvsadm: bad service in: ${w.join(" ")}`);
+    const service = node.ipvs.get(key);
+    const option = (flag: string): string | undefined => {
+      const i = w.indexOf(flag);
+      return i < 0 ? undefined : w[i + 1];
+    };
+    switch (cmd) {
+      case "-A":
+        if (service !== undefined) throw new KernelError("Service already exists");
+        node.ipvs.set(key, { scheduler: option("-s") ?? "wlc", realServers: new Map() });
+        return;
+      case "-E":
+        if (service === undefined) throw new KernelError("No such service");
+        service.scheduler = option("-s") ?? service.scheduler;
+        return;
+      case "-D":
+        if (!node.ipvs.delete(key)) throw new KernelError("No such service");
+        return;
+    }
+    if (service === undefined) throw new KernelError("Service not defined");
+    const rs = option("-r");
+    if (rs === undefined) throw new KernelError(`ipvsadm: no real server in: ${w.join(" ")}`);
+    const flags = w.slice(w.indexOf("-r") + 2).join(" ");
+    switch (cmd) {
+      case "-a":
+        if (service.realServers.has(rs)) throw new KernelError("Destination already exists");
+        service.realServers.set(rs, flags);
+        return;
+      case "-e":
+        if (!service.realServers.has(rs)) throw new KernelError("No such destination");
+        service.realServers.set(rs, flags);
+        return;
+      case "-d":
+        if (!service.realServers.delete(rs)) throw new KernelError("No such destination");
+        return;
+    }
+    throw new KernelError(`ipvsadm: unsupported command: ${w.join(" ")}`);
+  }
+
+  private ipvsSave(node: Netns): string {
+    const out: string[] = [];
+    for (const [key, s] of [...node.ipvs].sort(([a], [b]) => a.localeCompare(b))) {
+      out.push(`-A ${key} -s ${s.scheduler}`);
+      for (const [rs, flags] of [...s.realServers].sort(([a], [b]) => a.localeCompare(b)))
+        out.push(`-a ${key} -r ${rs} ${flags}`);
+    }
+    return out.map((l) => l + "\n").join("");
   }
 }

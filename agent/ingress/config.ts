@@ -8,6 +8,7 @@ export interface MeshConfig {
   /**
    * `net.netfilter.nf_conntrack_tcp_timeout_established` set in the mesh's namespace: how
    * long an idle established TCP connection keeps its NAT binding (and so its backend).
+   * The IPVS backend sets IPVS's own TCP idle timeout to the same value.
    */
   conntrackEstablishedTimeoutS: number;
   /** Set `net.ipv4.ip_forward=1` in the namespace (a node routes to backends; a container namespace holding only VIPs does not need it). */
@@ -16,6 +17,10 @@ export interface MeshConfig {
   resyncIntervalMs: number;
   /** Elements per `add element` statement in a script. */
   elementsPerStatement: number;
+  /** IPVS backend: idle timeout of a TCP connection after FIN (`ipvsadm --set`'s second value). */
+  ipvsTcpFinTimeoutS: number;
+  /** IPVS backend: idle timeout of a UDP "connection" (`ipvsadm --set`'s third value). */
+  ipvsUdpTimeoutS: number;
 }
 
 export const MESH_DEFAULTS: MeshConfig = {
@@ -29,6 +34,11 @@ export const MESH_DEFAULTS: MeshConfig = {
   resyncIntervalMs: 300_000,
   // Measured: 1,000 per statement applies 110k elements ≈ 10 % faster than one per set.
   elementsPerStatement: 1000,
+  // IPVS's own default: a closing connection needs no longer.
+  ipvsTcpFinTimeoutS: 120,
+  // IPVS's default is 300 s; nf_conntrack's for a UDP stream is 120 s (180 s assured):
+  // 300 s keeps a quiet UDP flow on its backend at least as long as the nftables mesh does.
+  ipvsUdpTimeoutS: 300,
 };
 
 const SPEC: ConfigSpec<MeshConfig> = {
@@ -36,6 +46,8 @@ const SPEC: ConfigSpec<MeshConfig> = {
   forwarding: bool(),
   resyncIntervalMs: durationMs({ min: 1000 }),
   elementsPerStatement: int({ min: 1, max: 100_000 }),
+  ipvsTcpFinTimeoutS: int({ min: 1, max: 2_147_483 }),
+  ipvsUdpTimeoutS: int({ min: 1, max: 2_147_483 }),
 };
 
 export function loadMeshConfig(overrides: Record<string, unknown> = {}): MeshConfig {

@@ -26,7 +26,9 @@
  *     (prerouting). No SNAT is done for VIPs: a client and a backend on one bridge behind
  *     the balancing namespace (hairpin) would need it; balance in the client's namespace.
  *   - `renderRuleset(state)` is the pure renderer (full script text), for tests and tools.
- *   - `LoadBalancer` is the seam an IPVS implementation would fill (see load-balancer.ts).
+ *   - `LoadBalancer` is the seam both engines fill: `Mesh` (nftables maps) and `IpvsMesh`
+ *     (IPVS fwmark services, ipvs-mesh.ts), chosen by probe (`chooseMeshBackend`) and
+ *     made by `createMesh`.
  */
 export { Mesh, sizeOf, type MeshOptions } from "./mesh.js";
 export { MESH_DEFAULTS, loadMeshConfig, type MeshConfig } from "./config.js";
@@ -46,4 +48,14 @@ export { renderRuleset, renderFullScript, renderChangeScript } from "./render.js
 export { buildModel, TABLE_FAMILY, TABLE_NAME, INGRESS_MARK, type TableModel } from "./ruleset-model.js";
 export { diffModels } from "./diff.js";
 export { assignSlots } from "./slots.js";
-export { nodeMeshReconciler, ContainerMeshes } from "./mesh-reconciler.js";
+export { nodeMeshReconciler, ContainerMeshes, createMesh, type NodeMesh } from "./mesh-reconciler.js";
+export { IpvsMesh } from "./ipvs-mesh.js";
+export {
+  chooseMeshBackend,
+  MESH_BACKEND_CHOICES,
+  type MeshBackendChoice,
+  type MeshBackendDecision,
+  type MeshBackendKind,
+} from "./backend-choice.js";
+export { buildIpvsModel, diffIpvs, parseIpvsSave, ingressMark, VIP_MARK } from "./ipvs-model.js";
+export { renderMarksScript, MARKS_TABLE } from "./ipvs-marks.js";

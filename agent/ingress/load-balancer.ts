@@ -1,16 +1,11 @@
 /**
- * The seam between the agent and whatever balances published ports and VIPs on a node.
- * `Mesh` (nftables, `mesh.ts`) is complete on its own and is what this machine runs.
- *
- * IPVS seam: where the probe finds ip_vs (`hasFeature(caps, "ipvs")`) an `IpvsMesh` may
- * implement this same interface: the nftables table would keep everything that is not
- * balancing (host-mode ports, `-p` mappings, egress masquerade,
- * and marking ingress/VIP packets with a per-service fwmark instead of jumping to a pick
- * chain), and IPVS would hold one fwmark virtual service per published port or VIP with
- * its backends as real servers (masquerading), driven through the executor (`ipvsadm
- * --restore`, one batch). Its idle timeouts must then be raised too (`ipvsadm
- * --set 432000 …`), or it cuts long idle connections the way moby#31208 describes. Not
- * built: this kernel has no ip_vs, and nothing here may depend on it.
+ * The seam between the agent and whatever balances published ports and VIPs on a node:
+ * `Mesh` (nftables maps, `mesh.ts`), what this machine runs, and `IpvsMesh` (IPVS fwmark
+ * services, `ipvs-mesh.ts`) where the probe finds ip_vs (backend-choice.ts). The IPVS
+ * one keeps nftables for everything that is not balancing (host-mode ports, `-p`
+ * mappings, egress masquerade, the ingress SNAT) and for marking ingress/VIP packets with
+ * a per-service fwmark instead of jumping to a pick chain. Both take the same state and
+ * report the same `ApplyStats` (for IPVS, its `ipvsadm` lines count as elements).
  */
 import type { MeshState } from "./mesh-state.js";
 

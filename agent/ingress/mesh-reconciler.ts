@@ -11,9 +11,19 @@ import type { NodeSnapshot } from "../node-snapshot.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import { R } from "../reconcile/triggers.js";
 import { containerMeshState, nodeMeshState } from "./mesh-feed.js";
-import type { ApplyStats } from "./load-balancer.js";
+import type { MeshBackendKind } from "./backend-choice.js";
+import { IpvsMesh } from "./ipvs-mesh.js";
+import type { ApplyStats, LoadBalancer } from "./load-balancer.js";
 import type { EgressMasquerade, MeshState } from "./mesh-state.js";
-import { Mesh } from "./mesh.js";
+import { Mesh, type MeshOptions } from "./mesh.js";
+
+/** A node's mesh, whichever engine balances it. */
+export type NodeMesh = Mesh | IpvsMesh;
+
+/** The mesh of one namespace on the chosen engine (backend-choice.ts). */
+export function createMesh(kind: MeshBackendKind, ex: Executor, options: MeshOptions = {}): NodeMesh {
+  return kind === "ipvs" ? new IpvsMesh(ex, options) : new Mesh(ex, options);
+}
 
 /**
  * `egress`: what the node masquerades on the way out — the gateway bridge's range while
@@ -21,7 +31,7 @@ import { Mesh } from "./mesh.js";
  * `applied`: told each desired state and what its apply did (the agent's metrics).
  */
 export function nodeMeshReconciler(
-  mesh: Mesh,
+  mesh: LoadBalancer,
   egress: (s: NodeSnapshot) => EgressMasquerade | undefined,
   applied: (state: MeshState, stats: ApplyStats) => void = () => {},
 ): Reconciler<MeshState> {
@@ -45,9 +55,12 @@ interface ContainerMesh {
 
 /** One mesh per container namespace that has VIPs to balance; dropped with the container. */
 export class ContainerMeshes {
-  private readonly meshes = new Map<string, Mesh>();
+  private readonly meshes = new Map<string, LoadBalancer>();
 
-  constructor(private readonly ex: Executor) {}
+  constructor(
+    private readonly ex: Executor,
+    private readonly backend: MeshBackendKind = "nftables",
+  ) {}
 
   reconciler(): Reconciler<ContainerMesh[]> {
     return {
@@ -76,7 +89,7 @@ export class ContainerMeshes {
       live.add(d.containerId);
       let mesh = this.meshes.get(d.containerId);
       if (mesh === undefined) {
-        mesh = new Mesh(this.ex, { netns: d.netns, config: { forwarding: false } });
+        mesh = createMesh(this.backend, this.ex, { netns: d.netns, config: { forwarding: false } });
         this.meshes.set(d.containerId, mesh);
       }
       try {

@@ -25,6 +25,7 @@ import { swarmnet } from "../support/cli.js";
 import { eventually, LabCli } from "../support/lab-cli.js";
 import { isRoot, labNamespaces, labProcesses, uniqueLabName } from "../support/netns.js";
 import { describeChaosNetemInVm } from "./chaos-netem.js";
+import { describeIpvsMeshInVm } from "./ipvs-mesh.js";
 import { describeKernelEspInVm } from "./kernel-esp.js";
 import { requireVmHost, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
 
@@ -251,6 +252,8 @@ describe("VM lab (qemu, Debian kernel)", function () {
         assert.match(states, /aead rfc4106\(gcm\(aes\)\) <key>/, states);
       });
     });
+
+    describeIpvsMeshInVm(() => lab);
   });
 
   if (VM_FULL) {
