@@ -12,11 +12,11 @@
  *     ingressSource: "10.255.0.2",                              // this node's ingress0 address
  *     hostPorts: [...], portMappings: [...], egress: {...},
  *   });                                    // → ApplyStats; throws SwarmnetError on bad input
- *   mesh.start();                          // periodic resync (full re-render, repairs drift)
- *   await mesh.resync();  await mesh.flush();  mesh.stop();
+ *   await mesh.resync();                   // full re-render, repairs drift (the agent's resync pass)
+ *   await mesh.flush();  mesh.stop();
  *
  *   - `apply` takes the *whole* desired state every time; cost is O(changed) kernel work
- *     (+ an O(services) fingerprint walk). Bad input (a port published twice, an invalid
+ *     (+ an O(services) comparison that allocates nothing). Bad input (a port published twice, an invalid
  *     protocol, a bad address) throws `SwarmnetError` (SWARMNET_INVALID_ARGUMENT,
  *     SWARMNET_PORT_IN_USE, SWARMNET_CONFLICT) naming the entry, and nothing runs.
  *   - Removing a backend deletes its conntrack entries right after the ruleset change.

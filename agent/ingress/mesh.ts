@@ -21,7 +21,7 @@
  * `flush` removes the table and leaves conntrack alone: connections already NATed keep
  * working until they end.
  */
-import type { Clock, TimerHandle } from "../../common/clock.js";
+import type { Clock } from "../../common/clock.js";
 import { RealClock } from "../../common/clock.js";
 import type { ConntrackFilter, Executor } from "../../common/executor.js";
 import type { Logger } from "../../common/logger.js";
@@ -61,7 +61,6 @@ export class Mesh implements LoadBalancer {
   private cleanupQueued = false;
   private sysctlsSet = false;
   private readonly queue = new SerialQueue();
-  private timer: TimerHandle | undefined;
   private readonly session: NftSession | undefined;
 
   constructor(
@@ -75,20 +74,8 @@ export class Mesh implements LoadBalancer {
     this.session = options.session === true ? new NftSession(ex, this.ns()) : undefined;
   }
 
-  /** Starts the periodic resync (idempotent). */
-  start(): void {
-    if (this.timer !== undefined) return;
-    this.timer = this.clock.setInterval(() => {
-      this.resync().catch((err: unknown) =>
-        this.log.error({ err }, "ingress resync failed; retrying next period"),
-      );
-    }, this.config.resyncIntervalMs);
-  }
-
-  /** Stops the periodic resync and the nft session (idempotent); the table stays as it is. */
+  /** Closes the nft session (idempotent); the table stays as it is. */
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
     this.session?.close();
   }
 

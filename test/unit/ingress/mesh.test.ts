@@ -159,22 +159,6 @@ describe("ingress mesh applier", () => {
     assert.match(runner.commands[0]?.input ?? "", /snat to 10\.255\.0\.3/);
   });
 
-  it("resyncs periodically once started, and not after stop", async () => {
-    const { runner, mesh, clock } = setup();
-    await mesh.apply(WEB);
-    runner.clear();
-    mesh.start();
-    mesh.start();
-    clock.advance(mesh.config.resyncIntervalMs);
-    await new Promise((r) => setImmediate(r));
-    assert.equal(runner.commands.filter((c) => c.args.includes("nft")).length, 1);
-    assert.equal(runner.commands[0]?.input, renderRuleset(WEB));
-    mesh.stop();
-    clock.advance(mesh.config.resyncIntervalMs * 3);
-    await new Promise((r) => setImmediate(r));
-    assert.equal(runner.commands.filter((c) => c.args.includes("nft")).length, 1);
-  });
-
   it("flush removes the table, whether or not it exists", async () => {
     const { runner, mesh } = setup();
     await mesh.flush();
