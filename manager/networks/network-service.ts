@@ -43,6 +43,7 @@ import type {
 import type { Store, StoreTxn } from "../store/store.js";
 import {
   OPT_VXLANID_LIST,
+  PARENT_DRIVERS,
   parseNetworkSpec,
   type CreateNetworkInput,
   type NetworkSpec,
@@ -118,7 +119,10 @@ export async function planNetwork(
     );
   }
   const names = new Map(networks.map((n) => [n.id, n.name]));
-  const taken: TakenPrefix[] = underlayPrefixes([...nodes, ...(ctx.extraNodes ?? [])]);
+  // A parent driver's subnet is the parent's segment: it may hold the nodes' own addresses.
+  const taken: TakenPrefix[] = PARENT_DRIVERS.includes(spec.driver)
+    ? []
+    : underlayPrefixes([...nodes, ...(ctx.extraNodes ?? [])]);
   for (const { key, value } of subnets) {
     const cidr = parseCidr(lastSegment(key).replace("-", "/"));
     const holder = names.get(value.networkId) ?? value.networkId;

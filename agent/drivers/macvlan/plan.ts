@@ -7,7 +7,7 @@
  */
 import type { MadeEndpoint, ObservedSub, SubDesired, SubEndpoint } from "./model.js";
 import { tempName, vlanAlias } from "./names.js";
-import type { SubKind } from "./options.js";
+import type { SubKind } from "../../../common/parent-network.js";
 
 export interface SubStep {
   netns: string | undefined;
