@@ -7,7 +7,8 @@
  *
  * Where a network lives decides where a command goes: local-scope drivers (bridge,
  * macvlan, ipvlan) to this node's agent, as a Docker daemon keeps them; overlay and
- * `--scope swarm` macvlan/ipvlan to the managers. `rm` asks the agent first for each name it holds; `prune` asks both.
+ * `--scope swarm` macvlan/ipvlan to the managers. `rm` asks the agent first for each
+ * name it holds; `prune` asks both.
  */
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";

@@ -26,6 +26,7 @@ import { eventually, LabCli } from "../support/lab-cli.js";
 import { isRoot, labNamespaces, labProcesses, uniqueLabName } from "../support/netns.js";
 import { describeChaosNetemInVm } from "./chaos-netem.js";
 import { describeKernelEspInVm } from "./kernel-esp.js";
+import { describeLocalDriversInVm } from "./local-drivers.js";
 import { requireVmHost, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
 
 interface StatusRow {
@@ -252,6 +253,8 @@ describe("VM lab (qemu, Debian kernel)", function () {
       });
     });
   });
+
+  describeLocalDriversInVm(() => lab);
 
   if (VM_FULL) {
     describeKernelEspInVm(() => lab);
