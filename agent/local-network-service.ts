@@ -54,9 +54,12 @@ export class LocalNetworkService {
     if ([...networks.all(), ...clusterNetworks].some((n) => n.name === spec.name))
       throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${spec.name} already exists`);
     const driver = this.deps.drivers().get(spec.driver, spec.name);
-    // Docker's rule: one network per parent interface.
+    // Docker's rule: one network per parent interface (a cluster's `--scope swarm` one too:
+    // ipvlan's mode belongs to the parent, so a second network would switch the first's).
     const parent = spec.options["parent"];
-    const sharing = networks.all().find((n) => parent !== undefined && n.options["parent"] === parent);
+    const sharing = [...networks.all(), ...clusterNetworks].find(
+      (n) => parent !== undefined && n.options["parent"] === parent,
+    );
     if (sharing !== undefined)
       throw new SwarmnetError(
         ErrorCode.Conflict,

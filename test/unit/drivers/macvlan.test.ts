@@ -22,6 +22,7 @@ import type { NetworkIntent } from "../../../common/cluster-types.js";
 import { AGENT_DEFAULTS } from "../../../agent/config.js";
 import { FEATURES, type Feature, type KernelCapabilities } from "../../../agent/probe.js";
 import { networkRequest } from "../../../common/network-spec.js";
+import { planSub } from "../../../agent/drivers/macvlan/index.js";
 
 const caps = (missing: Feature[]): KernelCapabilities => ({
   kernelRelease: "fake",
@@ -196,5 +197,28 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
     for (const [o, message] of refusals)
       await assert.rejects(agent.networks.create(networkRequest("x", o)), message);
     assert.deepEqual(state(), before);
+  });
+
+  it("plans one 802.1q parent when two networks name it (a local one and a swarm-scope one)", () => {
+    const vlan = { device: "eth0.10", base: "eth0", id: 10 };
+    const observed = {
+      vlans: new Map<string, string>(),
+      devices: new Set(["eth0"]),
+      strays: [],
+      present: new Set<string>(),
+      healthy: new Set<string>(),
+      routed: new Set<string>(),
+    };
+    const desired = {
+      vlans: [
+        { ...vlan, networkId: "a" },
+        { ...vlan, networkId: "b" },
+      ],
+      endpoints: [],
+    };
+    const adds = planSub("macvlan", desired, observed, []).flatMap((s) =>
+      s.lines.filter((l) => l.startsWith("link add")),
+    );
+    assert.deepEqual(adds, ["link add link eth0 name eth0.10 type vlan id 10"]);
   });
 });

@@ -209,6 +209,10 @@ describe("networks (in-memory store)", () => {
       input("iv", { driver: "ipvlan", scope: "swarm", options: { parent: "eth0", ipvlan_mode: "l3" } }),
     );
     assert.equal(iv.scope, "swarm");
+    await assert.rejects(
+      networks.create(input("iv2", { driver: "ipvlan", scope: "swarm", options: { parent: "eth0" } })),
+      /network iv is already using parent interface eth0/,
+    );
   });
 
   it("200 networks allocate 200 distinct /24s; a full custom pool fails cleanly; releases are reused", async () => {
