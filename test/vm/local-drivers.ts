@@ -29,9 +29,9 @@ import { eventually, LabCli } from "../support/lab-cli.js";
 
 const VMS = ["n2", "n3"] as const;
 const NODE_ADDRESS: Record<(typeof VMS)[number], string> = { n2: "100.64.1.2", n3: "100.64.1.3" };
-const TRUNK = { name: "mvtrunk", service: "mvt", subnet: "10.90.10" };
-const L2 = { name: "ivl2", service: "ivl2s", subnet: "10.91.0" };
-const L3 = { name: "ivl3", service: "ivl3s", subnet: "10.92.0" };
+const TRUNK = { driver: "macvlan", name: "mvtrunk", service: "mvt", subnet: "10.90.10" };
+const L2 = { driver: "ipvlan", name: "ivl2", service: "ivl2s", subnet: "10.91.0" };
+const L3 = { driver: "ipvlan", name: "ivl3", service: "ivl3s", subnet: "10.92.0" };
 /** An address for `client` inside a network's subnet (the managers hand out from .2 up). */
 const CLIENT_HOST = 250;
 
@@ -118,11 +118,13 @@ export function describeLocalDriversInVm(lab: () => string): void {
         1_000,
       );
 
-    const createNetwork = async (n: { name: string; subnet: string }, ...opts: string[]) => {
+    const createNetwork = async (n: { driver: string; name: string; subnet: string }, ...opts: string[]) => {
       await cli.ok(
         "n1",
         "network",
         "create",
+        "-d",
+        n.driver,
         "--scope",
         "swarm",
         "--subnet",
