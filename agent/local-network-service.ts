@@ -16,7 +16,7 @@ import type { NetworkIntent } from "../common/cluster-types.js";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import type { Executor } from "../common/executor.js";
 import type { TakenPrefix } from "../common/ipam/index.js";
-import { parseNetworkSpec, type CreateNetworkInput } from "../common/network-spec.js";
+import { PARENT_DRIVERS, parseNetworkSpec, type CreateNetworkInput } from "../common/network-spec.js";
 import type { IntentState } from "./dispatcher/index.js";
 import type { DriverRegistry } from "./drivers/registry.js";
 import { GW_SUBNET } from "./gwbridge/gwbridge.js";
@@ -33,9 +33,6 @@ export interface LocalNetworkDeps {
   /** Resolves once the kernel followed (every reconciler passed after the call). */
   kernel: { sync(): Promise<void> };
 }
-
-/** Drivers whose networks share their parent's segment (the underlay may overlap). */
-const PARENT_DRIVERS = ["macvlan", "ipvlan"];
 
 interface JsonAddr {
   ifname: string;
@@ -57,9 +54,12 @@ export class LocalNetworkService {
     if ([...networks.all(), ...clusterNetworks].some((n) => n.name === spec.name))
       throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${spec.name} already exists`);
     const driver = this.deps.drivers().get(spec.driver, spec.name);
-    // Docker's rule: one network per parent interface.
+    // Docker's rule: one network per parent interface (a cluster's `--scope swarm` one too:
+    // ipvlan's mode belongs to the parent, so a second network would switch the first's).
     const parent = spec.options["parent"];
-    const sharing = networks.all().find((n) => parent !== undefined && n.options["parent"] === parent);
+    const sharing = [...networks.all(), ...clusterNetworks].find(
+      (n) => parent !== undefined && n.options["parent"] === parent,
+    );
     if (sharing !== undefined)
       throw new SwarmnetError(
         ErrorCode.Conflict,

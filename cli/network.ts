@@ -6,8 +6,9 @@
  * label, scope, type, dangling.
  *
  * Where a network lives decides where a command goes: local-scope drivers (bridge,
- * macvlan, ipvlan) to this node's agent, as a Docker daemon keeps them; overlay to the
- * managers. `rm` asks the agent first for each name it holds; `prune` asks both.
+ * macvlan, ipvlan) to this node's agent, as a Docker daemon keeps them; overlay and
+ * `--scope swarm` macvlan/ipvlan to the managers. `rm` asks the agent first for each
+ * name it holds; `prune` asks both.
  */
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -221,6 +222,7 @@ interface CreateFlags {
   internal?: boolean;
   ipamDriver: string;
   ipamOpt?: string[];
+  scope?: string;
   manager?: string[];
 }
 
@@ -250,6 +252,7 @@ export function register(program: Command): void {
     .option("--attachable", "let standalone containers attach (swarm networks)")
     .option("--ingress", "make it the routing-mesh network (only one)")
     .option("--internal", "no external access")
+    .option("--scope <scope>", "swarm for a cluster-wide macvlan or ipvlan network (default: the driver's)")
     .option("--ipam-driver <driver>", "IPAM driver", "default")
     .option("--ipam-opt <key=value>", "IPAM option (repeatable)", collect)
     .option(...managerOption, collect)
@@ -268,11 +271,12 @@ export function register(program: Command): void {
         internal: o.internal === true,
         ipamDriver: o.ipamDriver,
         ipamOptions: keyValues("--ipam-opt", o.ipamOpt ?? []),
+        scope: o.scope ?? "",
       };
       // Local-scope networks are this node's (checked by its agent); a request the rules
       // refuse anyway (-d bridge --attachable…) is refused by whoever gets it, alike.
       if (
-        DRIVER_SCOPES[o.driver === "" ? DEFAULT_DRIVER : o.driver] === "local" &&
+        (o.scope ?? DRIVER_SCOPES[o.driver === "" ? DEFAULT_DRIVER : o.driver]) === "local" &&
         existsSync(agentSocket())
       ) {
         print((await withAgent((a) => a.createNetwork(request))).id);

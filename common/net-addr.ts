@@ -3,6 +3,9 @@
  * and overlap. Small and pure so IPAM, the lab and the drivers share one definition.
  */
 
+/** Interface names: up to 15 bytes (IFNAMSIZ − 1), no `/`, space or `:`. */
+export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
 export interface Cidr {
   /** Network address (host bits cleared). */
   network: number;

@@ -8,16 +8,23 @@
  * copy; subnets from the local pools). `host` and `null` exist on every node and cannot
  * be created. The default driver is `bridge`, as in Docker.
  *
+ * `--scope swarm` makes a macvlan or ipvlan network the cluster's, as Docker's does: the
+ * managers hold it and allocate its addresses, services attach to it, and each node that
+ * runs a task on it builds its part (the parent, and an 802.1q parent's sub-interface)
+ * while a task there needs it. Its subnet is the parent's segment, so like a local one it
+ * may overlap the nodes' own addresses.
+ *
  * Options (`-o k=v`): Docker's names and swarmnet's own are both accepted —
  *   encrypted | encrypted=true|false       overlay only (Docker sets it with no value)
  *   mtu | com.docker.network.driver.mtu    68…65535 (the two must agree if both given)
  *   com.docker.network.driver.overlay.vxlanid_list   a VNI chosen by the user (overlay)
- *   parent, macvlan_mode                   macvlan (mode bridge|private|vepa|passthru)
+ *   parent, macvlan_mode, ipvlan_mode      macvlan, ipvlan (common/parent-network.ts)
  * Other keys are kept and passed to the driver unchecked, as Docker does.
  */
 import { PREDEFINED_NETWORK_NAMES, type NetworkIntent } from "./cluster-types.js";
 import { ErrorCode, SwarmnetError } from "./errors.js";
 import { parseIpamRequest, type ParsedIpamConfig } from "./ipam/index.js";
+import { parentOptions } from "./parent-network.js";
 
 type NetworkScope = NetworkIntent["scope"];
 
@@ -35,6 +42,8 @@ export interface CreateNetworkInput {
   internal: boolean;
   ipamDriver: string;
   ipamOptions: Readonly<Record<string, string>>;
+  /** `--scope`: "" (or absent) for the driver's own, "swarm" or "local". */
+  scope?: string;
 }
 
 /** `network create NAME` with Docker's defaults (bridge, no subnet, no option), and `more`. */
@@ -81,6 +90,9 @@ export const DRIVER_SCOPES: Readonly<Record<string, NetworkScope>> = {
   ipvlan: "local",
 };
 
+/** Drivers whose endpoints are sub-interfaces of a parent device: local, or swarm with `--scope swarm`. */
+export const PARENT_DRIVERS: readonly string[] = ["macvlan", "ipvlan"];
+
 export const DEFAULT_DRIVER = "bridge";
 
 /** Docker's rule for network names. */
@@ -91,7 +103,6 @@ export const OPT_ENCRYPTED = "encrypted";
 export const OPT_MTU = "mtu";
 export const OPT_DOCKER_MTU = "com.docker.network.driver.mtu";
 export const OPT_VXLANID_LIST = "com.docker.network.driver.overlay.vxlanid_list";
-const MACVLAN_MODES = ["bridge", "private", "vepa", "passthru"];
 
 function invalid(message: string): SwarmnetError {
   return new SwarmnetError(ErrorCode.InvalidArgument, message);
@@ -113,12 +124,13 @@ export function parseNetworkSpec(input: CreateNetworkInput): NetworkSpec {
   if (driver === "host" || driver === "null" || driver === "none") {
     throw invalid(`the ${driver} network exists on every node and cannot be created`);
   }
-  const scope = DRIVER_SCOPES[driver];
-  if (scope === undefined) {
+  const driverScope = DRIVER_SCOPES[driver];
+  if (driverScope === undefined) {
     throw invalid(
       `unknown network driver ${JSON.stringify(driver)} (use ${Object.keys(DRIVER_SCOPES).join(", ")})`,
     );
   }
+  const scope = parseScope(input.scope ?? "", driver, driverScope);
   if (input.ipamDriver !== "" && input.ipamDriver !== "default") {
     throw invalid(`unknown IPAM driver ${JSON.stringify(input.ipamDriver)} (only "default")`);
   }
@@ -131,12 +143,7 @@ export function parseNetworkSpec(input: CreateNetworkInput): NetworkSpec {
   const encrypted = parseEncrypted(options[OPT_ENCRYPTED], driver);
   const mtu = parseMtu(options);
   const requestedVni = parseVxlanId(options[OPT_VXLANID_LIST], driver);
-  if (driver === "macvlan") {
-    const mode = options["macvlan_mode"];
-    if (mode !== undefined && !MACVLAN_MODES.includes(mode)) {
-      throw invalid(`invalid macvlan_mode ${JSON.stringify(mode)} (use ${MACVLAN_MODES.join(", ")})`);
-    }
-  }
+  if (driver === "macvlan" || driver === "ipvlan") parentOptions(options, driver);
   for (const key of Object.keys(input.labels)) if (key === "") throw invalid("a label needs a key");
   for (const key of Object.keys(options)) if (key === "") throw invalid("an option needs a key");
   const ipam = parseIpamRequest(input);
@@ -156,6 +163,16 @@ export function parseNetworkSpec(input: CreateNetworkInput): NetworkSpec {
     ipamOptions: { ...input.ipamOptions },
     ipam,
   };
+}
+
+function parseScope(raw: string, driver: string, driverScope: NetworkScope): NetworkScope {
+  if (raw === "") return driverScope;
+  if (raw !== "swarm" && raw !== "local")
+    throw invalid(`invalid scope ${JSON.stringify(raw)} (use swarm or local)`);
+  if (raw !== driverScope && !PARENT_DRIVERS.includes(driver)) {
+    throw invalid(`the ${driver} driver does not support ${raw} scope (only ${driverScope})`);
+  }
+  return raw;
 }
 
 function parseEncrypted(raw: string | undefined, driver: string): boolean {

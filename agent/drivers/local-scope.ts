@@ -22,8 +22,17 @@ export function localNetworksOf<N>(
   driver: string,
   read: (n: NetworkIntent) => N,
 ): Map<string, N> {
+  return networksOf(s.localNetworks, driver, read);
+}
+
+/** The networks of `driver` among `networks` (the node's own, or the cluster's), read. */
+export function networksOf<N>(
+  networks: Iterable<NetworkIntent>,
+  driver: string,
+  read: (n: NetworkIntent) => N,
+): Map<string, N> {
   const out = new Map<string, N>();
-  for (const n of s.localNetworks) {
+  for (const n of networks) {
     if (n.driver !== driver) continue;
     try {
       out.set(n.id, read(n));

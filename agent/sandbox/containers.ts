@@ -268,6 +268,9 @@ export class Containers {
           ? [{ network: DEFAULT_BRIDGE, ip: undefined, aliases: [] }]
           : o.networks;
       for (const n of networks) joining.push(await this.resolve(draft, n, true, joining));
+      // A cluster network is checked on this node when a container first joins it here
+      // (a local one was at `network create`): a macvlan parent must exist on this node.
+      for (const j of joining) if (j.net.intent.scope === "swarm") await j.driver.createNetwork(j.net);
       trace.mark("run.attached", id);
       const kind = joining.find((j) => j.driver.sandbox !== "own")?.driver.sandbox ?? "own";
       const endpoints: EndpointRecord[] = [];

@@ -76,6 +76,7 @@ export function createNetworkInput(r: CreateNetworkRequest__Output): CreateNetwo
     internal: r.internal,
     ipamDriver: r.ipamDriver,
     ipamOptions: r.ipamOptions,
+    scope: r.scope,
   };
 }
 

@@ -43,6 +43,7 @@ import type {
 import type { Store, StoreTxn } from "../store/store.js";
 import {
   OPT_VXLANID_LIST,
+  PARENT_DRIVERS,
   parseNetworkSpec,
   type CreateNetworkInput,
   type NetworkSpec,
@@ -117,8 +118,20 @@ export async function planNetwork(
       `an ingress network already exists (${ingress.name}); there can be only one`,
     );
   }
+  // Docker's rule: one network per parent interface (each node checks its local ones).
+  const parent = PARENT_DRIVERS.includes(spec.driver) ? spec.options["parent"] : undefined;
+  const sharing = networks.find((n) => parent !== undefined && n.options["parent"] === parent);
+  if (sharing !== undefined) {
+    throw new SwarmnetError(
+      ErrorCode.Conflict,
+      `network ${sharing.name} is already using parent interface ${parent ?? ""}`,
+    );
+  }
   const names = new Map(networks.map((n) => [n.id, n.name]));
-  const taken: TakenPrefix[] = underlayPrefixes([...nodes, ...(ctx.extraNodes ?? [])]);
+  // A parent driver's subnet is the parent's segment: it may hold the nodes' own addresses.
+  const taken: TakenPrefix[] = PARENT_DRIVERS.includes(spec.driver)
+    ? []
+    : underlayPrefixes([...nodes, ...(ctx.extraNodes ?? [])]);
   for (const { key, value } of subnets) {
     const cidr = parseCidr(lastSegment(key).replace("-", "/"));
     const holder = names.get(value.networkId) ?? value.networkId;

@@ -70,6 +70,11 @@ export interface SchedulerJobDeps {
  */
 const WATCHED = [keys.servicesPrefix, keys.tasksPrefix, keys.nodesPrefix, keys.sessionsPrefix];
 
+/** The network drivers of the networks `ids` (the nodes that place its tasks must run them). */
+function driversOf(ids: readonly string[], networks: readonly NetworkRecord[]): string[] {
+  return [...new Set(ids.flatMap((id) => networks.find((n) => n.id === id)?.driver ?? []))].sort();
+}
+
 export class SchedulerJob implements LeaderJob {
   readonly name = "scheduler";
   private unsubscribe: (() => void) | undefined;
@@ -167,7 +172,14 @@ export class SchedulerJob implements LeaderJob {
         this.downSince.set(n.id, since);
         condition = now - since >= this.opts.nodeDownGraceMs ? "gone" : "down";
       }
-      return { id: n.id, condition, availability: n.availability, load: load.get(n.id) ?? 0 };
+      const drivers = n.capabilities?.drivers;
+      return {
+        id: n.id,
+        condition,
+        availability: n.availability,
+        load: load.get(n.id) ?? 0,
+        ...(drivers?.length ? { drivers } : {}),
+      };
     });
   }
 
@@ -186,13 +198,14 @@ export class SchedulerJob implements LeaderJob {
       const s = services.get(id);
       const mine = byService.get(id) ?? [];
       const nets = s === undefined ? [] : effectiveNetworks(s, ingress?.id);
+      const needs = driversOf(nets, networks);
       const work =
-        planService(s, mine, nodes, now, this.planOptions()).length > 0 ||
+        planService(s, mine, nodes, now, this.planOptions(), needs).length > 0 ||
         (s !== undefined &&
           mine.some(
             (t) => !t.released && t.desiredState === "running" && syncNeeded(taskSync(t, nets, s.ports)),
           ));
-      if (work) await this.applyService(id, nodes, ingress?.id);
+      if (work) await this.applyService(id, nodes, ingress?.id, needs);
     }
     if (ingress !== undefined) await this.ensureIngressEndpoints(ingress);
     await this.releaseDepartedContainers();
@@ -233,6 +246,7 @@ export class SchedulerJob implements LeaderJob {
     serviceId: string,
     nodes: readonly SchedulerNode[],
     ingressId: string | undefined,
+    needs: readonly string[],
   ): Promise<void> {
     const at = this.deps.now();
     const stamp = at.toISOString();
@@ -241,7 +255,7 @@ export class SchedulerJob implements LeaderJob {
       skipped.length = 0;
       const s = await tx.get<ServiceRecord>(keys.service(serviceId));
       const tasks = await tx.list<TaskRecord>(keys.serviceTasks(serviceId));
-      const decisions = planService(s, tasks, nodes, at.getTime(), this.planOptions());
+      const decisions = planService(s, tasks, nodes, at.getTime(), this.planOptions(), needs);
       const st = new ServiceTxn(tx);
       const byId = new Map(tasks.map((t) => [t.id, t]));
       const nets = s === undefined ? [] : effectiveNetworks(s, ingressId);

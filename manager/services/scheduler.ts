@@ -11,6 +11,9 @@
  *   then the fewest live tasks overall, then the lowest node id (deterministic);
  * - eligible = ready (has a dispatcher session) and availability `active`; `pause`
  *   keeps its tasks but takes no new ones; `drain` has its tasks shut down and replaced;
+ *   and its agent runs every network driver the service's networks use (swarmkit's plugin
+ *   filter: a `--scope swarm` ipvlan network's tasks go only to nodes whose kernel has
+ *   ipvlan; a node that has not reported its drivers counts as running all);
  * - a service with a host-mode port never gets two tasks on one node — counting tasks
  *   still shutting down there, which hold the port until their agent lets go; a task
  *   that fits nowhere waits as `pending` and is placed when a node frees up or joins;
@@ -40,6 +43,8 @@ export interface SchedulerNode {
   availability: NodeAvailability;
   /** Live tasks of every service on the node: the spread's tie-break. */
   load: number;
+  /** The network drivers its agent runs; undefined: not reported (taken to run any). */
+  drivers?: readonly string[];
 }
 
 export interface SchedulerOptions {
@@ -66,6 +71,8 @@ export function planService(
   nodes: readonly SchedulerNode[],
   now: number,
   opts: SchedulerOptions,
+  /** The network drivers the service's networks use. */
+  needs: readonly string[] = [],
 ): Decision[] {
   const out: Decision[] = [];
   const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -141,7 +148,9 @@ export function planService(
   const load = new Map(nodes.map((n) => [n.id, n.load]));
   const hostPorts = hasHostPort(service.ports);
   const holding = new Set(current.filter((t) => !t.released && t.nodeId !== "").map((t) => t.nodeId));
-  const eligible = nodes.filter((n) => n.condition === "ready" && n.availability === "active");
+  const up = nodes.filter((n) => n.condition === "ready" && n.availability === "active");
+  const runs = (n: SchedulerNode) => n.drivers === undefined || needs.every((d) => n.drivers?.includes(d));
+  const eligible = up.filter(runs);
   const blocked = (id: string) => hostPorts && holding.has(id);
   const place = (nodeId: string) => {
     mine.set(nodeId, (mine.get(nodeId) ?? 0) + 1);
@@ -159,9 +168,11 @@ export function planService(
     return fits[0]?.id;
   };
   const noNode = () =>
-    eligible.length === 0
+    up.length === 0
       ? "no suitable node (no ready node)"
-      : "no suitable node (host-mode port already in use on every node)";
+      : eligible.length === 0
+        ? `no suitable node (no ready node runs the network driver ${needs.join(", ")})`
+        : "no suitable node (host-mode port already in use on every node)";
 
   if (global) {
     for (const n of eligible) {

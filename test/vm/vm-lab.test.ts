@@ -27,6 +27,7 @@ import { isRoot, labNamespaces, labProcesses, uniqueLabName } from "../support/n
 import { describeChaosNetemInVm } from "./chaos-netem.js";
 import { describeIpvsMeshInVm } from "./ipvs-mesh.js";
 import { describeKernelEspInVm } from "./kernel-esp.js";
+import { describeLocalDriversInVm } from "./local-drivers.js";
 import { requireVmHost, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
 
 interface StatusRow {
@@ -255,6 +256,8 @@ describe("VM lab (qemu, Debian kernel)", function () {
 
     describeIpvsMeshInVm(() => lab);
   });
+
+  describeLocalDriversInVm(() => lab);
 
   if (VM_FULL) {
     describeKernelEspInVm(() => lab);

@@ -12,15 +12,13 @@
  */
 import { ErrorCode, SwarmnetError } from "../../../common/errors.js";
 import type { NetworkIntent } from "../../../common/cluster-types.js";
-import { parseCidr } from "../../../common/net-addr.js";
+import { IFNAME, parseCidr } from "../../../common/net-addr.js";
 
 export const BRIDGE = "bridge";
 export const OPT_BRIDGE_NAME = "com.docker.network.bridge.name";
 export const OPT_ICC = "com.docker.network.bridge.enable_icc";
 export const OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade";
 export const DEFAULT_MTU = 1500;
-/** Interface names: up to 15 bytes (IFNAMSIZ − 1), no `/`, space or `:`. */
-export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 export interface BridgeNetwork {
   id: string;

@@ -10,7 +10,7 @@ import type { Executor } from "../../../common/executor.js";
 import { SerialQueue } from "../../../common/serial-queue.js";
 import type { MadeEndpoint, ObservedSub, SubDesired, SubEndpoint } from "./model.js";
 import { isTempName, vlanOwner } from "./names.js";
-import type { SubKind } from "./options.js";
+import type { SubKind } from "../../../common/parent-network.js";
 import { planSub } from "./plan.js";
 
 interface JsonLink {

@@ -4,7 +4,7 @@
  * node's namespace under a temporary name, moved into the container and renamed there
  * (the node has its own eth0); a VLAN parent (`eth0.10`) exists while its network does.
  */
-import type { SubKind, Vlan } from "./options.js";
+import type { SubKind, Vlan } from "../../../common/parent-network.js";
 
 export interface SubEndpoint {
   key: string;

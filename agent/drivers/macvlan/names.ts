@@ -5,7 +5,7 @@
  * (so only ours is ever removed, and only by the driver of its kind).
  */
 import { createHash } from "node:crypto";
-import type { SubKind } from "./options.js";
+import type { SubKind } from "../../../common/parent-network.js";
 
 const TEMP_PREFIX: Record<SubKind, string> = { macvlan: "mv", ipvlan: "iv" };
 

@@ -7,7 +7,7 @@
  */
 import type { MadeEndpoint, ObservedSub, SubDesired, SubEndpoint } from "./model.js";
 import { tempName, vlanAlias } from "./names.js";
-import type { SubKind } from "./options.js";
+import type { SubKind } from "../../../common/parent-network.js";
 
 export interface SubStep {
   netns: string | undefined;
@@ -25,8 +25,11 @@ export function planSub(
   const cleanup: SubStep[] = [];
   for (const s of observed.strays) steps.push({ netns: undefined, lines: [`link del ${s}`], removal: true });
   const wantedVlans = new Set(desired.vlans.map((v) => v.device));
+  const making = new Set<string>();
   for (const v of desired.vlans) {
-    if (observed.devices.has(v.device)) continue;
+    // Made once, whichever network (local or swarm-scope) names it first.
+    if (observed.devices.has(v.device) || making.has(v.device)) continue;
+    making.add(v.device);
     steps.push({
       netns: undefined,
       lines: [

@@ -12,15 +12,16 @@
  */
 import { ErrorCode, SwarmnetError, isSwarmnetError } from "../../../common/errors.js";
 import type { Executor } from "../../../common/executor.js";
+import type { NetworkIntent } from "../../../common/cluster-types.js";
 import { macFromIpv4, parseIpv4 } from "../../../common/net-addr.js";
 import type { NodeSnapshot } from "../../node-snapshot.js";
 import { hasFeature, type Feature, type KernelCapabilities } from "../../probe.js";
 import type { Reconciler } from "../../reconcile/reconciler.js";
 import type { DriverEndpoint, DriverNetwork, EndpointRequest, JoinInfo, NetworkDriver } from "../driver.js";
-import { localEndpointsOn, localNetworksOf } from "../local-scope.js";
+import { localEndpointsOn, localNetworksOf, networksOf } from "../local-scope.js";
 import { SubInterfaceKernel } from "./kernel.js";
 import type { OwnedVlan, SubDesired, SubEndpoint } from "./model.js";
-import { parentNetwork, type SubKind } from "./options.js";
+import { parentNetwork, type SubKind } from "../../../common/parent-network.js";
 
 export class SubInterfaceDriver implements NetworkDriver {
   readonly sandbox = "own" as const;
@@ -94,26 +95,34 @@ export class SubInterfaceDriver implements NetworkDriver {
   }
 }
 
+/**
+ * A local network's VLAN parent exists while the network does; a swarm-scope network's
+ * (`--scope swarm`) while a container of this node is on it, as Docker builds a swarm
+ * network on a node only for the tasks there.
+ */
 export function desiredSub(kind: SubKind, s: NodeSnapshot): SubDesired {
-  const networks = localNetworksOf(s, kind, (n) => parentNetwork(n, kind));
-  const vlans: OwnedVlan[] = [...networks.values()].flatMap((n) =>
-    n.vlan === undefined ? [] : [{ ...n.vlan, networkId: n.id }],
-  );
-  const endpoints = localEndpointsOn(s, kind, networks).map(
-    ({ key, netns, ep, network: n, holdsDefaultRoute }): SubEndpoint => ({
-      key,
-      kind,
-      parent: n.parent,
-      mode: n.mode,
-      netns,
-      ifname: ep.ifname,
-      ip: ep.ip,
-      prefix: n.prefix,
-      mac: ep.mac,
-      mtu: n.mtu,
-      // ipvlan l3/l3s: the parent routes; the container has a device route only.
-      defaultRoute: !holdsDefaultRoute ? undefined : kind === "ipvlan" && n.mode !== "l2" ? "dev" : n.gateway,
-    }),
-  );
+  const read = (n: NetworkIntent) => parentNetwork(n, kind);
+  const local = localNetworksOf(s, kind, read);
+  const swarm = networksOf(s.intent?.networks.values() ?? [], kind, read);
+  const on = localEndpointsOn(s, kind, new Map([...local, ...swarm]));
+  const used = new Set(on.map((e) => e.network.id));
+  const vlans: OwnedVlan[] = [
+    ...local.values(),
+    ...[...swarm.values()].filter((n) => used.has(n.id)),
+  ].flatMap((n) => (n.vlan === undefined ? [] : [{ ...n.vlan, networkId: n.id }]));
+  const endpoints = on.map(({ key, netns, ep, network: n, holdsDefaultRoute }): SubEndpoint => ({
+    key,
+    kind,
+    parent: n.parent,
+    mode: n.mode,
+    netns,
+    ifname: ep.ifname,
+    ip: ep.ip,
+    prefix: n.prefix,
+    mac: ep.mac,
+    mtu: n.mtu,
+    // ipvlan l3/l3s: the parent routes; the container has a device route only.
+    defaultRoute: !holdsDefaultRoute ? undefined : kind === "ipvlan" && n.mode !== "l2" ? "dev" : n.gateway,
+  }));
   return { vlans, endpoints, ...(s.settling ? { addOnly: true } : {}) };
 }

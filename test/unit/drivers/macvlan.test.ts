@@ -2,7 +2,8 @@
  * macvlan (and ipvlan) networks through the agent on the fake kernel: a container's
  * interface is a macvlan child of the parent with the network's address and route;
  * disconnect removes it; an 802.1q parent is made with the network and removed with it
- * where the kernel has 802.1q, and refused naming 802.1q where it has not; ipvlan where
+ * where the kernel has 802.1q, and refused naming 802.1q where it has not; a `--scope
+ * swarm` network's 802.1q parent exists while a container of the node is on it; ipvlan where
  * the kernel lacks it, a parent that does not exist, no parent, a parent already used:
  * one clear line each, nothing changed.
  */
@@ -15,10 +16,13 @@ import { Executor } from "../../../common/executor.js";
 import { FakeKernel } from "../../../common/fake-kernel.js";
 import { silentLogger } from "../../../common/logger.js";
 import { Agent } from "../../../agent/agent.js";
-import { LocalEndpointTable } from "../../../agent/attachments.js";
+import { LocalEndpointTable, type Attachment, type NetworkAttacher } from "../../../agent/attachments.js";
+import { emptyState } from "../../../agent/dispatcher/index.js";
+import type { NetworkIntent } from "../../../common/cluster-types.js";
 import { AGENT_DEFAULTS } from "../../../agent/config.js";
 import { FEATURES, type Feature, type KernelCapabilities } from "../../../agent/probe.js";
 import { networkRequest } from "../../../common/network-spec.js";
+import { planSub } from "../../../agent/drivers/macvlan/index.js";
 
 const caps = (missing: Feature[]): KernelCapabilities => ({
   kernelRelease: "fake",
@@ -32,7 +36,7 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
   let kernel: FakeKernel;
   let agent: Agent;
 
-  const start = async (missing: Feature[]) => {
+  const start = async (missing: Feature[], attacher?: NetworkAttacher) => {
     agent = new Agent(
       {
         ...AGENT_DEFAULTS,
@@ -45,6 +49,7 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
       {
         executor: new Executor(kernel),
         endpoints: new LocalEndpointTable(),
+        ...(attacher === undefined ? {} : { attacher }),
         logger: silentLogger(),
         dnsListen: (namespaces) => new LoopbackListeners().listenAll(namespaces),
         capabilities: caps(missing),
@@ -113,6 +118,52 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
     assert.equal(kernel.device("", "eth0.10"), undefined);
   });
 
+  it("a --scope swarm network's 802.1q parent exists while a container of this node is on it", async () => {
+    kernel.extraKinds.push("vlan");
+    const swarm: NetworkIntent = {
+      id: "s1",
+      name: "smv",
+      driver: "macvlan",
+      scope: "swarm",
+      createdAt: "",
+      internal: false,
+      attachable: true,
+      ingress: false,
+      ipam: {
+        driver: "default",
+        configs: [{ subnet: "10.90.10.0/24", gateway: "10.90.10.1", ipRange: undefined, auxAddresses: {} }],
+        options: {},
+      },
+      options: { parent: "eth0.10" },
+      labels: {},
+      vni: undefined,
+      encrypted: false,
+      mtu: undefined,
+    };
+    const attacher: NetworkAttacher = {
+      attach: async (): Promise<Attachment> => ({
+        intent: swarm,
+        subnet: "10.90.10.0/24",
+        gateway: "10.90.10.1",
+        dataPathPort: 4789,
+        ip: "10.90.10.2",
+      }),
+      release: async () => undefined,
+    };
+    await start(["ipvlan"], attacher);
+    const intent = emptyState();
+    intent.networks.set(swarm.id, swarm);
+    agent.setIntent(intent);
+    await agent.sync();
+    assert.equal(kernel.device("", "eth0.10"), undefined, "not before a container is on it");
+    const c = await run("s1", "smv");
+    assert.equal(kernel.device("", "eth0.10")?.kind, "vlan");
+    assert.equal(kernel.device(c.netns ?? "", "eth0")?.parent, "eth0.10");
+    assert.deepEqual(kernel.addresses(c.netns ?? "", "eth0"), ["10.90.10.2/24"]);
+    await agent.containers.remove("s1", true);
+    assert.equal(kernel.device("", "eth0.10"), undefined, "removed with the node's last container on it");
+  });
+
   it("refuses with one clear line and changes nothing: 802.1q and ipvlan missing here, bad parents", async () => {
     await start(["ipvlan", "vlan_8021q"]);
     await agent.networks.create(networkRequest("mv", { ...MV, options: { parent: "eth0" } }));
@@ -146,5 +197,28 @@ describe("drivers: macvlan and ipvlan networks (fake kernel)", () => {
     for (const [o, message] of refusals)
       await assert.rejects(agent.networks.create(networkRequest("x", o)), message);
     assert.deepEqual(state(), before);
+  });
+
+  it("plans one 802.1q parent when two networks name it (a local one and a swarm-scope one)", () => {
+    const vlan = { device: "eth0.10", base: "eth0", id: 10 };
+    const observed = {
+      vlans: new Map<string, string>(),
+      devices: new Set(["eth0"]),
+      strays: [],
+      present: new Set<string>(),
+      healthy: new Set<string>(),
+      routed: new Set<string>(),
+    };
+    const desired = {
+      vlans: [
+        { ...vlan, networkId: "a" },
+        { ...vlan, networkId: "b" },
+      ],
+      endpoints: [],
+    };
+    const adds = planSub("macvlan", desired, observed, []).flatMap((s) =>
+      s.lines.filter((l) => l.startsWith("link add")),
+    );
+    assert.deepEqual(adds, ["link add link eth0 name eth0.10 type vlan id 10"]);
   });
 });

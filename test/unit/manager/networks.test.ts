@@ -121,6 +121,42 @@ describe("networks (in-memory store)", () => {
       msg: /68-65535/,
     },
     { name: "bad name", req: input("-x"), code: ErrorCode.InvalidArgument, msg: /invalid network name/ },
+    {
+      name: "--scope swarm bridge",
+      req: input("x", { driver: "bridge", scope: "swarm" }),
+      code: ErrorCode.InvalidArgument,
+      msg: /the bridge driver does not support swarm scope/,
+    },
+    {
+      name: "--scope local overlay",
+      req: input("x", { scope: "local" }),
+      code: ErrorCode.InvalidArgument,
+      msg: /the overlay driver does not support local scope/,
+    },
+    {
+      name: "--scope global",
+      req: input("x", { driver: "macvlan", scope: "global", options: { parent: "eth0" } }),
+      code: ErrorCode.InvalidArgument,
+      msg: /invalid scope "global"/,
+    },
+    {
+      name: "a swarm macvlan without parent",
+      req: input("x", { driver: "macvlan", scope: "swarm" }),
+      code: ErrorCode.InvalidArgument,
+      msg: /a macvlan network needs its parent interface/,
+    },
+    {
+      name: "a swarm ipvlan with a bad mode",
+      req: input("x", { driver: "ipvlan", scope: "swarm", options: { parent: "eth0", ipvlan_mode: "l4" } }),
+      code: ErrorCode.InvalidArgument,
+      msg: /invalid ipvlan_mode "l4"/,
+    },
+    {
+      name: "a swarm macvlan on VLAN 4095",
+      req: input("x", { driver: "macvlan", scope: "swarm", options: { parent: "eth0.4095" } }),
+      code: ErrorCode.InvalidArgument,
+      msg: /invalid VLAN id 4095/,
+    },
   ];
   for (const r of refused) {
     it(`refuses ${r.name} with one clear line and stores nothing`, async () => {
@@ -154,6 +190,29 @@ describe("networks (in-memory store)", () => {
     assert.equal(br.scope, "local");
     assert.equal(br.ipam.configs[0]?.subnet, "172.17.0.0/20");
     assert.equal(br.vni, undefined);
+  });
+
+  it("--scope swarm macvlan and ipvlan are the cluster's: a subnet on the nodes' segment is allowed, no VNI", async () => {
+    const { networks } = await cluster();
+    const mv = await networks.create(
+      input("mv", {
+        driver: "macvlan",
+        scope: "swarm",
+        subnets: ["100.64.0.0/24"],
+        options: { parent: "eth0.10" },
+      }),
+    );
+    assert.equal(mv.scope, "swarm");
+    assert.equal(mv.ipam.configs[0]?.subnet, "100.64.0.0/24");
+    assert.equal(mv.vni, undefined);
+    const iv = await networks.create(
+      input("iv", { driver: "ipvlan", scope: "swarm", options: { parent: "eth0", ipvlan_mode: "l3" } }),
+    );
+    assert.equal(iv.scope, "swarm");
+    await assert.rejects(
+      networks.create(input("iv2", { driver: "ipvlan", scope: "swarm", options: { parent: "eth0" } })),
+      /network iv is already using parent interface eth0/,
+    );
   });
 
   it("200 networks allocate 200 distinct /24s; a full custom pool fails cleanly; releases are reused", async () => {

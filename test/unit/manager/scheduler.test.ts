@@ -279,6 +279,24 @@ describe("scheduler placement (pure planService)", () => {
     assert.equal(tasks.filter((t) => t.state === "orphaned").length, OPTS.historyLimit - 1);
   });
 
+  it("places tasks only on nodes whose agent runs the service's network drivers (unreported: any)", () => {
+    const nodes: SchedulerNode[] = [
+      { ...ready("n1"), drivers: ["bridge", "macvlan", "overlay"] },
+      { ...ready("n2"), drivers: ["bridge", "ipvlan", "macvlan", "overlay"] },
+      ready("n3"),
+    ];
+    const global = service({ mode: "global" });
+    assert.deepEqual(creates(planService(global, [], nodes, T0, OPTS, ["ipvlan"])), [
+      [0, "n2"],
+      [0, "n3"],
+    ]);
+    const none = planService(service({ replicas: 1 }), [], [nodes[0] as SchedulerNode], T0, OPTS, ["ipvlan"]);
+    assert.deepEqual(
+      none.map((d) => (d.kind === "create" ? [d.nodeId, d.reason] : [])),
+      [["", "no suitable node (no ready node runs the network driver ipvlan)"]],
+    );
+  });
+
   it("is stable: planning again after applying its decisions asks for nothing", () => {
     const s = service({ replicas: 3 });
     const nodes = [ready("n1"), ready("n2")];

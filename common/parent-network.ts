@@ -5,17 +5,20 @@
  *   parent=eth0          required here (Docker would make a dummy; a container on it
  *                        would reach nothing): the parent must exist on this node
  *   parent=eth0.10       802.1q trunk: the VLAN sub-interface is made with the network
- *                        (and removed with it) — only where the kernel has 802.1q
+ *                        (and removed with it; for a `--scope swarm` network, made with
+ *                        the node's first container on it and removed with its last) —
+ *                        only where the kernel has 802.1q
  *   macvlan_mode=…       bridge (default), private, vepa, passthru
  *   ipvlan_mode=…        l2 (default), l3, l3s
  *
  * Read once from the network's intent into plain values; `parentNetwork` throws the
- * clear error `network create` shows.
+ * clear error `network create` shows. Shared: the agent reads a network with it, and
+ * `network create` checks the options with `parentOptions` before anything is stored
+ * (only the node itself can tell whether the parent exists).
  */
-import { ErrorCode, SwarmnetError } from "../../../common/errors.js";
-import type { NetworkIntent } from "../../../common/cluster-types.js";
-import { parseCidr } from "../../../common/net-addr.js";
-import { IFNAME } from "../bridge/options.js";
+import { ErrorCode, SwarmnetError } from "./errors.js";
+import type { NetworkIntent } from "./cluster-types.js";
+import { IFNAME, parseCidr } from "./net-addr.js";
 
 export type SubKind = "macvlan" | "ipvlan";
 
@@ -49,8 +52,14 @@ function invalid(message: string): SwarmnetError {
   return new SwarmnetError(ErrorCode.InvalidArgument, message);
 }
 
-export function parentNetwork(n: NetworkIntent, kind: SubKind): ParentNetwork {
-  const parent = n.options["parent"];
+export interface ParentOptions {
+  parent: string;
+  vlan: Vlan | undefined;
+  mode: string;
+}
+
+export function parentOptions(options: Readonly<Record<string, string>>, kind: SubKind): ParentOptions {
+  const parent = options["parent"];
   if (parent === undefined || parent === "")
     throw invalid(`a ${kind} network needs its parent interface: -o parent=<interface> (e.g. eth0)`);
   if (!IFNAME.test(parent)) throw invalid(`invalid parent interface name ${JSON.stringify(parent)}`);
@@ -62,9 +71,14 @@ export function parentNetwork(n: NetworkIntent, kind: SubKind): ParentNetwork {
     vlan = { device: parent, base: m[1] ?? "", id };
   }
   const { option, modes } = MODES[kind];
-  const mode = n.options[option] ?? modes[0] ?? "";
+  const mode = options[option] ?? modes[0] ?? "";
   if (!modes.includes(mode))
     throw invalid(`invalid ${option} ${JSON.stringify(mode)} (use ${modes.join(", ")})`);
+  return { parent, vlan, mode };
+}
+
+export function parentNetwork(n: NetworkIntent, kind: SubKind): ParentNetwork {
+  const { parent, vlan, mode } = parentOptions(n.options, kind);
   const c = n.ipam.configs[0];
   const cidr = c === undefined ? undefined : parseCidr(c.subnet);
   if (c === undefined || cidr === undefined) throw invalid(`network ${n.name} has no subnet`);
