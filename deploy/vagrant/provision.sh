@@ -89,7 +89,8 @@ check_input() {
     manager | join)
       [ -n "$ADDR" ] || die "SWARMNET_ADDR is not set (this node's private address)"
       check_ipv4 SWARMNET_ADDR "$ADDR"
-      ip -4 -o addr show | grep -qF " inet $ADDR/" ||
+      # (grep reads it all: with -q, `ip` could die of SIGPIPE and fail the pipeline.)
+      ip -4 -o addr show | grep -F " inet $ADDR/" >/dev/null ||
         die "SWARMNET_ADDR $ADDR is not an address of this machine"
       [[ "$NODE" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ ]] || die "SWARMNET_NODE '$NODE' is not a valid node name"
       if [ "$STEP" = join ]; then
@@ -129,7 +130,7 @@ has_systemd() { [ -d /run/systemd/system ]; }
 missing_packages() {
   local p
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
   done
 }
 
@@ -146,7 +147,8 @@ install_packages() {
     systemctl mask --now etcd.service >/dev/null 2>&1
   fi
   local missing
-  mapfile -t missing < <(missing_packages nftables iproute2 etcd-server etcd-client curl ca-certificates)
+  # (No process substitution: the VM lab's guests have no /dev/fd.)
+  read -r -a missing <<<"$(missing_packages nftables iproute2 etcd-server etcd-client curl ca-certificates | tr '\n' ' ')"
   if [ "${#missing[@]}" -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     apt_install "${missing[@]}"
@@ -206,7 +208,7 @@ install_swarmnet() {
 # swarmnet on this node (deploy/vagrant/provision.sh install): the checkout's CLI.
 [ "\$(id -u)" = 0 ] || exec sudo -n "\$0" "\$@"
 export SWARMNET_CONFIG="\${SWARMNET_CONFIG:-$ETC/node.json}"
-exec node "$SRC/dist/cli/main.js" "\$@"
+exec $(command -v node) "$SRC/dist/cli/main.js" "\$@"
 EOF
 }
 
@@ -249,7 +251,7 @@ run_unit_here() {
 
 # Starts a unit (restarts it when `restart` is yes and it runs), enabled at boot.
 start_unit() {
-  local unit=$1 restart=$2 pid
+  local unit=$1 restart=$2
   if has_systemd; then
     systemctl enable --quiet "$unit.service"
     if [ "$restart" = yes ]; then
@@ -259,13 +261,22 @@ start_unit() {
     fi
     return 0
   fi
-  if pid=$(pid_of "$unit"); then
+  if pid_of "$unit" >/dev/null; then
     [ "$restart" = yes ] || return 0
-    kill "$pid"
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    stop_unit "$unit"
   fi
   say "starting $unit"
   run_unit_here "$unit"
+}
+
+stop_unit() {
+  local pid
+  if has_systemd; then
+    systemctl stop "$1.service"
+  elif pid=$(pid_of "$1"); then
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  fi
 }
 
 unit_running() {
@@ -287,7 +298,9 @@ etcd_healthy() { ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --dial-
 
 stream_open() {
   unit_running swarmnet-agent || die "swarmnet-agent stopped (see its log: $(log_hint swarmnet-agent))"
-  curl -fsS --max-time 5 "$AGENT_METRICS" 2>/dev/null | grep -q '^swarmnet_dispatcher_sessions 1$'
+  local metrics
+  metrics=$(curl -fsS --max-time 5 "$AGENT_METRICS" 2>/dev/null) || return 1
+  grep -q '^swarmnet_dispatcher_sessions 1$' <<<"$metrics"
 }
 
 log_hint() {
@@ -354,27 +367,56 @@ step_install() {
   say "installed: $(node --version), swarmnet in $SRC, units ${UNITS[*]}"
 }
 
+# Runs the CLI (`swarm init` or `swarm join`) until it succeeds, again while the answer
+# is "cannot reach" (the manager still starting); dies on any other answer. Its output in $out.
+until_answered() {
+  local what=$1 i
+  shift
+  for ((i = 0; ; i++)); do
+    if out=$(cli "$@" 2>&1); then return 0; fi
+    if [ "$i" -ge 30 ] || ! grep -qiE 'cannot reach|no manager reachable|quorum' <<<"$out"; then
+      return 1
+    fi
+    say "$what: $(head -n1 <<<"$out"); again in 2 s"
+    sleep 2
+  done
+}
+
+# etcd's data and the manager's KEK file gone, both restarted: a cluster store as new.
+fresh_store() {
+  stop_unit swarmnet-manager
+  stop_unit swarmnet-etcd
+  rm -rf "$ETCD_DATA_DIR" "$STATE_DIR/manager-kek.json"
+  start_unit swarmnet-etcd no
+  wait_for "etcd on 127.0.0.1:2379" etcd_healthy
+  start_unit swarmnet-manager no
+  wait_for "the manager's local socket" test -S "$STATE_DIR/manager.sock"
+}
+
 step_manager() {
   [ -x "$BIN" ] || die "run 'provision.sh install' first ($BIN is missing)"
-  local restart etcd_restart=no out token
+  local restart etcd_restart=no out token round
   restart=$(write_config "$ADDR:$MANAGER_PORT")
   if write_etcd_config; then etcd_restart=yes; fi
   start_unit swarmnet-etcd "$etcd_restart"
   wait_for "etcd on 127.0.0.1:2379" etcd_healthy
   start_unit swarmnet-manager "$restart"
-  start_unit swarmnet-agent "$restart"
   install -d -m 0700 "$SHARED"
   if ! joined; then
-    say "swarm init --advertise-addr $ADDR"
     wait_for "the manager's local socket" test -S "$STATE_DIR/manager.sock"
-    # Retried while the manager is still connecting to etcd (as the lab's cluster.ts does).
-    local i
-    for ((i = 0; ; i++)); do
-      if out=$(cli swarm init --advertise-addr "$ADDR" --format json 2>&1); then break; fi
-      if [ "$i" -ge 30 ] || ! grep -qiE 'cannot reach|no manager reachable|etcd|quorum' <<<"$out"; then
-        die "swarm init failed: $(head -n1 <<<"$out")"
+    for ((round = 1; ; round++)); do
+      say "swarm init --advertise-addr $ADDR"
+      if until_answered "swarm init" swarm init --advertise-addr "$ADDR" --format json; then break; fi
+      # A call that ran out of time can still have initialised the cluster: its answer,
+      # with this node's certificate, is lost, and the store refuses a second init.
+      # Nothing can have joined it (the tokens went nowhere), and this etcd is this
+      # node's alone: it starts afresh (twice at most).
+      if [ "$round" -lt 3 ] && grep -q "already initialised" <<<"$out" && ! joined; then
+        say "swarm init: an earlier attempt initialised the store without an answer; etcd and the manager start afresh"
+        fresh_store
+        continue
       fi
-      sleep 2
+      die "swarm init failed: $(head -n1 <<<"$out")"
     done
     token=$(grep -o '"WorkerToken": *"[^"]*"' <<<"$out" | sed 's/.*"\([^"]*\)"$/\1/')
     [ -n "$token" ] || die "swarm init printed no worker token"
@@ -385,6 +427,9 @@ step_manager() {
       cli swarm join-token -q worker | put_file "$SHARED/worker-token" 0600 || true
     fi
   fi
+  # The agent after init: it finds the node's credentials at once, and under emulation
+  # (the VM lab) it does not take the CPU the manager needs to answer init in time.
+  start_unit swarmnet-agent "$restart"
   wait_for "this node's dispatcher stream" stream_open
   say "manager ready; worker join token in $SHARED/worker-token"
 }
@@ -393,22 +438,15 @@ step_join() {
   [ -x "$BIN" ] || die "run 'provision.sh install' first ($BIN is missing)"
   local restart out
   restart=$(write_config "$MANAGER_ADDR:$MANAGER_PORT")
-  start_unit swarmnet-agent "$restart"
   if ! joined; then
     wait_for "the join token in $SHARED/worker-token (written by the first node)" test -s "$SHARED/worker-token"
     say "swarm join $MANAGER_ADDR:$MANAGER_PORT"
-    local i
-    for ((i = 0; ; i++)); do
-      if out=$(cli swarm join --token "$(cat "$SHARED/worker-token")" --advertise-addr "$ADDR" \
-        "$MANAGER_ADDR:$MANAGER_PORT" 2>&1); then break; fi
-      if [ "$i" -ge 30 ] || ! grep -qi 'cannot reach' <<<"$out"; then
-        die "swarm join failed: $(head -n1 <<<"$out")"
-      fi
-      sleep 2
-    done
+    until_answered "swarm join" swarm join --token "$(cat "$SHARED/worker-token")" --advertise-addr "$ADDR" \
+      "$MANAGER_ADDR:$MANAGER_PORT" || die "swarm join failed: $(head -n1 <<<"$out")"
   else
     say "already in a swarm: no join"
   fi
+  start_unit swarmnet-agent "$restart"
   wait_for "this node's dispatcher stream" stream_open
   say "joined and ready"
 }
