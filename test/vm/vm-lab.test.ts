@@ -27,6 +27,7 @@ import { isRoot, labNamespaces, labProcesses, uniqueLabName } from "../support/n
 import { describeChaosNetemInVm } from "./chaos-netem.js";
 import { describeKernelEspInVm } from "./kernel-esp.js";
 import { requireVmHost, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
+import { describeVagrantProvisionInVm } from "./vagrant-provision.js";
 
 interface StatusRow {
   name: string;
@@ -299,6 +300,8 @@ describe("VM lab (qemu, Debian kernel)", function () {
     });
   });
 });
+
+describeVagrantProvisionInVm();
 
 describe("VM lab bad input", function () {
   const ex = new Executor();
