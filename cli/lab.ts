@@ -41,6 +41,7 @@ export function register(program: Command): void {
     .option("--nodes <n>", "number of nodes", "3")
     .option("--managers <m>", "number of manager nodes (the first M nodes)", "1")
     .option("--no-init", "do not form the swarm (no init/join): the bare lab")
+    .option("--no-start", "start no etcd, manager or agent (implies --no-init): the nodes only")
     .option(
       "--agent-resync-interval <duration>",
       "every agent's resync period, e.g. 1h (default: the agent's, 10s)",
@@ -57,6 +58,7 @@ export function register(program: Command): void {
         nodes: string;
         managers: string;
         init: boolean;
+        start: boolean;
         agentResyncInterval?: string;
         vm?: string | true;
         kernel?: string;
@@ -79,6 +81,7 @@ export function register(program: Command): void {
           nodes,
           managers,
           init: o.init,
+          start: o.start,
           ...(o.agentResyncInterval === undefined ? {} : { agentResyncInterval: o.agentResyncInterval }),
           vmNodes,
           ...(o.kernel === undefined ? {} : { kernel: o.kernel }),

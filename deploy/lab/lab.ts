@@ -17,7 +17,8 @@
  *
  * Unless told `init: false` (`lab up --no-init`), `up` ends with a formed cluster: swarm
  * initialised on the first manager node, every other node joined with the right token,
- * every agent's dispatcher stream open (`cluster.ts`).
+ * every agent's dispatcher stream open (`cluster.ts`). With `start: false` (`lab up
+ * --no-start`) it ends once the nodes exist (VMs booted), with no etcd, manager or agent.
  *
  * `up` records state before building and undoes everything if any step fails; `down`
  * stops recorded pids plus anything still inside the lab's namespaces, deletes the
@@ -115,6 +116,12 @@ export interface LabUpOptions {
   progress?: (line: string) => void;
   /** Form the swarm (init on n1, join the rest); false keeps the bare lab. Default true. */
   init?: boolean;
+  /**
+   * Start etcd, managers and agents; false boots the nodes only (no process of swarmnet's
+   * runs, nothing is formed): for tests that start them their own way, like the Vagrant
+   * provisioning scripts inside VM nodes. Default true.
+   */
+  start?: boolean;
   /** Every agent's resync period (a duration like 10s or 1h); the agent's default when absent. */
   agentResyncInterval?: string;
   /** Nodes that are qemu VMs (n1…nN names); none by default. */
@@ -226,6 +233,7 @@ export class Lab {
           writeState(state);
         });
       }
+      if (options.start === false) return layout;
       say(`starting etcd on ${options.managers} manager node(s)`);
       await this.startEtcd(layout, state);
       await this.waitEtcd(layout, state);
@@ -707,7 +715,7 @@ function layoutOf(state: LabState): LabLayout {
 }
 
 /** A VM lab's manager flags: its peer bounds scaled for emulation (VM_MANAGER_TIMING_SCALE). */
-function vmManagerTiming(): string[] {
+export function vmManagerTiming(): string[] {
   const scaled = (ms: number) => `${ms * VM_MANAGER_TIMING_SCALE}ms`;
   return [
     `--heartbeat-period=${scaled(MANAGER_DEFAULTS.heartbeatPeriodMs)}`,

@@ -11,7 +11,9 @@
  *                                      plus the bad-input cases (no boot at all)
  *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the kernel-ESP acceptance
  *                                      scenario in a VM, chaos netem, restart of a VM
- *                                      agent, and a second VM lab beside the first
+ *                                      agent, and a second VM lab beside the first;
+ *                                      on a lab of its own (two bare VMs), the Vagrant
+ *                                      provisioning scripts (vagrant-provision.ts)
  *
  * Where the machine truly cannot run VMs (not root, or no /dev/net/tun for the taps) the
  * group skips and says why on the console; a missing qemu or kernel is not that — the

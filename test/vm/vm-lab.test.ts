@@ -29,6 +29,7 @@ import { describeIpvsMeshInVm } from "./ipvs-mesh.js";
 import { describeKernelEspInVm } from "./kernel-esp.js";
 import { describeLocalDriversInVm } from "./local-drivers.js";
 import { requireVmHost, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
+import { describeVagrantProvisionInVm } from "./vagrant-provision.js";
 
 interface StatusRow {
   name: string;
@@ -305,6 +306,8 @@ describe("VM lab (qemu, Debian kernel)", function () {
     });
   });
 });
+
+describeVagrantProvisionInVm();
 
 describe("VM lab bad input", function () {
   const ex = new Executor();
