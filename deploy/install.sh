@@ -5,7 +5,8 @@
 #            browser the live-page test and bench/observe drive through playwright-core
 #            (about 300 MB with its libraries: not for a node that only runs swarmnet),
 #            and the VM lab's qemu, busybox-static, kmod, ipvsadm, xz-utils and Debian's kernel
-#            (`lab up --vm`, the VM test group; ~300 MB, a node never needs them)
+#            (`lab up --vm`, the VM test group; ~300 MB, a node never needs them), and
+#            ruby and shellcheck, which check deploy/vagrant's Vagrantfile and scripts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ DEBIAN_PACKAGES=(iproute2 nftables etcd-server etcd-client iputils-ping iperf3 c
 VM_PACKAGES=(qemu-system-x86 busybox-static kmod ipvsadm xz-utils)
 vm=no
 case "${1:-}" in
-  --test) DEBIAN_PACKAGES+=(chromium "${VM_PACKAGES[@]}") vm=yes ;;
+  --test) DEBIAN_PACKAGES+=(chromium "${VM_PACKAGES[@]}" ruby shellcheck) vm=yes ;;
   "") ;;
   *) echo "install.sh: unknown argument '$1' (only --test)" >&2; exit 1 ;;
 esac
