@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
 const DIST = fileURLToPath(new URL("../", import.meta.url));
-export const BUNDLE_DIR = join(DIST, "bundle");
+const BUNDLE_DIR = join(DIST, "bundle");
 const ENTRY = join(DIST, "cli", "main.js");
 
 /** Names the banner defines; prefixed so no bundled module can collide with them. */
@@ -60,7 +60,7 @@ const ownLocation: Plugin = {
   },
 };
 
-export async function bundle(): Promise<void> {
+async function bundle(): Promise<void> {
   rmSync(BUNDLE_DIR, { recursive: true, force: true }); // chunks are named by content hash
   await build({
     entryPoints: { swarmnet: ENTRY },
