@@ -54,7 +54,8 @@ export interface ProcessUsage {
 /** Helper scripts an agent keeps running as its children. */
 const HELPER_SCRIPT = /(command-helper|netns-listen)\.py/;
 
-function statOf(pid: number): number[] {
+/** The fields of /proc/PID/stat after the command name (index 0 is the state). */
+export function statOf(pid: number | "self"): number[] {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   return stat
     .slice(stat.lastIndexOf(")") + 2)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The demo: installs what it needs, builds, brings up a lab and shows it working.
-# Leaves the lab running; `node dist/cli/main.js lab down` removes it.
+# Leaves the lab running; `node dist/bundle/swarmnet.js lab down` removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install.sh
-swarmnet() { node dist/cli/main.js "$@"; }
+swarmnet() { node dist/bundle/swarmnet.js "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 LAB=${LAB:-swarmnet}
@@ -42,5 +42,5 @@ for node in 1 2 3; do
 done
 step "kernel capabilities (probed by trying, in a scratch namespace)"
 swarmnet agent --probe
-step "done: the lab is still up. Try: node dist/cli/main.js lab exec n1 -- swarmnet agent --probe"
-echo "remove it with: node dist/cli/main.js lab down --name $LAB"
+step "done: the lab is still up. Try: node dist/bundle/swarmnet.js lab exec n1 -- swarmnet agent --probe"
+echo "remove it with: node dist/bundle/swarmnet.js lab down --name $LAB"

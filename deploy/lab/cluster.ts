@@ -23,7 +23,7 @@ import type { CommandResult } from "../../common/executor.js";
 import { MANAGER_GRPC_PORT, type LabLayout, type LabNode } from "./layout.js";
 
 export interface FormOptions {
-  /** Absolute path of the CLI entry (dist/cli/main.js). */
+  /** Absolute path of the CLI entry (dist/bundle/swarmnet.js). */
   cliMain: string;
   /** The environment a command inside `node` runs with ($SWARMNET_CONFIG, …). */
   env: (node: LabNode) => Record<string, string>;

@@ -83,8 +83,11 @@ import {
   type LabState,
 } from "./state.js";
 
-/** The CLI entry point, run by node inside the namespaces. */
-export const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+/**
+ * The CLI entry point, run by node inside the namespaces: the bundle `npm run build` makes
+ * of cli/main.ts (deploy/bundle.ts), which starts in a fraction of the unbundled time.
+ */
+export const CLI_MAIN = fileURLToPath(new URL("../../bundle/swarmnet.js", import.meta.url));
 
 const ETCD_READY_TIMEOUT_MS = 30_000;
 const AGENT_READY_TIMEOUT_MS = 60_000;
