@@ -192,8 +192,8 @@ install_swarmnet() {
       say "npm ci in $SRC"
       npm ci --no-audit --no-fund --loglevel=error
     fi
-    # tsc rewrites every output, so dist/cli/main.js is as old as the last build.
-    if [ ! -f dist/cli/main.js ] || [ -n "$(find agent manager common cli proto deploy -newer dist/cli/main.js \
+    # The bundle is the build's last step, so dist/bundle/swarmnet.js is as old as the last build.
+    if [ ! -f dist/bundle/swarmnet.js ] || [ -n "$(find agent manager common cli proto deploy -newer dist/bundle/swarmnet.js \
       \( -name '*.ts' -o -name '*.proto' \) -print -quit)" ]; then
       say "building swarmnet in $SRC"
       npm run --silent build
@@ -208,7 +208,7 @@ install_swarmnet() {
 # swarmnet on this node (deploy/vagrant/provision.sh install): the checkout's CLI.
 [ "\$(id -u)" = 0 ] || exec sudo -n "\$0" "\$@"
 export SWARMNET_CONFIG="\${SWARMNET_CONFIG:-$ETC/node.json}"
-exec $(command -v node) "$SRC/dist/cli/main.js" "\$@"
+exec $(command -v node) "$SRC/dist/bundle/swarmnet.js" "\$@"
 EOF
 }
 
