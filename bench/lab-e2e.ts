@@ -346,12 +346,16 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
     for (let i = 0; i < scales; i++) {
       const replicas = 4 + i;
       const urls = nodeNames.map((n) => `http://100.64.1.${n.slice(1)}:9100/`);
+      // A new connection per request (http.get without an agent): fetch keeps its
+      // connection, which the mesh balances once, so it would only ever see one task.
       const poll =
-        `const urls=${JSON.stringify(urls)};const want=${JSON.stringify(`Task: web.${replicas}.`)};` +
+        `const http=require("node:http");const urls=${JSON.stringify(urls)};` +
+        `const want=${JSON.stringify(`Task: web.${replicas}.`)};` +
+        `const get=u=>new Promise(ok=>{const q=http.get(u,{agent:false,timeout:500},r=>{let t="";` +
+        `r.on("data",d=>t+=d);r.on("end",()=>ok(t))});q.on("error",()=>ok(""));q.on("timeout",()=>q.destroy())});` +
         `const first={};const end=Date.now()+60000;(async()=>{` +
         `while(Object.keys(first).length<urls.length&&Date.now()<end){await Promise.all(urls.filter(u=>!(u in first))` +
-        `.map(async u=>{try{const r=await fetch(u,{signal:AbortSignal.timeout(500)});const t=await r.text();` +
-        `if(t.includes(want))first[u]=Date.now()}catch{}}));await new Promise(r=>setTimeout(r,10))}` +
+        `.map(async u=>{if((await get(u)).includes(want))first[u]=Date.now()}));await new Promise(r=>setTimeout(r,10))}` +
         `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)))})()`;
       const poller = inNode("client", process.execPath, "-e", poll);
       await new Promise((r) => setTimeout(r, 1000));
