@@ -17,6 +17,7 @@ import { ErrorCode, SwarmnetError } from "../common/errors.js";
 import type { Executor } from "../common/executor.js";
 import type { TakenPrefix } from "../common/ipam/index.js";
 import { PARENT_DRIVERS, parseNetworkSpec, type CreateNetworkInput } from "../common/network-spec.js";
+import { assertParentFree } from "../common/parent-network.js";
 import type { IntentState } from "./dispatcher/index.js";
 import type { DriverRegistry } from "./drivers/registry.js";
 import { GW_SUBNET } from "./gwbridge/gwbridge.js";
@@ -54,17 +55,7 @@ export class LocalNetworkService {
     if ([...networks.all(), ...clusterNetworks].some((n) => n.name === spec.name))
       throw new SwarmnetError(ErrorCode.AlreadyExists, `network with name ${spec.name} already exists`);
     const driver = this.deps.drivers().get(spec.driver, spec.name);
-    // Docker's rule: one network per parent interface (a cluster's `--scope swarm` one too:
-    // ipvlan's mode belongs to the parent, so a second network would switch the first's).
-    const parent = spec.options["parent"];
-    const sharing = [...networks.all(), ...clusterNetworks].find(
-      (n) => parent !== undefined && n.options["parent"] === parent,
-    );
-    if (sharing !== undefined)
-      throw new SwarmnetError(
-        ErrorCode.Conflict,
-        `network ${sharing.name} is already using parent interface ${parent ?? ""}`,
-      );
+    assertParentFree(spec.options["parent"], [...networks.all(), ...clusterNetworks]);
     const taken: TakenPrefix[] = [
       ...networkPrefixes(networks.all()),
       ...networkPrefixes(clusterNetworks),

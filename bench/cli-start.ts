@@ -16,7 +16,8 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
-import { flag, pct, statOf } from "./lab-cli.js";
+import { statOf } from "../common/process.js";
+import { flag, pct } from "./lab-cli.js";
 
 /** Commands and what each loads. */
 export const CLI_START_COMMANDS: Record<string, string[]> = {

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import { CLI_MAIN } from "../deploy/lab/lab.js";
-import { childrenOf } from "../common/process.js";
+import { childrenOf, statOf } from "../common/process.js";
 
 export function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -53,15 +53,6 @@ export interface ProcessUsage {
 
 /** Helper scripts an agent keeps running as its children. */
 const HELPER_SCRIPT = /(command-helper|netns-listen)\.py/;
-
-/** The fields of /proc/PID/stat after the command name (index 0 is the state). */
-export function statOf(pid: number | "self"): number[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat
-    .slice(stat.lastIndexOf(")") + 2)
-    .split(" ")
-    .map(Number);
-}
 
 function rssMbOf(pid: number): number {
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];

@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .option("--no-start", "start no etcd, manager or agent (implies --no-init): the nodes only")
     .option(
       "--agent-resync-interval <duration>",
-      "every agent's resync period, e.g. 1h (default: the agent's, 10s)",
+      "every agent's resync period, e.g. 1h (default: the agent's, 30s)",
     )
     .option("--vm [nodes]", "make nodes qemu VMs booting Debian's kernel: all, or a list like n2,n3")
     .option(

@@ -354,19 +354,19 @@ export class Executor {
     await this.tool("bridge", [...Executor.ns(o), "-batch", "-"], lines.join("\n") + "\n");
   }
 
-  /** nft in a namespace needs `ip netns exec`: nft has no namespace flag. */
-  private nftCommand(args: readonly string[], o: InNetns): [string, string[]] {
-    return o.netns === undefined ? ["nft", [...args]] : ["ip", ["netns", "exec", o.netns, "nft", ...args]];
+  /** A tool without a namespace flag (nft, ipvsadm, sysctl, ss, conntrack) runs in one through `ip netns exec`. */
+  private static inNetns(tool: string, args: readonly string[], o: InNetns): [string, string[]] {
+    return o.netns === undefined ? [tool, [...args]] : ["ip", ["netns", "exec", o.netns, tool, ...args]];
   }
 
   nft(args: readonly string[], o: InNetns = {}): Promise<string> {
-    const [file, full] = this.nftCommand(args, o);
+    const [file, full] = Executor.inNetns("nft", args, o);
     return this.tool(file, full);
   }
 
   /** Applies a whole nft script as one atomic transaction (`nft -f -`). */
   async nftApply(script: string, o: InNetns = {}): Promise<void> {
-    const [file, full] = this.nftCommand(["-f", "-"], o);
+    const [file, full] = Executor.inNetns("nft", ["-f", "-"], o);
     await this.tool(file, full, script);
   }
 
@@ -375,14 +375,13 @@ export class Executor {
    * undefined when the runner cannot keep a process (unit-test fakes).
    */
   openNftShell(o: InNetns = {}): LongLivedProcess | undefined {
-    const shell = ["sh", "-c", "exec nft -i 2>&1"];
-    const [file = "", ...args] = o.netns === undefined ? shell : ["ip", "netns", "exec", o.netns, ...shell];
+    const [file, args] = Executor.inNetns("sh", ["-c", "exec nft -i 2>&1"], o);
     if (this.runner.open === undefined) return undefined;
     this.count(file, args);
     return this.runner.open(file, args);
   }
 
-  /** `ipvsadm ARGS` (IPVS has no namespace flag: `ip netns exec` as for nft). */
+  /** `ipvsadm ARGS`. */
   ipvsadm(args: readonly string[], o: InNetns = {}): Promise<string> {
     const [file, full] = Executor.inNetns("ipvsadm", args, o);
     return this.tool(file, full);
@@ -399,19 +398,14 @@ export class Executor {
     await this.tool(file, full, lines.join("\n") + "\n");
   }
 
-  private static inNetns(tool: string, args: readonly string[], o: InNetns): [string, string[]] {
-    return o.netns === undefined ? [tool, [...args]] : ["ip", ["netns", "exec", o.netns, tool, ...args]];
-  }
-
   /** `tc` (traffic control: qdiscs such as netem); `-n` selects the namespace. */
   tc(args: readonly string[], o: InNetns = {}): Promise<string> {
     return this.tool("tc", [...Executor.ns(o), ...args]);
   }
 
   async sysctl(key: string, value: string, o: InNetns = {}): Promise<void> {
-    const args = ["-q", "-w", `${key}=${value}`];
-    if (o.netns === undefined) await this.tool("sysctl", args);
-    else await this.tool("ip", ["netns", "exec", o.netns, "sysctl", ...args]);
+    const [file, full] = Executor.inNetns("sysctl", ["-q", "-w", `${key}=${value}`], o);
+    await this.tool(file, full);
   }
 
   /**
@@ -420,8 +414,7 @@ export class Executor {
    */
   async listening(protocol: "tcp" | "udp", port: number, o: InNetns = {}): Promise<boolean> {
     const args = ["-H", "-l", "-n", protocol === "tcp" ? "-t" : "-u", `sport = :${port}`];
-    const [file, full] =
-      o.netns === undefined ? ["ss", args] : ["ip", ["netns", "exec", o.netns, "ss", ...args]];
+    const [file, full] = Executor.inNetns("ss", args, o);
     return (await this.tool(file, full)).trim() !== "";
   }
 
@@ -561,8 +554,7 @@ export class Executor {
    */
   async conntrackDelete(filter: ConntrackFilter, o: InNetns = {}): Promise<number> {
     const args = ["-D", ...conntrackFilterArgs(filter)];
-    const [file, full] =
-      o.netns === undefined ? ["conntrack", args] : ["ip", ["netns", "exec", o.netns, "conntrack", ...args]];
+    const [file, full] = Executor.inNetns("conntrack", args, o);
     this.count(file, full);
     const result = await this.runner.run(file, full);
     const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);

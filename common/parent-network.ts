@@ -95,3 +95,22 @@ export function parentNetwork(n: NetworkIntent, kind: SubKind): ParentNetwork {
     internal: n.internal,
   };
 }
+
+/**
+ * Docker's rule: one network per parent interface (ipvlan's mode belongs to the parent,
+ * so a second network would switch the first's). Throws naming the network that already
+ * uses `parent`; the agent checks its local and the cluster's networks, the managers the
+ * cluster's.
+ */
+export function assertParentFree(
+  parent: string | undefined,
+  networks: Iterable<{ name: string; options: Readonly<Record<string, string>> }>,
+): void {
+  if (parent === undefined) return;
+  for (const n of networks)
+    if (n.options["parent"] === parent)
+      throw new SwarmnetError(
+        ErrorCode.Conflict,
+        `network ${n.name} is already using parent interface ${parent}`,
+      );
+}

@@ -33,6 +33,15 @@ export function isAliveAs(pid: number, ours: (cmd: string) => boolean): boolean 
   return cmd === "" || ours(cmd);
 }
 
+/** The fields of /proc/PID/stat after the command name (index 0 is the state, 1 the parent). */
+export function statOf(pid: number | "self"): number[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+}
+
 /** The live children of `pid` whose command line `ours` recognises (a /proc scan). */
 export function childrenOf(pid: number, ours: (cmd: string) => boolean): number[] {
   return readdirSync("/proc")
@@ -40,9 +49,7 @@ export function childrenOf(pid: number, ours: (cmd: string) => boolean): number[
     .map(Number)
     .filter((child) => {
       try {
-        const stat = readFileSync(`/proc/${child}/stat`, "utf8");
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        return ppid === pid && ours(cmdline(child));
+        return statOf(child)[1] === pid && ours(cmdline(child));
       } catch {
         return false; // gone meanwhile
       }

@@ -19,7 +19,8 @@
  * in each container's sandbox: IPVS takes requests at local-in and local-out only, so a
  * VIP packet this namespace merely forwards is marked but not balanced.
  */
-import { MARK_MAPS, markText, type IpvsModel, type MarkMap } from "./ipvs-model.js";
+import { MARK_MAPS, type IpvsModel, type MarkMap } from "./ipvs-model.js";
+import { hex } from "./ruleset-model.js";
 
 export const MARKS_TABLE = "ip swarmnet_ipvs";
 
@@ -52,7 +53,7 @@ export function renderMarksScript(model: IpvsModel): string {
     );
   out.push("}");
   for (const m of MARK_MAPS) {
-    const items = model.marks.filter((e) => e.map === m).map((e) => `${e.key} : ${markText(e.mark)}`);
+    const items = model.marks.filter((e) => e.map === m).map((e) => `${e.key} : ${hex(e.mark)}`);
     if (items.length > 0) out.push(`add element ${MARKS_TABLE} ${m} { ${items.join(", ")} }`);
   }
   return out.join("\n") + "\n";

@@ -40,7 +40,7 @@ import type { Logger } from "../../common/logger.js";
 import { silentLogger } from "../../common/logger.js";
 import type { NftSessionStats } from "../../common/nft-session.js";
 import { SerialQueue } from "../../common/serial-queue.js";
-import { loadMeshConfig, type MeshConfig } from "./config.js";
+import type { MeshConfig } from "./config.js";
 import {
   buildIpvsModel,
   diffIpvs,
@@ -78,11 +78,11 @@ export class IpvsMesh implements LoadBalancer {
     private readonly ex: Executor,
     options: MeshOptions = {},
   ) {
-    this.config = loadMeshConfig(options.config ?? {});
+    this.nftMesh = new Mesh(ex, options);
+    this.config = this.nftMesh.config;
     this.netns = options.netns;
     this.clock = options.clock ?? new RealClock();
     this.log = options.log ?? silentLogger();
-    this.nftMesh = new Mesh(ex, options);
   }
 
   /**

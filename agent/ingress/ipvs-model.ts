@@ -21,7 +21,7 @@
  * state: same rules and messages as the nftables backend); here it is only shaped.
  */
 import type { IngressPublication, L4Protocol, MeshState, ServiceVip } from "./mesh-state.js";
-import { INGRESS_MARK, hex } from "./ruleset-model.js";
+import { INGRESS_MARK } from "./ruleset-model.js";
 import { assignSlots } from "./slots.js";
 
 /** Top byte of VIP marks; ingress marks use INGRESS_MARK's. */
@@ -226,11 +226,6 @@ export function realServerCount(t: IpvsTable): number {
   let n = 0;
   for (const s of t.values()) n += s.realServers.size;
   return n;
-}
-
-/** The mark as nft writes it. */
-export function markText(mark: number): string {
-  return hex(mark);
 }
 
 function compareText(a: string, b: string): number {

@@ -41,6 +41,7 @@ import type {
   SubnetRecord,
 } from "../store/records.js";
 import type { Store, StoreTxn } from "../store/store.js";
+import { assertParentFree } from "../../common/parent-network.js";
 import {
   OPT_VXLANID_LIST,
   PARENT_DRIVERS,
@@ -118,15 +119,8 @@ export async function planNetwork(
       `an ingress network already exists (${ingress.name}); there can be only one`,
     );
   }
-  // Docker's rule: one network per parent interface (each node checks its local ones).
-  const parent = PARENT_DRIVERS.includes(spec.driver) ? spec.options["parent"] : undefined;
-  const sharing = networks.find((n) => parent !== undefined && n.options["parent"] === parent);
-  if (sharing !== undefined) {
-    throw new SwarmnetError(
-      ErrorCode.Conflict,
-      `network ${sharing.name} is already using parent interface ${parent ?? ""}`,
-    );
-  }
+  // Each node checks its local networks too.
+  assertParentFree(PARENT_DRIVERS.includes(spec.driver) ? spec.options["parent"] : undefined, networks);
   const names = new Map(networks.map((n) => [n.id, n.name]));
   // A parent driver's subnet is the parent's segment: it may hold the nodes' own addresses.
   const taken: TakenPrefix[] = PARENT_DRIVERS.includes(spec.driver)
