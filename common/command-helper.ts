@@ -19,7 +19,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { findOnPath } from "./process.js";
+import { python3 } from "./process.js";
 import {
   ExecaRunner,
   type CommandResult,
@@ -87,11 +87,12 @@ export class HelperRunner implements CommandRunner {
   }
 
   private start(): ChildProcessWithoutNullStreams | undefined {
-    if (findOnPath("python3") === undefined) {
+    const python = python3();
+    if (python === undefined) {
       this.broken = true;
       return undefined;
     }
-    const child = spawn("python3", [HELPER], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(python, [HELPER], { stdio: ["pipe", "pipe", "pipe"] });
     child.on("error", () => undefined); // then `close`
     child.stdin.on("error", () => undefined); // a dead helper: `close` reports it
     child.stderr.resume();

@@ -15,6 +15,7 @@ import type { Socket as UdpSocket } from "node:dgram";
 import type { Server, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, SwarmnetError } from "./errors.js";
+import { python3 } from "./process.js";
 import { SerialQueue } from "./serial-queue.js";
 
 /** A UDP socket and a TCP server on the same address, bound inside a namespace. */
@@ -119,7 +120,7 @@ export class NetnsListenHelper {
   private start(): ChildProcess {
     this.onStart();
     this.stderr = "";
-    const child = spawn("python3", [HELPER], { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const child = spawn(python3() ?? "python3", [HELPER], { stdio: ["ignore", "ignore", "pipe", "ipc"] });
     child.unref();
     child.channel?.unref();
     child.stderr?.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));

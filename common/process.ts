@@ -105,6 +105,18 @@ export function findOnPath(program: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The Python the agent's helpers run (common/command-helper.py, netns-listen.py): Debian's
+ * /usr/bin/python3, which deploy/install.sh installs, before whatever `python3` is first
+ * on PATH. A version manager's shim there (pyenv's on this machine kind) is a shell
+ * script that costs ~0.9 s per start against ~0.03 s, and a helper starts with the agent
+ * and with its first DNS container (it was a `run`'s whole p99: issue 16).
+ */
+export function python3(): string | undefined {
+  return existsSync(DEBIAN_PYTHON) ? DEBIAN_PYTHON : findOnPath("python3");
+}
+const DEBIAN_PYTHON = "/usr/bin/python3";
+
 /** Resolves on SIGTERM or SIGINT, keeping the process alive until then (long-lived commands). */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
