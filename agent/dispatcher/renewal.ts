@@ -52,6 +52,8 @@ export class CertificateRenewer {
   private stopped = false;
   private retryMs = RENEWAL_DEFAULTS.retryMs;
   private readonly onBeat = (e: HeartbeatEvent) => this.heartbeat(e);
+  /** The role in `chain` and the digest of `trust`, as last read. */
+  private seen: { chain: string; role: string; trust: string; digest: string } | undefined;
   /** Renewals done, for tests and metrics. */
   renewals = 0;
 
@@ -72,9 +74,13 @@ export class CertificateRenewer {
     const trust = this.o.tls.trustPem;
     const chain = this.o.tls.currentIdentity?.chainPem;
     if (trust === undefined || chain === undefined || this.busy) return;
-    const roleNow = nodeCertInfo(chain).role;
-    const trustChanged = e.trustDigest !== "" && e.trustDigest !== bundleDigest(trust);
-    const roleChanged = e.role !== "" && e.role !== roleNow;
+    // Parsed once per certificate and bundle, not every beat (every 2 s: X.509 parsing
+    // and hashing the bundle were a third of an idle agent's CPU, issue 16).
+    if (this.seen?.chain !== chain)
+      this.seen = { chain, role: nodeCertInfo(chain).role, trust: "", digest: "" };
+    if (this.seen.trust !== trust) Object.assign(this.seen, { trust, digest: bundleDigest(trust) });
+    const trustChanged = e.trustDigest !== "" && e.trustDigest !== this.seen.digest;
+    const roleChanged = e.role !== "" && e.role !== this.seen.role;
     if (trustChanged || roleChanged) {
       this.o.log.info({ trustChanged, roleChanged }, "renewing the node certificate now");
       void this.renew();

@@ -16,16 +16,7 @@
  * Long-lived processes poll the files (`watchNodeTls`): a renewal shows up within a poll
  * period without a restart, on any filesystem.
  */
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, SwarmnetError } from "../errors.js";
 import { TlsSource } from "./tls.js";
@@ -97,13 +88,15 @@ export function nodeTlsSource(stateDir: string): TlsSource | undefined {
   });
 }
 
-function stamp(stateDir: string): string {
-  const parts: string[] = [];
-  for (const f of [NODE_FILE, ROOT_CA_FILE]) {
-    const p = join(certDir(stateDir), f);
-    parts.push(existsSync(p) ? `${statSync(p).mtimeMs}:${statSync(p).size}` : "-");
-  }
-  return parts.join("|");
+/** A file's mtime and size ("-" when it is missing): what a poll compares before reading it. */
+export function fileStamp(path: string): string {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st === undefined ? "-" : `${st.mtimeMs}:${st.size}`;
+}
+
+/** The node's TLS files' stamps (fileStamp). */
+export function nodeTlsStamp(stateDir: string): string {
+  return [NODE_FILE, ROOT_CA_FILE].map((f) => fileStamp(join(certDir(stateDir), f))).join("|");
 }
 
 /**
@@ -120,7 +113,7 @@ export function watchNodeTls(
   const check = () => {
     let now: string;
     try {
-      now = stamp(stateDir);
+      now = nodeTlsStamp(stateDir);
     } catch {
       return; // raced with a rename: next poll
     }

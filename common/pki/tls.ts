@@ -47,17 +47,22 @@ export interface TlsIdentity {
 
 export class TlsSource implements grpc.experimental.CertificateProvider {
   private trust: Buffer | undefined;
+  /** `trust` as text, kept (read on every heartbeat). */
+  private trustText: string | undefined;
   private identity: TlsIdentity | undefined;
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
 
   constructor(init: { trustPem?: string; identity?: TlsIdentity } = {}) {
-    if (init.trustPem !== undefined) this.trust = Buffer.from(init.trustPem);
+    if (init.trustPem !== undefined) {
+      this.trust = Buffer.from(init.trustPem);
+      this.trustText = init.trustPem;
+    }
     this.identity = init.identity;
   }
 
   get trustPem(): string | undefined {
-    return this.trust?.toString();
+    return this.trustText;
   }
 
   get currentIdentity(): TlsIdentity | undefined {
@@ -65,8 +70,9 @@ export class TlsSource implements grpc.experimental.CertificateProvider {
   }
 
   setTrust(pem: string): void {
-    if (this.trust !== undefined && this.trust.toString() === pem) return;
+    if (this.trustText === pem) return;
     this.trust = Buffer.from(pem);
+    this.trustText = pem;
     const update = { caCertificate: this.trust };
     for (const l of this.caListeners) l(update);
   }
