@@ -7,7 +7,13 @@
 # "timeout": seconds, "env": {...} or null}. stdout: one JSON answer per line, in any order
 # {"id": N, "code": C, "stdout": S, "stderr": S}; 127 for a missing program, 124 for one
 # that timed out (killed). Requests run concurrently, each in a thread. Exits when stdin
-# closes (its parent is gone), leaving nothing behind.
+# closes (its parent is gone), leaving nothing behind but the detached programs below.
+#
+# A request with "log": PATH (and "env", "cwd") starts a detached program instead (a
+# container's process): its own session, stdin from /dev/null, stdout and stderr appended
+# to PATH. Answers: {"id": N, "pid": P} once it runs (or a "code" as above if it could
+# not start), then {"id": N, "exited": C} when it ends (null if a signal ended it), from a
+# thread that waits for it, while this helper lives.
 import json
 import os
 import subprocess
@@ -41,10 +47,33 @@ def run(request):
     answer({"id": request["id"], **result})
 
 
+def start(request):
+    try:
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            proc = subprocess.Popen([request["file"], *request["args"]], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log, env=request["env"], cwd=request.get("cwd"),
+                                    start_new_session=True)
+        finally:
+            os.close(log)
+    except FileNotFoundError:
+        answer({"id": request["id"], "code": 127, "stdout": "", "stderr": "ENOENT: not installed"})
+        return
+    except OSError as err:
+        answer({"id": request["id"], "code": 126, "stdout": "", "stderr": str(err)})
+        return
+    answer({"id": request["id"], "pid": proc.pid})
+    code = proc.wait()
+    answer({"id": request["id"], "exited": code if code >= 0 else None})
+
+
 def main():
+    # A waiting thread per running container: small stacks (the default reserves 8 MB each).
+    threading.stack_size(256 * 1024)
     for line in sys.stdin:
         request = json.loads(line)
-        threading.Thread(target=run, args=(request,), daemon=True).start()
+        target = start if "log" in request else run
+        threading.Thread(target=target, args=(request,), daemon=True).start()
 
 
 main()

@@ -20,10 +20,13 @@ import { createInterface } from "node:readline";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { python3 } from "./process.js";
+import { ErrorCode, SwarmnetError } from "./errors.js";
 import {
   ExecaRunner,
   type CommandResult,
   type CommandRunner,
+  type DetachedProcess,
+  type DetachedSpawn,
   type LongLivedProcess,
   type RunOptions,
 } from "./executor.js";
@@ -35,29 +38,81 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const ANSWER_GRACE_MS = 10_000;
 
 interface Pending {
-  resolve(r: CommandResult): void;
+  resolve(a: Answer): void;
   timer: NodeJS.Timeout;
 }
 
+/** A command's result; a detached start's `pid` (or a result if it failed), then its `exited`. */
 interface Answer {
   id: number;
-  code: number;
-  stdout: string;
-  stderr: string;
+  code?: number;
+  stdout?: string;
+  stderr?: string;
+  pid?: number;
+  exited?: number | null;
 }
+
+const result = (a: Answer): CommandResult => ({
+  exitCode: a.code ?? 124,
+  stdout: a.stdout ?? "",
+  stderr: a.stderr ?? "",
+});
 
 export class HelperRunner implements CommandRunner {
   private child: ChildProcessWithoutNullStreams | undefined;
   private readonly pending = new Map<number, Pending>();
+  /** Detached programs' exits, by request id (resolved with their exit code, null for a signal). */
+  private readonly exits = new Map<number, (code: number | null) => void>();
   private seq = 0;
   private readonly direct = new ExecaRunner();
   private broken = false;
 
   run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-    const child = this.broken ? undefined : (this.child ?? this.start());
+    const child = this.helper();
     if (child === undefined) return this.direct.run(file, args, options);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const request = {
+      file,
+      args,
+      input: options.input ?? null,
+      timeout: timeoutMs / 1000,
+      env: options.env ?? null,
+    };
+    return this.request(child, request, timeoutMs).then(result);
+  }
+
+  startDetached(
+    file: string,
+    args: readonly string[],
+    o: DetachedSpawn,
+  ): Promise<DetachedProcess> | undefined {
+    const child = this.helper();
+    if (child === undefined) return undefined;
+    const request = { file, args, log: o.logFile, env: o.env, cwd: o.cwd ?? null };
     const id = ++this.seq;
+    const exited = new Promise<number | null>((resolve) => this.exits.set(id, resolve));
+    return this.request(child, request, DEFAULT_TIMEOUT_MS, id).then((a) => {
+      if (a.pid !== undefined) return { pid: a.pid, exited };
+      this.exits.delete(id);
+      const r = result(a);
+      throw new SwarmnetError(
+        r.exitCode === 127 ? ErrorCode.ToolMissing : ErrorCode.Internal,
+        `cannot start ${file}: ${r.stderr.trim() || `exit code ${r.exitCode}`}`,
+      );
+    });
+  }
+
+  private helper(): ChildProcessWithoutNullStreams | undefined {
+    return this.broken ? undefined : (this.child ?? this.start());
+  }
+
+  /** Sends one request; resolves with its first answer. */
+  private request(
+    child: ChildProcessWithoutNullStreams,
+    body: object,
+    timeoutMs: number,
+    id = ++this.seq,
+  ): Promise<Answer> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         // The helper did not answer in time: it is stuck; replace it.
@@ -65,15 +120,7 @@ export class HelperRunner implements CommandRunner {
       }, timeoutMs + ANSWER_GRACE_MS);
       this.pending.set(id, { resolve, timer });
       if (this.pending.size === 1) this.ref(child, true);
-      const request = {
-        id,
-        file,
-        args,
-        input: options.input ?? null,
-        timeout: timeoutMs / 1000,
-        env: options.env ?? null,
-      };
-      child.stdin.write(`${JSON.stringify(request)}\n`);
+      child.stdin.write(`${JSON.stringify({ id, ...body })}\n`);
     });
   }
 
@@ -112,12 +159,17 @@ export class HelperRunner implements CommandRunner {
     } catch {
       return;
     }
+    if (a.exited !== undefined) {
+      this.exits.get(a.id)?.(a.exited);
+      this.exits.delete(a.id);
+      return;
+    }
     const p = this.pending.get(a.id);
     if (p === undefined) return;
     this.pending.delete(a.id);
     clearTimeout(p.timer);
     if (this.pending.size === 0 && this.child !== undefined) this.ref(this.child, false);
-    p.resolve({ exitCode: a.code, stdout: a.stdout, stderr: a.stderr });
+    p.resolve(a);
   }
 
   /** Fails what the helper had in flight and forgets it. */
@@ -127,8 +179,10 @@ export class HelperRunner implements CommandRunner {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);
-      p.resolve({ exitCode: 124, stdout: "", stderr: why });
+      p.resolve({ id, code: 124, stdout: "", stderr: why });
     }
+    // Their programs run on (their own sessions); the agent's liveness check sees them end.
+    this.exits.clear();
   }
 
   /** The helper keeps this process alive only while a command is in flight. */

@@ -294,7 +294,7 @@ export class Containers {
       this.deps.store.put(c);
       await this.deps.kernel.sync();
       trace.mark("run.synced", id);
-      if (o.detach) c = this.startProcess(c, o.readyPorts ?? []);
+      if (o.detach) c = await this.startProcess(c, o.readyPorts ?? []);
       trace.mark("run.started", id);
       return c;
     } catch (err) {
@@ -449,13 +449,8 @@ export class Containers {
     }
   }
 
-  private startProcess(c: ContainerRecord, readyPorts: readonly ReadyPort[]): ContainerRecord {
-    const pid = this.deps.runtime.start(c, (code) => {
-      const current = this.deps.store.get(c.id);
-      if (current === undefined || current.pid !== pid) return;
-      const exited = this.markExited(current, code);
-      for (const l of this.exitListeners) l(exited, code);
-    });
+  private async startProcess(c: ContainerRecord, readyPorts: readonly ReadyPort[]): Promise<ContainerRecord> {
+    const { pid, exited } = await this.deps.runtime.start(c);
     const running: ContainerRecord = {
       ...c,
       pid,
@@ -463,6 +458,14 @@ export class Containers {
       ...(readyPorts.length > 0 ? { waitingFor: readyPorts } : {}),
     };
     this.deps.store.put(running);
+    // After the put: a process that ended at once is marked exited over "running", not under it.
+    void exited.then((status) => {
+      const code = status ?? 128;
+      const current = this.deps.store.get(c.id);
+      if (current === undefined || current.pid !== pid) return;
+      const marked = this.markExited(current, code);
+      for (const l of this.exitListeners) l(marked, code);
+    });
     if (running.waitingFor !== undefined) this.waitForReadiness(running);
     return running;
   }

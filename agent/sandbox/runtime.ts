@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
-import type { Executor } from "../../common/executor.js";
+import type { DetachedProcess, Executor } from "../../common/executor.js";
 import { isAlive, stopProcesses } from "../../common/process.js";
 import type { ContainerRecord } from "./container.js";
 import { notListening, type ReadyPort } from "./readiness.js";
@@ -35,16 +35,14 @@ export class SandboxRuntime {
     return join(this.logDir, `${c.id}.log`);
   }
 
-  /** Starts the container's process; `onExit` gets its exit code while this agent lives. */
-  start(c: ContainerRecord, onExit: (code: number) => void): number {
-    const proc = this.ex.startDetached(c.command, {
+  /** Starts the container's process; `exited` settles with its exit code while this agent lives. */
+  start(c: ContainerRecord): Promise<DetachedProcess> {
+    return this.ex.startDetachedNoFork(c.command, {
       netns: c.netns,
       logFile: this.logFile(c),
       env: { ...c.env },
       ...(c.netns === undefined ? {} : { resolvConf: this.resolvConf(c) }),
     });
-    void proc.exited.then((code) => onExit(code ?? 128));
-    return proc.pid;
   }
 
   /** The ports of `wanted` the container's process does not listen on yet. */

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HelperRunner } from "../../../common/command-helper.js";
 import { ExecaRunner } from "../../../common/executor.js";
+import { isAlive } from "../../../common/process.js";
 
 describe("command helper runner", () => {
   let runner: HelperRunner;
@@ -55,6 +56,53 @@ describe("command helper runner", () => {
     const r = await runner.run("sleep", ["5"], { timeoutMs: 200 });
     assert.equal(r.exitCode, 124);
     assert.equal((await runner.run("echo", ["after"])).stdout, "after\n");
+  });
+
+  it("starts detached programs: pid at once, output appended to the log, the exit code (null for a signal) after", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "swarmnet-unit-helper-"));
+    try {
+      const log = join(dir, "c.log");
+      const env = { ...process.env, SWARMNET_T: "env" } as Record<string, string>;
+      const quick = await runner.startDetached(
+        "sh",
+        ["-c", 'echo "out $SWARMNET_T $(pwd)"; echo err >&2; exit 7'],
+        {
+          logFile: log,
+          env,
+          cwd: dir,
+        },
+      );
+      assert.ok(quick !== undefined && quick.pid > 0);
+      assert.equal(await quick.exited, 7);
+      assert.equal(readFileSync(log, "utf8"), `out env ${dir}\nerr\n`);
+
+      const long = await runner.startDetached("sleep", ["30"], { logFile: log, env });
+      assert.ok(long !== undefined && isAlive(long.pid));
+      process.kill(long.pid, "SIGKILL");
+      assert.equal(await long.exited, null);
+
+      await assert.rejects(
+        runner.startDetached("swarmnet-no-such-program", [], { logFile: log, env }) as Promise<unknown>,
+        /cannot start swarmnet-no-such-program/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a detached program outlives the helper", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "swarmnet-unit-helper-"));
+    const env = { ...process.env } as Record<string, string>;
+    const p = await runner.startDetached("sleep", ["30"], { logFile: join(dir, "c.log"), env });
+    try {
+      assert.ok(p !== undefined);
+      runner.close();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(isAlive(p.pid));
+    } finally {
+      if (p !== undefined) process.kill(p.pid, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a helper that dies fails what was in flight; the next command starts a new one", async () => {
