@@ -1,14 +1,32 @@
 /**
  * The routing mesh on the real kernel, in the two-node topology of `topology.ts`: what a
  * client outside the cluster and a container inside it see when ports are published,
- * backends change, and bad input arrives.
+ * backends change, and bad input arrives. The scenarios both engines must pass (published
+ * ports, scale, removal, long bindings, host mode, VIPs) ask their questions through the
+ * checks of test/support/mesh-acceptance.ts, which test/vm/ipvs-mesh.ts runs on IPVS.
  */
 import assert from "node:assert/strict";
 import { ErrorCode } from "../../../common/errors.js";
 import { Executor } from "../../../common/executor.js";
 import { Mesh, type IngressPublication, type MeshState } from "../../../agent/ingress/index.js";
 import { isRoot } from "../../support/netns.js";
-import { BACKENDS, C1_ADDR, CLIENT_ADDR, INGRESS_ADDR, MeshTopology, NODE_ADDR } from "./topology.js";
+import {
+  expectBalanced,
+  expectHostMode,
+  expectLongBinding,
+  expectOnly,
+  expectRemovalReset,
+  holdConnections,
+} from "../../support/mesh-acceptance.js";
+import {
+  BACKENDS,
+  C1_ADDR,
+  CLIENT_ADDR,
+  INGRESS_ADDR,
+  MeshTopology,
+  NODE_ADDR,
+  netnsMeshLab,
+} from "./topology.js";
 
 const ALL = BACKENDS.map((b) => b.ip);
 const WEB: IngressPublication = {
@@ -30,6 +48,7 @@ function names(answers: { task: string }[]): string[] {
 describe("ingress routing mesh (netns, real kernel)", function () {
   const ex = new Executor();
   const topo = new MeshTopology(ex);
+  const lab = netnsMeshLab(topo, ex);
   let m1: Mesh;
   let m2: Mesh;
 
@@ -49,37 +68,41 @@ describe("ingress routing mesh (netns, real kernel)", function () {
   it("a published TCP port balances over every backend, through either node, also those on the other node", async () => {
     await m1.apply(nodeState("n1"));
     await m2.apply(nodeState("n2"));
-    for (const node of ["n1", "n2"] as const) {
-      const answers = await topo.tasks("client", `http://${NODE_ADDR[node]}:8080/`, 30);
-      assert.equal(answers.length, 30, `every request through ${node} answered`);
-      assert.deepEqual(names(answers), ["b1", "b2", "b3"], `through ${node}`);
+    for (const node of ["n1", "n2"] as const)
       // Masqueraded to the node's ingress address: replies come back through that node.
-      assert.ok(
-        answers.every((a) => a.remoteAddr.startsWith(`${INGRESS_ADDR[node]}:`)),
-        JSON.stringify(answers[0]),
+      await expectBalanced(
+        lab,
+        "client",
+        lab.url(NODE_ADDR[node], 8080),
+        30,
+        ["b1", "b2", "b3"],
+        INGRESS_ADDR[node],
       );
-    }
   });
 
-  it("an established mesh connection keeps its binding for days, not minutes", async () => {
-    const hold = ex.runIn(topo.ns("client"), [
-      process.execPath,
-      "-e",
-      `const s = require("node:net").connect(8080, "${NODE_ADDR.n1}"); s.on("connect", () => setTimeout(() => s.destroy(), 2500)); s.on("error", () => {});`,
-    ]);
+  it("scales up and down; a removed backend's established connections are reset, a survivor's idle one lives on, bound for days", async () => {
+    const withBackends = (node: "n1" | "n2", backends: string[]) =>
+      nodeState(node, { ingress: [{ ...WEB, backends }] });
+    const [b1, b2] = ALL;
+    for (const node of ["n1", "n2"] as const)
+      await (node === "n1" ? m1 : m2).apply(withBackends(node, [b1 ?? "", b2 ?? ""]));
+    await expectBalanced(lab, "client", lab.url(NODE_ADDR.n2, 8080), 6, ["b1", "b2"]);
+    await m1.apply(nodeState("n1"));
+    await m2.apply(nodeState("n2"));
+    await expectBalanced(lab, "client", lab.url(NODE_ADDR.n2, 8080), 6, ["b1", "b2", "b3"]);
+    const held = await holdConnections(lab, "n1", 8080, 3);
     try {
-      let line: string | undefined;
-      for (let i = 0; i < 50 && line === undefined; i++) {
-        const r = await ex.runIn(topo.ns("n1"), ["conntrack", "-L", "-p", "tcp", "--orig-port-dst", "8080"]);
-        line = r.stdout.split("\n").find((l) => l.includes("ESTABLISHED"));
-        if (line === undefined) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(line, "an established entry through the mesh");
-      const timeout = Number(/^tcp\s+\d+\s+(\d+)/.exec(line)?.[1]);
-      assert.ok(timeout > 4 * 86_400, `established timeout ${timeout} s`);
+      await expectLongBinding(lab, "n1", held);
+      const stats = await m1.apply(withBackends("n1", [b2 ?? ""]));
+      assert.ok(stats.conntrackQueued >= 1, "the flows to the removed backends are to be deleted");
+      await m1.forgetFlows();
+      // The removed tasks still run here: only the mesh can end their connections (a reset).
+      assert.doesNotMatch(await expectRemovalReset(lab, held, ["b2"]), /closed/);
     } finally {
-      await hold;
+      held.kill();
     }
+    await expectOnly(lab, "client", lab.url(NODE_ADDR.n1, 8080), 6, ["b2"]);
+    await m1.apply(nodeState("n1"));
   });
 
   it("publishes and unpublishes a UDP port on a running mesh", async () => {
@@ -147,12 +170,7 @@ describe("ingress routing mesh (netns, real kernel)", function () {
         ],
       }),
     );
-    for (let i = 0; i < 3; i++) {
-      const a = await topo.http("client", `http://${NODE_ADDR.n1}:7000/`);
-      assert.equal(a?.task, "b1");
-      assert.ok(a?.remoteAddr.startsWith(`${CLIENT_ADDR}:`), `no masquerade: ${a?.remoteAddr}`);
-    }
-    assert.equal(await topo.http("client", `http://${NODE_ADDR.n2}:7000/`, 2), undefined, "n2 has no task");
+    await expectHostMode(lab, 7000, { n1: "b1" }, ["n2"]);
   });
 
   it("a service VIP balances east-west, from a container's own namespace", async () => {
@@ -169,15 +187,9 @@ describe("ingress routing mesh (netns, real kernel)", function () {
         },
       ],
     });
-    const whole = await topo.tasks("c1", "http://10.255.0.100/", 9);
-    assert.equal(whole.length, 9);
-    assert.deepEqual(names(whole), ["b1", "b2", "b3"]);
-    assert.ok(
-      whole.every((a) => a.remoteAddr.startsWith(`${C1_ADDR}:`)),
-      "backends see the container's address",
-    );
-    const ported = await topo.tasks("c1", "http://10.255.0.101:8000/", 6);
-    assert.deepEqual(names(ported), ["b1", "b2", "b3"]);
+    // The backends see the container's own address: no SNAT for VIPs.
+    await expectBalanced(lab, "c1", "http://10.255.0.100/", 9, ["b1", "b2", "b3"], C1_ADDR);
+    await expectBalanced(lab, "c1", "http://10.255.0.101:8000/", 6, ["b1", "b2", "b3"]);
     assert.equal(await topo.http("c1", "http://10.255.0.101:80/", 2), undefined, "only the listed port");
   });
 

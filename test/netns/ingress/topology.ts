@@ -26,6 +26,7 @@ import { join } from "node:path";
 import type { Executor } from "../../../common/executor.js";
 import { isAlive } from "../../../common/process.js";
 import { parseWhoami, type WhoamiAnswer } from "../../../cli/whoami.js";
+import type { MeshLab } from "../../support/mesh-acceptance.js";
 import { CLI_MAIN } from "../../support/netns.js";
 
 export interface Backend {
@@ -196,4 +197,33 @@ export class MeshTopology {
       rmSync(this.logFile(r), { force: true });
     }
   }
+}
+
+/** The topology as the shared mesh acceptance checks see it (test/support/mesh-acceptance.ts). */
+export function netnsMeshLab(topo: MeshTopology, ex: Executor): MeshLab {
+  return {
+    clientNetns: topo.ns("client"),
+    clientAddr: CLIENT_ADDR,
+    addr: (node) => NODE_ADDR[node as keyof typeof NODE_ADDR],
+    url: (host, port) => `http://${host}:${port}/`,
+    async gets(from, url, n) {
+      const out: (WhoamiAnswer | undefined)[] = [];
+      for (let i = 0; i < n; i++) out.push(await topo.http(from, url, 3));
+      return out;
+    },
+    task: (a) => a.task,
+    async connectionTimeoutS(node, clientPort) {
+      const r = await ex.runIn(topo.ns(node), [
+        "conntrack",
+        "-L",
+        "-p",
+        "tcp",
+        "--orig-port-src",
+        String(clientPort),
+      ]);
+      const line = r.stdout.split("\n").find((l) => l.includes("ESTABLISHED"));
+      const timeout = line === undefined ? undefined : /^tcp\s+\d+\s+(\d+)/.exec(line)?.[1];
+      return timeout === undefined ? undefined : Number(timeout);
+    },
+  };
 }
