@@ -3,9 +3,10 @@
  *   run_to_reachable_ms   `swarmnet run` on n1 until its first ping reply from a container
  *                         on n3 (issue 5), p50/p99 over --runs. The clock starts inside n1
  *                         as `swarmnet run` is exec'd there, where a user on the node starts
- *                         it; until 2026-12-03 it started before the bench's own `lab exec`
- *                         (a second Node process, on the host, that only enters n1: ~250 ms
- *                         of harness), which `run_to_reachable_lab_exec_ms` still measures
+ *                         it; until 2026-12-02 17:00 it started before the bench's own `lab
+ *                         exec` (a second Node process, on the host, that only enters n1:
+ *                         ~200–350 ms of harness), which `run_to_reachable_lab_exec_ms` still
+ *                         measures
  *   publish_to_serving_ms `service publish` returning until every node answers on the
  *                         new port (issue 6), p50/p99 over --publishes, on --nodes nodes
  *   scale_to_serving_ms   `service scale -d web=N+1` returning until every node's published
