@@ -12,7 +12,13 @@
  *   scale_to_serving_ms   `service scale -d web=N+1` returning until every node's published
  *                         port has answered from the new task (`Task: web.N+1.<task id>` in
  *                         whoami's reply), p50/p99 over --scales; the new task's own
- *                         start (a Node process) is part of it
+ *                         start (a Node process) is part of it. Stages: `to_agent` (the
+ *                         bench starts `scale` → the task's node has it: lab exec, the CLI,
+ *                         the managers, the dispatcher), `create` (the task's container up
+ *                         to its process start; `create_attach`, `_sandbox`, `_reconcile`,
+ *                         `_process` as a run's stages), `process_ready` (→ it listens on its
+ *                         port), `mesh_everywhere` (→ the last node's mesh pass that
+ *                         applied it), `mesh_to_serving` (→ the last node's first answer)
  *   mesh_rps, direct_rps  sequential HTTP requests per second, from a node running a task,
  *                         through the node's published port vs straight to that task's
  *                         ingress address
@@ -89,7 +95,7 @@ export interface LabE2eResult {
   };
   run_to_reachable_lab_exec_ms: Percentiles;
   publish_to_serving_ms: Percentiles & { runs: number; stages: Record<string, Percentiles> };
-  scale_to_serving_ms: Percentiles & { runs: number };
+  scale_to_serving_ms: Percentiles & { runs: number; stages: Record<string, Percentiles> };
   mesh_rps: number;
   direct_rps: number;
 }
@@ -138,6 +144,49 @@ const appliedPassAfter = (marks: readonly TraceMark[], reconciler: string, t: nu
     (m) =>
       m.stage === "reconcile" && m.key === reconciler && m.f?.["result"] === "applied" && passStart(m) >= t,
   );
+
+/**
+ * The stages of one scale-up from the marks: the new task (`web.<replicas>.<task id>`) on
+ * whichever node got it, then every node's mesh (`firstAnswers`: each node's first answer
+ * from the new task, in node order).
+ */
+function scaleRow(
+  marks: Map<string, NodeMarks>,
+  replicas: number,
+  started: number,
+  firstAnswers: readonly number[],
+): Record<string, number> {
+  const name = `web.${replicas}.`;
+  let task: { agent: TraceMark[]; id: string; received: number } | undefined;
+  for (const { agent } of marks.values()) {
+    const m = first(
+      agent,
+      (x) => x.stage === "run.received" && x.t >= started && String(x.f?.["name"]).startsWith(name),
+    );
+    if (m !== undefined) task = { agent, id: m.key, received: m.t };
+  }
+  if (task === undefined) return {};
+  const at = (stage: string) => first(task.agent, (m) => m.stage === stage && m.key === task.id)?.t ?? NaN;
+  const begun = at("run.started");
+  const ready = at("run.ready");
+  // Each node's first mesh pass that applied something after the task was ready.
+  const meshDone = [...marks.values()].map(({ agent }) => appliedPassAfter(agent, "mesh", ready)?.t ?? NaN);
+  const lastMesh = Math.max(...meshDone);
+  const attached = at("run.attached");
+  const created = at("run.created");
+  const synced = at("run.synced");
+  return {
+    to_agent: task.received - started,
+    create: begun - task.received,
+    create_attach: attached - task.received,
+    create_sandbox: created - attached,
+    create_reconcile: synced - created,
+    create_process: begun - synced,
+    process_ready: ready - begun,
+    mesh_everywhere: lastMesh - ready,
+    mesh_to_serving: Math.max(...firstAnswers) - lastMesh,
+  };
+}
 
 export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
   const { nodes, runs, publishes, scales } = o;
@@ -360,6 +409,8 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
     // Scale up one task at a time: a poller started before `scale` asks every node's port
     // until each has answered from the new task, and records when.
     const scaled: number[] = [];
+    const scaleRuns: { replicas: number; started: number; returned: number; first: number[] }[] = [];
+    const scaleSince = Date.now();
     for (let i = 0; i < scales; i++) {
       const replicas = 4 + i;
       const urls = nodeNames.map((n) => `http://100.64.1.${n.slice(1)}:9100/`);
@@ -376,12 +427,21 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
         `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)))})()`;
       const poller = inNode("client", process.execPath, "-e", poll);
       await new Promise((r) => setTimeout(r, 1000));
+      const started = Date.now();
       await sx("n1", "service", "scale", "-d", `web=${replicas}`);
       const returned = Date.now();
       const times = JSON.parse(String((await poller).stdout).trim() || "[]") as (number | null)[];
-      const total = Math.max(...nodeNames.map((_, k) => times[k] ?? NaN)) - returned;
-      scaled.push(total);
-      process.stderr.write(JSON.stringify({ scale: i, replicas, total }) + "\n");
+      const firstAnswers = nodeNames.map((_, k) => times[k] ?? NaN);
+      scaled.push(Math.max(...firstAnswers) - returned);
+      scaleRuns.push({ replicas, started, returned, first: firstAnswers });
+    }
+    const scaleMarks = await readMarks(scaleSince - 1000);
+    const scaleStages = new Stages();
+    for (const [i, sc] of scaleRuns.entries()) {
+      const row = scaleRow(scaleMarks, sc.replicas, sc.started, sc.first);
+      const total = Math.max(...sc.first) - sc.returned;
+      for (const [k, v] of Object.entries(row)) scaleStages.add(k, v);
+      process.stderr.write(JSON.stringify({ scale: i, replicas: sc.replicas, total, ...round(row) }) + "\n");
     }
 
     const ps = JSON.parse(await sx("n1", "service", "ps", "web", "--format", "json")) as { Node: string }[];
@@ -408,7 +468,7 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
       },
       run_to_reachable_lab_exec_ms: percentiles(reachWithLabExec),
       publish_to_serving_ms: { ...percentiles(serving), runs: publishes, stages: pubStages.summary() },
-      scale_to_serving_ms: { ...percentiles(scaled), runs: scales },
+      scale_to_serving_ms: { ...percentiles(scaled), runs: scales, stages: scaleStages.summary() },
       mesh_rps: meshRps,
       direct_rps: directRps,
     };

@@ -17,8 +17,9 @@
  * and none take the whole sandbox: such a container is on no other network, as in Docker
  * (Docker's own messages are used for the refusals).
  *
- * `run` marks its steps in the trace ring (received, attached, created, synced, started;
- * keyed by the container id) for `bench lab-e2e`'s breakdown of a run's time.
+ * `run` marks its steps in the trace ring (received, attached, created, synced, started,
+ * and ready once a task's process listens on its ports; keyed by the container id) for
+ * `bench lab-e2e`'s breakdown of a run's time.
  */
 import { randomBytes } from "node:crypto";
 import type { Clock, TimerHandle } from "../../common/clock.js";
@@ -493,6 +494,7 @@ export class Containers {
       }
       if (left.length === 0 || late) {
         const { waitingFor: _, ...ready } = c;
+        trace.mark("run.ready", id);
         this.deps.store.put(ready);
         this.waitingSince.delete(id);
       } else if (left.length < c.waitingFor.length) this.deps.store.put({ ...c, waitingFor: left });

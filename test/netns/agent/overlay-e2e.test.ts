@@ -171,9 +171,11 @@ describe("agent end to end: overlay networks across nodes (netns lab)", function
   it("repairs an FDB entry deleted by hand within a resync period", async () => {
     await ex.bridge(["fdb", "del", mac["b"] ?? "", "dev", `vx${vni}`, "self"], { netns: sandbox("n1", vni) });
     assert.equal((await fdbOf("n1")).has(mac["b"] ?? ""), false);
+    // The deletion can land just after a resync pass, so wait a whole period (the agent's
+    // default, 30 s) plus a margin: 25 s lost that race on CI.
     assert.ok(
-      await eventually(async () => (await fdbOf("n1")).get(mac["b"] ?? "") === "100.64.1.2", 50),
-      "back",
+      await eventually(async () => (await fdbOf("n1")).get(mac["b"] ?? "") === "100.64.1.2", 90),
+      "the entry is back within a resync period",
     );
     assert.ok(await pingOk("a", "b"));
   });
