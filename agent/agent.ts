@@ -24,6 +24,7 @@
  * and traffic keeps flowing.
  */
 import { join } from "node:path";
+import { machine, platform } from "node:os";
 import { AgentMetrics } from "./agent-metrics.js";
 import type { Clock, TimerHandle } from "../common/clock.js";
 import { RealClock } from "../common/clock.js";
@@ -300,10 +301,15 @@ export class Agent {
     this.log.info({ node: this.config.nodeName }, "agent stopped");
   }
 
-  /** What this node reports with its node description: the probe and the drivers it runs. */
+  /**
+   * What this node reports with its node description: the probe, the drivers it runs and
+   * its platform as Docker names it (placement constraints' node.platform.os / .arch).
+   */
   description(): NodeCapabilities | undefined {
     const caps = this.capabilities;
-    return caps === undefined ? undefined : { ...caps, drivers: this.drivers?.available() ?? [] };
+    return caps === undefined
+      ? undefined
+      : { ...caps, drivers: this.drivers?.available() ?? [], os: platform(), arch: machine() };
   }
 
   /** The drivers this node runs (after start). */

@@ -1,8 +1,8 @@
 /**
- * `swarmnet node ls|inspect|rm|promote|demote`, as `docker node …`: the managers' view
- * of every node — status from its agent's dispatcher stream and heartbeats,
- * availability, role, the leader mark, and (inspect) the kernel capabilities its agent
- * reported. `rm` revokes the node's certificate; `promote|demote` change the role it is
+ * `swarmnet node ls|inspect|rm|promote|demote|update`, as `docker node …`: the managers'
+ * view of every node — status from its agent's dispatcher stream and heartbeats,
+ * availability, role, the leader mark, and (inspect) its labels, platform and the kernel
+ * capabilities its agent reported. `update --label-add/--label-rm` change its labels. `rm` revokes the node's certificate; `promote|demote` change the role it is
  * authorized as (its certificate follows at its next heartbeat).
  */
 import type { Command } from "commander";
@@ -26,9 +26,10 @@ function inspectView(n: NodeInfo__Output) {
     ID: n.id,
     CreatedAt: n.createdAt,
     UpdatedAt: n.updatedAt,
-    Spec: { Role: n.role, Availability: n.availability, Labels: {} },
+    Spec: { Labels: n.labels, Role: n.role, Availability: n.availability },
     Description: {
       Hostname: n.hostname,
+      Platform: { Architecture: n.capabilities?.arch ?? "", OS: n.capabilities?.os ?? "" },
       Kernel:
         n.capabilities === null || n.capabilities === undefined
           ? null
@@ -119,6 +120,23 @@ export function register(program: Command): void {
           await client.call((c, opts, cb) => c.nodes.Remove({ node: r, force: o.force === true }, opts, cb));
           print(r);
         }
+      });
+    });
+
+  node
+    .command("update")
+    .description("change a node's labels (placement constraints' node.labels.KEY)")
+    .argument("<node>", "node id, id prefix, hostname, or 'self'")
+    .option("--label-add <key[=value]>", "add or update a node label (repeatable)", collect)
+    .option("--label-rm <key>", "remove a node label (repeatable)", collect)
+    .option("--manager <addr>", "manager to talk to, host:port (repeatable)", collect)
+    .action(async (ref: string, o: { labelAdd?: string[]; labelRm?: string[]; manager?: string[] }) => {
+      const node = ref === "self" ? (localCredentials()?.nodeId ?? "") : ref;
+      await withManagers(o.manager, async (client) => {
+        await client.call<NodeInfo__Output>((c, opts, cb) =>
+          c.nodes.Update({ node, labelAdd: o.labelAdd ?? [], labelRm: o.labelRm ?? [] }, opts, cb),
+        );
+        print(ref);
       });
     });
 

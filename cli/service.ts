@@ -6,7 +6,10 @@
  * without restarting its tasks (one transaction each); they print the ports they added or
  * removed, as `service ls` shows them. `--update-monitor` goes to the managers as typed
  * (they parse and store it: one check, manager/services/service-spec.ts); the wait for
- * convergence reads it back from the service.
+ * convergence reads it back from the service. Placement constraints (`--constraint`,
+ * `--constraint-add/-rm`) go as typed too and are checked by the managers
+ * (manager/services/placement-constraints.ts); `inspect` shows them as Docker's
+ * Spec.TaskTemplate.Placement.Constraints.
  */
 import type { Command } from "commander";
 import { ErrorCode, SwarmnetError } from "../common/errors.js";
@@ -113,6 +116,8 @@ export function inspectView(s: Service__Output) {
       TaskTemplate: {
         ContainerSpec: { Command: s.command, Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`) },
         Networks: s.networks.filter((n) => n !== s.ingressNetworkId).map((n) => ({ Target: n })),
+        // Docker leaves Constraints out when there are none (omitempty).
+        Placement: s.constraints.length > 0 ? { Constraints: s.constraints } : {},
       },
       Mode: s.mode === "global" ? { Global: {} } : { Replicated: { Replicas: s.replicas } },
       // Docker's unit: a Go duration in nanoseconds (5 s = 5000000000).
@@ -208,6 +213,7 @@ interface CreateFlags extends WaitFlags {
   endpointMode: string;
   env?: string[];
   updateMonitor?: string;
+  constraint?: string[];
   manager?: string[];
 }
 
@@ -218,6 +224,8 @@ interface UpdateFlags extends WaitFlags {
   publishAdd?: string[];
   publishRm?: string[];
   updateMonitor?: string;
+  constraintAdd?: string[];
+  constraintRm?: string[];
   manager?: string[];
 }
 
@@ -238,6 +246,11 @@ export function register(program: Command): void {
     )
     .option("--endpoint-mode <mode>", "vip or dnsrr", "vip")
     .option("-e, --env <key=value>", "environment variable (repeatable)", collect)
+    .option(
+      "--constraint <expr>",
+      "placement constraint, e.g. node.labels.vm==yes or node.role!=manager (repeatable; all must hold)",
+      collect,
+    )
     .option(...monitorOption)
     .option(...detachOption)
     .option(...quietOption)
@@ -262,6 +275,7 @@ export function register(program: Command): void {
               command,
               env: keyValues("--env", o.env ?? []),
               updateMonitor: o.updateMonitor ?? "",
+              constraints: o.constraint ?? [],
             },
             opts,
             cb,
@@ -395,6 +409,8 @@ export function register(program: Command): void {
       "remove a published port: [published:]target[/proto] (repeatable)",
       collect,
     )
+    .option("--constraint-add <expr>", "add a placement constraint (repeatable; see service create)", collect)
+    .option("--constraint-rm <expr>", "remove a placement constraint the service has (repeatable)", collect)
     .option(...monitorOption)
     .option(...detachOption)
     .option(...quietOption)
@@ -412,6 +428,8 @@ export function register(program: Command): void {
         publishAdd: (o.publishAdd ?? []).map(parsePublishSpec).map(toWire),
         publishRm: (o.publishRm ?? []).map(parsePublishSpec).map(toWire),
         updateMonitor: o.updateMonitor ?? "",
+        constraintAdd: o.constraintAdd ?? [],
+        constraintRm: o.constraintRm ?? [],
       };
       await withManagers(o.manager, async (client) => {
         const s = await update(client, req);

@@ -29,6 +29,10 @@ export interface NodeCapabilities {
   features: KernelCapability[];
   /** The network drivers its agent runs (absent from agents older than the driver registry). */
   drivers?: string[];
+  /** Docker's Platform.OS ("linux"); absent from older agents. */
+  os?: string;
+  /** Docker's Platform.Architecture, as uname -m says it ("x86_64"); absent from older agents. */
+  arch?: string;
 }
 
 export interface IpamConfigIntent {

@@ -11,7 +11,15 @@ export {
   type NodeAddressInput,
   type UpdateInput,
 } from "./cluster-service.js";
-export { NodeService, nodeViews, resolveNode, type NodeView } from "./node-service.js";
+export {
+  applyLabelChanges,
+  NodeService,
+  nodeViews,
+  parseLabelChanges,
+  resolveNode,
+  type LabelChanges,
+  type NodeView,
+} from "./node-service.js";
 export { roleForToken } from "./tokens.js";
 export { formatJoinToken, parseJoinToken } from "../../common/pki/join-token.js";
 export { hashSecret, newId, newSecret, sameSecret } from "./ids.js";

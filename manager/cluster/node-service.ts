@@ -16,6 +16,13 @@
  * certificate is refused from then on (it is no member any more); that node can still
  * `swarm leave --force` (cli/swarm.ts) and join again.
  *
+ * Labels (`node update --label-add KEY[=VALUE] / --label-rm KEY`, Docker's flags and
+ * checks, docker/cli's order: adds, then removals): a name is whatever precedes the first
+ * `=`, trimmed, non-empty and without whitespace; removing a label the node lacks is
+ * refused ("key K doesn't exist in node's labels"); the whole change is one transaction
+ * on the node record, so a refused one changes nothing. The scheduler reads them for
+ * `node.labels.KEY` constraints.
+ *
  * Quorum: managers are stateless in front of etcd, and etcd's membership is the
  * operator's (the lab's), not the node records', so nothing here can cost etcd its
  * quorum. What can be lost is the managers themselves: a demotion must leave at least
@@ -85,6 +92,46 @@ export function resolveNode<T extends { id: string; hostname: string }>(nodes: r
   throw new SwarmnetError(ErrorCode.NotFound, `node ${ref} not found`);
 }
 
+export interface LabelChanges {
+  add: Record<string, string>;
+  rm: string[];
+}
+
+function invalid(message: string): SwarmnetError {
+  return new SwarmnetError(ErrorCode.InvalidArgument, message);
+}
+
+/** `--label-add` / `--label-rm` as typed, checked as docker/cli checks them. */
+export function parseLabelChanges(add: readonly string[], rm: readonly string[]): LabelChanges {
+  const out: LabelChanges = { add: {}, rm: [] };
+  for (const raw of add) {
+    const eq = raw.indexOf("=");
+    const key = (eq < 0 ? raw : raw.slice(0, eq)).trim();
+    if (key === "") throw invalid(`invalid label '${raw}': empty name`);
+    if (/\s/.test(key)) throw invalid(`label '${key}' contains whitespaces`);
+    out.add[key] = eq < 0 ? "" : raw.slice(eq + 1);
+  }
+  for (const raw of rm) {
+    const key = raw.trim();
+    if (key === "") throw invalid("--label-rm needs a label name");
+    out.rm.push(key);
+  }
+  return out;
+}
+
+/** A node's labels after the changes (adds, then removals); throws for a missing label. */
+export function applyLabelChanges(
+  labels: Readonly<Record<string, string>>,
+  changes: LabelChanges,
+): Record<string, string> {
+  const next: Record<string, string> = { ...labels, ...changes.add };
+  for (const key of changes.rm) {
+    if (!(key in next)) throw invalid(`key ${key} doesn't exist in node's labels`);
+    delete next[key];
+  }
+  return next;
+}
+
 export class NodeService {
   constructor(
     private readonly store: Store,
@@ -135,6 +182,27 @@ export class NodeService {
       tx.deletePrefix(keys.nodeSessions(node.id));
     });
     return node;
+  }
+
+  /** `node update --label-add/--label-rm`: one transaction; refused input changes nothing. */
+  async updateLabels(ref: string, add: readonly string[], rm: readonly string[]): Promise<NodeView> {
+    const changes = parseLabelChanges(add, rm);
+    const node = resolveNode(await this.list(), ref);
+    const { result } = await this.store.transact(async (tx) => {
+      const current = await tx.get<NodeRecord>(keys.node(node.id));
+      if (current === undefined) throw new SwarmnetError(ErrorCode.NotFound, `node ${ref} not found`);
+      const labels = applyLabelChanges(current.labels ?? {}, changes);
+      if (JSON.stringify(labels) === JSON.stringify(current.labels ?? {})) return current;
+      const { labels: _was, ...rest } = current;
+      const next: NodeRecord = {
+        ...rest,
+        ...(Object.keys(labels).length > 0 ? { labels } : {}),
+        updatedAt: new Date().toISOString(),
+      };
+      tx.put(keys.node(node.id), next);
+      return next;
+    });
+    return { ...node, ...result, labels: result.labels ?? {} };
   }
 
   /**

@@ -94,6 +94,7 @@ export function nodeToProto(n: NodeView): NodeInfo {
     createdAt: n.createdAt,
     updatedAt: n.updatedAt,
     sessionManager: n.sessionManager,
+    labels: n.labels ?? {},
   };
 }
 
@@ -142,6 +143,8 @@ export function sessionRequest(r: SessionRequest__Output): SessionOpenRequest {
             kernelRelease: r.capabilities.kernelRelease,
             features: r.capabilities.features,
             drivers: r.capabilities.drivers,
+            ...(r.capabilities.os === "" ? {} : { os: r.capabilities.os }),
+            ...(r.capabilities.arch === "" ? {} : { arch: r.capabilities.arch }),
           },
     resumeRevision: Number(r.resumeRevision),
   };
@@ -195,6 +198,7 @@ export function serviceToProto(v: ServiceDetail & { runningTasks?: number; desir
     runningTasks: v.runningTasks ?? 0,
     desiredTasks: v.desiredTasks ?? 0,
     updateMonitorMs: String(v.updateMonitorMs),
+    constraints: v.constraints,
   };
 }
 
@@ -245,6 +249,7 @@ export function createServiceInput(r: CreateServiceRequest__Output): CreateServi
     command: r.command,
     env: r.env,
     updateMonitor: r.updateMonitor,
+    constraints: r.constraints,
   };
 }
 
@@ -257,6 +262,8 @@ export function updateServiceInput(r: UpdateServiceRequest__Output): UpdateServi
     publishAdd: r.publishAdd,
     publishRm: r.publishRm,
     updateMonitor: r.updateMonitor,
+    constraintAdd: r.constraintAdd,
+    constraintRm: r.constraintRm,
   };
 }
 

@@ -211,6 +211,9 @@ export function nodesHandlers(s: ManagerServices, a: AuthorizationSource): Nodes
       id: (await s.nodes.remove(r.node, r.force, caller.kind === "node" ? caller.nodeId : "")).id,
     })),
     SetRole: authorized(a, "manager", async (r) => nodeToProto(await s.nodes.setRole(r.node, role(r.role)))),
+    Update: authorized(a, "manager", async (r) =>
+      nodeToProto(await s.nodes.updateLabels(r.node, r.labelAdd, r.labelRm)),
+    ),
   };
 }
 

@@ -11,6 +11,7 @@ export {
   type TaskView,
 } from "./service-control.js";
 export {
+  applyConstraintChanges,
   parseServiceSpec,
   parseUpdateSpec,
   parseUpdateMonitor,
@@ -23,6 +24,18 @@ export {
   type UpdateServiceInput,
   type UpdateSpec,
 } from "./service-spec.js";
+export {
+  constraintHolds,
+  constraintsExplanation,
+  nodeMatches,
+  parseConstraint,
+  parseConstraints,
+  sameConstraint,
+  storedConstraints,
+  type Constraint,
+  type ConstraintNode,
+  type ConstraintOperator,
+} from "./placement-constraints.js";
 export { planPorts, hasIngressPort, hasHostPort, type PortPlan, type TakenPort } from "./ports.js";
 export {
   planService,

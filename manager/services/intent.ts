@@ -23,6 +23,8 @@ export interface ServiceDetail extends ServiceIntent {
   createdAt: string;
   updatedAt: string;
   updateMonitorMs: number;
+  /** Placement constraints, as typed (`--constraint`). */
+  constraints: string[];
 }
 
 export type { IngressEndpointIntent, ServiceIntent, TaskIntent };
@@ -57,6 +59,7 @@ export function serviceIntent(s: ServiceRecord, networks: ReadonlyMap<string, Ne
     updatedAt: s.updatedAt,
     version: s.version,
     updateMonitorMs: s.updateMonitorMs ?? DEFAULT_UPDATE_MONITOR_MS,
+    constraints: [...(s.constraints ?? [])],
   };
 }
 

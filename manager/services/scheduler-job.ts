@@ -4,7 +4,8 @@
  * (Docker's ingress-sbox endpoint, which the routing mesh masquerades to), and frees the
  * addresses of departed nodes (their ingress endpoint, their standalone containers').
  *
- *   trigger  any change under services/, tasks/, nodes/, sessions/ (seen in the
+ *   trigger  any change under services/, tasks/, nodes/ (labels and roles included:
+ *            placement constraints), sessions/ (seen in the
  *            manager's mirror of the store) starts a pass at once, changes during a
  *            pass coalesce into the next one, at most one every `debounceMs`; plus a
  *            pass every `tickMs` for what only time changes (a down node's grace
@@ -179,6 +180,12 @@ export class SchedulerJob implements LeaderJob {
         availability: n.availability,
         load: load.get(n.id) ?? 0,
         ...(drivers?.length ? { drivers } : {}),
+        hostname: n.hostname,
+        role: n.role,
+        labels: n.labels ?? {},
+        os: n.capabilities?.os ?? "",
+        arch: n.capabilities?.arch ?? "",
+        addr: n.advertiseAddr,
       };
     });
   }

@@ -14,6 +14,16 @@
  *   and its agent runs every network driver the service's networks use (swarmkit's plugin
  *   filter: a `--scope swarm` ipvlan network's tasks go only to nodes whose kernel has
  *   ipvlan; a node that has not reported its drivers counts as running all);
+ * - placement constraints (`--constraint`, placement-constraints.ts) filter the eligible
+ *   nodes too; a live task on a ready, active node that no longer satisfies them (its
+ *   labels or role changed, or the service's constraints did) is shut down ("assigned
+ *   node no longer meets constraints") and its slot refilled where they hold — swarmkit's
+ *   constraint enforcer does the same on node changes, and leaves paused nodes' tasks
+ *   alone, as here; tasks on nodes that still match keep running (Docker's rolling
+ *   update would restart them all; swarmnet changes services in place);
+ * - a task that fits nowhere waits as `pending` with swarmkit's explanation: the nodes
+ *   each filter turned away, most first ("no suitable node (scheduling constraints not
+ *   satisfied on 2 nodes; 1 node not available for new tasks)");
  * - a service with a host-mode port never gets two tasks on one node — counting tasks
  *   still shutting down there, which hold the port until their agent lets go; a task
  *   that fits nowhere waits as `pending` and is placed when a node frees up or joins;
@@ -32,6 +42,7 @@
  *   slot: this bound is what keeps `service ps` from growing with each one.
  */
 import type { NodeAvailability, ServiceRecord, TaskRecord } from "../store/records.js";
+import { constraintsExplanation, nodeMatches, storedConstraints } from "./placement-constraints.js";
 import { hasHostPort } from "./ports.js";
 import { isLive, isTerminal } from "./tasks.js";
 
@@ -45,7 +56,17 @@ export interface SchedulerNode {
   load: number;
   /** The network drivers its agent runs; undefined: not reported (taken to run any). */
   drivers?: readonly string[];
+  /** What placement constraints match (absent: "", no labels). */
+  hostname?: string;
+  role?: string;
+  labels?: Readonly<Record<string, string>>;
+  os?: string;
+  arch?: string;
+  /** Advertise address (node.ip). */
+  addr?: string;
 }
+
+const count = (n: number) => `${n} node${n === 1 ? "" : "s"}`;
 
 export interface SchedulerOptions {
   restartDelayMs: number;
@@ -97,7 +118,20 @@ export function planService(
     return out;
   }
 
-  // Desired running but dead (failed, stopped) or on a drained node: shut down, refill.
+  const constraints = storedConstraints(service.constraints);
+  const satisfies = (n: SchedulerNode) =>
+    nodeMatches(constraints, {
+      id: n.id,
+      hostname: n.hostname ?? "",
+      role: n.role ?? "",
+      labels: n.labels ?? {},
+      os: n.os ?? "",
+      arch: n.arch ?? "",
+      addr: n.addr ?? "",
+    });
+
+  // Desired running but dead (failed, stopped), on a drained node or on an active node
+  // that no longer meets the constraints: shut down, refill.
   const stopping = new Set<string>();
   for (const t of current) {
     if (t.released || t.desiredState !== "running") continue;
@@ -111,6 +145,9 @@ export function planService(
       stopping.add(t.id);
     } else if (node?.condition === "ready" && node.availability === "drain") {
       out.push({ kind: "shutdown", taskId: t.id, reason: "node drained" });
+      stopping.add(t.id);
+    } else if (node?.condition === "ready" && node.availability === "active" && !satisfies(node)) {
+      out.push({ kind: "shutdown", taskId: t.id, reason: "assigned node no longer meets constraints" });
       stopping.add(t.id);
     }
   }
@@ -150,7 +187,7 @@ export function planService(
   const holding = new Set(current.filter((t) => !t.released && t.nodeId !== "").map((t) => t.nodeId));
   const up = nodes.filter((n) => n.condition === "ready" && n.availability === "active");
   const runs = (n: SchedulerNode) => n.drivers === undefined || needs.every((d) => n.drivers?.includes(d));
-  const eligible = up.filter(runs);
+  const eligible = up.filter((n) => runs(n) && satisfies(n));
   const blocked = (id: string) => hostPorts && holding.has(id);
   const place = (nodeId: string) => {
     mine.set(nodeId, (mine.get(nodeId) ?? 0) + 1);
@@ -167,12 +204,29 @@ export function planService(
     );
     return fits[0]?.id;
   };
-  const noNode = () =>
-    up.length === 0
-      ? "no suitable node (no ready node)"
-      : eligible.length === 0
-        ? `no suitable node (no ready node runs the network driver ${needs.join(", ")})`
-        : "no suitable node (host-mode port already in use on every node)";
+  const noNode = () => {
+    if (up.length === 0) return "no suitable node (no ready node)";
+    const noDriver = up.filter((n) => !runs(n)).length;
+    if (noDriver === up.length) {
+      return `no suitable node (no ready node runs the network driver ${needs.join(", ")})`;
+    }
+    const unsatisfied = up.filter((n) => runs(n) && !satisfies(n)).length;
+    if (noDriver === 0 && unsatisfied === 0) {
+      return "no suitable node (host-mode port already in use on every node)";
+    }
+    // swarmkit's pipeline: each node counts for the first filter that turned it away,
+    // the explanations go most first.
+    const unavailable = nodes.filter((n) => n.condition !== "gone").length - up.length;
+    const parts = [
+      { nodes: unavailable, text: `${count(unavailable)} not available for new tasks` },
+      { nodes: noDriver, text: `network driver ${needs.join(", ")} not running on ${count(noDriver)}` },
+      { nodes: unsatisfied, text: constraintsExplanation(unsatisfied) },
+      { nodes: eligible.length, text: `host-mode port already in use on ${count(eligible.length)}` },
+    ]
+      .filter((p) => p.nodes > 0)
+      .sort((a, b) => b.nodes - a.nodes);
+    return `no suitable node (${parts.map((p) => p.text).join("; ")})`;
+  };
 
   if (global) {
     for (const n of eligible) {

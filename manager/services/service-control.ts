@@ -12,7 +12,8 @@
  * refused.
  *
  * Port and network changes reach running tasks in place (their records change, their
- * ids do not): `service publish` never restarts a task. Removing a service frees its
+ * ids do not): `service publish` never restarts a task. Constraint changes are stored
+ * only; the scheduler replaces the tasks whose node no longer satisfies them. Removing a service frees its
  * name, ports and VIPs at once and asks its tasks to shut down; the scheduler forgets
  * them once their agents have let go.
  */
@@ -31,7 +32,9 @@ import type {
 } from "../store/records.js";
 import type { Store, StoreTxn } from "../store/store.js";
 import { planPorts, hasIngressPort, type TakenPort } from "./ports.js";
+import { storedConstraints } from "./placement-constraints.js";
 import {
+  applyConstraintChanges,
   parseServiceSpec,
   parseUpdateSpec,
   type CreateServiceInput,
@@ -171,6 +174,7 @@ export class ServiceControl {
         ports: plan.ports,
         vips: [],
         updateMonitorMs: spec.updateMonitorMs,
+        ...(spec.constraints.length > 0 ? { constraints: spec.constraints } : {}),
       };
       const st = new ServiceTxn(tx);
       const vips = await st.setServiceNetworks(draft, [], effectiveNetworks(draft, ingress?.id));
@@ -217,8 +221,16 @@ export class ServiceControl {
       if (hasIngressPort(plan.ports) && ingress === undefined) {
         throw invalid("there is no ingress network: publish with mode=host, or create one with --ingress");
       }
+      const constraints = applyConstraintChanges(
+        s.name,
+        storedConstraints(s.constraints),
+        spec.constraintAdd,
+        spec.constraintRm,
+      );
+      const { constraints: _was, ...rest } = s;
       const draft: ServiceRecord = {
-        ...s,
+        ...rest,
+        ...(constraints.length > 0 ? { constraints } : {}),
         replicas: spec.replicas ?? s.replicas,
         networks: own,
         ports: plan.ports,
@@ -229,6 +241,7 @@ export class ServiceControl {
       const unchanged =
         draft.replicas === s.replicas &&
         draft.updateMonitorMs === s.updateMonitorMs &&
+        JSON.stringify(constraints) === JSON.stringify([...(s.constraints ?? [])].sort()) &&
         JSON.stringify(own) === JSON.stringify(s.networks) &&
         JSON.stringify(plan.ports) === JSON.stringify(s.ports);
       if (unchanged) return s;

@@ -7,12 +7,15 @@
  * mode replicated (default, 1 replica) or global (no --replicas); endpoint mode vip
  * (default) or dnsrr; a command is required (swarmnet runs host programs, there is no
  * image to supply one); published ports as common/publish-spec.ts parses them;
- * `--update-monitor` a Go duration (parseUpdateMonitor), 5 s when not given.
+ * `--update-monitor` a Go duration (parseUpdateMonitor), 5 s when not given;
+ * `--constraint` / `--constraint-add` / `--constraint-rm` Docker's placement expressions
+ * (placement-constraints.ts), all checked before anything is stored.
  */
 import { parseDurationMs } from "../../common/config.js";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { checkPublishSpec, type PublishSpec } from "../../common/publish-spec.js";
 import type { EndpointMode, ServiceMode } from "../store/records.js";
+import { parseConstraints, sameConstraint, type Constraint } from "./placement-constraints.js";
 
 export interface PortInput {
   protocol: string;
@@ -36,6 +39,8 @@ export interface CreateServiceInput {
   env: Readonly<Record<string, string>>;
   /** `--update-monitor` as typed; "" = the default. */
   updateMonitor: string;
+  /** `--constraint`, as typed; absent = none. */
+  constraints?: readonly string[];
 }
 
 export interface ServiceSpec {
@@ -48,6 +53,8 @@ export interface ServiceSpec {
   command: string[];
   env: Record<string, string>;
   updateMonitorMs: number;
+  /** Checked expressions, trimmed, duplicates dropped. */
+  constraints: string[];
 }
 
 export interface UpdateServiceInput {
@@ -59,6 +66,9 @@ export interface UpdateServiceInput {
   publishRm: readonly PortInput[];
   /** `--update-monitor` as typed; "" = unchanged. */
   updateMonitor: string;
+  /** `--constraint-add` / `--constraint-rm`, as typed; absent = none. */
+  constraintAdd?: readonly string[];
+  constraintRm?: readonly string[];
 }
 
 export interface UpdateSpec {
@@ -70,6 +80,8 @@ export interface UpdateSpec {
   publishRm: PublishSpec[];
   /** undefined = unchanged. */
   updateMonitorMs: number | undefined;
+  constraintAdd: Constraint[];
+  constraintRm: Constraint[];
 }
 
 const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
@@ -151,6 +163,34 @@ export function parseUpdateMonitor(raw: string): number {
   return ms;
 }
 
+/** Checked constraints without repeats (an expression given twice counts once). */
+function uniqueConstraints(list: readonly Constraint[]): Constraint[] {
+  return list.filter((c, i) => list.findIndex((d) => sameConstraint(c, d)) === i);
+}
+
+/**
+ * A service's constraints after `--constraint-add` then `--constraint-rm` (Docker's
+ * order): added ones not already there (in any spelling) are appended, removed ones
+ * must be there (in any spelling) — "service web has no constraint …" otherwise, where
+ * Docker silently ignores the typo; the result is sorted, as docker/cli sorts it.
+ */
+export function applyConstraintChanges(
+  service: string,
+  current: readonly Constraint[],
+  add: readonly Constraint[],
+  rm: readonly Constraint[],
+): string[] {
+  let next = [...current];
+  for (const c of add) if (!next.some((d) => sameConstraint(c, d))) next.push(c);
+  for (const c of rm) {
+    if (!next.some((d) => sameConstraint(c, d))) {
+      throw invalid(`service ${service} has no constraint ${JSON.stringify(c.text)}`);
+    }
+    next = next.filter((d) => !sameConstraint(c, d));
+  }
+  return next.map((c) => c.text).sort();
+}
+
 export function parseServiceSpec(input: CreateServiceInput): ServiceSpec {
   const name = checkServiceName(input.name);
   const mode = input.mode === "" ? "replicated" : input.mode;
@@ -187,6 +227,7 @@ export function parseServiceSpec(input: CreateServiceInput): ServiceSpec {
     env: { ...input.env },
     updateMonitorMs:
       input.updateMonitor === "" ? DEFAULT_UPDATE_MONITOR_MS : parseUpdateMonitor(input.updateMonitor),
+    constraints: uniqueConstraints(parseConstraints(input.constraints ?? [])).map((c) => c.text),
   };
 }
 
@@ -204,5 +245,7 @@ export function parseUpdateSpec(input: UpdateServiceInput): UpdateSpec {
     publishAdd: ports(input.publishAdd),
     publishRm: input.publishRm.map((p) => checkPublishSpec(p)),
     updateMonitorMs: input.updateMonitor === "" ? undefined : parseUpdateMonitor(input.updateMonitor),
+    constraintAdd: uniqueConstraints(parseConstraints(input.constraintAdd ?? [])),
+    constraintRm: uniqueConstraints(parseConstraints(input.constraintRm ?? [])),
   };
 }

@@ -86,6 +86,8 @@ export interface NodeRecord {
   credentialHash: string;
   /** The CA generation that issued the node's latest certificate (rotation progress). */
   certGeneration?: number;
+  /** Docker's Spec.Labels (`node update --label-add/--label-rm`); absent = none. */
+  labels?: Record<string, string>;
   createdAt: string;
   updatedAt: string;
 }
@@ -208,6 +210,11 @@ export interface ServiceRecord {
    * Docker. Absent in records written before it existed: they mean 5 s.
    */
   updateMonitorMs?: number;
+  /**
+   * Docker's Placement.Constraints (`--constraint`), as typed and checked
+   * (manager/services/placement-constraints.ts); absent = none.
+   */
+  constraints?: string[];
 }
 
 /**

@@ -304,6 +304,8 @@ const update = (service: string, updateMonitor: string) => ({
   publishAdd: [],
   publishRm: [],
   updateMonitor,
+  constraintAdd: [],
+  constraintRm: [],
 });
 
 function invalidArgument(message: RegExp) {
