@@ -2,8 +2,9 @@
  * `swarmnet node ls|inspect|rm|promote|demote|update`, as `docker node …`: the managers'
  * view of every node — status from its agent's dispatcher stream and heartbeats,
  * availability, role, the leader mark, and (inspect) its labels, platform and the kernel
- * capabilities its agent reported. `update --label-add/--label-rm` change its labels. `rm` revokes the node's certificate; `promote|demote` change the role it is
- * authorized as (its certificate follows at its next heartbeat).
+ * capabilities its agent reported. `update --label-add/--label-rm` change its labels.
+ * `rm` revokes the node's certificate; `promote|demote` change the role it is authorized
+ * as (its certificate follows at its next heartbeat).
  */
 import type { Command } from "commander";
 import { resolveNode } from "../manager/cluster/index.js";

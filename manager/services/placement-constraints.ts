@@ -133,7 +133,7 @@ export function sameConstraint(a: Constraint, b: Constraint): boolean {
   );
 }
 
-function cidr(value: string): { list: BlockList; ok: true } | undefined {
+function cidr(value: string): BlockList | undefined {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
   if (m === null) return undefined;
   const family = isIP(m[1] ?? "");
@@ -141,7 +141,7 @@ function cidr(value: string): { list: BlockList; ok: true } | undefined {
   if (family === 0 || bits > (family === 4 ? 32 : 128)) return undefined;
   const list = new BlockList();
   list.addSubnet(m[1] ?? "", bits, family === 4 ? "ipv4" : "ipv6");
-  return { list, ok: true };
+  return list;
 }
 
 function ipMatches(value: string, addr: string): boolean {
@@ -152,7 +152,7 @@ function ipMatches(value: string, addr: string): boolean {
     list.addAddress(value, isIP(value) === 4 ? "ipv4" : "ipv6");
     return list.check(addr, family === 4 ? "ipv4" : "ipv6");
   }
-  return cidr(value)?.list.check(addr, family === 4 ? "ipv4" : "ipv6") ?? false;
+  return cidr(value)?.check(addr, family === 4 ? "ipv4" : "ipv6") ?? false;
 }
 
 /** The address part of "10.0.0.1", "10.0.0.1:2377" or "[fd00::1]:2377". */

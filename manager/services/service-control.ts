@@ -13,9 +13,9 @@
  *
  * Port and network changes reach running tasks in place (their records change, their
  * ids do not): `service publish` never restarts a task. Constraint changes are stored
- * only; the scheduler replaces the tasks whose node no longer satisfies them. Removing a service frees its
- * name, ports and VIPs at once and asks its tasks to shut down; the scheduler forgets
- * them once their agents have let go.
+ * only; the scheduler replaces the tasks whose node no longer satisfies them. Removing a
+ * service frees its name, ports and VIPs at once and asks its tasks to shut down; the
+ * scheduler forgets them once their agents have let go.
  */
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
 import { newId } from "../cluster/ids.js";
