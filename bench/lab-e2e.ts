@@ -407,7 +407,11 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
     }
 
     // Scale up one task at a time: a poller started before `scale` asks every node's port
-    // until each has answered from the new task, and records when.
+    // until each has answered from the new task, and records when. Each round sends as
+    // many requests to a node as the service has replicas, at once: the mesh picks tasks
+    // round robin, so one of them reaches the new task as soon as that node's mesh has it
+    // (one request per round walked the rotation: ~N rounds of sampling delay, up to
+    // ~350 ms at 9 replicas, counted in the total until 2026-12-03).
     const scaled: number[] = [];
     const scaleRuns: { replicas: number; started: number; returned: number; first: number[] }[] = [];
     const scaleSince = Date.now();
@@ -423,7 +427,8 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
         `r.on("data",d=>t+=d);r.on("end",()=>ok(t))});q.on("error",()=>ok(""));q.on("timeout",()=>q.destroy())});` +
         `const first={};const end=Date.now()+60000;(async()=>{` +
         `while(Object.keys(first).length<urls.length&&Date.now()<end){await Promise.all(urls.filter(u=>!(u in first))` +
-        `.map(async u=>{if((await get(u)).includes(want))first[u]=Date.now()}));await new Promise(r=>setTimeout(r,10))}` +
+        `.flatMap(u=>Array.from({length:${replicas}},async()=>{if((await get(u)).includes(want))first[u]??=Date.now()})));` +
+        `await new Promise(r=>setTimeout(r,10))}` +
         `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)))})()`;
       const poller = inNode("client", process.execPath, "-e", poll);
       await new Promise((r) => setTimeout(r, 1000));

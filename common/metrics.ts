@@ -21,10 +21,19 @@ export type Labels = Record<string, string>;
 export type Sample = [Labels, number];
 type Read = () => Sample[] | Promise<Sample[]>;
 
+/**
+ * How often `nodejs_eventloop_lag_*` samples the loop. prom-client's default, 10 ms, is a
+ * timer that wakes an idle process 100 times a second: that was most of an idle agent's
+ * wake-ups (strace: ~200 `epoll_pwait` a second, nearly all of them that timer) and about
+ * a third of its CPU on this machine, metrics scraped or not (issue 16). A second still
+ * catches every stall that delays the sampling timer.
+ */
+const EVENT_LOOP_SAMPLE_MS = 1000;
+
 /** A registry with the process metrics already in it. */
 export function metricsRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   return registry;
 }
 
