@@ -150,6 +150,29 @@ const appliedPassAfter = (marks: readonly TraceMark[], reconciler: string, t: nu
  * whichever node got it, then every node's mesh (`firstAnswers`: each node's first answer
  * from the new task, in node order).
  */
+/**
+ * A Node script, run in the client namespace, that records when each URL first answers
+ * (with `want` in the body, when given): every 20 ms it starts up to `burst` new requests
+ * to each URL still waiting, keeping at most 4 × `burst` in flight per URL, and does not
+ * wait for the ones in flight: a request stuck behind a dropped SYN (a DNAT to a backend
+ * whose address is not yet reachable) delays nothing but itself. A new connection per request (http.get without an agent): the mesh
+ * picks a task per connection, round robin, so `burst` = the number of tasks reaches
+ * every one of them in a tick. Prints the first-answer times (NaN: none within 60 s).
+ */
+function pollScript(urls: readonly string[], burst: number, want?: string): string {
+  return (
+    `const http=require("node:http");const urls=${JSON.stringify(urls)};const want=${JSON.stringify(want ?? "")};` +
+    `const first={};const busy={};const end=Date.now()+60000;` +
+    `const get=u=>{busy[u]=(busy[u]??0)+1;const q=http.get(u,{agent:false,timeout:1000},r=>{let t="";` +
+    `r.on("data",d=>t+=d);r.on("end",()=>{if(r.statusCode===200&&t.includes(want))first[u]??=Date.now()})});` +
+    `q.on("close",()=>busy[u]--);q.on("error",()=>{});q.on("timeout",()=>q.destroy())};` +
+    `const tick=setInterval(()=>{const left=urls.filter(u=>!(u in first));` +
+    `if(left.length===0||Date.now()>end){clearInterval(tick);` +
+    `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)));process.exit(0)}` +
+    `for(const u of left)for(let i=0;i<${burst}&&(busy[u]??0)<${4 * burst};i++)get(u)},20)`
+  );
+}
+
 function scaleRow(
   marks: Map<string, NodeMarks>,
   replicas: number,
@@ -336,19 +359,16 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
       await new Promise((r) => setTimeout(r, 500));
     const webId = (JSON.parse(await sx("n1", "service", "inspect", "web")) as { ID: string }[])[0]?.ID ?? "";
     // A poller in the client namespace, started before `publish`, records when each node
-    // first answers on the new port; compared with the wall time `publish` returned.
+    // first answers on the new port (pollScript; until 2026-12-03 it sent one request at a
+    // time per node with a 500 ms timeout, so a dropped SYN hid answers for up to 500 ms);
+    // compared with the wall time `publish` returned.
     const serving: number[] = [];
     const pubs: { started: number; returned: number; first: Record<string, number> }[] = [];
     const publishSince = Date.now();
     for (let i = 0; i < publishes; i++) {
       const port = 9100 + i;
       const urls = nodeNames.map((n) => `http://100.64.1.${n.slice(1)}:${port}/`);
-      const poll =
-        `const urls=${JSON.stringify(urls)};const first={};const end=Date.now()+60000;(async()=>{` +
-        `while(Object.keys(first).length<urls.length&&Date.now()<end){await Promise.all(urls.filter(u=>!(u in first))` +
-        `.map(async u=>{try{const r=await fetch(u,{signal:AbortSignal.timeout(500)});await r.text();` +
-        `if(r.ok)first[u]=Date.now()}catch{}}));await new Promise(r=>setTimeout(r,10))}` +
-        `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)))})()`;
+      const poll = pollScript(urls, 1);
       const poller = inNode("client", process.execPath, "-e", poll);
       await new Promise((r) => setTimeout(r, 1000));
       const started = Date.now();
@@ -407,29 +427,16 @@ export async function runLabE2e(o: LabE2eOptions): Promise<LabE2eResult> {
     }
 
     // Scale up one task at a time: a poller started before `scale` asks every node's port
-    // until each has answered from the new task, and records when. Each round sends as
-    // many requests to a node as the service has replicas, at once: the mesh picks tasks
-    // round robin, so one of them reaches the new task as soon as that node's mesh has it
-    // (one request per round walked the rotation: ~N rounds of sampling delay, up to
-    // ~350 ms at 9 replicas, counted in the total until 2026-12-03).
+    // until each has answered from the new task, and records when (pollScript: as many
+    // requests a tick as there are tasks; until 2026-12-03 one request at a time walked
+    // the round robin, up to ~350 ms of sampling delay at 9 replicas).
     const scaled: number[] = [];
     const scaleRuns: { replicas: number; started: number; returned: number; first: number[] }[] = [];
     const scaleSince = Date.now();
     for (let i = 0; i < scales; i++) {
       const replicas = 4 + i;
       const urls = nodeNames.map((n) => `http://100.64.1.${n.slice(1)}:9100/`);
-      // A new connection per request (http.get without an agent): fetch keeps its
-      // connection, which the mesh balances once, so it would only ever see one task.
-      const poll =
-        `const http=require("node:http");const urls=${JSON.stringify(urls)};` +
-        `const want=${JSON.stringify(`Task: web.${replicas}.`)};` +
-        `const get=u=>new Promise(ok=>{const q=http.get(u,{agent:false,timeout:500},r=>{let t="";` +
-        `r.on("data",d=>t+=d);r.on("end",()=>ok(t))});q.on("error",()=>ok(""));q.on("timeout",()=>q.destroy())});` +
-        `const first={};const end=Date.now()+60000;(async()=>{` +
-        `while(Object.keys(first).length<urls.length&&Date.now()<end){await Promise.all(urls.filter(u=>!(u in first))` +
-        `.flatMap(u=>Array.from({length:${replicas}},async()=>{if((await get(u)).includes(want))first[u]??=Date.now()})));` +
-        `await new Promise(r=>setTimeout(r,10))}` +
-        `console.log(JSON.stringify(urls.map(u=>first[u]??NaN)))})()`;
+      const poll = pollScript(urls, replicas, `Task: web.${replicas}.`);
       const poller = inNode("client", process.execPath, "-e", poll);
       await new Promise((r) => setTimeout(r, 1000));
       const started = Date.now();
