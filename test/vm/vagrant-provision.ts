@@ -245,7 +245,8 @@ export function describeVagrantProvisionInVm(): void {
         ["n1", "Ready", "100.64.1.1"],
         ["n2", "Ready", "100.64.1.2"],
       ]);
-      // The units' own command lines, run from the units' files.
+      // The units' own command lines, run from the units' files: the node's `swarmnet`
+      // command runs the checkout's bundle.
       const ps = await sh(
         "n1",
         "for f in /run/swarmnet/*.pid; do tr '\\0' ' ' </proc/$(cat $f)/cmdline; echo; done",
@@ -253,11 +254,11 @@ export function describeVagrantProvisionInVm(): void {
       assert.match(ps.stdout, /^\/usr\/bin\/etcd $/m);
       assert.match(
         ps.stdout,
-        /dist\/cli\/main\.js manager --node-name=n1 --listen=100\.64\.1\.1:2377 --etcd=http:\/\/127\.0\.0\.1:2379/,
+        /dist\/bundle\/swarmnet\.js manager --node-name=n1 --listen=100\.64\.1\.1:2377 --etcd=http:\/\/127\.0\.0\.1:2379 --state-dir=\/var\/lib\/swarmnet /,
       );
       assert.match(
         ps.stdout,
-        /main\.js agent --node-name=n1 --advertise-addr=100\.64\.1\.1 --manager=100\.64\.1\.1:2377/,
+        /dist\/bundle\/swarmnet\.js agent --node-name=n1 --advertise-addr=100\.64\.1\.1 --manager=100\.64\.1\.1:2377 --state-dir=\/var\/lib\/swarmnet /,
       );
     });
 
