@@ -117,15 +117,25 @@ export function python3(): string | undefined {
 }
 const DEBIAN_PYTHON = "/usr/bin/python3";
 
-/** Resolves on SIGTERM or SIGINT, keeping the process alive until then (long-lived commands). */
-export function untilSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves on SIGTERM or SIGINT, keeping the process alive until then (long-lived commands).
+ * `cancel` aborted stops the wait (the promise then never settles) and lets the process
+ * exit: a command whose start failed must not linger.
+ */
+export function untilSignal(cancel?: AbortSignal): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const keepAlive = setInterval(() => {}, 1 << 30);
-    const done = (sig: NodeJS.Signals) => {
+    const stop = () => {
       clearInterval(keepAlive);
+      process.off("SIGTERM", done);
+      process.off("SIGINT", done);
+    };
+    const done = (sig: NodeJS.Signals) => {
+      stop();
       resolve(sig);
     };
     process.once("SIGTERM", done);
     process.once("SIGINT", done);
+    cancel?.addEventListener("abort", stop, { once: true });
   });
 }

@@ -42,8 +42,19 @@ export async function runManager(flags: Partial<Record<keyof ManagerConfig, unkn
   const page = new LivePage(manager);
   page.routes(http);
   await http.start();
-  const stopping = untilSignal();
-  await Promise.race([manager.start(), stopping]);
+  const failed = new AbortController();
+  const stopping = untilSignal(failed.signal);
+  try {
+    await Promise.race([manager.start(), stopping]);
+  } catch (err) {
+    // A manager that cannot start (its state dir, its ports) exits with its error, for a
+    // supervisor to restart it, instead of lingering with only its HTTP endpoint.
+    failed.abort();
+    page.stop();
+    await http.stop();
+    await manager.stop().catch(() => {});
+    throw err;
+  }
   await stopping;
   page.stop();
   await http.stop();

@@ -26,7 +26,7 @@
  * one and re-registers itself and every session it serves, so nodes it still talks to
  * turn ready again without reconnecting.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { RealClock, type Clock } from "../common/clock.js";
@@ -293,6 +293,9 @@ export class Manager {
       this.log.child({ component: "grpc-local" }),
       this.config.keepaliveTimeoutMs,
     );
+    // The state dir may not exist yet on a fresh machine (the agent creates its own too):
+    // root's alone, as the key and KEK files in it are.
+    mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     await bindLocalSocket(this.localServer, this.socketPath);
     this.certWatch = watchNodeTls(this.config.stateDir, this.nodeTls, this.config.certPollMs, (files) => {
       this.nodeFiles = files;

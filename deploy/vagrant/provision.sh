@@ -38,13 +38,18 @@
 # EnvironmentFile + ExecStart itself, detached, with a pid file under /run/swarmnet: the
 # same command line from the same file, so the test exercises what systemd would run.
 # It never touches anything outside this machine.
+#
+# Every process start counts (under the VM lab's emulation one costs 0.2-0.5 s): files are
+# compared and checks made with bash builtins where they can be, and a second run of a
+# formed node starts only what it must look at (dpkg-query, node --version, find, curl).
 set -euo pipefail
 
 STEP="${1:-}"
-NODE="${SWARMNET_NODE:-$(hostname)}"
+NODE="${SWARMNET_NODE:-$HOSTNAME}"
 ADDR="${SWARMNET_ADDR:-}"
 MANAGER_ADDR="${SWARMNET_MANAGER_ADDR:-}"
 SRC="${SWARMNET_SRC:-/vagrant}"
+[ "$SRC" = / ] || SRC=${SRC%/}
 SHARED="${SWARMNET_SHARED:-$SRC/deploy/vagrant/.cluster}"
 WAIT_S="${SWARMNET_JOIN_WAIT:-600}"
 MANAGER_PORT=2377
@@ -89,9 +94,7 @@ check_input() {
     manager | join)
       [ -n "$ADDR" ] || die "SWARMNET_ADDR is not set (this node's private address)"
       check_ipv4 SWARMNET_ADDR "$ADDR"
-      # (grep reads it all: with -q, `ip` could die of SIGPIPE and fail the pipeline.)
-      ip -4 -o addr show | grep -F " inet $ADDR/" >/dev/null ||
-        die "SWARMNET_ADDR $ADDR is not an address of this machine"
+      [ -n "$(ip -4 -o addr show to "$ADDR/32")" ] || die "SWARMNET_ADDR $ADDR is not an address of this machine"
       [[ "$NODE" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ ]] || die "SWARMNET_NODE '$NODE' is not a valid node name"
       if [ "$STEP" = join ]; then
         [ -n "$MANAGER_ADDR" ] || die "SWARMNET_MANAGER_ADDR is not set (the first node's private address)"
@@ -106,31 +109,35 @@ check_input() {
   for flags in SWARMNET_MANAGER_FLAGS SWARMNET_AGENT_FLAGS; do
     [[ "${!flags:-}" =~ ^[A-Za-z0-9=.,:/_\ -]*$ ]] || die "$flags may hold only flags like --name=value, got '${!flags}'"
   done
-  [ "$(id -u)" = 0 ] || die "run as root"
+  [ "$EUID" = 0 ] || die "run as root"
 }
 
 # Writes stdin to $1 (mode $2) when its content differs; true when it changed the file.
+# Compared in bash (no process when nothing changed); written whole, then renamed into place.
 put_file() {
-  local file=$1 mode=$2 tmp
-  tmp=$(mktemp)
-  cat >"$tmp"
-  if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
-    rm -f "$tmp"
-    return 1
+  local file=$1 mode=$2 new old=
+  IFS= read -r -d '' new || true
+  if [ -f "$file" ]; then
+    IFS= read -r -d '' old <"$file" || true
+    [ "$new" != "$old" ] || return 1
   fi
-  install -D -m "$mode" "$tmp" "$file"
-  rm -f "$tmp"
-  return 0
+  [ -d "${file%/*}" ] || install -d -m 0755 "${file%/*}"
+  (umask 077 && printf '%s' "$new" >"$file.new")
+  chmod "$mode" "$file.new"
+  mv -f "$file.new" "$file"
 }
 
 has_systemd() { [ -d /run/systemd/system ]; }
 
 # ---------------------------------------------------------------- install
 
+# The packages of "$@" not installed, into MISSING (one dpkg-query for all of them).
 missing_packages() {
-  local p
+  local installed p
+  installed=$'\n'$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true)$'\n'
+  MISSING=()
   for p in "$@"; do
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
+    [[ "$installed" == *$'\n'"$p install ok installed"$'\n'* ]] || MISSING+=("$p")
   done
 }
 
@@ -146,27 +153,25 @@ install_packages() {
   if has_systemd && [ "$(systemctl is-enabled etcd.service 2>/dev/null || true)" != masked ]; then
     systemctl mask --now etcd.service >/dev/null 2>&1
   fi
-  local missing
-  # (No process substitution: the VM lab's guests have no /dev/fd.)
-  read -r -a missing <<<"$(missing_packages nftables iproute2 etcd-server etcd-client curl ca-certificates | tr '\n' ' ')"
-  if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing Debian packages: ${missing[*]}"
-    apt_install "${missing[@]}"
+  missing_packages nftables iproute2 etcd-server etcd-client curl ca-certificates
+  if [ "${#MISSING[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${MISSING[*]}"
+    apt_install "${MISSING[@]}"
   fi
 }
 
+# Node's version into NODE_VERSION ("" without Node) and its major number into NODE_MAJOR.
 # `node --version` exits before Node boots its runtime: cheap even under emulation.
-node_major() {
-  local v
-  v=$(node --version 2>/dev/null) || return 1
-  v=${v#v}
-  echo "${v%%.*}"
+node_version() {
+  NODE_VERSION=$(node --version 2>/dev/null) || NODE_VERSION=
+  local v=${NODE_VERSION#v}
+  v=${v%%.*}
+  [[ "$v" =~ ^[0-9]+$ ]] && NODE_MAJOR=$v || NODE_MAJOR=0
 }
 
 install_node() {
-  local major
-  major=$(node_major || echo 0)
-  if [ "$major" -ge 20 ]; then
+  node_version
+  if [ "$NODE_MAJOR" -ge 20 ]; then
     return 0
   fi
   # Debian 12 ships Node 18: NodeSource's signed repository for 20 (apt takes the
@@ -177,8 +182,8 @@ install_node() {
   echo "deb [signed-by=/etc/apt/keyrings/nodesource.asc] https://deb.nodesource.com/node_20.x nodistro main" |
     put_file /etc/apt/sources.list.d/nodesource.list 0644 || true
   apt_install nodejs
-  major=$(node_major || echo 0)
-  [ "$major" -ge 20 ] || die "Node 20 was not installed (node --version: $(node --version 2>&1 || true))"
+  node_version
+  [ "$NODE_MAJOR" -ge 20 ] || die "Node 20 was not installed (node --version: '$NODE_VERSION')"
 }
 
 # Builds swarmnet in the checkout, each part only when out of date (as deploy/install.sh
@@ -212,16 +217,30 @@ exec $(command -v node) "$SRC/dist/bundle/swarmnet.js" "\$@"
 EOF
 }
 
+# The units from the checkout. Only when one differs from what is installed: all of them
+# verified first (from a scratch folder, under their own names), so a unit that does not
+# verify is never installed, then written.
 install_units() {
-  local u changed=no
+  local u new old stale=()
   for u in "${UNITS[@]}"; do
-    if put_file "$UNIT_DIR/$u" 0644 <"$SRC/deploy/vagrant/units/$u"; then changed=yes; fi
+    IFS= read -r -d '' new <"$SRC/deploy/vagrant/units/$u" || true
+    old=
+    [ ! -f "$UNIT_DIR/$u" ] || { IFS= read -r -d '' old <"$UNIT_DIR/$u" || true; }
+    [ "$new" = "$old" ] || stale+=("$u")
   done
+  [ "${#stale[@]}" -gt 0 ] || return 0
   if command -v systemd-analyze >/dev/null; then
-    systemd-analyze verify "${UNITS[@]/#/$UNIT_DIR/}" >/dev/null ||
-      die "the units in $UNIT_DIR do not verify (systemd-analyze verify)"
+    local scratch verified=yes
+    scratch=$(mktemp -d)
+    cp "${UNITS[@]/#/$SRC/deploy/vagrant/units/}" "$scratch/"
+    systemd-analyze verify --man=no "${UNITS[@]/#/$scratch/}" >/dev/null || verified=no
+    rm -rf "$scratch"
+    [ "$verified" = yes ] || die "the units in $SRC/deploy/vagrant/units do not verify (systemd-analyze verify)"
   fi
-  if [ "$changed" = yes ] && has_systemd; then systemctl daemon-reload; fi
+  for u in "${stale[@]}"; do
+    put_file "$UNIT_DIR/$u" 0644 <"$SRC/deploy/vagrant/units/$u" || true
+  done
+  if has_systemd; then systemctl daemon-reload; fi
 }
 
 # ---------------------------------------------------------------- services
@@ -238,11 +257,16 @@ pid_of() {
 # Shell word splitting of the expanded line matches systemd's for these units' values
 # (no quotes, no spaces inside a value).
 run_unit_here() {
-  local unit=$1 file="$UNIT_DIR/$1.service" envfile exec
-  envfile=$(sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$file")
-  exec=$(sed -n 's/^ExecStart=//p' "$file")
+  local unit=$1 file="$UNIT_DIR/$1.service" envfile='' exec='' line
+  while IFS= read -r line; do
+    case "$line" in
+      EnvironmentFile=*) envfile=${line#EnvironmentFile=} envfile=${envfile#-} ;;
+      ExecStart=*) exec=${line#ExecStart=} ;;
+    esac
+  done <"$file"
   [ -n "$exec" ] || die "$file has no ExecStart="
-  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR"
+  [ -d "$LOG_DIR" ] || mkdir -p "$LOG_DIR"
   # shellcheck disable=SC2016 # expanded by the inner shell, after it read the env file
   setsid env -i PATH="$SYSTEM_PATH" sh -c 'set -a; [ -z "$1" ] || . "$1"; set +a; eval "exec $2"' unit "$envfile" "$exec" \
     </dev/null >>"$LOG_DIR/$unit.log" 2>&1 &
@@ -294,13 +318,24 @@ wait_for() {
   die "timed out after ${WAIT_S} s waiting for $what"
 }
 
-etcd_healthy() { ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=2s endpoint health >/dev/null 2>&1; }
+# The waits below end at once, with the unit's log named, when the unit stopped.
+alive() { unit_running "$1" || die "$1 stopped (see its log: $(log_hint "$1"))"; }
+
+etcd_healthy() {
+  alive swarmnet-etcd
+  ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=2s endpoint health >/dev/null 2>&1
+}
+
+manager_listening() {
+  alive swarmnet-manager
+  [ -S "$STATE_DIR/manager.sock" ]
+}
 
 stream_open() {
-  unit_running swarmnet-agent || die "swarmnet-agent stopped (see its log: $(log_hint swarmnet-agent))"
+  alive swarmnet-agent
   local metrics
-  metrics=$(curl -fsS --max-time 5 "$AGENT_METRICS" 2>/dev/null) || return 1
-  grep -q '^swarmnet_dispatcher_sessions 1$' <<<"$metrics"
+  metrics=$'\n'$(curl -fsS --max-time 5 "$AGENT_METRICS" 2>/dev/null)$'\n' || return 1
+  [[ "$metrics" == *$'\n''swarmnet_dispatcher_sessions 1'$'\n'* ]]
 }
 
 log_hint() {
@@ -364,7 +399,7 @@ step_install() {
   install_node
   install_swarmnet
   install_units
-  say "installed: $(node --version), swarmnet in $SRC, units ${UNITS[*]}"
+  say "installed: Node $NODE_VERSION, swarmnet in $SRC, units ${UNITS[*]}"
 }
 
 # Runs the CLI (`swarm init` or `swarm join`) until it succeeds, again while the answer
@@ -374,10 +409,10 @@ until_answered() {
   shift
   for ((i = 0; ; i++)); do
     if out=$(cli "$@" 2>&1); then return 0; fi
-    if [ "$i" -ge 30 ] || ! grep -qiE 'cannot reach|no manager reachable|quorum' <<<"$out"; then
+    if [ "$i" -ge 30 ] || ! [[ "${out,,}" =~ cannot\ reach|no\ manager\ reachable|quorum ]]; then
       return 1
     fi
-    say "$what: $(head -n1 <<<"$out"); again in 2 s"
+    say "$what: ${out%%$'\n'*}; again in 2 s"
     sleep 2
   done
 }
@@ -390,7 +425,7 @@ fresh_store() {
   start_unit swarmnet-etcd no
   wait_for "etcd on 127.0.0.1:2379" etcd_healthy
   start_unit swarmnet-manager no
-  wait_for "the manager's local socket" test -S "$STATE_DIR/manager.sock"
+  wait_for "the manager's local socket" manager_listening
 }
 
 step_manager() {
@@ -401,9 +436,9 @@ step_manager() {
   start_unit swarmnet-etcd "$etcd_restart"
   wait_for "etcd on 127.0.0.1:2379" etcd_healthy
   start_unit swarmnet-manager "$restart"
-  install -d -m 0700 "$SHARED"
+  [ -d "$SHARED" ] || install -d -m 0700 "$SHARED"
   if ! joined; then
-    wait_for "the manager's local socket" test -S "$STATE_DIR/manager.sock"
+    wait_for "the manager's local socket" manager_listening
     for ((round = 1; ; round++)); do
       say "swarm init --advertise-addr $ADDR"
       if until_answered "swarm init" swarm init --advertise-addr "$ADDR" --format json; then break; fi
@@ -411,15 +446,15 @@ step_manager() {
       # with this node's certificate, is lost, and the store refuses a second init.
       # Nothing can have joined it (the tokens went nowhere), and this etcd is this
       # node's alone: it starts afresh (twice at most).
-      if [ "$round" -lt 3 ] && grep -q "already initialised" <<<"$out" && ! joined; then
+      if [ "$round" -lt 3 ] && [[ "$out" == *"already initialised"* ]] && ! joined; then
         say "swarm init: an earlier attempt initialised the store without an answer; etcd and the manager start afresh"
         fresh_store
         continue
       fi
-      die "swarm init failed: $(head -n1 <<<"$out")"
+      die "swarm init failed: ${out%%$'\n'*}"
     done
-    token=$(grep -o '"WorkerToken": *"[^"]*"' <<<"$out" | sed 's/.*"\([^"]*\)"$/\1/')
-    [ -n "$token" ] || die "swarm init printed no worker token"
+    [[ "$out" =~ \"WorkerToken\":\ *\"([^\"]+)\" ]] || die "swarm init printed no worker token"
+    token=${BASH_REMATCH[1]}
     put_file "$SHARED/worker-token" 0600 <<<"$token" || true
   else
     say "already in a swarm: no init"
@@ -441,8 +476,8 @@ step_join() {
   if ! joined; then
     wait_for "the join token in $SHARED/worker-token (written by the first node)" test -s "$SHARED/worker-token"
     say "swarm join $MANAGER_ADDR:$MANAGER_PORT"
-    until_answered "swarm join" swarm join --token "$(cat "$SHARED/worker-token")" --advertise-addr "$ADDR" \
-      "$MANAGER_ADDR:$MANAGER_PORT" || die "swarm join failed: $(head -n1 <<<"$out")"
+    until_answered "swarm join" swarm join --token "$(<"$SHARED/worker-token")" --advertise-addr "$ADDR" \
+      "$MANAGER_ADDR:$MANAGER_PORT" || die "swarm join failed: ${out%%$'\n'*}"
   else
     say "already in a swarm: no join"
   fi

@@ -20,8 +20,15 @@
  * the second run must change nothing. A Node start in a guest costs a minute or more of
  * its emulated CPU on a loaded machine, so the test starts as few as it can: `node ls`
  * on n1 once per run; everything else it reads with plain shell commands.
+ *
+ * Alone (it needs none of vm-lab.test.ts's lab, and mocha runs no hook of a suite whose
+ * tests are all filtered out, so only this suite's two VMs boot):
+ *   SWARMNET_VM_FULL=1 node node_modules/mocha/bin/mocha.js \
+ *     --no-config --timeout 3600000 --exit dist/test/vm/vm-lab.test.js --grep 'Vagrant provisioning'
+ * The guests see this checkout read-only: it must be built (and `npm ci`-current) first.
  */
 import assert from "node:assert/strict";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { vmManagerTiming } from "../../deploy/lab/lab.js";
@@ -39,6 +46,24 @@ const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 const STEP_TIMEOUT_MS = 1_500_000;
 const NODES = ["n1", "n2"] as const;
 type Node = (typeof NODES)[number];
+
+/**
+ * Why `provision.sh install` would want to rebuild this checkout (its own tests, on the
+ * host), or undefined: the guests see it read-only, so a stale build is the host's to fix.
+ */
+function staleCheckout(): string | undefined {
+  const mtime = (f: string) => statSync(join(ROOT, f), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (mtime("package-lock.json") > mtime("node_modules/.package-lock.json")) {
+    return "package-lock.json is newer than node_modules: run npm ci";
+  }
+  const bundle = mtime("dist/bundle/swarmnet.js");
+  const newer = ["agent", "manager", "common", "cli", "proto", "deploy"].flatMap((dir) =>
+    readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
+      .filter((f) => /\.(ts|proto)$/.test(f) && mtime(join(dir, f)) > bundle)
+      .map((f) => join(dir, f)),
+  );
+  return newer.length === 0 ? undefined : `${newer[0]} is newer than the build: run npm run build`;
+}
 
 interface NodeRow {
   Hostname: string;
@@ -81,10 +106,13 @@ export function describeVagrantProvisionInVm(): void {
     const provision = async (node: Node): Promise<string> => {
       const out: string[] = [];
       for (const step of ["install", node === "n1" ? "manager" : "join"]) {
+        const started = Date.now();
         const r = await guest(node, ["bash", PROVISION, step], vagrantEnv(node));
+        console.log(`      ${step} on ${node}: ${Math.round((Date.now() - started) / 1000)} s`);
         out.push(r.stdout, r.stderr);
         if (r.exitCode !== 0) {
-          const logs = await sh(node, "tail -n 5 /var/log/swarmnet/*.log 2>&1");
+          // The guest's logs live in its tmpfs, gone with the lab: their ends go in the error.
+          const logs = await sh(node, "tail -n 40 /var/log/swarmnet/*.log 2>&1");
           throw new Error(
             `provision.sh ${step} on ${node}: exit ${r.exitCode}\n${out.join("")}\n${logs.stdout}`,
           );
@@ -133,6 +161,9 @@ export function describeVagrantProvisionInVm(): void {
       requireVmHost(this);
       if (!VM_FULL)
         skipBecause(this, "the Vagrant provisioning boots a lab of its own: SWARMNET_VM_FULL=1 only");
+      const stale = staleCheckout();
+      if (stale !== undefined)
+        throw new Error(`the guests would rebuild this checkout (read-only there): ${stale}`);
       const started = Date.now();
       const up = await swarmnet(
         ["lab", "up", "--name", lab, "--nodes", "2", "--vm", "--no-start", "--vm-memory", "1024"],
@@ -214,7 +245,8 @@ export function describeVagrantProvisionInVm(): void {
         ["n1", "Ready", "100.64.1.1"],
         ["n2", "Ready", "100.64.1.2"],
       ]);
-      // The units' own command lines, run from the units' files.
+      // The units' own command lines, run from the units' files: the node's `swarmnet`
+      // command runs the checkout's bundle.
       const ps = await sh(
         "n1",
         "for f in /run/swarmnet/*.pid; do tr '\\0' ' ' </proc/$(cat $f)/cmdline; echo; done",
@@ -222,11 +254,11 @@ export function describeVagrantProvisionInVm(): void {
       assert.match(ps.stdout, /^\/usr\/bin\/etcd $/m);
       assert.match(
         ps.stdout,
-        /dist\/cli\/main\.js manager --node-name=n1 --listen=100\.64\.1\.1:2377 --etcd=http:\/\/127\.0\.0\.1:2379/,
+        /dist\/bundle\/swarmnet\.js manager --node-name=n1 --listen=100\.64\.1\.1:2377 --etcd=http:\/\/127\.0\.0\.1:2379 --state-dir=\/var\/lib\/swarmnet /,
       );
       assert.match(
         ps.stdout,
-        /main\.js agent --node-name=n1 --advertise-addr=100\.64\.1\.1 --manager=100\.64\.1\.1:2377/,
+        /dist\/bundle\/swarmnet\.js agent --node-name=n1 --advertise-addr=100\.64\.1\.1 --manager=100\.64\.1\.1:2377 --state-dir=\/var\/lib\/swarmnet /,
       );
     });
 
