@@ -8,12 +8,12 @@
  *                                      and two VM workers — joins, probe, kernel ESP and
  *                                      a ping over an encrypted overlay, exec, devices
  *                                      confined, `lab down` after `kill -9` of a qemu —
- *                                      plus the bad-input cases (no boot at all)
+ *                                      plus the bad-input cases (no boot at all), and
+ *                                      on a lab of its own (two bare VMs) the Vagrant
+ *                                      provisioning scripts (vagrant-provision.ts)
  *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the kernel-ESP acceptance
  *                                      scenario in a VM, chaos netem, restart of a VM
- *                                      agent, and a second VM lab beside the first;
- *                                      on a lab of its own (two bare VMs), the Vagrant
- *                                      provisioning scripts (vagrant-provision.ts)
+ *                                      agent, and a second VM lab beside the first
  *
  * Where the machine truly cannot run VMs (not root, or no /dev/net/tun for the taps) the
  * group skips and says why on the console; a missing qemu or kernel is not that — the

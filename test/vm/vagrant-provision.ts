@@ -1,5 +1,6 @@
 /**
- * Full VM group (vm-lab.test.ts registers it; it runs with SWARMNET_VM_FULL=1).
+ * VM group (vm-lab.test.ts registers it): in the default run since 2026-12-03, when a
+ * whole run took 90–100 s on a quiet machine.
  * The Vagrant lab's provisioning (deploy/vagrant/provision.sh) run for real, with VM
  * nodes standing in for Vagrant's VMs: Vagrant itself cannot run here (no Vagrant, no
  * network in the VMs). Its own lab — two VMs booted with `lab up --no-start`, so no
@@ -23,7 +24,7 @@
  *
  * Alone (it needs none of vm-lab.test.ts's lab, and mocha runs no hook of a suite whose
  * tests are all filtered out, so only this suite's two VMs boot):
- *   SWARMNET_VM_FULL=1 node node_modules/mocha/bin/mocha.js \
+ *   node node_modules/mocha/bin/mocha.js \
  *     --no-config --timeout 3600000 --exit dist/test/vm/vm-lab.test.js --grep 'Vagrant provisioning'
  * The guests see this checkout read-only: it must be built (and `npm ci`-current) first.
  */
@@ -36,7 +37,7 @@ import { labDir } from "../../deploy/lab/state.js";
 import { swarmnet, type CliResult } from "../support/cli.js";
 import { eventually } from "../support/lab-cli.js";
 import { isRoot, uniqueLabName } from "../support/netns.js";
-import { requireVmHost, skipBecause, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
+import { requireVmHost, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const PROVISION = join(ROOT, "deploy/vagrant/provision.sh");
@@ -159,8 +160,6 @@ export function describeVagrantProvisionInVm(): void {
     before(async function () {
       this.timeout(VM_LAB_UP_TIMEOUT_MS);
       requireVmHost(this);
-      if (!VM_FULL)
-        skipBecause(this, "the Vagrant provisioning boots a lab of its own: SWARMNET_VM_FULL=1 only");
       const stale = staleCheckout();
       if (stale !== undefined)
         throw new Error(`the guests would rebuild this checkout (read-only there): ${stale}`);
