@@ -146,18 +146,14 @@ const appliedPassAfter = (marks: readonly TraceMark[], reconciler: string, t: nu
   );
 
 /**
- * The stages of one scale-up from the marks: the new task (`web.<replicas>.<task id>`) on
- * whichever node got it, then every node's mesh (`firstAnswers`: each node's first answer
- * from the new task, in node order).
- */
-/**
  * A Node script, run in the client namespace, that records when each URL first answers
  * (with `want` in the body, when given): every 20 ms it starts up to `burst` new requests
  * to each URL still waiting, keeping at most 4 × `burst` in flight per URL, and does not
  * wait for the ones in flight: a request stuck behind a dropped SYN (a DNAT to a backend
- * whose address is not yet reachable) delays nothing but itself. A new connection per request (http.get without an agent): the mesh
- * picks a task per connection, round robin, so `burst` = the number of tasks reaches
- * every one of them in a tick. Prints the first-answer times (NaN: none within 60 s).
+ * whose address is not yet reachable) delays nothing but itself. A new connection per
+ * request (http.get without an agent): the mesh picks a task per connection, round robin,
+ * so `burst` = the number of tasks reaches every one of them in a tick. Prints the
+ * first-answer times (NaN: none within 60 s).
  */
 function pollScript(urls: readonly string[], burst: number, want?: string): string {
   return (
@@ -173,6 +169,11 @@ function pollScript(urls: readonly string[], burst: number, want?: string): stri
   );
 }
 
+/**
+ * The stages of one scale-up from the marks: the new task (`web.<replicas>.<task id>`) on
+ * whichever node got it, then every node's mesh (`firstAnswers`: each node's first answer
+ * from the new task, in node order).
+ */
 function scaleRow(
   marks: Map<string, NodeMarks>,
   replicas: number,

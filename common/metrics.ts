@@ -71,8 +71,16 @@ function eventLoopMetrics(registry: Registry): void {
     registry.removeSingleMetric(name);
   const histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
   histogram.enable();
-  // Registered first: a scrape collects in order, so the statistics below are set before
-  // they are read.
+  const stats = EVENT_LOOP_STATS.map(
+    ([stat, help, read]) =>
+      [
+        new Gauge({ name: `nodejs_eventloop_lag_${stat}_seconds`, help, registers: [] }),
+        read,
+        stat !== "stddev",
+      ] as const,
+  );
+  // The statistics are set by this gauge's collect, so it is registered before them: a
+  // scrape collects in registration order.
   new Gauge({
     name: "nodejs_eventloop_lag_seconds",
     help: "Lag of event loop in seconds.",
@@ -89,14 +97,7 @@ function eventLoopMetrics(registry: Registry): void {
       this.set((performance.now() - start) / 1000);
     },
   });
-  const stats = EVENT_LOOP_STATS.map(
-    ([stat, help, read]) =>
-      [
-        new Gauge({ name: `nodejs_eventloop_lag_${stat}_seconds`, help, registers: [registry] }),
-        read,
-        stat !== "stddev",
-      ] as const,
-  );
+  for (const [gauge] of stats) registry.registerMetric(gauge);
 }
 
 /** A registry with the process metrics already in it. */

@@ -4,6 +4,7 @@
  * dispatcher and leader election (see `manager.ts`). Everything else is exported for
  * tests and benchmarks; agents never import this folder (they speak gRPC).
  */
+import { errorMessage } from "../common/errors.js";
 import { HttpEndpoint } from "../common/http-endpoint.js";
 import { createLogger } from "../common/logger.js";
 import { metricsRoute } from "../common/metrics.js";
@@ -52,7 +53,10 @@ export async function runManager(flags: Partial<Record<keyof ManagerConfig, unkn
     failed.abort();
     page.stop();
     await http.stop();
-    await manager.stop().catch(() => {});
+    // The start's error is the one to report; a failure to undo part of it is logged.
+    await manager
+      .stop()
+      .catch((stopErr: unknown) => log.warn({ err: errorMessage(stopErr) }, "stop after a failed start"));
     throw err;
   }
   await stopping;
