@@ -155,24 +155,40 @@ export class EncryptionTopology {
     }
   }
 
-  /** ping -q; returns sent, received and the average RTT in ms. */
+  /**
+   * Sends `count` echo requests `intervalS` apart; returns how many were sent and how many
+   * of those were answered, and the average RTT in ms. A probe counts as answered when its
+   * reply arrives before a deadline of two seconds after the last one goes out, late or
+   * not: plain `ping -c` stops waiting `max(2 × max RTT, interval)` after its last probe,
+   * so one reply delayed by a busy machine read as a lost packet. With `-w` ping keeps
+   * probing until `count` replies are in, so the answered probes are counted by their
+   * sequence numbers (1..count), never by ping's own totals.
+   */
   async ping(
     fromNetns: string,
     ip: string,
     count: number,
     intervalS = 0.05,
   ): Promise<{ sent: number; received: number; avgMs: number; raw: string }> {
+    const deadlineS = Math.ceil(count * intervalS) + 2;
     const r = await this.run(
       fromNetns,
-      ["ping", "-q", "-c", String(count), "-i", String(intervalS), "-W", "2", ip],
-      (count * intervalS + 30) * 1000,
+      ["ping", "-n", "-c", String(count), "-i", String(intervalS), "-w", String(deadlineS), ip],
+      (deadlineS + 30) * 1000,
     );
-    const counts = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
-    const rtt = /= [\d.]+\/([\d.]+)\//.exec(r.stdout);
+    const answered = new Set<number>();
+    const rtts: number[] = [];
+    for (const m of r.stdout.matchAll(/icmp_seq=(\d+) .*time=([\d.]+) ms/g)) {
+      const seq = Number(m[1]);
+      if (seq > count || answered.has(seq)) continue;
+      answered.add(seq);
+      rtts.push(Number(m[2]));
+    }
+    const transmitted = Number(/(\d+) packets transmitted/.exec(r.stdout)?.[1] ?? 0);
     return {
-      sent: Number(counts?.[1] ?? 0),
-      received: Number(counts?.[2] ?? 0),
-      avgMs: Number(rtt?.[1] ?? NaN),
+      sent: Math.min(count, transmitted),
+      received: answered.size,
+      avgMs: rtts.length > 0 ? rtts.reduce((a, b) => a + b, 0) / rtts.length : NaN,
       raw: r.stdout + r.stderr,
     };
   }

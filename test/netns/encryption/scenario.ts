@@ -337,7 +337,14 @@ export function encryptedOverlaySuite(kind: BackendKind): void {
       } while (rotating);
       await rotations;
       const stream = await streamP;
-      assert.equal(ping.received, ping.sent, ping.raw);
+      if (ping.received !== ping.sent) {
+        // Which drop counters moved says where the lost probes went.
+        const nonzero = async (n: number) =>
+          Object.entries(await counters(n)).filter(([k, v]) => v > 0 && /drop|Errors$/i.test(k));
+        assert.fail(
+          `${ping.sent - ping.received} of ${ping.sent} pings lost; drop counters so far n1 ${JSON.stringify(await nonzero(1))} n2 ${JSON.stringify(await nonzero(2))}\n${ping.raw}`,
+        );
+      }
       assert.ok(ping.sent >= PINGS_PER_SECOND, `pings sent: ${ping.sent}`);
       assert.equal(stream.got.bytes, stream.source.bytes, JSON.stringify(stream.got));
       assert.equal(stream.got.sha256, stream.source.sha256);
