@@ -9,7 +9,12 @@
  *   run_ms_empty       one `run` on n1 with no container, p50/p99 over `runs` (each
  *                      removed before the next), timed inside the node, CLI start included
  *   create             `containers` runs in `busy` parallel loops (one per node):
- *                      `seconds` until all returned, `containers_per_s`, `failures`
+ *                      `seconds` until all returned, `containers_per_s`, `failures`;
+ *                      `cpu_seconds`: where the two cores went meanwhile — `machine`
+ *                      (/proc/stat, everything), the lab's `agents`, the tools and
+ *                      helpers they ran (`agent_tools`), `managers`, `etcd`, and `rest`
+ *                      (the rest of the machine: the `swarmnet run` CLI processes and
+ *                      shells, the containers' own starts, and anything else running)
  *   run_ms_loaded      the same as run_ms_empty on n1 holding its share of `containers`
  *                      (`containers_on_node`); `ratio_p99` = loaded p99 / empty p99
  *   idle_seconds       length of each idle window (agents left alone, nothing scraped
@@ -30,8 +35,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
-import { cli, cpuPercent, labSwarmnet, pct, processUsage, type ProcessUsage } from "./lab-cli.js";
-import { readState } from "../deploy/lab/state.js";
+import { readFileSync } from "node:fs";
+import {
+  cli,
+  cpuPercent,
+  labSwarmnet,
+  pct,
+  processUsage,
+  TICKS_PER_S,
+  type ProcessUsage,
+} from "./lab-cli.js";
+import { readState, type LabProcessKind } from "../deploy/lab/state.js";
 
 export interface ContainersBenchOptions {
   nodes: number;
@@ -72,7 +86,12 @@ export interface ContainersBenchResult {
   busy_nodes: number;
   containers: number;
   run_ms_empty: Percentiles;
-  create: { seconds: number; containers_per_s: number; failures: number };
+  create: {
+    seconds: number;
+    containers_per_s: number;
+    failures: number;
+    cpu_seconds: Record<"machine" | "agents" | "agent_tools" | "managers" | "etcd" | "rest", number>;
+  };
   run_ms_loaded: Percentiles & { containers_on_node: number; ratio_p99: number };
   idle_seconds: number;
   agents: AgentCost[];
@@ -80,6 +99,13 @@ export interface ContainersBenchResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU ticks the whole machine spent busy: /proc/stat's `cpu` line without idle and iowait. */
+function machineTicks(): number {
+  const line = /^cpu\s+(.*)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1] ?? "";
+  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).map(Number);
+  return [user, nice, system, irq, softirq, steal].reduce((a: number, b) => a + (b ?? 0), 0);
+}
 
 /** `swarmnet_executor_spawns_total` by tool, from Prometheus text. */
 function spawns(metrics: string): Map<string, number> {
@@ -152,6 +178,21 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
 
     const emptyRuns = await timedOnN1("empty");
 
+    const pids = (kind: LabProcessKind) =>
+      (readState(lab)?.processes ?? []).filter((p) => p.kind === kind).map((p) => p.pid);
+    /** Ticks of the lab's processes by kind, and of the machine. */
+    const cpuNow = () => {
+      const sum = (kind: LabProcessKind, f: (u: ProcessUsage) => number) =>
+        pids(kind).reduce((n, pid) => n + f(processUsage(pid)), 0);
+      return {
+        machine: machineTicks(),
+        agents: sum("agent", (u) => u.ticks),
+        agent_tools: sum("agent", (u) => u.childTicks),
+        managers: sum("manager", (u) => u.ticks + u.childTicks),
+        etcd: sum("etcd", (u) => u.ticks),
+      };
+    };
+    const cpuBefore = cpuNow();
     const started = Date.now();
     const loops = await Promise.all(
       busy.map((node, k) => {
@@ -161,7 +202,19 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
       }),
     );
     const seconds = (Date.now() - started) / 1000;
+    const cpuAfter = cpuNow();
     const created = loops.map(timings);
+    const cpuS = (k: keyof typeof cpuAfter) =>
+      Math.round((cpuAfter[k] - cpuBefore[k]) / (TICKS_PER_S / 10)) / 10;
+    const cpuSeconds = {
+      machine: cpuS("machine"),
+      agents: cpuS("agents"),
+      agent_tools: cpuS("agent_tools"),
+      managers: cpuS("managers"),
+      etcd: cpuS("etcd"),
+    };
+    const labTotal = cpuSeconds.agents + cpuSeconds.agent_tools + cpuSeconds.managers + cpuSeconds.etcd;
+    const rest = Math.round((cpuSeconds.machine - labTotal) * 10) / 10;
 
     const loadedRuns = await timedOnN1("loaded");
     const onN1 = (JSON.parse(await sx("n1", "ps", "--format", "json")) as unknown[]).length;
@@ -209,6 +262,7 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
         seconds: Math.round(seconds * 10) / 10,
         containers_per_s: Math.round((o.containers / seconds) * 100) / 100,
         failures: created.reduce((n, c) => n + c.failures, 0),
+        cpu_seconds: { ...cpuSeconds, rest },
       },
       run_ms_loaded: {
         p50: pct(loadedRuns.ms, 50),

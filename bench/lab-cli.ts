@@ -34,7 +34,7 @@ export function pct(values: readonly number[], p: number): number {
   return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN);
 }
 
-const TICKS_PER_S = 100; // USER_HZ on Linux
+export const TICKS_PER_S = 100; // USER_HZ on Linux
 
 export interface ProcessUsage {
   at: number;
