@@ -25,7 +25,7 @@ export function needsFullRender(prev: TableModel, next: TableModel): boolean {
 
 export function diffModels(prev: TableModel, next: TableModel): ModelDiff {
   const diff: ModelDiff = { addChains: [], deleteChains: [], deletes: [], adds: [], removedFlows: [] };
-  if (next.delta?.from === prev) {
+  if (next.delta?.fromId === prev.id) {
     for (const [old, g] of next.delta.replaced) diffGroup(old, g, diff);
   } else {
     for (const [id, g] of next.groups.entries()) {

@@ -141,9 +141,17 @@ export interface TableModel {
   elementCount: number;
   /** The state the model was built from: the next build compares against it. */
   source: MeshState;
-  /** Set when built from `from` by replacing groups (`buildModel`): the differ looks at these only. */
-  delta?: { from: TableModel; replaced: readonly (readonly [before: Group, after: Group])[] };
+  /** Unique per model (in this process): what `delta.fromId` names. */
+  id: number;
+  /**
+   * Set when built from model `fromId` by replacing groups (`buildModel`): the differ
+   * looks at these only. An id, not the model: holding the model would keep every model
+   * before it, and its whole input, alive (at 10,000 services ~140 KB a change).
+   */
+  delta?: { fromId: number; replaced: readonly (readonly [before: Group, after: Group])[] };
 }
+
+let lastModelId = 0;
 
 /** The groups of a model by id: a Map, or a shared Map with a few replaced (`ReplacedGroups`). */
 export interface GroupIndex {
@@ -394,7 +402,8 @@ function replaceGroups(state: MeshState, previous: TableModel): TableModel | und
     pickChainUse: use,
     elementCount,
     source: state,
-    delta: { from: previous, replaced },
+    id: ++lastModelId,
+    delta: { fromId: previous.id, replaced },
   };
 }
 
@@ -531,7 +540,15 @@ export function buildModelWhole(state: MeshState, previous?: TableModel): TableM
     pickChainUse.set(g.pickChain, (n ?? 0) + 1);
     if (n === undefined) pickChains.set(g.pickChain, pickRule(g.pickChain));
   }
-  return { params: { ingressSource }, groups, pickChains, pickChainUse, elementCount, source: state };
+  return {
+    params: { ingressSource },
+    groups,
+    pickChains,
+    pickChainUse,
+    elementCount,
+    source: state,
+    id: ++lastModelId,
+  };
 }
 
 function backendsText(b: unknown): string {

@@ -172,13 +172,31 @@ describe("ingress model: replacing groups in place equals the whole walk", () =>
     const s0: MeshState = { ingress: Array.from({ length: 100 }, (_, i) => publication(i, ["10.0.0.2"])) };
     const prev = buildModel(s0);
     const next = buildModel(applyChange(s0, { kind: "backends", i: 7, backends: ["10.0.0.3"] }, 0), prev);
-    assert.equal(next.delta?.from, prev);
+    assert.equal(next.delta?.fromId, prev.id);
     assert.deepEqual(
       next.delta?.replaced.map(([, g]) => g.id),
       ["tcp/30007"],
     );
     const moved = buildModel({ ingress: [...(s0.ingress ?? []), publication(500, [])] }, next);
     assert.equal(moved.delta, undefined, "a new port takes the whole walk");
+  });
+
+  it("a model keeps nothing of the models before it alive (no chain of models and states)", () => {
+    const s0: MeshState = { ingress: Array.from({ length: 10 }, (_, i) => publication(i, ["10.0.0.2"])) };
+    const prev = buildModel(s0);
+    const next = buildModel(applyChange(s0, { kind: "backends", i: 3, backends: ["10.0.0.3"] }, 0), prev);
+    assert.ok(next.delta !== undefined);
+    // Reachable from `next`'s own fields (the shared groups aside): nothing is `prev` or its input.
+    const seen = new Set<unknown>();
+    const walk = (v: unknown): void => {
+      if (typeof v !== "object" || v === null || seen.has(v)) return;
+      seen.add(v);
+      assert.notEqual(v, prev, "the previous model");
+      assert.notEqual(v, s0, "the previous model's input");
+      assert.notEqual(v, s0.ingress, "the previous model's input");
+      for (const x of v instanceof Map ? [...v.entries()] : Object.values(v)) walk(x);
+    };
+    walk(next);
   });
 
   it("a long run of changes, past folding the replacements into a new map, still matches", () => {
