@@ -62,7 +62,8 @@ export class NftSession {
   readonly stats: NftSessionStats = { applied: 0, failed: 0, starts: 0 };
   private proc: LongLivedProcess | undefined;
   private output = "";
-  private waiter: (() => void) | undefined;
+  /** The transaction waiting for its marker: on `proc`'s output and on its end. */
+  private waiter: { proc: LongLivedProcess; check(): void; ended(): void } | undefined;
   private seq = 0;
   /** The transaction's file, there only while nft reads it (`removeStaleTransactionFiles`). */
   private readonly file = join(tmpdir(), `swarmnet-nft-${process.pid}-${randomBytes(4).toString("hex")}.nft`);
@@ -100,7 +101,7 @@ export class NftSession {
     const marker = `swarmnet_tx_${++this.seq}`;
     const echo = `list table ip ${marker}`;
     proc.write(`include "${file}"\n${echo}\n`);
-    const text = await this.until(marker, echo).finally(() => rmSync(file, { force: true }));
+    const text = await this.until(proc, marker, echo).finally(() => rmSync(file, { force: true }));
     const errorLine = text.lastIndexOf("Error: No such file or directory");
     const own = (errorLine < 0 ? "" : text.slice(0, errorLine)).trim();
     if (/Error:/.test(own)) {
@@ -110,35 +111,47 @@ export class NftSession {
     }
   }
 
-  /** Output up to and including the marker's caret line; the rest stays for the next call. */
-  private until(marker: string, echo: string): Promise<string> {
+  /**
+   * Output up to and including the marker's caret line; the rest stays for the next call.
+   * Rejects when `proc` ends first, or after TRANSACTION_TIMEOUT_MS.
+   */
+  private until(proc: LongLivedProcess, marker: string, echo: string): Promise<string> {
     const done = new RegExp(`^${echo}\\n\\s*\\^+\\s*\\n`, "m");
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.close();
-        reject(
-          new SwarmnetError(ErrorCode.Timeout, `nft session: no answer within ${TRANSACTION_TIMEOUT_MS} ms`),
-        );
-      }, TRANSACTION_TIMEOUT_MS);
+      const settle = (finish: () => void) => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        finish();
+      };
+      const timer = setTimeout(
+        () =>
+          settle(() => {
+            this.close();
+            reject(
+              new SwarmnetError(
+                ErrorCode.Timeout,
+                `nft session: no answer within ${TRANSACTION_TIMEOUT_MS} ms`,
+              ),
+            );
+          }),
+        TRANSACTION_TIMEOUT_MS,
+      );
       const check = () => {
         const m = done.exec(this.output);
-        if (m === null) return false;
+        if (m === null) return;
         const end = m.index + m[0].length;
         const text = this.output.slice(0, end);
         this.output = this.output.slice(end);
-        clearTimeout(timer);
-        this.waiter = undefined;
-        resolve(text);
-        return true;
+        settle(() => resolve(text));
       };
-      if (check()) return;
-      this.waiter = () => void check();
-      this.proc?.exited.then(() => {
-        if (this.waiter === undefined) return;
-        this.waiter = undefined;
-        clearTimeout(timer);
-        reject(new SwarmnetError(ErrorCode.KernelRejected, `nft session ended before ${marker} was applied`));
-      });
+      const ended = () =>
+        settle(() =>
+          reject(
+            new SwarmnetError(ErrorCode.KernelRejected, `nft session ended before ${marker} was applied`),
+          ),
+        );
+      this.waiter = { proc, check, ended };
+      check();
     });
   }
 
@@ -149,10 +162,13 @@ export class NftSession {
     this.output = "";
     proc.onOutput((chunk) => {
       this.output += chunk;
-      this.waiter?.();
+      this.waiter?.check();
     });
+    // Once per process, not per transaction: a reaction per transaction on this promise
+    // kept every transaction's closure and timer alive for as long as the process lived.
     void proc.exited.then(() => {
       if (this.proc === proc) this.proc = undefined;
+      if (this.waiter?.proc === proc) this.waiter.ended();
     });
     this.proc = proc;
     return proc;
