@@ -15,12 +15,10 @@ class FakeNft implements LongLivedProcess {
   readonly exited: Promise<void>;
 
   constructor() {
-    const ended = this.ended;
-    const self = this;
     this.exited = {
-      then(onfulfilled, onrejected) {
-        self.reactions++;
-        return ended.then(onfulfilled, onrejected);
+      then: (onfulfilled, onrejected) => {
+        this.reactions++;
+        return this.ended.then(onfulfilled, onrejected);
       },
     } as Promise<void>;
   }
