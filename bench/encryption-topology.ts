@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Executor, type CommandResult } from "../common/executor.js";
 import { formatIpv4, macFromIpv4, parseIpv4 } from "../common/net-addr.js";
 import { ScratchTopology } from "../deploy/lab/scratch-topology.js";
+import { parsePing, pingArgs, type PingSeries } from "./ping.js";
 
 export const TRAFFIC_SCRIPT = fileURLToPath(new URL("./encryption-traffic.js", import.meta.url));
 export const UNDERLAY_MTU = 1500;
@@ -155,42 +156,15 @@ export class EncryptionTopology {
     }
   }
 
-  /**
-   * Sends `count` echo requests `intervalS` apart; returns how many were sent and how many
-   * of those were answered, and the average RTT in ms. A probe counts as answered when its
-   * reply arrives before a deadline of two seconds after the last one goes out, late or
-   * not: plain `ping -c` stops waiting `max(2 × max RTT, interval)` after its last probe,
-   * so one reply delayed by a busy machine read as a lost packet. With `-w` ping keeps
-   * probing until `count` replies are in, so the answered probes are counted by their
-   * sequence numbers (1..count), never by ping's own totals.
-   */
+  /** `count` pings `intervalS` apart (bench/ping.ts: late replies count); and the raw output. */
   async ping(
     fromNetns: string,
     ip: string,
     count: number,
     intervalS = 0.05,
-  ): Promise<{ sent: number; received: number; avgMs: number; raw: string }> {
-    const deadlineS = Math.ceil(count * intervalS) + 2;
-    const r = await this.run(
-      fromNetns,
-      ["ping", "-n", "-c", String(count), "-i", String(intervalS), "-w", String(deadlineS), ip],
-      (deadlineS + 30) * 1000,
-    );
-    const answered = new Set<number>();
-    const rtts: number[] = [];
-    for (const m of r.stdout.matchAll(/icmp_seq=(\d+) .*time=([\d.]+) ms/g)) {
-      const seq = Number(m[1]);
-      if (seq > count || answered.has(seq)) continue;
-      answered.add(seq);
-      rtts.push(Number(m[2]));
-    }
-    const transmitted = Number(/(\d+) packets transmitted/.exec(r.stdout)?.[1] ?? 0);
-    return {
-      sent: Math.min(count, transmitted),
-      received: answered.size,
-      avgMs: rtts.length > 0 ? rtts.reduce((a, b) => a + b, 0) / rtts.length : NaN,
-      raw: r.stdout + r.stderr,
-    };
+  ): Promise<PingSeries & { raw: string }> {
+    const r = await this.run(fromNetns, pingArgs(ip, count, intervalS), (count * intervalS + 32) * 1000);
+    return { ...parsePing(r.stdout, count), raw: r.stdout + r.stderr };
   }
 
   async destroy(): Promise<void> {
