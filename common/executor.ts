@@ -397,11 +397,12 @@ export class Executor {
    * no-op where THP is off): a full mesh of 10,000 services × 10 backends makes nft
    * allocate ~230 MB, and perf showed half its time in malloc and in page faults on fresh
    * heap; with huge pages its user time for that script fell from ~1.0 s to ~0.6 s.
+   * Tunables already in the agent's environment are kept.
    */
   openNftShell(o: InNetns = {}): LongLivedProcess | undefined {
     const [file, args] = Executor.inNetns(
       "sh",
-      ["-c", `GLIBC_TUNABLES=${NFT_MALLOC_TUNABLES} exec nft -i 2>&1`],
+      ["-c", `GLIBC_TUNABLES="\${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}${NFT_MALLOC_TUNABLES}" exec nft -i 2>&1`],
       o,
     );
     if (this.runner.open === undefined) return undefined;
