@@ -45,7 +45,7 @@ import {
   TICKS_PER_S,
   type ProcessUsage,
 } from "./lab-cli.js";
-import { readState, type LabProcessKind } from "../deploy/lab/state.js";
+import { readState } from "../deploy/lab/state.js";
 
 export interface ContainersBenchOptions {
   nodes: number;
@@ -178,19 +178,19 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
 
     const emptyRuns = await timedOnN1("empty");
 
-    const pids = (kind: LabProcessKind) =>
-      (readState(lab)?.processes ?? []).filter((p) => p.kind === kind).map((p) => p.pid);
-    /** Ticks of the lab's processes by kind, and of the machine. */
+    /** Ticks of the machine and of the lab's processes by kind (each process read once). */
     const cpuNow = () => {
-      const sum = (kind: LabProcessKind, f: (u: ProcessUsage) => number) =>
-        pids(kind).reduce((n, pid) => n + f(processUsage(pid)), 0);
-      return {
-        machine: machineTicks(),
-        agents: sum("agent", (u) => u.ticks),
-        agent_tools: sum("agent", (u) => u.childTicks),
-        managers: sum("manager", (u) => u.ticks + u.childTicks),
-        etcd: sum("etcd", (u) => u.ticks),
-      };
+      const t = { machine: machineTicks(), agents: 0, agent_tools: 0, managers: 0, etcd: 0 };
+      for (const p of readState(lab)?.processes ?? []) {
+        if (p.kind !== "agent" && p.kind !== "manager" && p.kind !== "etcd") continue;
+        const u = processUsage(p.pid);
+        if (p.kind === "agent") {
+          t.agents += u.ticks;
+          t.agent_tools += u.childTicks;
+        } else if (p.kind === "manager") t.managers += u.ticks + u.childTicks;
+        else t.etcd += u.ticks;
+      }
+      return t;
     };
     const cpuBefore = cpuNow();
     const started = Date.now();
@@ -204,17 +204,13 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
     const seconds = (Date.now() - started) / 1000;
     const cpuAfter = cpuNow();
     const created = loops.map(timings);
-    const cpuS = (k: keyof typeof cpuAfter) =>
-      Math.round((cpuAfter[k] - cpuBefore[k]) / (TICKS_PER_S / 10)) / 10;
-    const cpuSeconds = {
-      machine: cpuS("machine"),
-      agents: cpuS("agents"),
-      agent_tools: cpuS("agent_tools"),
-      managers: cpuS("managers"),
-      etcd: cpuS("etcd"),
-    };
-    const labTotal = cpuSeconds.agents + cpuSeconds.agent_tools + cpuSeconds.managers + cpuSeconds.etcd;
-    const rest = Math.round((cpuSeconds.machine - labTotal) * 10) / 10;
+    const cpuSeconds = { machine: 0, agents: 0, agent_tools: 0, managers: 0, etcd: 0, rest: 0 };
+    for (const k of Object.keys(cpuAfter) as (keyof typeof cpuAfter)[])
+      cpuSeconds[k] = (cpuAfter[k] - cpuBefore[k]) / TICKS_PER_S;
+    cpuSeconds.rest =
+      cpuSeconds.machine - cpuSeconds.agents - cpuSeconds.agent_tools - cpuSeconds.managers - cpuSeconds.etcd;
+    for (const k of Object.keys(cpuSeconds) as (keyof typeof cpuSeconds)[])
+      cpuSeconds[k] = Math.round(cpuSeconds[k] * 10) / 10;
 
     const loadedRuns = await timedOnN1("loaded");
     const onN1 = (JSON.parse(await sx("n1", "ps", "--format", "json")) as unknown[]).length;
@@ -262,7 +258,7 @@ export async function runContainersBench(o: ContainersBenchOptions): Promise<Con
         seconds: Math.round(seconds * 10) / 10,
         containers_per_s: Math.round((o.containers / seconds) * 100) / 100,
         failures: created.reduce((n, c) => n + c.failures, 0),
-        cpu_seconds: { ...cpuSeconds, rest },
+        cpu_seconds: cpuSeconds,
       },
       run_ms_loaded: {
         p50: pct(loadedRuns.ms, 50),

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Executor, type CommandResult } from "../common/executor.js";
 import { formatIpv4, macFromIpv4, parseIpv4 } from "../common/net-addr.js";
 import { ScratchTopology } from "../deploy/lab/scratch-topology.js";
-import { parsePing, pingArgs, type PingSeries } from "./ping.js";
+import { parsePing, pingArgs, pingDeadlineS, type PingSeries } from "./ping.js";
 
 export const TRAFFIC_SCRIPT = fileURLToPath(new URL("./encryption-traffic.js", import.meta.url));
 export const UNDERLAY_MTU = 1500;
@@ -163,7 +163,11 @@ export class EncryptionTopology {
     count: number,
     intervalS = 0.05,
   ): Promise<PingSeries & { raw: string }> {
-    const r = await this.run(fromNetns, pingArgs(ip, count, intervalS), (count * intervalS + 32) * 1000);
+    const r = await this.run(
+      fromNetns,
+      pingArgs(ip, count, intervalS),
+      (pingDeadlineS(count, intervalS) + 30) * 1000,
+    );
     return { ...parsePing(r.stdout, count), raw: r.stdout + r.stderr };
   }
 

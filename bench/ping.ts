@@ -7,10 +7,15 @@
  * probes are counted by sequence number (1..N), never from ping's own totals.
  */
 
+/** Seconds ping may run: the probes, then two seconds for the last replies. */
+export function pingDeadlineS(count: number, intervalS: number): number {
+  return Math.ceil(count * intervalS) + 2;
+}
+
 /** `ping` arguments for `count` probes `intervalS` apart, numeric output, the deadline above. */
 export function pingArgs(ip: string, count: number, intervalS: number): string[] {
-  const deadlineS = Math.ceil(count * intervalS) + 2;
-  return ["ping", "-n", "-c", String(count), "-i", String(intervalS), "-w", String(deadlineS), ip];
+  const deadline = String(pingDeadlineS(count, intervalS));
+  return ["ping", "-n", "-c", String(count), "-i", String(intervalS), "-w", deadline, ip];
 }
 
 export interface PingSeries {
