@@ -19,12 +19,7 @@ export function agentSocket(): string {
   return agentSocketPath(AGENT_DEFAULTS.stateDir);
 }
 
-/** Runs `fn` with a client for this node's agent, closing it afterwards. */
-export async function withAgent<T>(fn: (agent: AgentClient) => Promise<T>): Promise<T> {
-  const client = new AgentClient(agentSocket());
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
+/** Runs `fn` with a client for this node's agent. */
+export function withAgent<T>(fn: (agent: AgentClient) => Promise<T>): Promise<T> {
+  return fn(new AgentClient(agentSocket()));
 }

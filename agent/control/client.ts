@@ -1,13 +1,12 @@
 /**
- * A promise client for the agent control service, used by the CLI on the node. Errors
- * come back as SwarmnetError with the agent's code and one-line message.
+ * A promise client for the agent control service (JSON over HTTP/1.1 on the agent's unix
+ * socket, http-api.ts), used by the CLI on the node, the lab's chaos runner and tests.
+ * Errors come back as SwarmnetError with the agent's code and one-line message; an agent
+ * that cannot be reached is a retryable Unavailable saying why in a few words. Each call
+ * opens its own connection (a CLI makes one or two), so there is nothing to close.
  */
-import * as grpc from "@grpc/grpc-js";
+import { request as httpRequest } from "node:http";
 import { ErrorCode, SwarmnetError } from "../../common/errors.js";
-import { fromGrpcError } from "../../common/grpc-errors.js";
-import { grpcPackageDefinition } from "../../common/proto.js";
-import type { ProtoGrpcType } from "../../proto/generated/swarmnet.js";
-import type { AgentControlClient } from "../../proto/generated/swarmnet/v1/AgentControl.js";
 import type { AgentInfo__Output } from "../../proto/generated/swarmnet/v1/AgentInfo.js";
 import type { ConnectRequest } from "../../proto/generated/swarmnet/v1/ConnectRequest.js";
 import type { CreateNetworkRequest } from "../../proto/generated/swarmnet/v1/CreateNetworkRequest.js";
@@ -22,23 +21,18 @@ import type { MembersResponse__Output } from "../../proto/generated/swarmnet/v1/
 import type { ReconcilersResponse__Output } from "../../proto/generated/swarmnet/v1/ReconcilersResponse.js";
 import type { RemoveResponse__Output } from "../../proto/generated/swarmnet/v1/RemoveResponse.js";
 import type { RunRequest } from "../../proto/generated/swarmnet/v1/RunRequest.js";
+import { controlPath, type ControlErrorBody, type Method } from "./http-api.js";
 
 const CALL_DEADLINE_MS = 120_000;
 
-export class AgentClient {
-  private readonly client: AgentControlClient;
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
+export class AgentClient {
   /** `deadlineMs` bounds every call (the chaos runner asks agents that may be paused). */
   constructor(
     readonly socketPath: string,
     private readonly deadlineMs = CALL_DEADLINE_MS,
-  ) {
-    const proto = grpc.loadPackageDefinition(grpcPackageDefinition()) as unknown as ProtoGrpcType;
-    this.client = new proto.swarmnet.v1.AgentControl(
-      `unix://${socketPath}`,
-      grpc.credentials.createInsecure(),
-    );
-  }
+  ) {}
 
   info(): Promise<AgentInfo__Output> {
     return this.unary("Info", {});
@@ -107,23 +101,62 @@ export class AgentClient {
     return this.unary("Exited", { name, exitCode });
   }
 
-  private unary<Res>(method: keyof AgentControlClient & string, request: object): Promise<Res> {
-    const fn = this.client[method] as unknown as (
-      this: AgentControlClient,
-      req: object,
-      options: grpc.CallOptions,
-      cb: (err: grpc.ServiceError | null, res?: Res) => void,
-    ) => void;
+  private unary<Res>(method: Method, request: object): Promise<Res> {
+    const body = JSON.stringify(request);
+    const target = `the agent at ${this.socketPath}`;
     return new Promise((resolve, reject) => {
-      fn.call(this.client, request, { deadline: Date.now() + this.deadlineMs }, (err, res) => {
-        if (err) reject(fromGrpcError(err, `the agent at ${this.socketPath}`));
-        else if (res === undefined) reject(new SwarmnetError(ErrorCode.Internal, `${method}: empty answer`));
-        else resolve(res);
+      const req = httpRequest(
+        {
+          socketPath: this.socketPath,
+          method: "POST",
+          path: controlPath(method),
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", (err) => reject(unreachable(target, err)));
+          res.on("end", () => {
+            clearTimeout(deadline);
+            let answer: unknown;
+            try {
+              answer = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+            } catch {
+              return reject(new SwarmnetError(ErrorCode.Internal, `${method}: ${target} answered no JSON`));
+            }
+            if (res.statusCode === 200) return resolve(answer as Res);
+            const e = answer as Partial<ControlErrorBody>;
+            const code = KNOWN_CODES.has(e.code ?? "") ? (e.code as ErrorCode) : ErrorCode.Internal;
+            reject(new SwarmnetError(code, e.message ?? `${target}: HTTP ${res.statusCode ?? "?"}`));
+          });
+        },
+      );
+      const deadline = setTimeout(() => req.destroy(new Error("deadline")), this.deadlineMs);
+      req.on("error", (err) => {
+        clearTimeout(deadline);
+        reject(unreachable(target, err));
       });
+      req.end(body);
     });
   }
+}
 
-  close(): void {
-    this.client.close();
-  }
+/** Why the agent could not be reached, in a few words (the error itself stays in `cause`). */
+function unreachable(target: string, err: Error): SwarmnetError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    err.message === "deadline"
+      ? "no answer in time"
+      : code === "ENOENT"
+        ? "no socket there (is it running?)"
+        : code === "ECONNREFUSED"
+          ? "connection refused (is it running?)"
+          : code === "EACCES"
+            ? "permission denied (root only)"
+            : "the connection was closed";
+  return new SwarmnetError(ErrorCode.Unavailable, `cannot reach ${target}: ${why}`, {
+    cause: err,
+    retryable: true,
+  });
 }

@@ -168,29 +168,25 @@ export async function driveBurst(o: BurstDriverOptions): Promise<BurstReport> {
   };
   const report: BurstReport = { issued: 0, byKind: {}, msByKind: {}, errors: [], failed: 0, ms: 0 };
   const started = Date.now();
-  try {
-    await withManagers(undefined, (managers) =>
-      runBounded(changes, o.concurrency, async (c) => {
-        report.issued++;
-        report.byKind[c.kind] = (report.byKind[c.kind] ?? 0) + 1;
-        const t0 = Date.now();
-        try {
-          await issue(c, managers, agent);
-        } catch (err) {
-          report.failed++;
-          if (report.errors.length < 20)
-            report.errors.push({ change: describeChange(c), error: errorMessage(err) });
-        } finally {
-          const ms = Date.now() - t0;
-          const k = (report.msByKind[c.kind] ??= { total: 0, max: 0 });
-          k.total += ms;
-          k.max = Math.max(k.max, ms);
-        }
-      }),
-    );
-  } finally {
-    for (const a of agents.values()) a.close();
-  }
+  await withManagers(undefined, (managers) =>
+    runBounded(changes, o.concurrency, async (c) => {
+      report.issued++;
+      report.byKind[c.kind] = (report.byKind[c.kind] ?? 0) + 1;
+      const t0 = Date.now();
+      try {
+        await issue(c, managers, agent);
+      } catch (err) {
+        report.failed++;
+        if (report.errors.length < 20)
+          report.errors.push({ change: describeChange(c), error: errorMessage(err) });
+      } finally {
+        const ms = Date.now() - t0;
+        const k = (report.msByKind[c.kind] ??= { total: 0, max: 0 });
+        k.total += ms;
+        k.max = Math.max(k.max, ms);
+      }
+    }),
+  );
   report.ms = Date.now() - started;
   return report;
 }

@@ -298,8 +298,6 @@ export class FaultInjector {
             return;
           } catch {
             await new Promise((r) => setTimeout(r, AGENT_START_POLL_MS));
-          } finally {
-            client.close();
           }
         }
       } finally {

@@ -107,8 +107,6 @@ export class Observer {
           }
         } catch {
           // not answering this second (restarting, cut off): nothing to record
-        } finally {
-          client.close();
         }
       }),
     );

@@ -90,7 +90,6 @@ describe("agent: the fast path and a full resync agree (netns lab, 1,000 random 
   });
 
   after(async () => {
-    for (const a of agents.values()) a.close();
     if (started) await swarmnet(["lab", "down", "--name", name]);
   });
 
