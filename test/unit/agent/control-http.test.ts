@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import type { Agent } from "../../../agent/agent.js";
 import { AgentClient } from "../../../agent/control/client.js";
 import { ControlServer } from "../../../agent/control/server.js";
@@ -111,6 +112,24 @@ describe("agent control API (JSON over HTTP on a unix socket)", () => {
     assert.equal(big.status, 400);
     assert.match(big.body, /request larger than/);
     assert.equal((await new AgentClient(socket).info()).nodeName, "n9", "still serving");
+  });
+
+  it("answers any JSON or text at all with one JSON answer, and keeps serving", async () => {
+    const methods = ["Info", "List", "Inspect", "Run", "Stop", "Connect", "CreateNetwork"];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...methods),
+        fc.oneof(fc.json(), fc.string()),
+        async (method, body) => {
+          const r = await raw(socket, "POST", `/swarmnet.v1.AgentControl/${method}`, body);
+          assert.ok([200, 400, 404, 500].includes(r.status), `${r.status} ${r.body}`);
+          const answer = JSON.parse(r.body) as { message?: string };
+          if (r.status !== 200) assert.equal(answer.message?.split("\n").length, 1, r.body);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    assert.equal((await new AgentClient(socket).info()).nodeName, "n9");
   });
 
   it("an agent that is not there, or does not answer in time, is a retryable Unavailable saying why", async () => {
