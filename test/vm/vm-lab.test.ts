@@ -11,10 +11,10 @@
  * ESP states in the guests' kernels, and on that overlay the kernel-ESP acceptance checks
  * between the two VM agents (kernel-esp-live.ts: a capture on the underlay holds only ESP
  * for the VNI, the plaintext guard drops forged VXLAN, forced key rotations during a
- * stream lose nothing); the IPVS mesh (ipvs-mesh.ts) and local drivers (local-drivers.ts).
- * With `SWARMNET_VM_FULL=1` (support.ts) also: the whole kernel-ESP acceptance scenario
- * run inside n2 (kernel-esp.ts), chaos netem on n3, a VM agent's restart, and a second VM
- * lab beside the first. Bad input needs no boot and always runs.
+ * stream lose nothing); the IPVS mesh (ipvs-mesh.ts), local drivers (local-drivers.ts) and
+ * chaos netem on n3 (chaos-netem.ts). With `SWARMNET_VM_FULL=1` (support.ts) also: the
+ * whole kernel-ESP acceptance scenario run inside n2 (kernel-esp.ts), a VM agent's
+ * restart, and a second VM lab beside the first. Bad input needs no boot and always runs.
  *
  * No `swarmnet` CLI runs in a guest: a Node start there takes a minute or more of the VM's
  * one emulated vCPU on a loaded machine (measured: `swarmnet run` 110 s). Containers come
@@ -264,10 +264,10 @@ describe("VM lab (qemu, Debian kernel)", function () {
   });
 
   describeLocalDriversInVm(() => lab);
+  describeChaosNetemInVm(() => lab);
 
   if (VM_FULL) {
     describeKernelEspInVm(() => lab);
-    describeChaosNetemInVm(() => lab);
 
     describe("lifecycle", function () {
       it("restarts a VM node's agent like a namespace node's", async function () {
