@@ -44,6 +44,27 @@ export interface BuiltOverlay {
   endpoints: [OverlayEndpoint, OverlayEndpoint];
 }
 
+/**
+ * Runs a traffic tool (encryption-traffic.ts) in any host namespace — a topology's, or a
+ * lab's (the VM lab forges VXLAN from its `client`); its JSON answer.
+ */
+export async function runTraffic<T>(
+  ex: Executor,
+  netns: string,
+  args: (string | number)[],
+  timeoutMs = 60_000,
+): Promise<T> {
+  const r = await ex.runIn(netns, [process.execPath, TRAFFIC_SCRIPT, ...args.map(String)], { timeoutMs });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(
+      `traffic ${args.join(" ")} in ${netns} failed (${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`,
+    );
+  }
+}
+
 /** Where node `node`'s FDB entry for the endpoint on `peerNode` points. */
 export type FdbDestination = (node: number, peerNode: number) => string;
 
@@ -144,16 +165,8 @@ export class EncryptionTopology {
   }
 
   /** Runs a traffic tool (encryption-traffic.ts) in a namespace; its JSON answer. */
-  async traffic<T>(netns: string, args: (string | number)[], timeoutMs = 60_000): Promise<T> {
-    const r = await this.run(netns, [process.execPath, TRAFFIC_SCRIPT, ...args.map(String)], timeoutMs);
-    const line = r.stdout.trim().split("\n").pop() ?? "";
-    try {
-      return JSON.parse(line) as T;
-    } catch {
-      throw new Error(
-        `traffic ${args.join(" ")} in ${netns} failed (${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`,
-      );
-    }
+  traffic<T>(netns: string, args: (string | number)[], timeoutMs = 60_000): Promise<T> {
+    return runTraffic<T>(this.ex, netns, args, timeoutMs);
   }
 
   /** `count` pings `intervalS` apart (bench/ping.ts: late replies count); and the raw output. */

@@ -1,5 +1,6 @@
 /**
- * Full VM group (vm-lab.test.ts registers it on its lab when SWARMNET_VM_FULL=1).
+ * Smoke VM group (vm-lab.test.ts registers it on its lab in every run: a few ping series,
+ * well under a minute).
  * The chaos tool's `loss` and `delay` steps on a VM node, where Debian's kernel has netem
  * (this host's has not, so there they fall back to nftables loss and no delay): the
  * fault injector reaches the guest's kernel through the lab (guest-runner.ts), applies
@@ -7,7 +8,8 @@
  * packets out dropped shows as about 30 % of 200 ping replies missing (the bounds are
  * more than four standard deviations wide: a binomial count, not a timing). The delay
  * is checked as a lower bound on round trips, which a slow machine only lengthens.
- * `heal` removes the qdisc and every ping answers again.
+ * `heal` removes the qdisc and every ping answers again. Pings are counted by sequence
+ * number up to a deadline (bench/ping.ts), so a reply a loaded machine delays is not lost.
  */
 import assert from "node:assert/strict";
 import { Executor } from "../../common/executor.js";
@@ -16,6 +18,7 @@ import { LabAccess } from "../../deploy/lab/chaos/lab-access.js";
 import { Observer } from "../../deploy/lab/chaos/observer.js";
 import { Timeline } from "../../deploy/lab/chaos/timeline.js";
 import { Lab } from "../../deploy/lab/lab.js";
+import { parsePing, pingArgs, type PingSeries } from "../../bench/ping.js";
 import { LabCli } from "../support/lab-cli.js";
 
 const N3 = "100.64.1.3";
@@ -23,35 +26,16 @@ const PINGS = 200;
 const LOSS_PERCENT = 30;
 const DELAY_MS = 200;
 
-interface PingCount {
-  sent: number;
-  received: number;
+interface PingCount extends PingSeries {
+  /** Fastest round trip, ms (ping's summary line); NaN when none was answered. */
   minMs: number;
   out: string;
 }
 
 async function ping(cli: LabCli, count: number, intervalS: number): Promise<PingCount> {
-  const r = await cli.exec(
-    "client",
-    "ping",
-    "-q",
-    "-n",
-    "-c",
-    String(count),
-    "-i",
-    String(intervalS),
-    "-W",
-    "10",
-    N3,
-  );
-  const counts = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+  const r = await cli.exec("client", ...pingArgs(N3, count, intervalS));
   const rtt = /= ([\d.]+)\//.exec(r.stdout);
-  return {
-    sent: Number(counts?.[1] ?? 0),
-    received: Number(counts?.[2] ?? 0),
-    minMs: Number(rtt?.[1] ?? NaN),
-    out: r.stdout + r.stderr,
-  };
+  return { ...parsePing(r.stdout, count), minMs: Number(rtt?.[1] ?? NaN), out: r.stdout + r.stderr };
 }
 
 /** Registers the suite; `lab()` names the VM lab (n3 a VM) once it is up. */

@@ -1,5 +1,7 @@
 /**
- * Full VM group (vm-lab.test.ts registers it on its lab when SWARMNET_VM_FULL=1).
+ * Full VM group (vm-lab.test.ts registers it on its lab when SWARMNET_VM_FULL=1; its
+ * capture, guard and rotation checks also run in every run, cheaply, between the two VM
+ * agents' tasks: kernel-esp-live.ts).
  * Kernel IPsec live: the encrypted-overlay acceptance scenario on the kernel backend
  * (test/netns/encryption/scenario.ts — two nodes, encrypted and plain overlays between
  * containers, a capture on the underlay holding only ESP for the encrypted VNI, forged

@@ -6,14 +6,20 @@
  * machine and the whole suite has a 30-minute budget:
  *   smoke (default, `deploy/test.sh`)  vm-lab.test.ts: one lab, n1 a namespace manager
  *                                      and two VM workers — joins, probe, kernel ESP and
- *                                      a ping over an encrypted overlay, exec, devices
- *                                      confined, `lab down` after `kill -9` of a qemu —
- *                                      plus the bad-input cases (no boot at all), and
- *                                      on a lab of its own (two bare VMs) the Vagrant
- *                                      provisioning scripts (vagrant-provision.ts)
- *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the kernel-ESP acceptance
- *                                      scenario in a VM, chaos netem, restart of a VM
- *                                      agent, and a second VM lab beside the first
+ *                                      a ping over an encrypted overlay, then between the
+ *                                      two VM agents' tasks the kernel-ESP acceptance
+ *                                      checks (kernel-esp-live.ts: only ESP on the
+ *                                      underlay, the plaintext guard, forced key rotations
+ *                                      losing nothing), exec, devices confined, the IPVS
+ *                                      mesh, local drivers, chaos netem (chaos-netem.ts),
+ *                                      `lab down` after `kill -9` of a qemu — plus the
+ *                                      bad-input cases (no boot at all), and on a lab of
+ *                                      its own (two bare VMs) the Vagrant provisioning
+ *                                      scripts (vagrant-provision.ts)
+ *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the whole kernel-ESP
+ *                                      acceptance scenario run inside a VM with Node under
+ *                                      emulation (kernel-esp.ts: tens of minutes), restart
+ *                                      of a VM agent, and a second VM lab beside the first
  *
  * Where the machine truly cannot run VMs (not root, or no /dev/net/tun for the taps) the
  * group skips and says why on the console; a missing qemu or kernel is not that — the
@@ -22,6 +28,7 @@
 import { existsSync } from "node:fs";
 import { cachedKernelVersions, KERNEL_PACKAGE } from "../../deploy/vm/kernel-cache.js";
 import { checkVmTools } from "../../deploy/vm/machine.js";
+import type { LabCli } from "../support/lab-cli.js";
 import { isRoot } from "../support/netns.js";
 
 /** `SWARMNET_VM_FULL=1` runs the whole VM group; otherwise only the smoke group. */
@@ -47,4 +54,33 @@ export function requireVmHost(ctx: Mocha.Context): void {
   if (cachedKernelVersions().length === 0) {
     throw new Error(`no cached ${KERNEL_PACKAGE} kernel for VM nodes: run deploy/install.sh --test`);
   }
+}
+
+/**
+ * The encrypted overlay the smoke group creates (vm-lab.test.ts, "encrypted overlay between
+ * VM agents", with a global service `s` on it) and kernel-esp-live.ts goes on using: its
+ * name and the first three octets of its /24.
+ */
+export const VM_ENCRYPTED_NETWORK = { name: "enc1", subnet: "10.77.0." } as const;
+
+/** A task's namespace in a VM node's guest and its address on an overlay. */
+export interface VmTask {
+  netns: string;
+  ip: string;
+}
+
+/**
+ * The (first) task on VM node `node` with an address in `subnet` (the first three octets
+ * and a dot, "10.77.0."), looked at with the guest's own `ip`; undefined while there is none.
+ */
+export async function findTask(cli: LabCli, node: string, subnet: string): Promise<VmTask | undefined> {
+  const list = await cli.exec(node, "ip", "netns", "list");
+  const pattern = new RegExp(`^(sn-${cli.lab}-${node}-c-\\S+)`, "gm");
+  for (const [, netns] of list.stdout.matchAll(pattern)) {
+    if (netns === undefined) continue;
+    const addr = await cli.exec(node, "ip", "-n", netns, "-4", "-o", "addr", "show");
+    const ip = new RegExp(`inet (${subnet.replace(/\./g, "\\.")}\\d+)/`).exec(addr.stdout)?.[1];
+    if (ip !== undefined) return { netns, ip };
+  }
+  return undefined;
 }

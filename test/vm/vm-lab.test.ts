@@ -8,9 +8,13 @@
  * through the control port; the underlay between VMs, namespaces and `client`; no VM
  * device outside the lab; the guest's probe finds what this host lacks and the agent
  * chooses kernel ESP; containers on the two VMs ping over an encrypted overlay through
- * ESP states in the guests' kernels. With `SWARMNET_VM_FULL=1` (support.ts) also: the
- * kernel-ESP acceptance scenario in n2, chaos netem on n3, a VM agent's restart, and a
- * second VM lab beside the first. Bad input needs no boot and always runs.
+ * ESP states in the guests' kernels, and on that overlay the kernel-ESP acceptance checks
+ * between the two VM agents (kernel-esp-live.ts: a capture on the underlay holds only ESP
+ * for the VNI, the plaintext guard drops forged VXLAN, forced key rotations during a
+ * stream lose nothing); the IPVS mesh (ipvs-mesh.ts), local drivers (local-drivers.ts) and
+ * chaos netem on n3 (chaos-netem.ts). With `SWARMNET_VM_FULL=1` (support.ts) also: the
+ * whole kernel-ESP acceptance scenario run inside n2 (kernel-esp.ts), a VM agent's
+ * restart, and a second VM lab beside the first. Bad input needs no boot and always runs.
  *
  * No `swarmnet` CLI runs in a guest: a Node start there takes a minute or more of the VM's
  * one emulated vCPU on a loaded machine (measured: `swarmnet run` 110 s). Containers come
@@ -27,8 +31,16 @@ import { isRoot, labNamespaces, labProcesses, uniqueLabName } from "../support/n
 import { describeChaosNetemInVm } from "./chaos-netem.js";
 import { describeIpvsMeshInVm } from "./ipvs-mesh.js";
 import { describeKernelEspInVm } from "./kernel-esp.js";
+import { describeKernelEspLiveInVm } from "./kernel-esp-live.js";
 import { describeLocalDriversInVm } from "./local-drivers.js";
-import { requireVmHost, VM_FULL, VM_LAB_UP_TIMEOUT_MS } from "./support.js";
+import {
+  findTask,
+  requireVmHost,
+  VM_ENCRYPTED_NETWORK,
+  VM_FULL,
+  VM_LAB_UP_TIMEOUT_MS,
+  type VmTask,
+} from "./support.js";
 import { describeVagrantProvisionInVm } from "./vagrant-provision.js";
 
 interface StatusRow {
@@ -187,7 +199,7 @@ describe("VM lab (qemu, Debian kernel)", function () {
 
     describe("encrypted overlay between VM agents", function () {
       it("containers on the two VMs ping over an encrypted overlay, through ESP states in the guests", async () => {
-        const subnet = "10.77.0.";
+        const { name: network, subnet } = VM_ENCRYPTED_NETWORK;
         await cli.ok(
           "n1",
           "network",
@@ -198,7 +210,7 @@ describe("VM lab (qemu, Debian kernel)", function () {
           `${subnet}0/24`,
           "--opt",
           "encrypted",
-          "enc1",
+          network,
         );
         // A global service puts a task on every node, placed by the agents already running
         // in the VMs: no CLI starts in a guest (each costs a minute or more of emulated CPU).
@@ -212,23 +224,15 @@ describe("VM lab (qemu, Debian kernel)", function () {
           "--mode",
           "global",
           "--network",
-          "enc1",
+          network,
           "--",
           "sleep",
           "3600",
         );
-        const container = async (node: string): Promise<{ netns: string; ip: string } | undefined> => {
-          const list = await cli.exec(node, "ip", "netns", "list");
-          const netns = new RegExp(`^(sn-${lab}-${node}-c-\\S+)`, "m").exec(list.stdout)?.[1];
-          if (netns === undefined) return undefined;
-          const addr = await cli.exec(node, "ip", "-n", netns, "-4", "-o", "addr", "show");
-          const ip = new RegExp(`inet (${subnet.replace(/\./g, "\\.")}\\d+)/`).exec(addr.stdout)?.[1];
-          return ip === undefined ? undefined : { netns, ip };
-        };
-        const found: Record<string, { netns: string; ip: string } | undefined> = {};
+        const found: Record<string, VmTask | undefined> = {};
         const placed = await eventually(
           async () => {
-            for (const node of ["n2", "n3"]) found[node] ??= await container(node);
+            for (const node of ["n2", "n3"]) found[node] ??= await findTask(cli, node, subnet);
             return found["n2"] !== undefined && found["n3"] !== undefined;
           },
           120,
@@ -255,14 +259,15 @@ describe("VM lab (qemu, Debian kernel)", function () {
       });
     });
 
+    describeKernelEspLiveInVm(() => lab);
     describeIpvsMeshInVm(() => lab);
   });
 
   describeLocalDriversInVm(() => lab);
+  describeChaosNetemInVm(() => lab);
 
   if (VM_FULL) {
     describeKernelEspInVm(() => lab);
-    describeChaosNetemInVm(() => lab);
 
     describe("lifecycle", function () {
       it("restarts a VM node's agent like a namespace node's", async function () {

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { Executor } from "../../../common/executor.js";
 import { ENCRYPTION_DEFAULTS, GUARD_TABLE } from "../../../agent/encryption/index.js";
 import { guardDrops } from "../../../agent/encryption/nft-guard.js";
-import { TRAFFIC_SCRIPT } from "../../../bench/encryption-topology.js";
+import { runTraffic } from "../../../bench/encryption-topology.js";
 import { swarmnet } from "../../support/cli.js";
 import { eventually, LabCli, sleep } from "../../support/lab-cli.js";
 import { isRoot, uniqueLabName } from "../../support/netns.js";
@@ -68,10 +68,8 @@ describe("encrypted overlay on a custom data-path port (netns lab)", function ()
       netns: i.NetworkSettings.SandboxKey.replace("/run/netns/", ""),
     };
   };
-  const traffic = async <T>(netns: string, args: (string | number)[], timeoutMs = 60_000): Promise<T> => {
-    const r = await ex.runIn(netns, [process.execPath, TRAFFIC_SCRIPT, ...args.map(String)], { timeoutMs });
-    return JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as T;
-  };
+  const traffic = <T>(netns: string, args: (string | number)[], timeoutMs = 60_000): Promise<T> =>
+    runTraffic<T>(ex, netns, args, timeoutMs);
 
   before(async function () {
     if (!isRoot) return this.skip();

@@ -81,6 +81,13 @@ export function udpPayloads(frames: readonly Buffer[], src: string, dst: string,
   return out;
 }
 
-export function espPackets(frames: readonly Buffer[]): number {
-  return frames.filter((f) => ipv4Of(f)?.proto === 50).length;
+/** ESP packets in the capture; with `between`, only those from either address to the other. */
+export function espPackets(frames: readonly Buffer[], between?: readonly [string, string]): number {
+  const ends = between?.map((a) => parseIpv4(a));
+  return frames.filter((f) => {
+    const ip = ipv4Of(f);
+    if (ip?.proto !== 50) return false;
+    if (ends === undefined) return true;
+    return (ip.src === ends[0] && ip.dst === ends[1]) || (ip.src === ends[1] && ip.dst === ends[0]);
+  }).length;
 }

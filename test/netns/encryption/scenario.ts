@@ -7,7 +7,7 @@
  * plaintext injection are dropped and counted, and ten key rotations lose nothing.
  *
  * Sized for this host; under `$SWARMNET_TEST_SLOWDOWN` (test/support/slowdown.ts: the
- * kernel backend's run inside a VM under emulation, test/vm/kernel-esp.test.ts) every
+ * kernel backend's run inside a VM under emulation, test/vm/kernel-esp.ts) every
  * bound grows by that factor and transfers and the stream's rate shrink by it. The checks
  * stay the same: counts of what arrived, never how fast.
  */
