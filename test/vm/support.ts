@@ -12,14 +12,15 @@
  *                                      underlay, the plaintext guard, forced key rotations
  *                                      losing nothing), exec, devices confined, the IPVS
  *                                      mesh, local drivers, chaos netem (chaos-netem.ts),
+ *                                      a second lab (one bare VM) up and down beside it,
  *                                      `lab down` after `kill -9` of a qemu — plus the
  *                                      bad-input cases (no boot at all), and on a lab of
  *                                      its own (two bare VMs) the Vagrant provisioning
  *                                      scripts (vagrant-provision.ts)
  *   full (`SWARMNET_VM_FULL=1`)        also, on the same lab: the whole kernel-ESP
  *                                      acceptance scenario run inside a VM with Node under
- *                                      emulation (kernel-esp.ts: tens of minutes), restart
- *                                      of a VM agent, and a second VM lab beside the first
+ *                                      emulation (kernel-esp.ts: tens of minutes) and the
+ *                                      restart of a VM agent
  *
  * Where the machine truly cannot run VMs (not root, or no /dev/net/tun for the taps) the
  * group skips and says why on the console; a missing qemu or kernel is not that — the
