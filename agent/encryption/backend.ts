@@ -56,6 +56,8 @@ export interface EncryptionBackend {
   setEncryptedVnis(vnis: readonly number[]): Promise<void>;
   /** UDP port of the overlay's VXLAN traffic: the cluster's data-path port. */
   setVxlanPort(port: number): Promise<void>;
+  /** Reads back what it programmed (guard table, kernel states) and restores what drifted. */
+  repair(): Promise<void>;
   /** VNIs the plaintext guard protects; what the nftables owner must drop in plaintext. */
   readonly encryptedVnis: readonly number[];
   /** What an encrypted network's FDB entry for an endpoint on this peer must point at. */

@@ -10,6 +10,11 @@
  * reqid, policies by mark) and programs the whole set again; the error still reaches the
  * caller. start() begins dirty for the same reason: a crashed predecessor may have left
  * states behind.
+ *
+ * repair() (the agent's periodic resync) checks that belief against the kernel: the guard
+ * table's rules (nft-guard.ts: its shape, counters aside) and the states and policies of
+ * ours. Whatever drifted — the guard flushed by someone's `nft flush ruleset`, a state
+ * deleted by hand — is programmed again, so the plaintext guard cannot stay off unseen.
  */
 import { SerialQueue } from "../../common/serial-queue.js";
 import type { Logger } from "pino";
@@ -31,7 +36,8 @@ import {
   validateKeyRing,
   type KeyRing,
 } from "./key-schedule.js";
-import { readGuardDrops, renderGuard } from "./nft-guard.js";
+import { readGuardDrops, GuardWatch, renderGuard } from "./nft-guard.js";
+import { formatSpi } from "./spi.js";
 import {
   EMPTY_XFRM_SET,
   desiredXfrm,
@@ -73,6 +79,7 @@ export class KernelEncryptionBackend implements EncryptionBackend {
   private guardedPorts: number[];
   private applied: XfrmSet = EMPTY_XFRM_SET;
   private appliedGuard: string | undefined;
+  private readonly guardWatch = new GuardWatch();
   private dirty = true;
   private started = false;
   private readonly queue = new SerialQueue();
@@ -179,6 +186,53 @@ export class KernelEncryptionBackend implements EncryptionBackend {
     return underlayMtu - VXLAN_OVERHEAD_BYTES - ESP_OVERHEAD_BYTES;
   }
 
+  repair(): Promise<void> {
+    return this.serialize(async () => {
+      if (!this.started) return;
+      if (!(await this.guardWatch.intact(this.ex, this.ns, this.vnis.length > 0))) {
+        this.log.warn("the plaintext guard table was changed from outside: applying it again");
+        this.appliedGuard = undefined;
+      }
+      const held = await this.readOurs();
+      const applied = {
+        states: this.applied.states.map((x) => `${x.src} ${x.dst} ${formatSpi(x.spi)}`).sort(),
+        policies: this.applied.policies.map((x) => `${x.src} ${x.dst} ${x.dport}`).sort(),
+      };
+      if (JSON.stringify(held) !== JSON.stringify(applied)) {
+        this.log.warn(
+          { states: held.states.length, policies: held.policies.length },
+          "ESP states or policies were changed from outside: programming them again",
+        );
+        this.dirty = true;
+      }
+      await this.reconcile();
+    });
+  }
+
+  /**
+   * Our states ("src dst spi", by reqid) and outbound policies ("src dst dport", by mark)
+   * as the kernel lists them. The state listing holds key bytes: only the lines naming a
+   * state are read, and nothing of it is logged.
+   */
+  private async readOurs(): Promise<{ states: string[]; policies: string[] }> {
+    const states: string[] = [];
+    let ends = "";
+    for (const line of (await this.ex.ip(["xfrm", "state", "list"], this.ns)).split("\n")) {
+      const head = /^src (\S+) dst (\S+)/.exec(line);
+      if (head !== null) ends = `${head[1]} ${head[2]}`;
+      const esp = /^\s+proto esp spi (0x[0-9a-f]+) reqid (\d+)/.exec(line);
+      if (esp !== null && Number(esp[2]) === this.cfg.xfrmReqid) states.push(`${ends} ${esp[1]}`);
+    }
+    const ours = `mark 0x${this.cfg.xfrmMark.toString(16)}/0xffffffff`;
+    const policies: string[] = [];
+    for (const block of (await this.ex.ip(["xfrm", "policy", "list"], this.ns)).split(/\n(?=src )/)) {
+      const head = /^src (\S+?)(?:\/32)? dst (\S+?)(?:\/32)? proto udp dport (\d+)/.exec(block.trim());
+      if (head !== null && block.includes(ours) && /\bdir out\b/.test(block))
+        policies.push(`${head[1]} ${head[2]} ${head[3]}`);
+    }
+    return { states: states.sort(), policies: policies.sort() };
+  }
+
   async stats(): Promise<EncryptionStats> {
     const drops = await readGuardDrops(
       this.ex,
@@ -229,6 +283,7 @@ export class KernelEncryptionBackend implements EncryptionBackend {
     if (guard !== this.appliedGuard) {
       await this.ex.nftApply(guard, this.ns);
       this.appliedGuard = guard;
+      this.guardWatch.applied();
     }
     if (this.dirty) await this.flushOurs();
     const lines = renderXfrmBatch(diffXfrm(this.applied, desired), this.options);

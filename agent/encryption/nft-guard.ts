@@ -27,6 +27,7 @@
  * device (towards the datapath that encrypts them) and only arrive from it (decrypted by
  * the datapath); any other path is plaintext on the underlay and is dropped.
  */
+import { ErrorCode, isSwarmnetError } from "../../common/errors.js";
 import type { Executor } from "../../common/executor.js";
 
 export const GUARD_TABLE = "swarmnet_encryption";
@@ -120,4 +121,49 @@ export function guardDrops(listingJson: string): { out: number; in: number } {
     }
   }
   return result;
+}
+
+/**
+ * Notices a guard table changed from outside (someone's `nft flush ruleset`), for a
+ * backend's periodic repair. The first look after an apply takes the table as it is then
+ * — its rules without counter values and handles — as the reference (checking only that
+ * it exists exactly when it should); later looks compare with it. No read on the apply
+ * path itself.
+ */
+export class GuardWatch {
+  private reference: string | undefined;
+
+  /** Call after each apply of the guard script. */
+  applied(): void {
+    this.reference = undefined;
+  }
+
+  /** Whether the table is still what was applied; `present`: whether it should exist at all. */
+  async intact(ex: Executor, where: { netns?: string }, present: boolean): Promise<boolean> {
+    const now = await readGuardShape(ex, where);
+    if (this.reference !== undefined) return now === this.reference;
+    if ((now !== "") !== present) return false;
+    this.reference = now;
+    return true;
+  }
+}
+
+async function readGuardShape(ex: Executor, where: { netns?: string }): Promise<string> {
+  try {
+    return guardShape(await ex.nft(["-j", "list", "table", "ip", GUARD_TABLE], where));
+  } catch (err) {
+    if (isSwarmnetError(err, ErrorCode.KernelNotFound)) return "";
+    throw err;
+  }
+}
+
+/** A `nft -j list table` listing without counter values and rule handles; "" for none. */
+export function guardShape(listingJson: string): string {
+  if (listingJson.trim() === "") return "";
+  const items = ((JSON.parse(listingJson) as { nftables?: unknown[] }).nftables ?? []).filter(
+    (i) => (i as { metainfo?: unknown }).metainfo === undefined,
+  );
+  return JSON.stringify(items, (key, value: unknown) =>
+    key === "handle" ? undefined : key === "packets" || key === "bytes" ? 0 : value,
+  );
 }

@@ -70,7 +70,7 @@ import { LineChannel, type ControlReply, type ControlRequest } from "./datapath-
 import type { DatapathProcessArgs } from "./datapath-process.js";
 import { zeroCounters, type DatapathCounters } from "./datapath.js";
 import { describeKeyRing, rotationStep, validateKeyRing, type KeyRing } from "./key-schedule.js";
-import { readGuardDrops, renderGuard } from "./nft-guard.js";
+import { readGuardDrops, GuardWatch, renderGuard } from "./nft-guard.js";
 import { RelayAddressPool } from "./relay-addresses.js";
 import { validateVnis } from "./vni.js";
 
@@ -125,6 +125,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
   /** Ports the guard covers: `port` and those before it since start() (backend.ts). */
   private guardedPorts: number[];
   private appliedGuard: string | undefined;
+  private readonly guardWatch = new GuardWatch();
   private dp: RunningDatapath | undefined;
   private started = false;
   private restarts = 0;
@@ -186,6 +187,17 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
       await this.ex.nftApply(this.guardScript([]), this.ns);
       this.appliedGuard = undefined;
       this.guardedPorts = [this.port];
+    });
+  }
+
+  /** The periodic resync: a guard table changed from outside is applied again (the datapath restarts itself). */
+  repair(): Promise<void> {
+    return this.serialize(async () => {
+      if (!this.started) return;
+      if (await this.guardWatch.intact(this.ex, this.ns, this.vnis.length > 0)) return;
+      this.log.warn("the plaintext guard table was changed from outside: applying it again");
+      this.appliedGuard = undefined;
+      await this.applyGuard();
     });
   }
 
@@ -316,6 +328,7 @@ export class UserspaceEncryptionBackend implements EncryptionBackend {
     if (script === this.appliedGuard) return;
     await this.ex.nftApply(script, this.ns);
     this.appliedGuard = script;
+    this.guardWatch.applied();
   }
 
   private async deleteLink(name: string): Promise<void> {

@@ -19,6 +19,9 @@
  *             and ping batches (bench/ping.ts: late replies count): every ping answered, the
  *             stream's bytes and checksum the same at both ends, tags that left the ring
  *             gone from both kernels.
+ *   repair    n3's guard table deleted and its ESP states flushed by hand: the agent's
+ *             periodic resync (30 s) programs both again (kernel-backend.ts repair()),
+ *             and pings answer.
  *
  * The stream is busybox `nc` fed by a paced shell loop, not iperf3: iperf3's receiver stops
  * counting when the test-end message arrives on its control connection, so bytes still in
@@ -166,6 +169,14 @@ export function describeKernelEspLiveInVm(lab: () => string): void {
     };
     const statesOf = async (node: string) =>
       espStates((await cli.exec(node, "ip", "xfrm", "state")).stdout, N2, N3);
+    /** Whether both guests hold exactly the ESP states of `ring`. */
+    const converged = async (ring: Ring) => {
+      const [a, b] = await Promise.all([statesOf("n2"), statesOf("n3")]);
+      return (
+        JSON.stringify(a) === JSON.stringify(expectedStates(N2, N3, ring)) &&
+        JSON.stringify(b) === JSON.stringify(expectedStates(N3, N2, ring))
+      );
+    };
 
     before(async () => {
       cli = new LabCli(lab());
@@ -277,13 +288,6 @@ export function describeKernelEspLiveInVm(lab: () => string): void {
 
     it(`${ROTATIONS} forced key rotations during a paced stream and pings: nothing lost, both guests' ESP states follow the ring, old tags gone`, async () => {
       const first = ringOf((await inspect())?.EncryptionKeys.Data ?? []);
-      const converged = async (ring: Ring) => {
-        const [a, b] = await Promise.all([statesOf("n2"), statesOf("n3")]);
-        return (
-          JSON.stringify(a) === JSON.stringify(expectedStates(N2, N3, ring)) &&
-          JSON.stringify(b) === JSON.stringify(expectedStates(N3, N2, ring))
-        );
-      };
       assert.ok(
         await eventually(() => converged(first), POLL_TRIES, POLL_EVERY_MS),
         "states of the first ring",
@@ -347,6 +351,28 @@ export function describeKernelEspLiveInVm(lab: () => string): void {
         const left = (await statesOf(node)).filter((s) => spis.some((spi) => s.endsWith(spi)));
         assert.deepEqual(left, [], `${node} still has states of tags ${JSON.stringify(gone)}`);
       }
+    });
+
+    it("n3's agent puts back, on its periodic resync, a guard table and ESP states someone removed", async () => {
+      const ring = ringOf((await inspect())?.EncryptionKeys.Data ?? []);
+      const gone = await cli.exec(
+        "n3",
+        "sh",
+        "-c",
+        `nft delete table ip ${GUARD_TABLE} && ip xfrm state flush`,
+      );
+      assert.equal(gone.exitCode, 0, gone.stderr);
+      // The agent's resync runs every 30 s: up to two of them, and a guest's slowness.
+      const restored = await eventually(
+        async () =>
+          (await cli.exec("n3", "nft", "list", "table", "ip", GUARD_TABLE)).exitCode === 0 &&
+          (await converged(ring)),
+        POLL_TRIES,
+        POLL_EVERY_MS,
+      );
+      assert.ok(restored, "n3's guard table and ESP states back");
+      const p = await pings(10, 0.1);
+      assert.equal(p.received, p.sent, p.raw);
     });
   });
 }

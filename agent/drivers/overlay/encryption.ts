@@ -137,6 +137,11 @@ export class OverlayEncryption {
     }
   }
 
+  /** The resync pass: the running backend restores what drifted from what it programmed. */
+  async repair(): Promise<void> {
+    if (this.running) await this.backend.repair();
+  }
+
   /** The backend's counters and key tags while it runs (metrics); never key bytes. */
   stats(): Promise<EncryptionStats | undefined> {
     return this.running ? this.backend.stats() : Promise.resolve(undefined);
@@ -195,6 +200,9 @@ export function encryptionReconciler(enc: OverlayEncryption): Reconciler<Encrypt
       JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
       (a.keys === undefined ? "" : describeKeyRing(a.keys)) ===
         (b.keys === undefined ? "" : describeKeyRing(b.keys)),
-    apply: (d) => enc.sync(d.vnis, d.peers, d.keys, d.vxlanPort),
+    apply: async (d, { resync }) => {
+      await enc.sync(d.vnis, d.peers, d.keys, d.vxlanPort);
+      if (resync) await enc.repair();
+    },
   };
 }

@@ -30,6 +30,7 @@ import {
   type EncryptionBackend,
   type KeyRing,
 } from "../../../agent/encryption/index.js";
+import { GUARD_TABLE } from "../../../agent/encryption/nft-guard.js";
 import { hasFeature, probeKernel } from "../../../agent/probe.js";
 import { EncryptionTopology, UNDERLAY_MTU, type BuiltOverlay } from "../../../bench/encryption-topology.js";
 import { ipv4HeaderChecksum } from "../../../agent/encryption/relay-frame.js";
@@ -376,6 +377,27 @@ export function encryptedOverlaySuite(kind: BackendKind): void {
         const states = await ex.ip(["xfrm", "state", "list"], { netns: topo.node(2).netns });
         assert.ok(!states.includes(formatSpi(spiFor(topo.node(1).address, topo.node(2).address, oldTag))));
       }
+    });
+
+    it("repair() puts back what someone removed: the guard table, and on the kernel backend the ESP states", async () => {
+      const ns = { netns: topo.node(2).netns };
+      await ex.nft(["delete", "table", "ip", GUARD_TABLE], ns);
+      if (kind === "kernel") await ex.ip(["xfrm", "state", "flush"], ns);
+      await backend(2).repair();
+      assert.match(await ex.nft(["list", "table", "ip", GUARD_TABLE], ns), /chain guard_in/);
+      const [a, b] = enc.endpoints;
+      const ping = await topo.ping(a.container, b.ip, 5);
+      assert.equal(ping.received, 5, ping.raw);
+      const before = await counters(2);
+      await topo.traffic<{ sent: boolean }>(topo.scratch.underlay, [
+        "udp-send",
+        topo.node(2).address,
+        4789,
+        plaintextVxlan(ENC_VNI, b.ip, enc.gateway.replace(/\.1$/, ".50"), 9999, "INJECTED"),
+      ]);
+      await sleep(300);
+      const after = await counters(2);
+      assert.ok((after["guardDropsIn"] ?? 0) > (before["guardDropsIn"] ?? 0), "the guard drops again");
     });
 
     it("stop() leaves no relay device, xfrm state, guard table or datapath behind", async () => {

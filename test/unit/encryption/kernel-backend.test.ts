@@ -299,3 +299,83 @@ describe("encryption kernel backend (recording executor)", () => {
     assert.equal(runner.commands.length, 0);
   });
 });
+
+describe("encryption kernel backend repair (the resync pass)", () => {
+  /** `ip xfrm state list` / `policy list` as the kernel prints what `lines` added (keys left out). */
+  function listings(lines: string[]): { states: string; policies: string } {
+    const states: string[] = [];
+    const policies: string[] = [];
+    for (const l of lines) {
+      const s = /xfrm state add src (\S+) dst (\S+) proto esp spi (\S+) reqid (\d+)/.exec(l);
+      if (s) states.push(`src ${s[1]} dst ${s[2]}\n\tproto esp spi ${s[3]} reqid ${s[4]} mode transport\n`);
+      const p = /xfrm policy add (src \S+ dst \S+ proto udp dport \d+) dir out mark (\S+) mask (\S+)/.exec(l);
+      if (p) policies.push(`${p[1]} \n\tdir out priority 0 \n\tmark ${p[2]}/${p[3]} \n\ttmpl src x dst y\n`);
+    }
+    return { states: states.join(""), policies: policies.join("") };
+  }
+  const TABLE = (packets: number, rules = 1) =>
+    JSON.stringify({
+      nftables: [
+        { metainfo: { version: "1.0.6" } },
+        { table: { family: "ip", name: "swarmnet_encryption", handle: 7 } },
+        ...Array.from({ length: rules }, (_, i) => ({
+          rule: {
+            chain: "guard_in",
+            handle: 10 + i,
+            expr: [{ counter: { packets, bytes: packets * 90 } }, { drop: null }],
+          },
+        })),
+      ],
+    });
+  const LIST_GUARD = "nft -j list table ip swarmnet_encryption";
+
+  it("changes nothing while the kernel holds what it programmed (counters may move)", async () => {
+    const { b, runner } = await backendFor(0, RING_BEFORE);
+    const { states, policies } = listings(runner.lines());
+    runner.on("xfrm state list", { stdout: states }).on("xfrm policy list", { stdout: policies });
+    runner.on(LIST_GUARD, { stdout: TABLE(0) }, 1).on(LIST_GUARD, { stdout: TABLE(42) });
+    runner.clear();
+    await b.repair();
+    await b.repair();
+    assert.deepEqual(
+      runner.lines().filter((l) => !/list/.test(l)),
+      [],
+      "only reads",
+    );
+  });
+
+  it("applies the guard again when its table is gone or a rule went, and reprograms states when one is missing", async () => {
+    const { b, runner } = await backendFor(0, RING_BEFORE);
+    const { states, policies } = listings(runner.lines());
+    // Earlier rules answer first: three intact state listings, then one missing a state.
+    runner.on("xfrm state list", { stdout: states }, 3).on("xfrm policy list", { stdout: policies });
+    runner.on(
+      "xfrm state list",
+      {
+        stdout: states
+          .split(/(?=src )/)
+          .slice(1)
+          .join(""),
+      },
+      1,
+    );
+    runner.on(LIST_GUARD, { exitCode: 1, stderr: "Error: No such file or directory" }, 1);
+    runner.clear();
+    await b.repair();
+    assert.ok(runner.lines().includes("  table ip swarmnet_encryption {"), "the guard applied again");
+    assert.ok(!runner.lines().some((l) => l.includes("xfrm state add")), "states were intact");
+
+    runner.on(LIST_GUARD, { stdout: TABLE(5, 2) }, 1).on(LIST_GUARD, { stdout: TABLE(5, 1) });
+    await b.repair(); // the first look after an apply: the reference
+    runner.clear();
+    await b.repair(); // a rule went
+    assert.ok(runner.lines().includes("  table ip swarmnet_encryption {"), "the guard applied again");
+
+    runner.clear();
+    await b.repair();
+    const lines = runner.lines();
+    assert.ok(lines.includes("  xfrm state deleteall reqid 21335"), lines.join("\n"));
+    assert.equal(lines.filter((l) => l.includes("xfrm state add")).length, 8);
+    assert.ok(!lines.includes("  table ip swarmnet_encryption {"), "the guard was intact this time");
+  });
+});
