@@ -254,6 +254,10 @@ export class ClusterService {
       ]);
       if (current === undefined || currentCa === undefined) throw notInitialised();
       roleForToken(caDigest(currentCa), current.joinSecrets, input.token);
+      for (const ghost of await this.lostJoins(tx, input, role)) {
+        tx.delete(keys.node(ghost.id));
+        tx.deletePrefix(keys.nodeSessions(ghost.id));
+      }
       tx.put(keys.node(node.id), node);
     });
     return {
@@ -265,6 +269,29 @@ export class ClusterService {
       trustBundle: issued.trustBundle,
       unlockKey: "",
     };
+  }
+
+  /**
+   * Workers left by a join whose answer never arrived: the caller gave up waiting (a
+   * deadline on a slow manager) and joins again, as provisioning scripts retry. Such a
+   * node has this hostname and address, is still a member, never opened a session and
+   * never reported its kernel — it never ran with the credentials it was issued. The new
+   * join replaces it instead of leaving a second node of that name, Down forever (as
+   * `node rm` would remove it).
+   */
+  private async lostJoins(tx: StoreTxn, input: JoinInput, role: NodeRole): Promise<NodeRecord[]> {
+    if (role !== "worker") return [];
+    const candidates = (await tx.list<NodeRecord>(keys.nodesPrefix)).filter(
+      (n) =>
+        n.role === "worker" &&
+        n.hostname === input.hostname &&
+        n.advertiseAddr === input.advertiseAddr &&
+        n.credentialHash !== "" &&
+        n.capabilities === undefined,
+    );
+    const lost: NodeRecord[] = [];
+    for (const n of candidates) if ((await tx.listKeys(keys.nodeSessions(n.id))).length === 0) lost.push(n);
+    return lost;
   }
 
   /** `swarm leave` by the node of the client certificate. */

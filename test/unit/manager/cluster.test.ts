@@ -116,6 +116,31 @@ describe("cluster (in-memory store)", () => {
     );
   });
 
+  it("a worker joining again after a lost answer replaces the node it left behind; one that ran, or elsewhere, stays", async () => {
+    const { store, clusterSvc } = await initCluster();
+    const token = await clusterSvc.joinToken("worker", false);
+    const nodes = new NodeService(store, async () => "n1");
+    const names = async () => (await nodes.list()).map((n) => `${n.hostname}@${n.advertiseAddr}`).sort();
+    const lost = await clusterSvc.join({ ...addr("n2", "100.64.1.2"), token });
+    const again = await clusterSvc.join({ ...addr("n2", "100.64.1.2"), token });
+    assert.notEqual(again.nodeId, lost.nodeId);
+    assert.deepEqual(await names(), ["n1@100.64.1.1", "n2@100.64.1.2"]);
+    assert.equal((await nodes.list()).find((n) => n.hostname === "n2")?.id, again.nodeId);
+    // It opened a session: a second join of that name is a second node, as on Docker.
+    await store.transact(async (tx) =>
+      tx.put(keys.session(again.nodeId, "s1"), {
+        nodeId: again.nodeId,
+        sessionId: "s1",
+        manager: "n1",
+        since: "",
+      }),
+    );
+    await clusterSvc.join({ ...addr("n2", "100.64.1.2"), token });
+    // Same name at another address: another machine.
+    await clusterSvc.join({ ...addr("n2", "100.64.1.9"), token });
+    assert.deepEqual(await names(), ["n1@100.64.1.1", "n2@100.64.1.2", "n2@100.64.1.2", "n2@100.64.1.9"]);
+  });
+
   it("node rm: never the caller's own node, never a manager (demote first); demote keeps a reachable manager", async () => {
     const { store, clusterSvc, first } = await initCluster();
     const token = await clusterSvc.joinToken("manager", false);
