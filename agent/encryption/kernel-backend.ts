@@ -13,8 +13,13 @@
  *
  * repair() (the agent's periodic resync) checks that belief against the kernel: the guard
  * table's rules (nft-guard.ts: its shape, counters aside) and the states and policies of
- * ours. Whatever drifted — the guard flushed by someone's `nft flush ruleset`, a state
- * deleted by hand — is programmed again, so the plaintext guard cannot stay off unseen.
+ * ours. Whatever drifted — the guard flushed by someone's `nft flush ruleset` (which
+ * would let the encrypted VNIs' VXLAN leave unmarked, in plaintext), a state deleted by
+ * hand — is programmed again. One limit: an outbound state made again under its SPI
+ * starts its sequence numbers over, and the peer's inbound state, which saw higher ones,
+ * drops them as replays (with ESN the high bits cannot simply jump: they are not sent).
+ * Traffic from this node resumes at the next key rotation (new SPIs on both ends); the
+ * warning says so.
  */
 import { SerialQueue } from "../../common/serial-queue.js";
 import type { Logger } from "pino";
@@ -201,7 +206,7 @@ export class KernelEncryptionBackend implements EncryptionBackend {
       if (JSON.stringify(held) !== JSON.stringify(applied)) {
         this.log.warn(
           { states: held.states.length, policies: held.policies.length },
-          "ESP states or policies were changed from outside: programming them again",
+          "ESP states or policies were changed from outside: programming them again (peers drop this node's restarted sequence numbers as replays until the next key rotation: swarmnet swarm rotate-keys)",
         );
         this.dirty = true;
       }

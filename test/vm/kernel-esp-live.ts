@@ -21,7 +21,9 @@
  *             gone from both kernels.
  *   repair    n3's guard table deleted and its ESP states flushed by hand: the agent's
  *             periodic resync (30 s) programs both again (kernel-backend.ts repair()),
- *             and pings answer.
+ *             and after a key rotation (restored outbound states restart their sequence
+ *             numbers, which the peer drops as replays until new states replace them)
+ *             pings answer.
  *
  * The stream is busybox `nc` fed by a paced shell loop, not iperf3: iperf3's receiver stops
  * counting when the test-end message arrives on its control connection, so bytes still in
@@ -353,7 +355,7 @@ export function describeKernelEspLiveInVm(lab: () => string): void {
       }
     });
 
-    it("n3's agent puts back, on its periodic resync, a guard table and ESP states someone removed", async () => {
+    it("n3's agent puts back, on its periodic resync, a guard table and ESP states someone removed; after a rotation traffic flows", async () => {
       const ring = ringOf((await inspect())?.EncryptionKeys.Data ?? []);
       const gone = await cli.exec(
         "n3",
@@ -371,6 +373,19 @@ export function describeKernelEspLiveInVm(lab: () => string): void {
         POLL_EVERY_MS,
       );
       assert.ok(restored, "n3's guard table and ESP states back");
+      // n3's outbound states restart their sequence numbers, which n2 takes for replays
+      // (kernel-backend.ts): a key rotation gives both ends new states.
+      const next = ringOf(
+        (
+          JSON.parse(
+            await cli.ok("n1", "swarm", "rotate-keys", "--format", "json"),
+          ) as SwarmInspect["EncryptionKeys"]
+        ).Data,
+      );
+      assert.ok(
+        await eventually(() => converged(next), POLL_TRIES, POLL_EVERY_MS),
+        "states of the rotated ring",
+      );
       const p = await pings(10, 0.1);
       assert.equal(p.received, p.sent, p.raw);
     });
