@@ -1,8 +1,8 @@
 /**
  * The one boundary between SwarmnetError and gRPC status, used by every gRPC server and
- * client in swarmnet (agent control, managers). A server turns a thrown error into a
- * status whose metadata carries our stable code; a client turns a status back into a
- * SwarmnetError with the same code and message. Unknown failures become
+ * client in swarmnet (the managers, and the agents and CLIs talking to them). A server
+ * turns a thrown error into a status whose metadata carries our stable code; a client
+ * turns a status back into a SwarmnetError with the same code and message. Unknown failures become
  * SWARMNET_INTERNAL; transport failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retryable
  * and say in a few words why the peer could not be reached — grpc-js's details ("No
  * connection established. Last error: …", connection dumps, "Resolution note:") stay in
@@ -86,16 +86,4 @@ export function fromGrpcError(err: ServiceError, target: string): SwarmnetError 
     );
   }
   return new SwarmnetError(ErrorCode.Internal, `${target}: ${plainFirstLine(details)}`, { cause: err });
-}
-
-/** Wraps an async handler into grpc-js's unary (call, callback) shape. */
-export function unary<Req, Res>(
-  handler: (request: Req) => Promise<Res>,
-): (call: { request: Req }, callback: (err: Partial<ServiceError> | null, res?: Res) => void) => void {
-  return (call, callback) => {
-    handler(call.request).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toGrpcError(err)),
-    );
-  };
 }

@@ -126,7 +126,7 @@ export class AgentClient {
               return reject(new SwarmnetError(ErrorCode.Internal, `${method}: ${target} answered no JSON`));
             }
             if (res.statusCode === 200) return resolve(answer as Res);
-            const e = answer as Partial<ControlErrorBody>;
+            const e = (answer ?? {}) as Partial<ControlErrorBody>;
             const code = KNOWN_CODES.has(e.code ?? "") ? (e.code as ErrorCode) : ErrorCode.Internal;
             reject(new SwarmnetError(code, e.message ?? `${target}: HTTP ${res.statusCode ?? "?"}`));
           });
