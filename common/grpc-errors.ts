@@ -2,11 +2,11 @@
  * The one boundary between SwarmnetError and gRPC status, used by every gRPC server and
  * client in swarmnet (the managers, and the agents and CLIs talking to them). A server
  * turns a thrown error into a status whose metadata carries our stable code; a client
- * turns a status back into a SwarmnetError with the same code and message. Unknown failures become
- * SWARMNET_INTERNAL; transport failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retryable
- * and say in a few words why the peer could not be reached — grpc-js's details ("No
- * connection established. Last error: …", connection dumps, "Resolution note:") stay in
- * `cause`, never in the message.
+ * turns a status back into a SwarmnetError with the same code and message. Unknown
+ * failures become SWARMNET_INTERNAL; transport failures (UNAVAILABLE, DEADLINE_EXCEEDED)
+ * are retryable and say in a few words why the peer could not be reached — grpc-js's
+ * details ("No connection established. Last error: …", connection dumps, "Resolution
+ * note:") stay in `cause`, never in the message.
  */
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { ErrorCode, SwarmnetError } from "./errors.js";

@@ -142,19 +142,18 @@ export class AgentClient {
   }
 }
 
-/** Why the agent could not be reached, in a few words (the error itself stays in `cause`). */
+/** Why the agent could not be reached, in a few words, by errno (the error itself stays in `cause`). */
+const UNREACHABLE_BECAUSE: Record<string, string> = {
+  ENOENT: "no socket there (is it running?)",
+  ECONNREFUSED: "connection refused (is it running?)",
+  EACCES: "permission denied (root only)",
+};
+
 function unreachable(target: string, err: Error): SwarmnetError {
-  const code = (err as NodeJS.ErrnoException).code;
   const why =
     err.message === "deadline"
       ? "no answer in time"
-      : code === "ENOENT"
-        ? "no socket there (is it running?)"
-        : code === "ECONNREFUSED"
-          ? "connection refused (is it running?)"
-          : code === "EACCES"
-            ? "permission denied (root only)"
-            : "the connection was closed";
+      : (UNREACHABLE_BECAUSE[(err as NodeJS.ErrnoException).code ?? ""] ?? "the connection was closed");
   return new SwarmnetError(ErrorCode.Unavailable, `cannot reach ${target}: ${why}`, {
     cause: err,
     retryable: true,

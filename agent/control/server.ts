@@ -27,6 +27,8 @@ import { CONTROL_SERVICE, httpStatusOf, type ControlErrorBody, type Method } fro
 
 const STOP_GRACE_DEFAULT_S = 10;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** `/swarmnet.v1.AgentControl/<Method>` (http-api.ts controlPath). */
+const CALL_PATH = new RegExp(`^/${CONTROL_SERVICE.replace(/\./g, "\\.")}/(\\w+)$`);
 
 /** Each call as a plain async function of the request (the generated gRPC types' shapes). */
 type Handlers = {
@@ -148,7 +150,7 @@ async function serve(
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const method = new RegExp(`^/${CONTROL_SERVICE.replace(/\./g, "\\.")}/(\\w+)$`).exec(req.url ?? "")?.[1];
+    const method = CALL_PATH.exec(req.url ?? "")?.[1];
     if (req.method !== "POST" || method === undefined || !Object.hasOwn(handlers, method)) {
       throw new SwarmnetError(ErrorCode.NotFound, `no such call: ${req.method ?? ""} ${req.url ?? ""}`);
     }

@@ -47,6 +47,7 @@ import {
   EMPTY_XFRM_SET,
   desiredXfrm,
   diffXfrm,
+  ourOutPolicies,
   renderXfrmBatch,
   staleOurPolicyDeletes,
   type XfrmOptions,
@@ -228,13 +229,10 @@ export class KernelEncryptionBackend implements EncryptionBackend {
       const esp = /^\s+proto esp spi (0x[0-9a-f]+) reqid (\d+)/.exec(line);
       if (esp !== null && Number(esp[2]) === this.cfg.xfrmReqid) states.push(`${ends} ${esp[1]}`);
     }
-    const ours = `mark 0x${this.cfg.xfrmMark.toString(16)}/0xffffffff`;
-    const policies: string[] = [];
-    for (const block of (await this.ex.ip(["xfrm", "policy", "list"], this.ns)).split(/\n(?=src )/)) {
-      const head = /^src (\S+?)(?:\/32)? dst (\S+?)(?:\/32)? proto udp dport (\d+)/.exec(block.trim());
-      if (head !== null && block.includes(ours) && /\bdir out\b/.test(block))
-        policies.push(`${head[1]} ${head[2]} ${head[3]}`);
-    }
+    const bare = (a: string) => a.replace(/\/32$/, "");
+    const policies = ourOutPolicies(await this.ex.ip(["xfrm", "policy", "list"], this.ns), this.options).map(
+      (p) => `${bare(p.src)} ${bare(p.dst)} ${p.dport}`,
+    );
     return { states: states.sort(), policies: policies.sort() };
   }
 

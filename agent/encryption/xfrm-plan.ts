@@ -236,15 +236,25 @@ export function redactXfrmBatch(lines: readonly string[]): string[] {
  * policies of ours removes them one by one and leaves everyone else's alone.
  */
 export function staleOurPolicyDeletes(listing: string, o: XfrmOptions): string[] {
+  return ourOutPolicies(listing, o).map(
+    (p) => `xfrm policy delete src ${p.src} dst ${p.dst} proto udp dport ${p.dport} dir out ${markArgs(o)}`,
+  );
+}
+
+/**
+ * Our outbound policies (by mark) in an `ip xfrm policy list` listing; `src` and `dst`
+ * as the listing prints them (with their /32).
+ */
+export function ourOutPolicies(
+  listing: string,
+  o: XfrmOptions,
+): { src: string; dst: string; dport: number }[] {
   const ours = `mark 0x${o.mark.toString(16)}/0xffffffff`;
-  const out: string[] = [];
-  const blocks = listing.split(/\n(?=src )/);
-  for (const block of blocks) {
+  const out: { src: string; dst: string; dport: number }[] = [];
+  for (const block of listing.split(/\n(?=src )/)) {
     const head = /^src (\S+) dst (\S+) proto udp dport (\d+)/.exec(block.trim());
     if (head === null || !block.includes(ours) || !/\bdir out\b/.test(block)) continue;
-    out.push(
-      `xfrm policy delete src ${head[1]} dst ${head[2]} proto udp dport ${head[3]} dir out ${markArgs(o)}`,
-    );
+    out.push({ src: head[1] as string, dst: head[2] as string, dport: Number(head[3]) });
   }
   return out;
 }

@@ -254,10 +254,7 @@ export class ClusterService {
       ]);
       if (current === undefined || currentCa === undefined) throw notInitialised();
       roleForToken(caDigest(currentCa), current.joinSecrets, input.token);
-      for (const ghost of await this.lostJoins(tx, input, role)) {
-        tx.delete(keys.node(ghost.id));
-        tx.deletePrefix(keys.nodeSessions(ghost.id));
-      }
+      for (const ghost of await this.lostJoins(tx, input, role)) tx.delete(keys.node(ghost.id));
       tx.put(keys.node(node.id), node);
     });
     return {
